@@ -1,0 +1,381 @@
+"""SerialPanel: one EVP-1 port (a rating panel or a counter link).
+
+A reader thread owns the port: it opens it by pyserial URL, drains
+``read(in_waiting or 1)`` into a decoder, hands each event to ``on_event``,
+and when the port fails closes it and reopens it with capped exponential
+backoff, so an unplugged panel comes back by itself when replugged.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+import serial
+
+from drivers.protocol import (
+    DEFAULT_BYTE_TABLE,
+    ByteDecoder,
+    FrameError,
+    Hello,
+    LineDecoder,
+    PanelEvent,
+    encode_all_lit,
+    encode_beep,
+    encode_light,
+    encode_ping,
+)
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[..., Any]
+"""Returns an open pyserial-like port; called as ``opener(url, **serial_kwargs)``."""
+
+
+class PanelMode(enum.Enum):
+    LINE = "line"  # EVP-1 text frames, both directions
+    BYTE = "byte"  # one byte per key, looked up in a table; nothing sent back
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """Port parameters handed to the opener; defaults are EVP-1's 9600 8N1."""
+
+    baudrate: int = 9600
+    """Line speed, bit/s."""
+    bytesize: int = serial.EIGHTBITS
+    """Data bits per character."""
+    parity: str = serial.PARITY_NONE
+    """pyserial parity letter: N, E, O, M, S."""
+    stopbits: float = serial.STOPBITS_ONE
+    """Stop bits: 1, 1.5 or 2."""
+    xonxoff: bool = False
+    """Software flow control."""
+    rtscts: bool = False
+    """RTS/CTS hardware flow control."""
+    timeout: float = 0.1
+    """Read timeout, s: bounds how long stop() and periodic pings wait on a read."""
+    write_timeout: float = 1.0
+    """Write timeout, s: a stuck port never blocks a sender longer than this."""
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "baudrate": self.baudrate,
+            "bytesize": self.bytesize,
+            "parity": self.parity,
+            "stopbits": self.stopbits,
+            "xonxoff": self.xonxoff,
+            "rtscts": self.rtscts,
+            "timeout": self.timeout,
+            "write_timeout": self.write_timeout,
+        }
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between reopen attempts, s: ``initial`` doubling up to ``cap``."""
+
+    initial: float = 0.1
+    cap: float = 2.0
+
+
+@dataclass(frozen=True)
+class PanelCounters:
+    frames_ok: int = 0
+    """Frames (or table bytes) decoded into events."""
+    bad_checksum: int = 0
+    invalid: int = 0
+    unknown: int = 0
+    reconnects: int = 0
+    """Successful reopens after the port had been lost."""
+    dropped_writes: int = 0
+    """Frames not sent because the port was down or the write failed."""
+    callback_errors: int = 0
+    """Exceptions raised by on_event / on_state, caught and logged."""
+
+
+@dataclass(frozen=True)
+class PanelStatus:
+    port: str
+    connected: bool
+    model: str | None
+    firmware: str | None
+    last_frame_at: datetime | None
+    """UTC time of the last frame decoded into an event."""
+    counters: PanelCounters
+
+
+_ERROR_COUNTER = {
+    FrameError.BAD_CHECKSUM: "bad_checksum",
+    FrameError.INVALID: "invalid",
+    FrameError.UNKNOWN: "unknown",
+}
+
+
+@dataclass
+class _State:
+    """Mutable status, guarded by SerialPanel._lock."""
+
+    connected: bool = False
+    model: str | None = None
+    firmware: str | None = None
+    last_frame_at: datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class SerialPanel:
+    """A rating panel or counter link on one serial port (any pyserial URL).
+
+    ``on_event`` and ``on_state`` run on the reader thread; they must return
+    quickly and hand off to other threads themselves. Their exceptions are
+    logged and counted, never allowed to stop the reader.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        on_event: Callable[[PanelEvent], None],
+        *,
+        mode: PanelMode = PanelMode.LINE,
+        byte_table: Mapping[int, PanelEvent] | None = None,
+        settings: SerialSettings = SerialSettings(),
+        backoff: Backoff = Backoff(),
+        ping_interval: float | None = None,
+        checksum: bool = False,
+        on_state: Callable[[bool], None] | None = None,
+        opener: Opener = serial.serial_for_url,
+    ) -> None:
+        """``ping_interval`` (s): ping on connect and then this often; None = off.
+        ``checksum``: append ``*XX`` to the frames this terminal sends."""
+        self.url = url
+        self._on_event = on_event
+        self._on_state = on_state
+        self._mode = mode
+        self._byte_table = byte_table if byte_table is not None else DEFAULT_BYTE_TABLE
+        self._settings = settings
+        self._backoff = backoff
+        self._ping_interval = ping_interval
+        self._checksum = checksum
+        self._opener = opener
+        self._lock = threading.Lock()  # guards _state
+        self._write_lock = threading.Lock()  # guards _port and writes to it
+        self._port: Any = None
+        self._state = _State(counts={f.name: 0 for f in fields(PanelCounters)})
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Reader thread only: a failure was logged and recovery not yet.
+        self._outage = False
+        self._ever_connected = False  # reader thread only: tells reconnects from the first open
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the reader thread; it opens the port and keeps it open."""
+        if self._thread is not None:
+            raise RuntimeError("SerialPanel already started")
+        self._thread = threading.Thread(
+            target=self._run, name=f"panel-reader {self.url}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the reader, close the port. Idempotent."""
+        self._stop.set()
+        port = self._port
+        if port is not None and hasattr(port, "cancel_read"):
+            try:
+                port.cancel_read()  # wake a blocking read at once
+            except Exception:  # noqa: BLE001 - best effort; the read timeout also ends it
+                pass
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._close_port()
+
+    def __enter__(self) -> SerialPanel:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- status -----------------------------------------------------------------
+
+    def status(self) -> PanelStatus:
+        with self._lock:
+            st = self._state
+            return PanelStatus(
+                port=self.url,
+                connected=st.connected,
+                model=st.model,
+                firmware=st.firmware,
+                last_frame_at=st.last_frame_at,
+                counters=PanelCounters(**st.counts),
+            )
+
+    @property
+    def connected(self) -> bool:
+        with self._lock:
+            return self._state.connected
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._state.counts[name] += n
+
+    # --- sending ------------------------------------------------------------------
+
+    def send_light(self, key: int) -> bool:
+        """``L<key>``; 0 = all keys off. False if not sent (never raises)."""
+        try:
+            frame = encode_light(key, self._checksum)
+        except ValueError:
+            log.error("%s: refusing to send light for bad key %r", self.url, key)
+            return False
+        return self._write(frame)
+
+    def send_all_lit(self) -> bool:
+        return self._write(encode_all_lit(self._checksum))
+
+    def send_beep(self) -> bool:
+        return self._write(encode_beep(self._checksum))
+
+    def send_ping(self) -> bool:
+        return self._write(encode_ping(self._checksum))
+
+    def _write(self, frame: bytes) -> bool:
+        if self._mode is PanelMode.BYTE:
+            return False  # byte-mode panels have no input
+        with self._write_lock:
+            port = self._port
+            if port is None:
+                self._count("dropped_writes")
+                return False
+            try:
+                port.write(frame)
+                return True
+            except (serial.SerialException, OSError, ValueError) as exc:
+                # The reader notices the failure itself and reconnects.
+                log.debug("%s: write failed: %s", self.url, exc)
+                self._count("dropped_writes")
+                return False
+
+    # --- reader thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self._backoff.initial
+        while not self._stop.is_set():
+            port = self._try_open()
+            if port is not None:
+                uptime = self._session(port)
+                if uptime >= self._backoff.cap:
+                    # A link that was stable is retried at once and from the
+                    # smallest delay; one that keeps dropping right after
+                    # opening stays on the backoff so it cannot spin.
+                    delay = self._backoff.initial
+                    continue
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, self._backoff.cap)
+
+    def _session(self, port: Any) -> float:
+        """Read from an open port until it fails or stop(); returns its uptime, s."""
+        opened_at = time.monotonic()
+        if self._outage:
+            log.info("%s: port open again", self.url)
+            self._outage = False
+        if self._ever_connected:
+            self._count("reconnects")
+        self._ever_connected = True
+        self._set_connected(True)
+        try:
+            self._read_loop(port)
+        except (serial.SerialException, OSError, ValueError, TypeError) as exc:
+            # ValueError/TypeError: pyserial raises them when the fd is
+            # closed under it; all mean the same thing here: port lost.
+            if not self._stop.is_set():
+                self._report_failure("port lost", exc)
+        except Exception as exc:  # noqa: BLE001 - unexpected, but the reader must live on
+            log.exception("%s: unexpected error in reader", self.url)
+            self._report_failure("port lost", exc)
+        finally:
+            self._close_port()
+            self._set_connected(False)
+        return time.monotonic() - opened_at
+
+    def _report_failure(self, what: str, exc: BaseException) -> None:
+        # One warning per outage: a panel left unplugged overnight must not
+        # fill the log with a retry every two seconds.
+        if self._outage:
+            log.debug("%s: %s: %s", self.url, what, exc)
+        else:
+            log.warning("%s: %s: %s; retrying until it comes back", self.url, what, exc)
+            self._outage = True
+
+    def _try_open(self) -> Any:
+        """One open attempt; the port, or None if it failed or stop() was called."""
+        try:
+            port = self._opener(self.url, **self._settings.kwargs())
+        except (serial.SerialException, OSError, ValueError) as exc:
+            self._report_failure("cannot open port", exc)
+            return None
+        with self._write_lock:
+            if self._stop.is_set():
+                port.close()
+                return None
+            self._port = port
+        return port
+
+    def _read_loop(self, port: Any) -> None:
+        decoder = ByteDecoder(self._byte_table) if self._mode is PanelMode.BYTE else LineDecoder()
+        next_ping = time.monotonic()
+        while not self._stop.is_set():
+            if self._ping_interval is not None and self._mode is PanelMode.LINE:
+                now = time.monotonic()
+                if now >= next_ping:
+                    self.send_ping()
+                    next_ping = now + self._ping_interval
+            data = port.read(port.in_waiting or 1)
+            if data:
+                self._dispatch(decoder.feed(data))
+
+    def _dispatch(self, results: list[PanelEvent | FrameError]) -> None:
+        for item in results:
+            if isinstance(item, FrameError):
+                self._count(_ERROR_COUNTER[item])
+                continue
+            with self._lock:
+                st = self._state
+                st.counts["frames_ok"] += 1
+                st.last_frame_at = datetime.now(timezone.utc)
+                if isinstance(item, Hello):
+                    st.model, st.firmware = item.model, item.firmware
+            self._call(self._on_event, item)
+
+    def _call(self, callback: Callable[[Any], None] | None, arg: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(arg)
+        except Exception:  # noqa: BLE001 - a caller's bug must not kill the reader
+            self._count("callback_errors")
+            log.exception("%s: callback %r failed on %r", self.url, callback, arg)
+
+    def _set_connected(self, connected: bool) -> None:
+        with self._lock:
+            changed = self._state.connected != connected
+            self._state.connected = connected
+        if changed:
+            self._call(self._on_state, connected)
+
+    def _close_port(self) -> None:
+        with self._write_lock:
+            port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except Exception:  # noqa: BLE001 - closing a dead port may fail; it is gone either way
+                log.debug("%s: error closing port", self.url, exc_info=True)

@@ -1,0 +1,60 @@
+"""Composition root: config → store → service → UI. The only module that knows them all."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from kiosk.config import Locale, Settings
+from kiosk.presenter import ScreenName
+from kiosk.store import Identity, RatingStore
+
+log = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings) -> RatingStore:
+    identity = Identity(device_id=settings.device.id, unit_id=settings.unit.id, counter_id=settings.counter.id)
+    return RatingStore(settings.store.path, identity, busy_timeout_ms=settings.store.busy_timeout_ms)
+
+
+def run_terminal(settings: Settings) -> int:
+    """The touchscreen terminal, until the window closes."""
+    from kiosk.ui.boot import prepare_kivy
+
+    font = prepare_kivy(settings)
+    log.info("font %s; store %s; mode %s", font, settings.store.path, settings.mode.value)
+    from kiosk.service import RatingService
+    from kiosk.ui.app import EvaluatorApp, KivyScheduler
+
+    store = open_store(settings)
+    try:
+        EvaluatorApp(settings, RatingService(settings, store, KivyScheduler())).run()
+    finally:
+        store.close()
+    return 0
+
+
+def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: Locale,
+                    size: tuple[int, int] | None = None) -> Path:
+    """Draw one screen with demo data into a PNG, offscreen."""
+    from kiosk.demo import demo_settings, demo_view
+    from kiosk.ui.boot import prepare_kivy
+
+    demo = demo_settings(settings)
+    prepare_kivy(demo, size=size, offscreen=True)
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+    from kivy.uix.screenmanager import NoTransition
+
+    from kiosk.ui.app import RatingUi
+
+    EventLoop.ensure_window()
+    ui = RatingUi(demo, service=None, locale=locale)
+    ui.manager.transition = NoTransition()
+    ui.show(demo_view(screen, demo))
+    Window.add_widget(ui.manager)
+    for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
+        EventLoop.idle()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ui.manager.export_to_png(str(out))
+    Window.remove_widget(ui.manager)
+    return out

@@ -1,0 +1,196 @@
+"""`evaluator` subcommands.
+
+Exit codes: 0 success, 1 the check failed (e.g. a broken chain), 2 unusable
+input (bad config, missing store, bad arguments). No subcommand adds, edits
+or deletes a rating: only a press does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from kiosk import __version__
+from kiosk.config import ConfigError, Locale, Settings, load
+from kiosk.presenter import ScreenName
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Input the command cannot work with; printed without a traceback, exit 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"config error:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"evaluator {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH",
+                        help="config file (default: ./config.yaml, then /etc/evaluator/config.yaml, "
+                             "else the embedded defaults)")
+    parser = argparse.ArgumentParser(prog="evaluator", description="Satisfaction evaluator terminal (满意度评价器).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("run", _run, "Run the touchscreen terminal.")
+    snap = add("snapshot", _snapshot, "Render one screen with demo data into a PNG (offscreen).")
+    snap.add_argument("screen", nargs="?", choices=[s.value for s in ScreenName], metavar="SCREEN")
+    snap.add_argument("--out", type=Path, metavar="FILE.png")
+    snap.add_argument("--lang", choices=[loc.value for loc in Locale], help="default: the config's locale")
+    snap.add_argument("--size", type=_size, metavar="WxH", help="window size in pixels, e.g. 800x480")
+    snap.add_argument("--list", action="store_true", help="name every screen and exit")
+    summary = add("summary", _summary, "The day's ratings per level, 好评率, bad-review reasons, unrated count.")
+    summary.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the unit's time zone")
+    summary.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add("verify", _verify, "Check the local store's hash chain and sequence; exit 1 when broken.")
+    return parser
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x800, got {text!r}") from None
+    if not (320 <= width <= 7680 and 240 <= height <= 7680):
+        raise argparse.ArgumentTypeError(f"size {text} is outside 320x240…7680x7680")
+    return width, height
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {text!r}") from None
+
+
+# -- handlers -------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kiosk.app import run_terminal
+    from kiosk.store import StorageError
+    from kiosk.ui.fonts import FontError
+
+    settings = load(args.config)
+    try:
+        return run_terminal(settings)
+    except FontError as exc:
+        raise UsageError(str(exc)) from None
+    except StorageError as exc:
+        print(f"evaluator run: cannot open the rating store: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    if args.list:
+        print("\n".join(screen.value for screen in ScreenName))
+        return EXIT_OK
+    if args.screen is None or args.out is None:
+        raise UsageError("give a SCREEN and --out FILE.png (or --list)")
+    from kiosk.app import render_snapshot
+    from kiosk.ui.fonts import FontError
+
+    settings = load(args.config)
+    locale = Locale(args.lang) if args.lang else settings.locale
+    try:
+        out = render_snapshot(settings, ScreenName(args.screen), args.out, locale, args.size)
+    except FontError as exc:
+        raise UsageError(str(exc)) from None
+    print(out)
+    return EXIT_OK
+
+
+def _existing_store(settings: Settings):
+    """Open the store only if the terminal made one: a read command must not create files."""
+    from kiosk.app import open_store
+    from kiosk.store import StorageError
+
+    if not settings.store.path.is_file():
+        raise UsageError(f"no rating store at {settings.store.path} (has the terminal run with this config?)")
+    try:
+        return open_store(settings)
+    except StorageError as exc:
+        raise UsageError(f"cannot read the rating store: {exc}") from None
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from kiosk import scoring
+
+    settings = load(args.config)
+    store = _existing_store(settings)
+    try:
+        day = args.date or scoring.today(settings.unit.zone)
+        result = scoring.summarize_day(store, day, settings.unit.zone, settings.bad_levels)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        print(_summary_text(settings, result))
+    return EXIT_OK
+
+
+def _summary_text(settings: Settings, result) -> str:
+    zh = settings.locale is Locale.ZH
+    unit = settings.unit.name if zh else settings.unit.name_en
+    counter = settings.counter.name if zh else settings.counter.name_en
+    lines = [f"{unit} · {counter} · {result.date.isoformat()}"]
+    most = max(result.by_level.values(), default=0) or 1
+    for level in sorted(settings.levels, key=lambda lv: -lv.level):
+        count = result.by_level.get(level.level, 0)
+        bar = "█" * round(30 * count / most)
+        lines.append(f"  {level.label(settings.locale):<10}\t{count:>6}  {bar}")
+    rate = "—" if result.good_rate is None else f"{result.good_rate * 100:.1f} %"
+    lines.append(f"  {'合计' if zh else 'total'} {result.total}   {'好评率' if zh else 'good rate'} {rate}")
+    labels = {reason.code: reason.label(settings.locale) for reason in settings.bad_reasons}
+    reasons = ", ".join(f"{labels.get(code, code)} {n}" for code, n in sorted(result.bad_reasons.items(),
+                                                                            key=lambda item: -item[1]))
+    lines.append(f"  {'差评原因' if zh else 'bad-review reasons'}: {reasons or '—'}")
+    lines.append(f"  {'未评价' if zh else 'unrated'} {result.unrated}   "
+                 f"{'无效按键' if zh else 'suppressed presses'} {result.suppressed}")
+    return "\n".join(lines)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from kiosk.store import StorageError
+
+    settings = load(args.config)
+    store = _existing_store(settings)
+    try:
+        result = store.verify()
+    except StorageError as exc:
+        raise UsageError(f"cannot read the rating store: {exc}") from None
+    finally:
+        store.close()
+    if result.ok:
+        print(f"OK: {result.checked} ratings, sequence continuous and hash chain intact ({settings.store.path})")
+        return EXIT_OK
+    print(f"BROKEN at seq {result.first_broken_seq}: {result.problem} "
+          f"({result.checked} ratings before it are intact)", file=sys.stderr)
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""config.yaml → validated, frozen settings.
+
+Every field carries its unit in its name (``_s`` seconds, ``_ms``
+milliseconds, ``_px`` pixels) and a description. A bad file never yields a
+traceback: `load` raises `ConfigError`, whose lines each name the file and the
+dotted field, and the CLI turns it into exit code 2.
+
+Secrets (device keys, PIN hashes from the centre) never live here: unknown
+keys are refused, so a secret pasted into config.yaml is an error, not a leak.
+"""
+from __future__ import annotations
+
+import enum
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/evaluator/config.yaml"))
+
+_ID = r"^[A-Za-z0-9_.-]{1,40}$"
+_HEX_COLOUR = r"^#[0-9A-Fa-f]{6}$"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; each line names file and field."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {field}: {msg}" if field else f"{source}: {msg}"
+                                   for field, msg in problems))
+
+
+class Mode(str, enum.Enum):
+    OPEN = "open"            # always ready; a cooldown after each rating
+    SOLICITED = "solicited"  # 一次一评: ready only after staff or the counter PC asks
+
+
+class Locale(str, enum.Enum):
+    ZH = "zh"
+    EN = "en"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DeviceSettings(_Frozen):
+    id: Annotated[str, Field(pattern=_ID, description="Device id; replaced by provisioning.")] = "dev-0001"
+
+
+class UnitSettings(_Frozen):
+    id: Annotated[str, Field(pattern=_ID, description="Service unit id, as the centre knows it.")] = "unit-0001"
+    name: Annotated[str, Field(min_length=1, max_length=60)] = "市民服务中心"
+    name_en: Annotated[str, Field(min_length=1, max_length=80)] = "Citizen Service Centre"
+    timezone: Annotated[str, Field(description="IANA zone; days are counted in it.")] = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class CounterSettings(_Frozen):
+    id: Annotated[str, Field(pattern=_ID)] = "counter-01"
+    name: Annotated[str, Field(min_length=1, max_length=40)] = "1号窗口"
+    name_en: Annotated[str, Field(min_length=1, max_length=40)] = "Counter 1"
+    staff_id: Annotated[str | None, Field(pattern=_ID, description="Staff signed in at start, if any.")] = None
+
+
+class StaffMember(_Frozen):
+    id: Annotated[str, Field(pattern=_ID, description="工号")]
+    name: Annotated[str, Field(min_length=1, max_length=20)]
+    name_en: str | None = None
+    post: str = Field("", description="岗位, shown on the staff card.")
+    post_en: str | None = None
+
+
+class LevelSettings(_Frozen):
+    level: Annotated[int, Field(ge=1, le=5, description="5 = 非常满意 … 1 = 非常不满意")]
+    zh: Annotated[str, Field(min_length=1, max_length=12)]
+    en: Annotated[str, Field(min_length=1, max_length=24)]
+    colour: Annotated[str, Field(pattern=_HEX_COLOUR, description="Button colour, #RRGGBB.")]
+    bad: bool = Field(False, description="A bad review (差评): the citizen is asked for reasons.")
+
+    @property
+    def rgba(self) -> tuple[float, float, float, float]:
+        value = int(self.colour[1:], 16)
+        return ((value >> 16) / 255, ((value >> 8) & 0xFF) / 255, (value & 0xFF) / 255, 1.0)
+
+    def label(self, locale: Locale) -> str:
+        return self.zh if locale is Locale.ZH else self.en
+
+
+class ReasonSettings(_Frozen):
+    code: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$", description="Stored and synced; never shown.")]
+    zh: Annotated[str, Field(min_length=1, max_length=20)]
+    en: Annotated[str, Field(min_length=1, max_length=40)]
+
+    def label(self, locale: Locale) -> str:
+        return self.zh if locale is Locale.ZH else self.en
+
+
+def _default_levels() -> tuple[LevelSettings, ...]:
+    return (
+        LevelSettings(level=5, zh="非常满意", en="Very satisfied", colour="#1B7F3B"),
+        LevelSettings(level=4, zh="满意", en="Satisfied", colour="#4C9A2A"),
+        LevelSettings(level=3, zh="基本满意", en="Acceptable", colour="#B7791F"),
+        LevelSettings(level=2, zh="不满意", en="Dissatisfied", colour="#C05621", bad=True),
+        LevelSettings(level=1, zh="非常不满意", en="Very dissatisfied", colour="#B91C1C", bad=True),
+    )
+
+
+def _default_reasons() -> tuple[ReasonSettings, ...]:
+    return (
+        ReasonSettings(code="attitude", zh="服务态度差", en="Unfriendly service"),
+        ReasonSettings(code="slow", zh="办理效率低", en="Too slow"),
+        ReasonSettings(code="wait", zh="等候时间长", en="Long wait"),
+        ReasonSettings(code="unclear", zh="告知不清楚", en="Unclear guidance"),
+        ReasonSettings(code="extra_trips", zh="多次跑腿", en="Had to come back again"),
+        ReasonSettings(code="environment", zh="环境设施差", en="Poor facilities"),
+    )
+
+
+class TimingSettings(_Frozen):
+    cooldown_s: Annotated[float, Field(gt=0, le=600, description="Open mode: presses after a rating are ignored this long.")] = 5.0
+    solicit_window_s: Annotated[float, Field(gt=0, le=600, description="A request waits this long for its one press.")] = 15.0
+    reason_timeout_s: Annotated[float, Field(gt=0, le=600, description="The reason step closes after this long untouched.")] = 30.0
+    thanks_s: Annotated[float, Field(gt=0, le=60, description="How long the thanks screen stays.")] = 3.0
+    storage_retry_s: Annotated[float, Field(gt=0, le=3600, description="Out of service: retry storage this often.")] = 5.0
+
+
+class KeyboardSettings(_Frozen):
+    """USB-HID panels type keys: each maps to a level (or to the solicit key)."""
+
+    levels: dict[str, Annotated[int, Field(ge=1, le=5)]] = Field(
+        default_factory=lambda: {"1": 5, "2": 4, "3": 3, "4": 2, "5": 1},
+        description="Key name (as Kivy names it) → level.")
+    solicit: str | None = Field(None, description="Key that acts as the staff 请评价 key; null = none.")
+
+
+class PanelSettings(_Frozen):
+    port: str | None = Field(None, description="pyserial URL (/dev/evaluator-panel, socket://…); null = no panel.")
+    baudrate: Annotated[int, Field(gt=0, description="bit/s")] = 9600
+    keys: dict[int, Annotated[int, Field(ge=1, le=5)]] = Field(
+        default_factory=lambda: {1: 5, 2: 4, 3: 3, 4: 2, 5: 1}, description="Panel key K<d> → level.")
+
+    @field_validator("keys")
+    @classmethod
+    def _key_digits(cls, value: dict[int, int]) -> dict[int, int]:
+        bad = sorted(k for k in value if not 1 <= k <= 9)
+        if bad:
+            raise ValueError(f"panel keys are 1…9, got {bad}")
+        return value
+
+
+class StoreSettings(_Frozen):
+    path: Path = Field(Path("var/evaluator.db"), description="SQLite file; relative to the config file's folder.")
+    busy_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
+
+
+class UiSettings(_Frozen):
+    fullscreen: bool = Field(False, description="Fill the screen.")
+    kiosk: bool = Field(False, description="Borderless, cursor hidden; Escape and window-close do nothing.")
+    width_px: Annotated[int, Field(ge=320, le=7680)] = 1280
+    height_px: Annotated[int, Field(ge=240, le=7680)] = 800
+    font: Path | None = Field(None, description="A font with CJK glyphs; null = search the usual system paths.")
+
+
+class Settings(_Frozen):
+    device: DeviceSettings = DeviceSettings()
+    unit: UnitSettings = UnitSettings()
+    counter: CounterSettings = CounterSettings()
+    staff: tuple[StaffMember, ...] = ()
+    mode: Mode = Mode.OPEN
+    locale: Locale = Locale.ZH
+    levels: tuple[LevelSettings, ...] = Field(default_factory=_default_levels)
+    bad_reasons: tuple[ReasonSettings, ...] = Field(default_factory=_default_reasons)
+    timings: TimingSettings = TimingSettings()
+    keyboard: KeyboardSettings = KeyboardSettings()
+    panel: PanelSettings = PanelSettings()
+    store: StoreSettings = StoreSettings()
+    ui: UiSettings = UiSettings()
+
+    @field_validator("levels")
+    @classmethod
+    def _five_levels(cls, value: tuple[LevelSettings, ...]) -> tuple[LevelSettings, ...]:
+        found = sorted(level.level for level in value)
+        if found != [1, 2, 3, 4, 5]:
+            raise ValueError(f"need each of the levels 1…5 exactly once, got {found}")
+        return value
+
+    @field_validator("bad_reasons", "staff")
+    @classmethod
+    def _unique_ids(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        keys = [getattr(item, "code", None) or item.id for item in value]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate ids {duplicates}")
+        return value
+
+    @model_validator(mode="after")
+    def _staff_known(self) -> "Settings":
+        staff_id = self.counter.staff_id
+        if staff_id is not None and self.staff_member(staff_id) is None:
+            # "field: message" lets _describe name the field of a cross-field check.
+            raise ValueError(f"counter.staff_id: {staff_id!r} is not in the staff list")
+        return self
+
+    def level(self, value: int) -> LevelSettings:
+        return next(level for level in self.levels if level.level == value)
+
+    @property
+    def bad_levels(self) -> frozenset[int]:
+        return frozenset(level.level for level in self.levels if level.bad)
+
+    def staff_member(self, staff_id: str | None) -> StaffMember | None:
+        return next((member for member in self.staff if member.id == staff_id), None)
+
+
+def find_config(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """The file to read: the one asked for, else the first default that exists."""
+    if explicit is not None:
+        return Path(explicit)
+    return next((path for path in DEFAULT_PATHS if path.is_file()), None)
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate settings; no file at all means the embedded defaults.
+
+    Relative paths inside the file are taken from the file's own folder, so a
+    terminal behaves the same whatever directory systemd starts it in.
+    """
+    source = find_config(path)
+    if source is None:
+        return _resolve_paths(Settings(), Path.cwd())
+    raw = _read_yaml(source)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(source), [_describe(error) for error in exc.errors()]) from None
+    return _resolve_paths(settings, source.resolve().parent)
+
+
+def _read_yaml(source: Path) -> dict[str, Any]:
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(source), [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(source), [("", f"cannot read: {exc}")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(source), [("", f"not valid YAML: {where}{problem}")]) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(str(source), [("", f"must be a mapping of settings, got {type(raw).__name__}")])
+    return raw
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    field = ".".join(str(part) for part in error["loc"])
+    message = re.sub(r"^Value error, ", "", error["msg"])
+    if not field and ": " in message:
+        field, message = message.split(": ", 1)
+        return field, message
+    if error["type"] == "extra_forbidden":
+        return field, "unknown setting (secrets never go in config.yaml)"
+    if error["type"] not in ("missing", "value_error") and "input" in error and not isinstance(error["input"], (dict, list)):
+        message += f" (got {error['input']!r})"
+    return field or "(top level)", message
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    store = settings.store
+    ui = settings.ui
+    return settings.model_copy(update={
+        "store": store.model_copy(update={"path": _absolute(store.path, base)}),
+        "ui": ui.model_copy(update={"font": _absolute(ui.font, base) if ui.font else None}),
+    })
+
+
+def _absolute(path: Path, base: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else base / path

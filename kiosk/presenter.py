@@ -1,0 +1,165 @@
+"""What each screen says and shows for a service View, in one locale. No Kivy.
+
+The widgets only copy these values onto labels and buttons, so wording,
+colours and which staff card to show are tested without a window.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from kiosk.config import Locale, Settings
+from kiosk.service import State, View
+
+
+class ScreenName(str, enum.Enum):
+    RATING = "rating"
+    WAITING = "waiting"
+    REASONS = "reasons"
+    THANKS = "thanks"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+SCREEN_FOR_STATE = {
+    State.AWAITING: ScreenName.RATING,
+    State.IDLE: ScreenName.WAITING,
+    State.REASONS: ScreenName.REASONS,
+    State.THANKS: ScreenName.THANKS,
+    State.OUT_OF_SERVICE: ScreenName.OUT_OF_SERVICE,
+}
+
+_TEXT = {
+    "prompt": ("请您对本次服务进行评价", "Please rate our service"),
+    "cooldown": ("感谢您的评价，请稍候…", "Thank you. One moment, please…"),
+    "case": ("业务编号", "Case"),
+    "waiting": ("欢迎光临", "Welcome"),
+    "waiting_hint": ("办理业务后，请在此评价", "You can rate our service here after your visit"),
+    "no_staff": ("暂无工作人员签到", "No staff signed in"),
+    "staff_no": ("工号", "Staff No."),
+    "reasons_title": ("很抱歉给您带来不好的体验", "We are sorry about your experience"),
+    "reasons_prompt": ("请选择不满意的原因（可多选）", "What went wrong? (choose any)"),
+    "solicit": ("请评价", "Ask for rating"),
+    "submit": ("提交", "Submit"),
+    "skip": ("跳过", "Skip"),
+    "thanks": ("感谢您的评价！", "Thank you for your rating!"),
+    "thanks_good": ("欢迎您再次光临", "We look forward to seeing you again"),
+    "thanks_bad": ("我们会认真改进，谢谢您的意见", "We will act on it. Thank you for telling us"),
+    "recorded_as": ("您的评价：", "Your rating: "),
+    "oos_title": ("评价器暂停服务", "Evaluator temporarily out of service"),
+    "oos_body": ("评价暂时无法保存，请联系工作人员。恢复后将自动继续。",
+                 "Ratings cannot be saved right now. Please tell a member of staff. "
+                 "The terminal resumes by itself."),
+}
+
+
+def text(key: str, locale: Locale) -> str:
+    zh, en = _TEXT[key]
+    return zh if locale is Locale.ZH else en
+
+
+@dataclass(frozen=True)
+class LevelButtonModel:
+    level: int
+    label: str
+    rgba: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class ReasonModel:
+    code: str
+    label: str
+    selected: bool
+
+
+@dataclass(frozen=True)
+class ScreenModel:
+    screen: ScreenName
+    unit: str
+    counter: str
+    staff_name: str
+    staff_line: str            # 工号 and post; empty when nobody is signed in
+    title: str
+    subtitle: str
+    levels: tuple[LevelButtonModel, ...]
+    accepting: bool
+    reasons: tuple[ReasonModel, ...]
+    rated_level: LevelButtonModel | None
+    detail: str                # the error on the out-of-service screen
+    rated_caption: str         # "您的评价：满意" on the thanks screen
+    solicit_label: str
+    submit_label: str
+    skip_label: str
+
+
+class Presenter:
+    def __init__(self, settings: Settings):
+        self._settings = settings
+
+    def present(self, view: View, locale: Locale) -> ScreenModel:
+        settings = self._settings
+        screen = SCREEN_FOR_STATE[view.state]
+        title, subtitle = self._headline(screen, view, locale)
+        staff_name, staff_line = self._staff(view, locale)
+        rated = self._level(view.rating.level, locale) if view.rating else None
+        return ScreenModel(
+            screen=screen,
+            unit=settings.unit.name if locale is Locale.ZH else settings.unit.name_en,
+            counter=settings.counter.name if locale is Locale.ZH else settings.counter.name_en,
+            staff_name=staff_name,
+            staff_line=staff_line,
+            title=title,
+            subtitle=subtitle,
+            levels=tuple(self._level(level.level, locale)
+                         for level in sorted(settings.levels, key=lambda lv: -lv.level)),
+            accepting=view.accepting,
+            reasons=tuple(ReasonModel(reason.code, reason.label(locale), reason.code in view.selected_reasons)
+                          for reason in settings.bad_reasons),
+            rated_level=rated,
+            detail=view.error or "",
+            rated_caption=text("recorded_as", locale) + rated.label if rated else "",
+            solicit_label=text("solicit", locale),
+            submit_label=text("submit", locale),
+            skip_label=text("skip", locale),
+        )
+
+    def _level(self, value: int, locale: Locale) -> LevelButtonModel:
+        level = self._settings.level(value)
+        return LevelButtonModel(level=value, label=level.label(locale), rgba=level.rgba)
+
+    def _headline(self, screen: ScreenName, view: View, locale: Locale) -> tuple[str, str]:
+        if screen is ScreenName.RATING:
+            case = view.request.case_no if view.request else None
+            subtitle = f"{text('case', locale)} {case}" if case else ""
+            return text("prompt" if view.accepting else "cooldown", locale), subtitle
+        if screen is ScreenName.WAITING:
+            return text("waiting", locale), text("waiting_hint", locale)
+        if screen is ScreenName.REASONS:
+            return text("reasons_title", locale), text("reasons_prompt", locale)
+        if screen is ScreenName.THANKS:
+            bad = view.rating is not None and view.rating.level in self._settings.bad_levels
+            return text("thanks", locale), text("thanks_bad" if bad else "thanks_good", locale)
+        return text("oos_title", locale), text("oos_body", locale)
+
+    def _staff(self, view: View, locale: Locale) -> tuple[str, str]:
+        staff_id = (view.request.staff_id if view.request and view.request.staff_id else None) or view.staff_id
+        if staff_id is None:
+            return text("no_staff", locale), ""
+        member = self._settings.staff_member(staff_id)
+        if member is None:  # signed in by the counter PC with an id the roster does not know yet
+            return staff_id, f"{text('staff_no', locale)} {staff_id}"
+        english = locale is Locale.EN
+        name = member.name_en if english and member.name_en else member.name
+        post = member.post_en if english and member.post_en else member.post
+        post = f"  ·  {post}" if post else ""
+        return name, f"{text('staff_no', locale)} {member.id}{post}"
+
+
+def all_texts(settings: Settings) -> str:
+    """Every character the screens may draw, for checking the font covers them."""
+    parts = [zh + en for zh, en in _TEXT.values()]
+    parts += [level.zh + level.en for level in settings.levels]
+    parts += [reason.zh + reason.en for reason in settings.bad_reasons]
+    parts += [settings.unit.name, settings.unit.name_en, settings.counter.name, settings.counter.name_en]
+    parts += [member.name + (member.name_en or "") + member.post + (member.post_en or "")
+              for member in settings.staff]
+    return "".join(parts)

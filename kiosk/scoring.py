@@ -1,0 +1,71 @@
+"""Pure functions from counts to the figures the city office judges by.
+
+好评率 (good rate) = share of the good levels (非常满意, 满意, 基本满意) among
+all ratings; unrated requests are reported beside it, never folded in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable, Mapping, Protocol
+from zoneinfo import ZoneInfo
+
+LEVELS = (5, 4, 3, 2, 1)
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    date: date
+    by_level: dict[int, int]
+    bad_reasons: dict[str, int]
+    unrated: int
+    suppressed: int
+    good_rate: float | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_level.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The interface of `evaluator summary --json` (and of the collector's summary)."""
+        return {
+            "date": self.date.isoformat(),
+            "total": self.total,
+            "by_level": {str(level): self.by_level.get(level, 0) for level in sorted(LEVELS)},
+            "good_rate": self.good_rate,
+            "bad_reasons": dict(sorted(self.bad_reasons.items())),
+            "unrated": self.unrated,
+            "suppressed": self.suppressed,
+        }
+
+
+class CountsSource(Protocol):
+    def day_counts(self, start: datetime, end: datetime) -> Any: ...
+
+
+def good_rate(by_level: Mapping[int, int], bad_levels: Iterable[int]) -> float | None:
+    """Share of good ratings, 0–1; None when there is nothing to judge."""
+    total = sum(by_level.values())
+    if total == 0:
+        return None
+    bad = set(bad_levels)
+    return sum(n for level, n in by_level.items() if level not in bad) / total
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) of a local calendar day, in UTC (a day may be 23 or 25 hours long)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def today(zone: ZoneInfo, now: datetime | None = None) -> date:
+    return (now or datetime.now(timezone.utc)).astimezone(zone).date()
+
+
+def summarize_day(source: CountsSource, day: date, zone: ZoneInfo, bad_levels: Iterable[int]) -> DaySummary:
+    counts = source.day_counts(*day_bounds(day, zone))
+    by_level = {level: counts.by_level.get(level, 0) for level in LEVELS}
+    return DaySummary(date=day, by_level=by_level, bad_reasons=dict(counts.reasons),
+                      unrated=counts.unrated, suppressed=counts.suppressed,
+                      good_rate=good_rate(by_level, bad_levels))

@@ -1,0 +1,378 @@
+"""RatingService: the rating-session state machine. No Kivy, no hardware.
+
+It alone decides whether a press counts (一次一评, cooldown, windows) and it
+commits a counted press through the store *before* anyone hears of it: the
+listeners (screen, panel lights) only ever learn of ratings already on disk.
+A press that does not count is recorded as an event with the reason, and a
+request that nobody answers is recorded as *unrated*, never as a rating.
+
+Inputs arrive from any thread (touch on the UI thread, panel keys on the
+reader thread, timers on the scheduler's); one lock serialises them, and
+listeners are called after it is released.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol
+
+from kiosk.config import Mode, Settings
+from kiosk.models import Channel, EventKind
+from kiosk.store import RatingStore, StorageError, StoredRating
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    IDLE = "idle"                      # solicited mode: waiting for staff or the counter PC to ask
+    AWAITING = "awaiting"              # a press counts (after any cooldown)
+    REASONS = "reasons"                # a bad rating is stored; the citizen may say why
+    THANKS = "thanks"                  # the rating is stored and acknowledged
+    OUT_OF_SERVICE = "out_of_service"  # storage failed: nothing is acknowledged
+
+
+class PressOutcome(enum.Enum):
+    COUNTED = "counted"
+    SUPPRESSED = "suppressed"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+class SuppressReason(str, enum.Enum):
+    COOLDOWN = "cooldown"            # open mode: too soon after the last rating
+    NOT_REQUESTED = "not_requested"  # solicited mode: nobody asked for a rating
+    ALREADY_RATED = "already_rated"  # this service has its one rating
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Scheduler(Protocol):
+    """Runs a callback once after a delay; the UI passes Kivy's Clock, headless a thread timer."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
+class ThreadScheduler:
+    """Scheduler for terminals without a UI loop: one daemon timer per call."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable:
+        timer = threading.Timer(delay_s, callback)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+@dataclass(frozen=True)
+class Request:
+    """One solicited service (一次一评), open until its one press or its window closes."""
+
+    case_no: str | None
+    staff_id: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a screen needs to draw the current moment; replaced, never mutated."""
+
+    state: State
+    mode: Mode
+    accepting: bool                       # a press now would count
+    staff_id: str | None = None
+    request: Request | None = None
+    rating: StoredRating | None = None    # the rating being thanked for / asked reasons of
+    selected_reasons: frozenset[str] = field(default_factory=frozenset)
+    error: str | None = None
+
+
+ViewListener = Callable[[View], None]
+RatingListener = Callable[[StoredRating], None]
+
+
+class RatingService:
+    def __init__(self, settings: Settings, store: RatingStore, scheduler: Scheduler,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self._settings = settings
+        self._store = store
+        self._scheduler = scheduler
+        self._monotonic = monotonic
+        self._lock = threading.RLock()
+        self._timer: Cancellable | None = None
+        self._cooldown_timer: Cancellable | None = None
+        self._cooldown_until = float("-inf")
+        self._failed_at: str | None = None
+        self._step = 0  # bumped on every transition; a timer armed in an older step is stale
+        self._view = View(state=self._resting_state(), mode=settings.mode,
+                          accepting=settings.mode is Mode.OPEN, staff_id=settings.counter.staff_id)
+        self._view_listeners: list[ViewListener] = []
+        self._rating_listeners: list[RatingListener] = []
+
+    # -- observation -------------------------------------------------------
+
+    @property
+    def view(self) -> View:
+        return self._view
+
+    def add_view_listener(self, listener: ViewListener) -> None:
+        self._view_listeners.append(listener)
+
+    def add_rating_listener(self, listener: RatingListener) -> None:
+        self._rating_listeners.append(listener)
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self) -> None:
+        self._record_or_fail(EventKind.STARTED, mode=self._settings.mode.value,
+                             staff_id=self._view.staff_id)
+        self._publish()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._cancel_timers()
+            if self._view.state is not State.OUT_OF_SERVICE:
+                self._try_record(EventKind.STOPPED)
+
+    # -- inputs --------------------------------------------------------------
+
+    def press(self, level: int, channel: Channel) -> PressOutcome:
+        """A rating key was pressed (touch, panel or keyboard)."""
+        if not 1 <= level <= 5:
+            raise ValueError(f"level must be 1…5, got {level}")
+        with self._lock:
+            outcome, rating = self._press_locked(level, channel)
+        if rating is not None:
+            self._announce(rating)
+        self._publish()
+        return outcome
+
+    def solicit(self, case_no: str | None = None, staff_id: str | None = None, source: str = "staff_key") -> bool:
+        """Open a request for exactly one rating; False when the terminal is out of service."""
+        with self._lock:
+            view = self._view
+            if view.state is State.OUT_OF_SERVICE:
+                return False
+            if view.state is State.AWAITING and view.request is not None:
+                self._close_unrated(view.request)  # the previous service was never rated
+            elif view.state is State.REASONS:
+                self._finish_reasons(timed_out=False)
+            request = Request(case_no=case_no, staff_id=staff_id, source=source)
+            if self._record_or_fail(EventKind.SOLICITED, case_no=case_no, staff_id=staff_id, source=source):
+                self._cooldown_until = float("-inf")  # a new service: the last citizen's cooldown is over
+                self._enter(State.AWAITING, request=request, rating=None, selected_reasons=frozenset())
+                self._arm(self._settings.timings.solicit_window_s, self._window_closed)
+        self._publish()
+        return self._view.state is not State.OUT_OF_SERVICE
+
+    def toggle_reason(self, code: str) -> None:
+        with self._lock:
+            if self._view.state is not State.REASONS:
+                return
+            if code not in {reason.code for reason in self._settings.bad_reasons}:
+                raise ValueError(f"unknown reason code {code!r}")
+            self._view = replace(self._view, selected_reasons=self._view.selected_reasons ^ {code})
+        self._publish()
+
+    def submit_reasons(self) -> None:
+        """The citizen is done with the reason step (with or without reasons)."""
+        with self._lock:
+            if self._view.state is State.REASONS:
+                self._finish_reasons(timed_out=False)
+        self._publish()
+
+    def skip_reasons(self) -> None:
+        """The citizen declines to give reasons: whatever was ticked is dropped."""
+        with self._lock:
+            if self._view.state is State.REASONS:
+                self._view = replace(self._view, selected_reasons=frozenset())
+                self._finish_reasons(timed_out=False)
+        self._publish()
+
+    def sign_in(self, staff_id: str) -> None:
+        with self._lock:
+            if self._record_or_fail(EventKind.STAFF_SIGN_IN, staff_id=staff_id):
+                self._view = replace(self._view, staff_id=staff_id)
+        self._publish()
+
+    def sign_out(self) -> None:
+        with self._lock:
+            staff_id = self._view.staff_id
+            if staff_id is not None and self._record_or_fail(EventKind.STAFF_SIGN_OUT, staff_id=staff_id):
+                self._view = replace(self._view, staff_id=None)
+        self._publish()
+
+    # -- transitions (lock held) -------------------------------------------
+
+    def _press_locked(self, level: int, channel: Channel) -> tuple[PressOutcome, StoredRating | None]:
+        view = self._view
+        if view.state is State.OUT_OF_SERVICE:
+            return PressOutcome.OUT_OF_SERVICE, None
+        why = self._suppression(view)
+        if why is not None:
+            recorded = self._record_or_fail(EventKind.SUPPRESSED, level=level, channel=channel.value, why=why.value)
+            return (PressOutcome.SUPPRESSED if recorded else PressOutcome.OUT_OF_SERVICE), None
+        request = view.request
+        try:
+            rating = self._store.append_rating(
+                level, channel, self._settings.mode.value,
+                staff_id=(request.staff_id if request and request.staff_id else view.staff_id),
+                case_no=request.case_no if request else None)
+        except StorageError as exc:
+            self._fail(exc)
+            return PressOutcome.OUT_OF_SERVICE, None
+        self._cooldown_until = self._monotonic() + self._settings.timings.cooldown_s
+        if level in self._settings.bad_levels and self._settings.bad_reasons:
+            self._enter(State.REASONS, request=None, rating=rating, selected_reasons=frozenset())
+            self._arm(self._settings.timings.reason_timeout_s, self._reasons_timed_out)
+        else:
+            self._thank(rating)
+        return PressOutcome.COUNTED, rating
+
+    def _suppression(self, view: View) -> SuppressReason | None:
+        if view.state in (State.REASONS, State.THANKS):
+            return SuppressReason.ALREADY_RATED
+        if view.state is State.IDLE:
+            return SuppressReason.NOT_REQUESTED
+        if view.request is None and self._monotonic() < self._cooldown_until:
+            return SuppressReason.COOLDOWN
+        return None
+
+    def _thank(self, rating: StoredRating) -> None:
+        self._enter(State.THANKS, request=None, rating=rating, selected_reasons=frozenset())
+        self._arm(self._settings.timings.thanks_s, self._thanks_over)
+
+    def _finish_reasons(self, timed_out: bool) -> None:
+        rating, codes = self._view.rating, sorted(self._view.selected_reasons)
+        assert rating is not None
+        try:
+            self._store.add_reasons(rating.uuid, codes)
+            if timed_out:
+                self._store.record_event(EventKind.REASONS_TIMEOUT, rating_uuid=rating.uuid, kept=len(codes))
+        except StorageError as exc:
+            self._fail(exc)  # the rating itself is already safe
+            return
+        self._thank(rating)
+
+    def _close_unrated(self, request: Request) -> None:
+        self._record_or_fail(EventKind.UNRATED, case_no=request.case_no, staff_id=request.staff_id,
+                             source=request.source)
+
+    def _rest(self) -> None:
+        """Back to the state the mode rests in, with any cooldown still honoured."""
+        self._enter(self._resting_state(), request=None, rating=None, selected_reasons=frozenset())
+        remaining = self._cooldown_until - self._monotonic()
+        if self._view.state is State.AWAITING and remaining > 0:
+            self._cooldown_timer = self._scheduler.call_later(remaining, self._cooldown_over)
+
+    def _resting_state(self) -> State:
+        return State.AWAITING if self._settings.mode is Mode.OPEN else State.IDLE
+
+    def _enter(self, state: State, **changes: object) -> None:
+        self._cancel_timers()
+        self._step += 1
+        view = replace(self._view, **{"error": None, **changes, "state": state})
+        self._view = replace(view, accepting=self._accepting(view))
+
+    def _accepting(self, view: View) -> bool:
+        return self._suppression(view) is None and view.state is State.AWAITING
+
+    # -- timers --------------------------------------------------------------
+
+    def _arm(self, delay_s: float, callback: Callable[[], None]) -> None:
+        """Schedule the current step's end; a stale timer finds the step gone and does nothing."""
+        step = self._step
+
+        def fire() -> None:
+            with self._lock:
+                if self._step != step:
+                    return
+                callback()
+            self._publish()
+
+        self._timer = self._scheduler.call_later(delay_s, fire)
+
+    def _window_closed(self) -> None:
+        request = self._view.request
+        if request is not None:
+            self._close_unrated(request)
+        if self._view.state is not State.OUT_OF_SERVICE:
+            self._rest()
+
+    def _reasons_timed_out(self) -> None:
+        self._finish_reasons(timed_out=True)
+
+    def _thanks_over(self) -> None:
+        self._rest()
+
+    def _cooldown_over(self) -> None:
+        with self._lock:
+            self._view = replace(self._view, accepting=self._accepting(self._view))
+        self._publish()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._timer, self._cooldown_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._cooldown_timer = None
+
+    # -- storage failure and recovery -----------------------------------------
+
+    def _record_or_fail(self, kind: EventKind, **detail: object) -> bool:
+        try:
+            self._store.record_event(kind, **detail)
+            return True
+        except StorageError as exc:
+            self._fail(exc)
+            return False
+
+    def _try_record(self, kind: EventKind, **detail: object) -> None:
+        try:
+            self._store.record_event(kind, **detail)
+        except StorageError as exc:
+            log.warning("could not record %s: %s", kind.value, exc)
+
+    def _fail(self, exc: StorageError) -> None:
+        if self._view.state is not State.OUT_OF_SERVICE:
+            log.error("storage failed, out of service: %s", exc)
+            self._failed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._enter(State.OUT_OF_SERVICE, request=None, rating=None, selected_reasons=frozenset(),
+                    error=str(exc))
+        self._timer = self._scheduler.call_later(self._settings.timings.storage_retry_s, self._probe)
+
+    def _probe(self) -> None:
+        """Retry storage with a real write: the record of the outage itself."""
+        with self._lock:
+            if self._view.state is not State.OUT_OF_SERVICE:
+                return
+            try:
+                self._store.record_event(EventKind.STORAGE_FAILED, since=self._failed_at, error=self._view.error)
+                self._store.record_event(EventKind.STORAGE_RECOVERED, since=self._failed_at)
+            except StorageError as exc:
+                self._view = replace(self._view, error=str(exc))
+                self._timer = self._scheduler.call_later(self._settings.timings.storage_retry_s, self._probe)
+                return
+            log.warning("storage works again; back in service")
+            self._failed_at = None
+            self._rest()
+        self._publish()
+
+    # -- notification (lock released) --------------------------------------
+
+    def _publish(self) -> None:
+        view = self._view
+        for listener in list(self._view_listeners):
+            _call_safely(listener, view)
+
+    def _announce(self, rating: StoredRating) -> None:
+        for listener in list(self._rating_listeners):
+            _call_safely(listener, rating)
+
+
+def _call_safely(listener: Callable[[object], None], value: object) -> None:
+    try:
+        listener(value)
+    except Exception:  # a broken screen or panel must not undo or block a stored rating
+        log.exception("listener %r failed", listener)

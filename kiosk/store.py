@@ -1,0 +1,319 @@
+"""RatingStore: the only owner of the device database.
+
+Durability is the point of this module. Every write is its own
+``BEGIN IMMEDIATE … COMMIT`` on a WAL database with ``synchronous=FULL``, so
+when `append_rating` returns, the row and its place in the hash chain are on
+disk: the caller may light the panel key or show thanks. Any SQLite failure
+(disk full, I/O error, a locked or corrupt file) surfaces as `StorageError`,
+and the service decides what the citizen sees.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, create_engine, event, func, select
+from sqlalchemy.exc import DBAPIError
+
+from kiosk import BUILD_DATE, __version__
+from kiosk.chain import GENESIS_HASH, iso_utc, rating_hash
+from kiosk.models import Channel, EventKind, events, rating_reasons, ratings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StorageError(Exception):
+    """The database refused a read or write; nothing was acknowledged."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who and where a rating belongs to; fixed for the life of a store."""
+
+    device_id: str
+    unit_id: str
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class StoredRating:
+    uuid: str
+    seq: int
+    level: int
+    channel: Channel
+    mode: str
+    staff_id: str | None
+    case_no: str | None
+    recorded_at: str
+    clock_suspect: bool
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    checked: int
+    first_broken_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_seq is None
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """Raw counts for one time range, for `kiosk.scoring` to turn into figures."""
+
+    by_level: dict[int, int]
+    reasons: dict[str, int]
+    unrated: int
+    suppressed: int
+
+
+def read_boot_id() -> str:
+    """The kernel's id for this boot: with mono_ns it orders presses when the wall clock lies."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return _PROCESS_BOOT_ID
+
+
+_PROCESS_BOOT_ID = str(uuid.uuid4())
+
+
+class RatingStore:
+    def __init__(self, path: Path, identity: Identity, *, busy_timeout_ms: int = 5000,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.path = Path(path)
+        self.identity = identity
+        self._clock = clock
+        self._boot_id = read_boot_id()
+        self._lock = threading.Lock()
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {self.path.parent}: {exc}") from exc
+        self._engine = create_engine(f"sqlite:///{self.path}", connect_args={"check_same_thread": False})
+        event.listen(self._engine, "connect", self._on_connect)
+        self._guard(self._migrate)
+
+    # -- set-up -----------------------------------------------------------
+
+    def _on_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        # Manual transactions: pysqlite's implicit BEGIN is deferred, and a
+        # deferred read that later writes can fail with SQLITE_BUSY at once.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    def _migrate(self) -> None:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self._engine.connect() as conn:
+            # One transaction for the whole upgrade: a power cut mid-migration
+            # leaves the old schema, never half of the new one.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.exec_driver_sql("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._engine.dispose()
+
+    # -- transactions -----------------------------------------------------
+
+    def _guard(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except DBAPIError as exc:
+            raise StorageError(f"{self.path}: {exc.orig}") from exc
+        except OSError as exc:
+            raise StorageError(f"{self.path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Connection]:
+        """One serialised transaction on the store's connection; StorageError on any failure."""
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield conn
+                    conn.exec_driver_sql("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+            except DBAPIError as exc:
+                self._drop_connection()
+                raise StorageError(f"{self.path}: {exc.orig}") from exc
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def _rollback(self, conn: Connection) -> None:
+        try:
+            conn.exec_driver_sql("ROLLBACK")
+        except DBAPIError:
+            self._drop_connection()  # a fresh connection next time is the safe state
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+                self._conn.close()
+            except DBAPIError:
+                pass
+            self._conn = None
+
+    # -- writes ------------------------------------------------------------
+
+    def append_rating(self, level: int, channel: Channel, mode: str, *,
+                      staff_id: str | None = None, case_no: str | None = None) -> StoredRating:
+        """Commit one rating (fsync'd) and return it; raises StorageError when it could not."""
+        if not 1 <= level <= 5:
+            raise ValueError(f"level must be 1…5, got {level}")
+        now = self._clock()
+        with self._transaction(write=True) as conn:
+            last = conn.execute(select(ratings.c.seq, ratings.c.hash)
+                                .order_by(ratings.c.seq.desc()).limit(1)).first()
+            row = {
+                "uuid": str(uuid.uuid4()),
+                "seq": (last.seq + 1) if last else 1,
+                **vars(self.identity),
+                "staff_id": staff_id,
+                "case_no": case_no,
+                "level": level,
+                "channel": Channel(channel).value,
+                "mode": mode,
+                "recorded_at": iso_utc(now),
+                "mono_ns": time.monotonic_ns(),
+                "boot_id": self._boot_id,
+                "clock_suspect": now < BUILD_DATE,
+                "app_version": __version__,
+                "prev_hash": last.hash if last else GENESIS_HASH,
+            }
+            row["hash"] = rating_hash(row)
+            conn.execute(ratings.insert(), row)
+        return StoredRating(uuid=row["uuid"], seq=row["seq"], level=level, channel=Channel(channel),
+                            mode=mode, staff_id=staff_id, case_no=case_no, recorded_at=row["recorded_at"],
+                            clock_suspect=row["clock_suspect"], hash=row["hash"])
+
+    def add_reasons(self, rating_uuid: str, codes: list[str]) -> None:
+        """Append the bad-review reasons the citizen picked for an already stored rating."""
+        if not codes:
+            return
+        recorded_at = iso_utc(self._clock())
+        with self._transaction(write=True) as conn:
+            conn.execute(rating_reasons.insert(), [
+                {"rating_uuid": rating_uuid, "code": code, "recorded_at": recorded_at} for code in codes])
+
+    def record_event(self, kind: EventKind, **detail: Any) -> None:
+        with self._transaction(write=True) as conn:
+            conn.execute(events.insert(), {
+                "kind": EventKind(kind).value,
+                "recorded_at": iso_utc(self._clock()),
+                "mono_ns": time.monotonic_ns(),
+                "boot_id": self._boot_id,
+                "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str),
+            })
+
+    # -- reads -------------------------------------------------------------
+
+    def pragma(self, name: str) -> Any:
+        with self._transaction(write=False) as conn:
+            return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+    def count_ratings(self) -> int:
+        with self._transaction(write=False) as conn:
+            return conn.execute(select(func.count()).select_from(ratings)).scalar_one()
+
+    def recent_ratings(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(select(ratings).order_by(ratings.c.seq.desc()).limit(limit))
+            return [dict(row._mapping) for row in rows]
+
+    def reasons_for(self, rating_uuid: str) -> list[str]:
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(select(rating_reasons.c.code).where(rating_reasons.c.rating_uuid == rating_uuid)
+                                .order_by(rating_reasons.c.id))
+            return [row.code for row in rows]
+
+    def events_of(self, kind: EventKind) -> list[dict[str, Any]]:
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(select(events).where(events.c.kind == EventKind(kind).value).order_by(events.c.id))
+            return [{**row._mapping, "detail": json.loads(row.detail)} for row in rows]
+
+    def day_counts(self, start: datetime, end: datetime) -> DayCounts:
+        """Counts for ratings and events recorded in [start, end)."""
+        since, until = iso_utc(start), iso_utc(end)
+        in_range = (ratings.c.recorded_at >= since) & (ratings.c.recorded_at < until)
+        with self._transaction(write=False) as conn:
+            by_level = dict(conn.execute(select(ratings.c.level, func.count())
+                                         .where(in_range).group_by(ratings.c.level)).all())
+            reasons = dict(conn.execute(
+                select(rating_reasons.c.code, func.count())
+                .join(ratings, ratings.c.uuid == rating_reasons.c.rating_uuid)
+                .where(in_range).group_by(rating_reasons.c.code)).all())
+            kinds = dict(conn.execute(
+                select(events.c.kind, func.count())
+                .where((events.c.recorded_at >= since) & (events.c.recorded_at < until)
+                       & events.c.kind.in_([EventKind.UNRATED.value, EventKind.SUPPRESSED.value]))
+                .group_by(events.c.kind)).all())
+        return DayCounts(by_level=by_level, reasons=reasons,
+                         unrated=kinds.get(EventKind.UNRATED.value, 0),
+                         suppressed=kinds.get(EventKind.SUPPRESSED.value, 0))
+
+    def verify(self, batch: int = 5000) -> VerifyResult:
+        """Walk the chain in seq order: continuity, links and each row's own hash."""
+        expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+        columns = [ratings.c[name] for name in ("uuid", "seq", "device_id", "unit_id", "counter_id",
+                                                 "staff_id", "case_no", "level", "channel", "mode",
+                                                 "recorded_at", "mono_ns", "boot_id", "clock_suspect",
+                                                 "app_version", "prev_hash", "hash")]
+        while True:
+            with self._transaction(write=False) as conn:
+                rows = conn.execute(select(*columns).where(ratings.c.seq >= expected_seq)
+                                    .order_by(ratings.c.seq).limit(batch)).all()
+            if not rows:
+                return VerifyResult(checked=checked)
+            for row in rows:
+                fields = dict(row._mapping)
+                fields["clock_suspect"] = bool(fields["clock_suspect"])
+                problem = _chain_problem(fields, expected_seq, prev_hash)
+                if problem:
+                    return VerifyResult(checked=checked, first_broken_seq=expected_seq, problem=problem)
+                expected_seq, prev_hash, checked = expected_seq + 1, fields["hash"], checked + 1
+
+
+def _chain_problem(fields: dict[str, Any], expected_seq: int, prev_hash: str) -> str | None:
+    if fields["seq"] != expected_seq:
+        return f"seq {expected_seq} is missing (next stored is {fields['seq']})"
+    if fields["prev_hash"] != prev_hash:
+        return f"seq {expected_seq} does not link to seq {expected_seq - 1} (a row was removed or replaced)"
+    if rating_hash(fields) != fields["hash"]:
+        return f"seq {expected_seq} was altered after it was stored (hash mismatch)"
+    return None

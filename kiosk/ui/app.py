@@ -1,0 +1,158 @@
+"""The Kivy App: screens for the service's views, touches and keys into the service.
+
+Import only after `kiosk.ui.boot.prepare_kivy` has configured Kivy.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Keyboard, Window
+from kivy.lang import Builder
+from kivy.uix.screenmanager import FadeTransition, ScreenManager
+
+from kiosk.config import Locale, Settings
+from kiosk.models import Channel
+from kiosk.presenter import Presenter, ScreenName
+from kiosk.service import Cancellable, RatingService, View
+from kiosk.ui import screens
+
+log = logging.getLogger(__name__)
+
+KV_DIR = Path(__file__).parent
+KV_FILES = ("widgets.kv", "rating.kv", "waiting.kv", "reasons.kv", "thanks.kv", "out_of_service.kv")
+SCREEN_CLASSES = {
+    ScreenName.RATING: screens.RatingScreen,
+    ScreenName.WAITING: screens.WaitingScreen,
+    ScreenName.REASONS: screens.ReasonsScreen,
+    ScreenName.THANKS: screens.ThanksScreen,
+    ScreenName.OUT_OF_SERVICE: screens.OutOfServiceScreen,
+}
+_KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
+_ESCAPE, _F1 = Keyboard.keycodes["escape"], Keyboard.keycodes["f1"]
+
+
+def load_kv() -> None:
+    """Load each screen's .kv once per process (Builder rules are global)."""
+    for name in KV_FILES:
+        path = str(KV_DIR / name)
+        if path not in Builder.files:
+            Builder.load_file(path)
+
+
+class KivyScheduler:
+    """The service's timers on Kivy's Clock: callbacks run on the UI thread."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable:
+        return Clock.schedule_once(lambda _dt: callback(), delay_s)
+
+
+class RatingUi:
+    """The screen manager and its wiring; usable inside an App or on its own in tests."""
+
+    def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None):
+        load_kv()
+        self.settings = settings
+        self.service = service
+        self.locale = locale or settings.locale
+        self.presenter = Presenter(settings)
+        self.manager = ScreenManager(transition=FadeTransition(duration=0.12))
+        for name, cls in SCREEN_CLASSES.items():
+            self.manager.add_widget(cls(name=name.value, controller=self))
+        self._latest: View | None = None
+        self._render_trigger = Clock.create_trigger(self._render_latest)
+        if service is not None:
+            service.add_view_listener(self.view_changed)
+            self.show(service.view)
+
+    # -- service → screen (any thread → UI thread) --------------------------
+
+    def view_changed(self, view: View) -> None:
+        # Called from the panel thread or timers too: remember the newest view
+        # and draw it on the next frame; a burst of changes draws once.
+        self._latest = view
+        self._render_trigger()
+
+    def _render_latest(self, _dt: float) -> None:
+        if self._latest is not None:
+            self.show(self._latest)
+
+    def show(self, view: View) -> None:
+        model = self.presenter.present(view, self.locale)
+        screen = self.manager.get_screen(model.screen.value)
+        screen.model = model
+        if self.manager.current != model.screen.value:
+            self.manager.current = model.screen.value
+
+    # -- screen → service ----------------------------------------------------
+
+    def press(self, level: int, channel: Channel = Channel.TOUCH) -> None:
+        if self.service is not None:
+            self.service.press(level, channel)
+
+    def toggle_reason(self, code: str) -> None:
+        if self.service is not None:
+            self.service.toggle_reason(code)
+
+    def submit_reasons(self) -> None:
+        if self.service is not None:
+            self.service.submit_reasons()
+
+    def skip_reasons(self) -> None:
+        if self.service is not None:
+            self.service.skip_reasons()
+
+    def solicit(self) -> None:
+        if self.service is not None:
+            self.service.solicit(source="screen")
+
+    def key_down(self, key: int, codepoint: str | None) -> bool:
+        """A typed key (USB-HID panels type digits); True when it was ours."""
+        name = _KEY_NAMES.get(key, codepoint or "")
+        keyboard = self.settings.keyboard
+        if name in keyboard.levels:
+            self.press(keyboard.levels[name], Channel.KEYBOARD)
+            return True
+        if keyboard.solicit is not None and name == keyboard.solicit:
+            self.solicit()
+            return True
+        return False
+
+
+class EvaluatorApp(App):
+    title = "满意度评价器"
+    use_kivy_settings = False
+
+    def __init__(self, settings: Settings, service: RatingService, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.service = service
+        self.ui: RatingUi | None = None
+
+    def build(self):
+        self.ui = RatingUi(self.settings, self.service)
+        Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
+        return self.ui.manager
+
+    def on_start(self) -> None:
+        self.service.start()
+
+    def on_stop(self) -> None:
+        self.service.stop()
+
+    def open_settings(self, *_args) -> bool:
+        return False  # F1 must never open Kivy's settings panel on a citizen's screen
+
+    def _on_key_down(self, _window, key: int, _scancode, codepoint, _modifiers) -> bool:
+        if key in (_ESCAPE, _F1):
+            return self.settings.ui.kiosk or key == _F1  # swallowed: nothing leaves the rating screen
+        return self.ui.key_down(key, codepoint)
+
+    def _on_request_close(self, *_args, **_kwargs) -> bool:
+        if self.settings.ui.kiosk:
+            log.info("window close request ignored (kiosk)")
+            return True
+        return False

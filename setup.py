@@ -1,0 +1,33 @@
+"""One distribution for the whole terminal: kiosk, drivers, sync.
+
+The console script ``evaluator`` is the single entry point for citizens'
+terminals, technicians and the development tools alike.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="satisfaction-evaluator",
+    version="0.1.0",
+    description="Satisfaction evaluator terminal (满意度评价器) for public service halls",
+    python_requires=">=3.11",
+    packages=find_packages(include=["kiosk", "kiosk.*", "drivers", "drivers.*", "sync", "sync.*"]),
+    package_data={
+        "kiosk": ["default_config.yaml", "migrations/*.py", "migrations/versions/*.py", "ui/*.kv"],
+    },
+    install_requires=[
+        "kivy==2.3.1",
+        "SQLAlchemy>=2.0,<3",
+        "alembic>=1.13,<2",
+        "pyserial>=3.5",
+        "requests>=2.31",
+        "qrcode>=7.4",
+        "pydantic>=2.5,<3",
+        "PyYAML>=6",
+        "tzdata",
+    ],
+    extras_require={
+        "collector": ["fastapi>=0.110", "uvicorn>=0.29"],
+        "dev": ["pytest>=8", "hypothesis>=6.100"],
+    },
+    entry_points={"console_scripts": ["evaluator = kiosk.cli:main"]},
+)
