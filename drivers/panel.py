@@ -77,7 +77,11 @@ class SerialSettings:
 
 @dataclass(frozen=True)
 class Backoff:
-    """Delays between reopen attempts, s: ``initial`` doubling up to ``cap``."""
+    """Delays between reopen attempts, s: ``initial`` doubling up to ``cap``.
+
+    A link that stayed up at least ``cap`` counts as stable: when it drops it
+    is retried at once, and the delay starts again from ``initial``.
+    """
 
     initial: float = 0.1
     cap: float = 2.0
@@ -108,6 +112,9 @@ class PanelStatus:
     """UTC time of the last frame decoded into an event."""
     counters: PanelCounters
 
+
+# What pyserial raises when a port fails or is closed under a read.
+_PORT_ERRORS = (serial.SerialException, OSError, ValueError, TypeError)
 
 _ERROR_COUNTER = {
     FrameError.BAD_CHECKSUM: "bad_checksum",
@@ -167,8 +174,10 @@ class SerialPanel:
         self._state = _State(counts={f.name: 0 for f in fields(PanelCounters)})
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Reader thread only: a failure was logged and recovery not yet.
+        # Reader thread only. _outage: a failure was logged; it lasts until a
+        # link stays up for backoff.cap, so a flapping port logs once, not per flap.
         self._outage = False
+        self._recovery_logged = False
         self._ever_connected = False  # reader thread only: tells reconnects from the first open
 
     # --- lifecycle --------------------------------------------------------------
@@ -284,27 +293,32 @@ class SerialPanel:
     def _session(self, port: Any) -> float:
         """Read from an open port until it fails or stop(); returns its uptime, s."""
         opened_at = time.monotonic()
-        if self._outage:
+        if self._outage and not self._recovery_logged:
             log.info("%s: port open again", self.url)
-            self._outage = False
+            self._recovery_logged = True
         if self._ever_connected:
             self._count("reconnects")
         self._ever_connected = True
         self._set_connected(True)
         try:
             self._read_loop(port)
-        except (serial.SerialException, OSError, ValueError, TypeError) as exc:
-            # ValueError/TypeError: pyserial raises them when the fd is
-            # closed under it; all mean the same thing here: port lost.
+        except Exception as exc:  # noqa: BLE001 - whatever the port raised, the reader lives on
+            if not isinstance(exc, _PORT_ERRORS):
+                log.exception("%s: unexpected error in reader", self.url)
             if not self._stop.is_set():
-                self._report_failure("port lost", exc)
-        except Exception as exc:  # noqa: BLE001 - unexpected, but the reader must live on
-            log.exception("%s: unexpected error in reader", self.url)
-            self._report_failure("port lost", exc)
+                self._port_lost(exc, time.monotonic() - opened_at)
         finally:
+            uptime = time.monotonic() - opened_at  # before close: closing may be slow
             self._close_port()
             self._set_connected(False)
-        return time.monotonic() - opened_at
+        return uptime
+
+    def _port_lost(self, exc: BaseException, uptime: float) -> None:
+        if uptime >= self._backoff.cap:
+            # The link was stable, so this is a new outage worth a warning;
+            # a link that drops right after each open stays in the old one.
+            self._outage = self._recovery_logged = False
+        self._report_failure("port lost", exc)
 
     def _report_failure(self, what: str, exc: BaseException) -> None:
         # One warning per outage: a panel left unplugged overnight must not

@@ -1,7 +1,7 @@
 """EVP-1, the evaluator panel line protocol: pure parsing and encoding, no I/O.
 
-The wire contract is ``/work/shared/panel-protocol.md``. Decisions the spec
-leaves open, fixed here so both ends agree:
+The wire contract is the EVP-1 spec (``panel-protocol.md``, shared with
+DESIGN.md). Decisions the spec leaves open, fixed here so both ends agree:
 
 - A line is everything before an LF; one CR immediately before the LF is
   dropped. A line that is empty after that (``\\n`` or ``\\r\\n``) is ignored
@@ -10,6 +10,7 @@ leaves open, fixed here so both ends agree:
   ``FrameError``. An over-long line (more than 80 bytes, CR excluded) yields a
   single ``INVALID`` when its LF finally arrives; its bytes are discarded
   without being buffered. Bytes after the last LF wait for the next ``feed``.
+- A CR anywhere but right before the LF is a non-printable byte: ``INVALID``.
 - ``*`` is reserved for the checksum: a line holding a ``*`` that is not the
   start of a final ``*XX`` (two hex digits) is ``INVALID``. A wrong checksum is
   ``BAD_CHECKSUM`` whatever the body holds.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Mapping, TypeAlias
+from typing import Callable, Mapping, TypeAlias
 
 MAX_LINE = 80
 """Longest line body in bytes, checksum included, CR and LF excluded."""
@@ -181,6 +182,16 @@ def _parse_case(fields: list[str]) -> PanelEvent | FrameError:
     return CaseEnded(fields[1], fields[2] if len(fields) == 3 else None)
 
 
+# Fixed-arity panel commands: argument count and how to build the event.
+_BUILDERS: dict[str, tuple[int, Callable[[list[str]], PanelEvent]]] = {
+    "S": (0, lambda args: Solicit()),
+    "P": (0, lambda args: Pong()),
+    "O": (0, lambda args: StaffOut()),
+    "I": (1, lambda args: StaffIn(args[0])),
+    "H": (2, lambda args: Hello(args[0], args[1])),
+}
+
+
 def parse_panel_body(body: str) -> PanelEvent | FrameError:
     """A verified body sent by a panel or counter PC → its event or error."""
     fields = _fields(body)
@@ -192,16 +203,11 @@ def parse_panel_body(body: str) -> PanelEvent | FrameError:
         return KeyPress(key) if key is not None and argc == 0 else FrameError.INVALID
     if cmd == "C":
         return _parse_case(fields)
-    expected = {"S": 0, "P": 0, "O": 0, "H": 2, "I": 1}.get(cmd)
-    if expected is None:
+    builder = _BUILDERS.get(cmd)
+    if builder is None:
         return FrameError.UNKNOWN
-    if argc != expected:
-        return FrameError.INVALID
-    if cmd == "H":
-        return Hello(fields[1], fields[2])
-    if cmd == "I":
-        return StaffIn(fields[1])
-    return {"S": Solicit(), "P": Pong(), "O": StaffOut()}[cmd]
+    argc_wanted, build = builder
+    return build(fields[1:]) if argc == argc_wanted else FrameError.INVALID
 
 
 def parse_terminal_body(body: str) -> TerminalFrame | FrameError:

@@ -184,7 +184,10 @@ def _script_step(cmd: str, tokens: list[str]) -> Step:
         model, firmware = _take(tokens, 2, "H")
         return Hello(model, firmware)
     if cmd == "W":
-        return Wait(float(_take(tokens, 1, "W")[0]))
+        seconds = float(_take(tokens, 1, "W")[0])
+        if not 0 <= seconds <= 3600:  # also rejects nan, which sleep() would choke on
+            raise ValueError(f"W takes 0..3600 seconds, got {seconds}")
+        return Wait(seconds)
     simple: dict[str, PanelEvent] = {"S": Solicit(), "O": StaffOut()}
     if cmd in simple:
         return simple[cmd]
@@ -241,8 +244,8 @@ def _interactive_step(line: str) -> Step | bytes | None:
     cmd, args = words[0].upper(), words[1:]
     if cmd == "RAW":
         return line.strip()[3:].strip().encode("ascii", "replace") + b"\n"
-    if cmd == "C" and len(args) in (1, 2):
-        return CaseEnded(args[0], args[1] if len(args) == 2 else None)
+    if cmd == "C" and len(args) == 2:
+        return CaseEnded(args[0], args[1])
     return _script_step(cmd, args) if cmd != "W" else None
 
 

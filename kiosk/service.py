@@ -348,6 +348,7 @@ class RatingService:
             if self._view.state is not State.OUT_OF_SERVICE:
                 return
             try:
+                self._store.probe_writable()
                 self._store.record_event(EventKind.STORAGE_FAILED, since=self._failed_at, error=self._view.error)
                 self._store.record_event(EventKind.STORAGE_RECOVERED, since=self._failed_at)
             except StorageError as exc:

@@ -166,7 +166,10 @@ class RatingStore:
                     self._rollback(conn)
                     raise
             except DBAPIError as exc:
-                self._drop_connection()
+                # A full disk leaves the connection usable (and rolled back);
+                # only a broken one is replaced, on the next transaction.
+                if exc.connection_invalidated:
+                    self._drop_connection()
                 raise StorageError(f"{self.path}: {exc.orig}") from exc
 
     def _connection(self) -> Connection:
@@ -176,7 +179,10 @@ class RatingStore:
 
     def _rollback(self, conn: Connection) -> None:
         try:
-            conn.exec_driver_sql("ROLLBACK")
+            # SQLite has already rolled back after some errors (SQLITE_FULL):
+            # a second ROLLBACK would fail and cost us a good connection.
+            if conn.connection.dbapi_connection.in_transaction:
+                conn.exec_driver_sql("ROLLBACK")
         except DBAPIError:
             self._drop_connection()  # a fresh connection next time is the safe state
 
@@ -240,6 +246,17 @@ class RatingStore:
                 "boot_id": self._boot_id,
                 "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str),
             })
+
+    def probe_writable(self, size_bytes: int = 16384) -> None:
+        """Prove there is room for a few pages (write, commit, free); StorageError if not.
+
+        A tiny event can still fit in a half-empty page when a rating no
+        longer can: this writes whole pages so recovery is not declared early.
+        """
+        with self._transaction(write=True) as conn:
+            conn.exec_driver_sql("INSERT INTO storage_probe (payload) VALUES (zeroblob(?))", (size_bytes,))
+        with self._transaction(write=True) as conn:
+            conn.exec_driver_sql("DELETE FROM storage_probe")
 
     # -- reads -------------------------------------------------------------
 

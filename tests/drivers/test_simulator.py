@@ -103,7 +103,9 @@ def test_parse_script():
     ]
 
 
-@pytest.mark.parametrize("script", ["K0", "K10", "X", "C", "C bad!", "I", "H a", "W", "W soon"])
+@pytest.mark.parametrize(
+    "script", ["K0", "K10", "X", "C", "C bad!", "C @E1", "I", "H a", "W", "W soon", "W -1", "W nan"]
+)
 def test_parse_script_rejects(script):
     with pytest.raises(ValueError):
         parse_script(script)
@@ -178,7 +180,9 @@ def test_cli_plays_a_script_and_prints_what_the_terminal_sends(tmp_path):
         try:
             got = [events.get(timeout=WAIT) for _ in range(5)]
             assert got[0] == Pong()
-            assert got[1:] == [StaffIn("E7"), CaseEnded("2026A-0042", "E7"), KeyPress(2), StaffOut()]
+            assert got[1:] == [
+                StaffIn("E7"), CaseEnded("2026A-0042", "E7"), KeyPress(2), StaffOut(),
+            ]
             assert panel.send_light(2) and panel.send_beep()
             assert "light key 2" in cli.line_containing("L2")
             assert "beep" in cli.line_containing("B ")
@@ -201,11 +205,14 @@ def test_cli_interactive_commands_from_stdin():
         panel.start()
         try:
             assert states.get(timeout=WAIT) is True
-            cli.proc.stdin.write("3\ns\nc 2026A-0042 E1023\ni E1\no\nh EVP 9\nbogus\nraw K9*00\nk4\n")
+            commands = ["3", "s", "c 2026A-0042 E1023", "c B-2@E5", "c C-3", "i E1", "o",
+                        "h EVP 9", "bogus", "raw K9*00", "k4"]
+            cli.proc.stdin.write("".join(f"{c}\n" for c in commands))
             cli.proc.stdin.flush()
-            got = [events.get(timeout=WAIT) for _ in range(7)]
+            got = [events.get(timeout=WAIT) for _ in range(9)]
             assert got == [KeyPress(3), Solicit(), CaseEnded("2026A-0042", "E1023"),
-                           StaffIn("E1"), StaffOut(), Hello("EVP", "9"), KeyPress(4)]
+                           CaseEnded("B-2", "E5"), CaseEnded("C-3"), StaffIn("E1"), StaffOut(),
+                           Hello("EVP", "9"), KeyPress(4)]
             assert panel.status().counters.bad_checksum == 1
             cli.proc.stdin.write("q\n")
             cli.proc.stdin.flush()

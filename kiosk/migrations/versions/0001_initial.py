@@ -1,4 +1,4 @@
-"""Initial device store: ratings (hash-chained), reasons, events, append-only triggers.
+"""Initial device store: ratings (hash-chained), reasons, events, append-only triggers, probe.
 
 Revision ID: 0001
 """
@@ -55,6 +55,13 @@ def upgrade() -> None:
         sa.Column("boot_id", sa.String(36), nullable=False),
         sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
         sa.Column("sync_state", sa.String(10), nullable=False, server_default="pending", index=True),
+    )
+    # Scratch space for the out-of-service probe: it proves a few pages can be
+    # written before the terminal accepts ratings again. Not append-only.
+    op.create_table(
+        "storage_probe",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
     )
     for table, mutable in _MUTABLE.items():
         _append_only(table, mutable)

@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`. Each sets up
+# everything first (system packages when root, the virtual environment).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
+CONFIG ?=
+SCREENS := rating waiting reasons thanks out_of_service
+
+.PHONY: run test bench sysdeps setup snapshots clean
+
+run: setup
+	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG))
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/press_to_commit.py
+
+setup: sysdeps $(STAMP)
+
+sysdeps:
+	@PYTHON=$(PYTHON) bash deploy/sysdeps.sh
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Screenshots for the README: every citizen screen, in both languages.
+snapshots: setup
+	@for screen in $(SCREENS); do for lang in zh en; do \
+		$(VENV)/bin/evaluator snapshot $$screen --lang $$lang --config config.yaml \
+			--out docs/screenshots/$$screen-$$lang.png >/dev/null 2>&1 || exit 1; \
+		echo docs/screenshots/$$screen-$$lang.png; done; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,53 @@
+"""Shared fixtures: real SQLite files in tmp_path, settings built like config.yaml."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+# Kivy reads these at import; tests that draw import it after this file.
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONFIG", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="evaluator-test-kivy-"))
+
+from kiosk.config import Settings  # noqa: E402
+from kiosk.store import Identity, RatingStore  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings as config.yaml would give them, with the store in tmp_path and overrides merged in."""
+
+    def make(**overrides: Any) -> Settings:
+        raw = _merge({"store": {"path": str(tmp_path / "evaluator.db")}}, overrides)
+        return Settings.model_validate(raw)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def store(settings: Settings):
+    identity = Identity(settings.device.id, settings.unit.id, settings.counter.id)
+    opened = RatingStore(settings.store.path, identity)
+    yield opened
+    opened.close()

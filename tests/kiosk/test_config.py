@@ -1,0 +1,90 @@
+"""config.yaml → Settings: the documented defaults, and a clear message for every bad value."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk import config
+from kiosk.config import ConfigError, Mode, Settings
+from tests.conftest import REPO
+
+
+def test_config_yaml_documents_exactly_the_embedded_defaults():
+    documented = config.load(REPO / "config.yaml")
+    embedded = config._resolve_paths(Settings(), REPO)
+    assert documented == embedded
+
+
+def test_no_file_means_embedded_defaults_relative_to_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config, "DEFAULT_PATHS", (tmp_path / "config.yaml",))
+    settings = config.load(None)
+    assert settings.store.path == tmp_path / "var" / "evaluator.db"
+    assert settings.mode is Mode.OPEN and settings.unit.timezone == "Asia/Shanghai"
+
+
+def test_relative_paths_are_taken_from_the_config_folder(tmp_path):
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "config.yaml"
+    path.write_text("store: {path: data/e.db}\nmode: solicited\n", encoding="utf-8")
+    settings = config.load(path)
+    assert settings.store.path == tmp_path / "etc" / "data" / "e.db"
+    assert settings.mode is Mode.SOLICITED
+
+
+def test_settings_are_frozen():
+    with pytest.raises(Exception):
+        Settings().mode = Mode.SOLICITED  # type: ignore[misc]
+
+
+BAD_CONFIGS = [
+    ("timings: {cooldown_s: -1}", "timings.cooldown_s", "greater than 0"),
+    ("mode: sometimes", "mode", "'open' or 'solicited'"),
+    ("locale: fr", "locale", "'zh' or 'en'"),
+    ("unit: {timezone: Mars/Olympus}", "unit.timezone", "unknown time zone"),
+    ("device: {id: 'has spaces'}", "device.id", "should match pattern"),
+    ("levels: [{level: 5, zh: a, en: b, colour: '#000000'}]", "levels", "each of the levels 1…5"),
+    ("levels: [{level: 7, zh: a, en: b, colour: '#000000'}]", "levels.0.level", "less than or equal to 5"),
+    ("bad_reasons: [{code: x, zh: a, en: b}, {code: x, zh: c, en: d}]", "bad_reasons", "duplicate ids"),
+    ("counter: {staff_id: E404}", "counter.staff_id", "not in the staff list"),
+    ("panel: {keys: {0: 5}}", "panel.keys", "panel keys are 1…9"),
+    ("panel: {baudrate: fast}", "panel.baudrate", "valid integer"),
+    ("sync_secret: hunter2", "sync_secret", "secrets never go in config.yaml"),
+    ("ui: {width_px: 10}", "ui.width_px", "greater than or equal to 320"),
+    ("store: [1, 2]", "store", "valid dictionary"),
+    ("mode: [open", "", "not valid YAML: line 1"),
+    ("- just\n- a list", "", "must be a mapping"),
+]
+
+
+@pytest.mark.parametrize("text, field, words", BAD_CONFIGS)
+def test_each_bad_value_is_named_with_file_and_field(tmp_path, text, field, words):
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert words in message
+    if field:
+        assert f"{path}: {field}: " in message
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        config.load(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text, field, words", [BAD_CONFIGS[0], BAD_CONFIGS[11], BAD_CONFIGS[14]])
+def test_cli_reports_config_errors_with_exit_2_and_no_traceback(tmp_path, text, field, words):
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    for command in (["summary"], ["verify"], ["run"], ["snapshot", "rating", "--out", str(tmp_path / "x.png")]):
+        done = subprocess.run([sys.executable, "-m", "kiosk.cli", *command, "--config", str(path)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (command, done.stderr)
+        assert words in done.stderr and str(path) in done.stderr
+        assert "Traceback" not in done.stderr

@@ -1,0 +1,138 @@
+"""The device store on real SQLite files: durability settings, chain, append-only."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kiosk.chain import GENESIS_HASH, rating_hash
+from kiosk.models import Channel, EventKind
+from kiosk.store import Identity, RatingStore, StorageError
+
+
+def test_durability_pragmas_read_back(store):
+    assert store.pragma("journal_mode") == "wal"
+    assert store.pragma("synchronous") == 2          # FULL: fsync at every commit
+    assert store.pragma("busy_timeout") == 5000
+    assert store.pragma("foreign_keys") == 1
+
+
+def test_schema_is_created_by_alembic_and_reopening_keeps_the_data(settings, store):
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.close()
+    again = RatingStore(settings.store.path, store.identity)
+    try:
+        assert again.count_ratings() == 1
+        with sqlite3.connect(settings.store.path) as raw:
+            assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    finally:
+        again.close()
+
+
+def test_rows_form_a_gapless_hash_chain(store):
+    stored = [store.append_rating(level, Channel.PANEL, "open", staff_id="E1", case_no=f"C-{level}")
+              for level in (5, 4, 1, 3)]
+    rows = list(reversed(store.recent_ratings(10)))
+    assert [row["seq"] for row in rows] == [1, 2, 3, 4]
+    assert rows[0]["prev_hash"] == GENESIS_HASH
+    for before, after in zip(rows, rows[1:]):
+        assert after["prev_hash"] == before["hash"]
+    for row in rows:
+        fields = {**row, "clock_suspect": bool(row["clock_suspect"])}
+        assert rating_hash(fields) == row["hash"]
+    assert [s.hash for s in stored] == [row["hash"] for row in rows]
+    assert rows[2]["level"] == 1 and rows[2]["case_no"] == "C-1" and rows[2]["device_id"] == store.identity.device_id
+    assert store.verify().ok and store.verify().checked == 4
+
+
+def test_rating_records_times_boot_and_clock_trust(tmp_path):
+    past = datetime(1970, 1, 1, 0, 0, 5, tzinfo=timezone.utc)   # a board without an RTC, just booted
+    store = RatingStore(tmp_path / "e.db", Identity("d", "u", "c"), clock=lambda: past)
+    try:
+        rating = store.append_rating(3, Channel.KEYBOARD, "open")
+        row = store.recent_ratings(1)[0]
+    finally:
+        store.close()
+    assert rating.clock_suspect and row["clock_suspect"]
+    assert row["recorded_at"] == "1970-01-01T00:00:05.000000+00:00"
+    assert row["mono_ns"] > 0 and len(row["boot_id"]) == 36
+
+
+def test_fresh_clock_is_trusted(store):
+    assert not store.append_rating(3, Channel.TOUCH, "open").clock_suspect
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE ratings SET level = 5 WHERE seq = 1",
+    "UPDATE ratings SET staff_id = 'E9' WHERE seq = 1",
+    "DELETE FROM ratings WHERE seq = 1",
+    "UPDATE events SET kind = 'started' WHERE id = 1",
+    "DELETE FROM events",
+    "DELETE FROM rating_reasons",
+    "UPDATE rating_reasons SET code = 'slow'",
+])
+def test_no_program_can_edit_or_delete_a_rating(store, statement):
+    rating = store.append_rating(1, Channel.TOUCH, "open")
+    store.add_reasons(rating.uuid, ["attitude"])
+    store.record_event(EventKind.SUPPRESSED, level=2)
+    with sqlite3.connect(store.path) as raw, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute(statement)
+
+
+def test_only_the_sync_state_may_change(store):
+    store.append_rating(4, Channel.TOUCH, "open")
+    with sqlite3.connect(store.path) as raw:
+        raw.execute("UPDATE ratings SET sync_state = 'synced' WHERE seq = 1")
+    assert store.recent_ratings(1)[0]["sync_state"] == "synced"
+    assert store.verify().ok
+
+
+def _tamper(store, *statements: str) -> None:
+    with sqlite3.connect(store.path) as raw:       # a person with sqlite3 and root on the device
+        raw.execute("DROP TRIGGER ratings_no_update")
+        raw.execute("DROP TRIGGER ratings_no_delete")
+        for statement in statements:
+            raw.execute(statement)
+
+
+@pytest.mark.parametrize("statements, seq, words", [
+    (["UPDATE ratings SET level = 5 WHERE seq = 3"], 3, "altered"),
+    (["DELETE FROM ratings WHERE seq = 2"], 2, "missing"),
+    (["DELETE FROM ratings WHERE seq = 4", "UPDATE ratings SET seq = 4 WHERE seq = 5"], 4, "does not link"),
+])
+def test_verify_names_the_first_broken_seq(store, statements, seq, words):
+    for level in (5, 4, 3, 2, 1):
+        store.append_rating(level, Channel.TOUCH, "open")
+    _tamper(store, *statements)
+    result = store.verify()
+    assert not result.ok
+    assert result.first_broken_seq == seq and words in result.problem
+
+
+def test_day_counts_include_reasons_unrated_and_suppressed(store):
+    bad = store.append_rating(1, Channel.TOUCH, "open")
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.add_reasons(bad.uuid, ["slow", "wait"])
+    store.record_event(EventKind.UNRATED, case_no="A")
+    store.record_event(EventKind.SUPPRESSED, level=5, channel="touch", why="cooldown")
+    now = datetime.now(timezone.utc)
+    counts = store.day_counts(now - timedelta(hours=1), now + timedelta(hours=1))
+    assert counts.by_level == {1: 1, 5: 1}
+    assert counts.reasons == {"slow": 1, "wait": 1}
+    assert (counts.unrated, counts.suppressed) == (1, 1)
+    empty = store.day_counts(now + timedelta(hours=1), now + timedelta(hours=2))
+    assert empty.by_level == {} and empty.unrated == 0
+
+
+def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path):
+    path = tmp_path / "e.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match="not a database"):
+        RatingStore(path, Identity("d", "u", "c"))
+
+
+def test_levels_outside_one_to_five_are_refused(store):
+    with pytest.raises(ValueError):
+        store.append_rating(6, Channel.TOUCH, "open")
+    assert store.count_ratings() == 0
