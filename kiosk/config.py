@@ -11,6 +11,7 @@ keys are refused, so a secret pasted into config.yaml is an error, not a leak.
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -219,6 +220,10 @@ class Settings(_Frozen):
             # "field: message" lets _describe name the field of a cross-field check.
             raise ValueError(f"counter.staff_id: {staff_id!r} is not in the staff list")
         return self
+
+    def digest(self) -> str:
+        """A short fingerprint of the settings in force, recorded at each start."""
+        return hashlib.sha256(self.model_dump_json().encode("utf-8")).hexdigest()[:16]
 
     def level(self, value: int) -> LevelSettings:
         return next(level for level in self.levels if level.level == value)

@@ -126,8 +126,20 @@ class RatingService:
     # -- life cycle --------------------------------------------------------
 
     def start(self) -> None:
-        self._record_or_fail(EventKind.STARTED, mode=self._settings.mode.value,
-                             staff_id=self._view.staff_id)
+        """Record the start, and any change of mode or config since the last one."""
+        mode, digest = self._settings.mode.value, self._settings.digest()
+        with self._lock:
+            try:
+                last = self._store.last_event(EventKind.STARTED)
+            except StorageError as exc:
+                self._fail(exc)
+                last = None
+            previous = last["detail"] if last else {}
+            if self._record_or_fail(EventKind.STARTED, mode=mode, config=digest, staff_id=self._view.staff_id):
+                if previous and previous.get("mode") != mode:
+                    self._record_or_fail(EventKind.MODE_CHANGED, previous=previous.get("mode"), current=mode)
+                if previous and previous.get("config") != digest:
+                    self._record_or_fail(EventKind.CONFIG_CHANGED, previous=previous.get("config"), current=digest)
         self._publish()
 
     def stop(self) -> None:

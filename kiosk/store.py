@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 import uuid
@@ -26,12 +27,17 @@ from sqlalchemy import Connection, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 
 from kiosk import BUILD_DATE, __version__
-from kiosk.chain import GENESIS_HASH, iso_utc, rating_hash
+from kiosk.chain import GENESIS_HASH, HASHED_FIELDS, iso_utc, rating_hash
 from kiosk.models import Channel, EventKind, events, rating_reasons, ratings
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+_LAST_RATING = "SELECT seq, hash FROM ratings ORDER BY seq DESC LIMIT 1"
+_INSERT_RATING = "INSERT INTO ratings ({}) VALUES ({})".format(
+    ", ".join(HASHED_FIELDS + ("hash",)), ", ".join(f":{name}" for name in HASHED_FIELDS + ("hash",)))
 
 
 class StorageError(Exception):
@@ -149,41 +155,46 @@ class RatingStore:
             return action()
         except DBAPIError as exc:
             raise StorageError(f"{self.path}: {exc.orig}") from exc
-        except OSError as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"{self.path}: {exc}") from exc
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Connection]:
-        """One serialised transaction on the store's connection; StorageError on any failure."""
+        """One serialised transaction on the store's connection; StorageError on any failure.
+
+        BEGIN/COMMIT go straight to the driver: they are on every press's
+        path, and SQLAlchemy's statement machinery would double their cost.
+        """
         with self._lock:
             try:
                 conn = self._connection()
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                raw = conn.connection.driver_connection
+                raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield conn
-                    conn.exec_driver_sql("COMMIT")
+                    raw.execute("COMMIT")
                 except BaseException:
-                    self._rollback(conn)
+                    self._rollback(raw)
                     raise
-            except DBAPIError as exc:
+            except (DBAPIError, sqlite3.Error) as exc:
                 # A full disk leaves the connection usable (and rolled back);
                 # only a broken one is replaced, on the next transaction.
-                if exc.connection_invalidated:
+                if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                     self._drop_connection()
-                raise StorageError(f"{self.path}: {exc.orig}") from exc
+                raise StorageError(f"{self.path}: {getattr(exc, 'orig', None) or exc}") from exc
 
     def _connection(self) -> Connection:
         if self._conn is None:
             self._conn = self._engine.connect()
         return self._conn
 
-    def _rollback(self, conn: Connection) -> None:
+    def _rollback(self, raw: sqlite3.Connection) -> None:
         try:
             # SQLite has already rolled back after some errors (SQLITE_FULL):
             # a second ROLLBACK would fail and cost us a good connection.
-            if conn.connection.dbapi_connection.in_transaction:
-                conn.exec_driver_sql("ROLLBACK")
-        except DBAPIError:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+        except sqlite3.Error:
             self._drop_connection()  # a fresh connection next time is the safe state
 
     def _drop_connection(self) -> None:
@@ -191,7 +202,7 @@ class RatingStore:
             try:
                 self._conn.invalidate()
                 self._conn.close()
-            except DBAPIError:
+            except (DBAPIError, sqlite3.Error):
                 pass
             self._conn = None
 
@@ -204,11 +215,11 @@ class RatingStore:
             raise ValueError(f"level must be 1…5, got {level}")
         now = self._clock()
         with self._transaction(write=True) as conn:
-            last = conn.execute(select(ratings.c.seq, ratings.c.hash)
-                                .order_by(ratings.c.seq.desc()).limit(1)).first()
+            raw = conn.connection.driver_connection   # the hot path: plain driver calls
+            last = raw.execute(_LAST_RATING).fetchone()
             row = {
                 "uuid": str(uuid.uuid4()),
-                "seq": (last.seq + 1) if last else 1,
+                "seq": (last[0] + 1) if last else 1,
                 **vars(self.identity),
                 "staff_id": staff_id,
                 "case_no": case_no,
@@ -220,10 +231,10 @@ class RatingStore:
                 "boot_id": self._boot_id,
                 "clock_suspect": now < BUILD_DATE,
                 "app_version": __version__,
-                "prev_hash": last.hash if last else GENESIS_HASH,
+                "prev_hash": last[1] if last else GENESIS_HASH,
             }
             row["hash"] = rating_hash(row)
-            conn.execute(ratings.insert(), row)
+            raw.execute(_INSERT_RATING, row)
         return StoredRating(uuid=row["uuid"], seq=row["seq"], level=level, channel=Channel(channel),
                             mode=mode, staff_id=staff_id, case_no=case_no, recorded_at=row["recorded_at"],
                             clock_suspect=row["clock_suspect"], hash=row["hash"])
@@ -283,6 +294,12 @@ class RatingStore:
         with self._transaction(write=False) as conn:
             rows = conn.execute(select(events).where(events.c.kind == EventKind(kind).value).order_by(events.c.id))
             return [{**row._mapping, "detail": json.loads(row.detail)} for row in rows]
+
+    def last_event(self, kind: EventKind) -> dict[str, Any] | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(select(events).where(events.c.kind == EventKind(kind).value)
+                               .order_by(events.c.id.desc()).limit(1)).first()
+        return {**row._mapping, "detail": json.loads(row.detail)} if row else None
 
     def day_counts(self, start: datetime, end: datetime) -> DayCounts:
         """Counts for ratings and events recorded in [start, end)."""

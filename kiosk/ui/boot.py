@@ -25,6 +25,7 @@ def prepare_kivy(settings: Settings, size: tuple[int, int] | None = None, offscr
     os.environ.setdefault("KIVY_NO_ARGS", "1")        # our CLI owns argv
     os.environ.setdefault("KIVY_NO_FILELOG", "1")     # journald keeps the log, not ~/.kivy/logs
     os.environ.setdefault("KIVY_NO_CONFIG", "1")      # settings come from config.yaml only
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # one log format: the CLI configures logging
     os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="evaluator-kivy-"))
     if offscreen:
         os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")

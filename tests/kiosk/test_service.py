@@ -276,3 +276,15 @@ def _run_script(settings: Settings, store: RatingStore, script: list[tuple]) -> 
     if settings.mode is Mode.OPEN:                                   # cooldown between uninvited ratings
         uninvited = [t for t, case in counted if case is None]
         assert all(b - a >= settings.timings.cooldown_s for a, b in zip(uninvited, uninvited[1:]))
+
+
+def test_start_records_mode_and_config_changes(make_settings, store):
+    make_service(make_settings(), store)
+    assert store.events_of(EventKind.MODE_CHANGED) == [] and store.events_of(EventKind.CONFIG_CHANGED) == []
+    make_service(make_settings(), store)                        # same config again: nothing changed
+    assert store.events_of(EventKind.CONFIG_CHANGED) == []
+    make_service(make_settings(mode="solicited"), store)
+    assert [e["detail"] for e in store.events_of(EventKind.MODE_CHANGED)] == [
+        {"previous": "open", "current": "solicited"}]
+    assert len(store.events_of(EventKind.CONFIG_CHANGED)) == 1
+    assert len(store.events_of(EventKind.STARTED)) == 3
