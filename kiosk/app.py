@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from pathlib import Path
 
 from kiosk.config import Locale, Settings
@@ -17,19 +19,47 @@ def open_store(settings: Settings) -> RatingStore:
 
 
 def run_terminal(settings: Settings) -> int:
-    """The touchscreen terminal, until the window closes."""
+    """The touchscreen terminal, with any configured panel, until the window closes."""
     from kiosk.ui.boot import prepare_kivy
 
     font = prepare_kivy(settings)
     log.info("font %s; store %s; mode %s", font, settings.store.path, settings.mode.value)
+    from kiosk.panel_link import PanelLink
     from kiosk.service import RatingService
     from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
     store = open_store(settings)
     try:
-        EvaluatorApp(settings, RatingService(settings, store, KivyScheduler())).run()
+        service = RatingService(settings, store, KivyScheduler())
+        EvaluatorApp(settings, service, link=PanelLink(settings, service)).run()
     finally:
         store.close()
+    return 0
+
+
+def run_headless(settings: Settings) -> int:
+    """A button-only terminal: panel, service and store, no screen; until SIGTERM or SIGINT."""
+    from kiosk.panel_link import PanelLink
+    from kiosk.service import RatingService, ThreadScheduler
+
+    store = open_store(settings)
+    service = RatingService(settings, store, ThreadScheduler())
+    link = PanelLink(settings, service)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: stop.set())
+    service.start()
+    link.start()
+    log.info("headless terminal running: panel %s, counter link %s, store %s, mode %s",
+             settings.panel.port, settings.counter_link.port, settings.store.path, settings.mode.value)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        link.stop()
+        service.stop()
+        store.close()
+        log.info("headless terminal stopped")
     return 0
 
 
@@ -43,14 +73,11 @@ def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: L
     prepare_kivy(demo, size=size, offscreen=True)
     from kivy.base import EventLoop
     from kivy.core.window import Window
-    from kivy.uix.screenmanager import NoTransition
-
     from kiosk.ui.app import RatingUi
 
     EventLoop.ensure_window()
     ui = RatingUi(demo, service=None, locale=locale)
-    ui.manager.transition = NoTransition()
-    ui.show(demo_view(screen, demo))
+    ui.show(demo_view(screen, demo), animate=False)
     Window.add_widget(ui.manager)
     for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
         EventLoop.idle()

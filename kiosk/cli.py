@@ -26,6 +26,11 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["panel-sim"]:  # the simulator owns all of its arguments, --help included
+        from drivers.simulator import main as simulator_main
+
+        return simulator_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
@@ -54,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    add("run", _run, "Run the touchscreen terminal.")
+    run = add("run", _run, "Run the terminal (touchscreen, and the panel if panel.port is set).")
+    run.add_argument("--headless", action="store_true",
+                     help="no screen: panel, counter link, service and store only (button-only terminals)")
+    sim = commands.add_parser("panel-sim", help="A virtual EVP-1 panel on a pty, for development and tests.",
+                              add_help=False)
+    sim.add_argument("args", nargs=argparse.REMAINDER, help="see `evaluator panel-sim --help`")
+    sim.set_defaults(handler=_panel_sim)
     snap = add("snapshot", _snapshot, "Render one screen with demo data into a PNG (offscreen).")
     snap.add_argument("screen", nargs="?", choices=[s.value for s in ScreenName], metavar="SCREEN")
     snap.add_argument("--out", type=Path, metavar="FILE.png")
@@ -94,6 +105,16 @@ def _run(args: argparse.Namespace) -> int:
     from kiosk.ui.fonts import FontError
 
     settings = load(args.config)
+    if args.headless:
+        from kiosk.app import run_headless
+
+        if settings.panel.port is None and settings.counter_link.port is None:
+            raise UsageError("--headless needs panel.port (or counter_link.port) in the config")
+        try:
+            return run_headless(settings)
+        except StorageError as exc:
+            print(f"evaluator run: cannot open the rating store: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     try:
         return run_terminal(settings)
     except FontError as exc:
@@ -101,6 +122,12 @@ def _run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"evaluator run: cannot open the rating store: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _panel_sim(args: argparse.Namespace) -> int:
+    from drivers.simulator import main as simulator_main
+
+    return simulator_main(args.args)
 
 
 def _snapshot(args: argparse.Namespace) -> int:

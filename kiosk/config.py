@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from drivers.protocol import FrameError, parse_panel_body
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/evaluator/config.yaml"))
@@ -153,11 +154,25 @@ class KeyboardSettings(_Frozen):
     solicit: str | None = Field(None, description="Key that acts as the staff 请评价 key; null = none.")
 
 
-class PanelSettings(_Frozen):
-    port: str | None = Field(None, description="pyserial URL (/dev/evaluator-panel, socket://…); null = no panel.")
-    baudrate: Annotated[int, Field(gt=0, description="bit/s")] = 9600
+class PanelMode(str, enum.Enum):
+    LINE = "line"  # EVP-1 text frames, both directions
+    BYTE = "byte"  # cheap panels: one byte per key, nothing sent back
+
+
+class SerialPortSettings(_Frozen):
+    port: str | None = Field(None, description="pyserial URL (/dev/evaluator-panel, socket://…); null = none.")
+    baudrate: Annotated[int, Field(gt=0, description="bit/s, 8N1")] = 9600
+    checksum: bool = Field(False, description="Append *XX checksums to the frames the terminal sends.")
+    ping_interval_s: Annotated[float | None, Field(gt=0, description="Ping the far end this often; null = never.")] = 30.0
+
+
+class PanelSettings(SerialPortSettings):
+    mode: PanelMode = PanelMode.LINE
     keys: dict[int, Annotated[int, Field(ge=1, le=5)]] = Field(
         default_factory=lambda: {1: 5, 2: 4, 3: 3, 4: 2, 5: 1}, description="Panel key K<d> → level.")
+    byte_table: dict[int, str] = Field(
+        default_factory=lambda: {0x31: "K1", 0x32: "K2", 0x33: "K3", 0x34: "K4", 0x35: "K5", 0x53: "S"},
+        description="Byte mode: received byte → the EVP-1 frame it stands for.")
 
     @field_validator("keys")
     @classmethod
@@ -166,6 +181,23 @@ class PanelSettings(_Frozen):
         if bad:
             raise ValueError(f"panel keys are 1…9, got {bad}")
         return value
+
+    @field_validator("byte_table")
+    @classmethod
+    def _byte_frames(cls, value: dict[int, str]) -> dict[int, str]:
+        bad = sorted(k for k in value if not 0 <= k <= 255)
+        if bad:
+            raise ValueError(f"byte_table keys are bytes 0…255, got {bad}")
+        frames = sorted(frame for frame in value.values() if isinstance(parse_panel_body(frame), FrameError))
+        if frames:
+            raise ValueError(f"byte_table values must be EVP-1 panel frames such as K1 or S, got {frames}")
+        return value
+
+
+class CounterLinkSettings(SerialPortSettings):
+    """The counter PC's own port; with no port, it may share the panel's."""
+
+    ping_interval_s: Annotated[float | None, Field(gt=0)] = None
 
 
 class StoreSettings(_Frozen):
@@ -193,6 +225,7 @@ class Settings(_Frozen):
     timings: TimingSettings = TimingSettings()
     keyboard: KeyboardSettings = KeyboardSettings()
     panel: PanelSettings = PanelSettings()
+    counter_link: CounterLinkSettings = CounterLinkSettings()
     store: StoreSettings = StoreSettings()
     ui: UiSettings = UiSettings()
 

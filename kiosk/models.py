@@ -35,6 +35,9 @@ class EventKind(str, enum.Enum):
     STAFF_SIGN_OUT = "staff_sign_out"
     MODE_CHANGED = "mode_changed"
     CONFIG_CHANGED = "config_changed"
+    PANEL_HELLO = "panel_hello"
+    PANEL_CONNECTED = "panel_connected"
+    PANEL_DISCONNECTED = "panel_disconnected"
     STORAGE_FAILED = "storage_failed"  # written once storage works again, with the time it failed
     STORAGE_RECOVERED = "storage_recovered"
 

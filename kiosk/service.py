@@ -195,6 +195,12 @@ class RatingService:
                 self._finish_reasons(timed_out=False)
         self._publish()
 
+    def record(self, kind: EventKind, **detail: object) -> None:
+        """Record a non-rating event (panel hello, connection); storage failure → out of service."""
+        with self._lock:
+            self._record_or_fail(kind, **detail)
+        self._publish()
+
     def skip_reasons(self) -> None:
         """The citizen declines to give reasons: whatever was ticked is dropped."""
         with self._lock:

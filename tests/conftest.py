@@ -21,10 +21,10 @@ from kiosk.store import Identity, RatingStore  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
             else value
     return merged
 
@@ -34,7 +34,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings as config.yaml would give them, with the store in tmp_path and overrides merged in."""
 
     def make(**overrides: Any) -> Settings:
-        raw = _merge({"store": {"path": str(tmp_path / "evaluator.db")}}, overrides)
+        raw = merge({"store": {"path": str(tmp_path / "evaluator.db")}}, overrides)
         return Settings.model_validate(raw)
 
     return make

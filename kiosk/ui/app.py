@@ -12,10 +12,11 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Keyboard, Window
 from kivy.lang import Builder
-from kivy.uix.screenmanager import FadeTransition, ScreenManager
+from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 
 from kiosk.config import Locale, Settings
 from kiosk.models import Channel
+from kiosk.panel_link import PanelLink
 from kiosk.presenter import Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, View
 from kiosk.ui import screens
@@ -66,7 +67,7 @@ class RatingUi:
         self._render_trigger = Clock.create_trigger(self._render_latest)
         if service is not None:
             service.add_view_listener(self.view_changed)
-            self.show(service.view)
+            self.show(service.view, animate=False)
 
     # -- service → screen (any thread → UI thread) --------------------------
 
@@ -80,12 +81,16 @@ class RatingUi:
         if self._latest is not None:
             self.show(self._latest)
 
-    def show(self, view: View) -> None:
+    def show(self, view: View, animate: bool = True) -> None:
         model = self.presenter.present(view, self.locale)
         screen = self.manager.get_screen(model.screen.value)
         screen.model = model
         if self.manager.current != model.screen.value:
+            fade = self.manager.transition
+            if not animate:
+                self.manager.transition = NoTransition()
             self.manager.current = model.screen.value
+            self.manager.transition = fade
 
     # -- screen → service ----------------------------------------------------
 
@@ -126,10 +131,11 @@ class EvaluatorApp(App):
     title = "满意度评价器"
     use_kivy_settings = False
 
-    def __init__(self, settings: Settings, service: RatingService, **kwargs):
+    def __init__(self, settings: Settings, service: RatingService, link: PanelLink | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
         self.service = service
+        self.link = link
         self.ui: RatingUi | None = None
 
     def build(self):
@@ -139,9 +145,14 @@ class EvaluatorApp(App):
 
     def on_start(self) -> None:
         self.service.start()
+        if self.link is not None:
+            self.link.start()
 
     def on_stop(self) -> None:
+        if self.link is not None:
+            self.link.stop()
         self.service.stop()
+        Window.unbind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
 
     def open_settings(self, *_args) -> bool:
         return False  # F1 must never open Kivy's settings panel on a citizen's screen
