@@ -11,13 +11,14 @@ SCREENS := rating waiting reasons thanks out_of_service
 .PHONY: run test bench sysdeps setup snapshots clean
 
 run: setup
-	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG))
+	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
 
 test: setup
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) bench/press_to_commit.py
+	-$(PY) bench/press_to_commit.py
+	-$(PY) bench/panel_latency.py
 
 setup: sysdeps $(STAMP)
 

@@ -43,7 +43,7 @@ def run_headless(settings: Settings) -> int:
     from kiosk.service import RatingService, ThreadScheduler
 
     store = open_store(settings)
-    service = RatingService(settings, store, ThreadScheduler())
+    service = RatingService(settings, store, ThreadScheduler(), ask_reasons=False)
     link = PanelLink(settings, service)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

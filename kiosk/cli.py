@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     run = add("run", _run, "Run the terminal (touchscreen, and the panel if panel.port is set).")
     run.add_argument("--headless", action="store_true",
                      help="no screen: panel, counter link, service and store only (button-only terminals)")
+    run.add_argument("--panel", metavar="URL",
+                     help="panel port for this run, overriding panel.port (e.g. the path panel-sim prints)")
     sim = commands.add_parser("panel-sim", help="A virtual EVP-1 panel on a pty, for development and tests.",
                               add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER, help="see `evaluator panel-sim --help`")
@@ -105,6 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     from kiosk.ui.fonts import FontError
 
     settings = load(args.config)
+    if args.panel:
+        settings = settings.model_copy(update={"panel": settings.panel.model_copy(update={"port": args.panel})})
     if args.headless:
         from kiosk.app import run_headless
 

@@ -95,8 +95,10 @@ RatingListener = Callable[[StoredRating], None]
 
 class RatingService:
     def __init__(self, settings: Settings, store: RatingStore, scheduler: Scheduler,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, ask_reasons: bool = True):
+        """`ask_reasons`: False for terminals without a screen, where nobody could answer."""
         self._settings = settings
+        self._ask_reasons = ask_reasons and bool(settings.bad_reasons)
         self._store = store
         self._scheduler = scheduler
         self._monotonic = monotonic
@@ -242,7 +244,7 @@ class RatingService:
             self._fail(exc)
             return PressOutcome.OUT_OF_SERVICE, None
         self._cooldown_until = self._monotonic() + self._settings.timings.cooldown_s
-        if level in self._settings.bad_levels and self._settings.bad_reasons:
+        if level in self._settings.bad_levels and self._ask_reasons:
             self._enter(State.REASONS, request=None, rating=rating, selected_reasons=frozenset())
             self._arm(self._settings.timings.reason_timeout_s, self._reasons_timed_out)
         else:

@@ -288,3 +288,11 @@ def test_start_records_mode_and_config_changes(make_settings, store):
         {"previous": "open", "current": "solicited"}]
     assert len(store.events_of(EventKind.CONFIG_CHANGED)) == 1
     assert len(store.events_of(EventKind.STARTED)) == 3
+
+
+def test_without_a_screen_a_bad_review_skips_the_reason_step(settings, store):
+    clock = VirtualTime()
+    service = RatingService(settings, store, clock, monotonic=clock.monotonic, ask_reasons=False)
+    service.start()
+    assert service.press(1, Channel.PANEL) is PressOutcome.COUNTED
+    assert service.view.state is State.THANKS
