@@ -48,7 +48,10 @@ class KivyScheduler:
     """The service's timers on Kivy's Clock: callbacks run on the UI thread."""
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable:
-        return Clock.schedule_once(lambda _dt: callback(), delay_s)
+        # Kivy counts the delay from the last frame, not from now: after a slow
+        # frame a 3 s thanks screen would be cut short by that frame's length.
+        late_s = max(0.0, Clock.time() - Clock.get_time())
+        return Clock.schedule_once(lambda _dt: callback(), delay_s + late_s)
 
 
 class RatingUi:

@@ -9,7 +9,7 @@ from kiosk.service import RatingService, State
 from kiosk.store import Identity, RatingStore
 from tests.kiosk.ui.conftest import pump, pump_until, tap
 
-FAST = {"timings": {"thanks_s": 0.3, "cooldown_s": 0.3}}
+FAST = {"timings": {"thanks_s": 1.0, "cooldown_s": 1.0}}  # long enough to see each screen
 
 
 @pytest.fixture
