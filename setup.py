@@ -24,6 +24,7 @@ setup(
         "pydantic>=2.5,<3",
         "PyYAML>=6",
         "tzdata",
+        "fonttools>=4.40",
     ],
     extras_require={
         "collector": ["fastapi>=0.110", "uvicorn>=0.29"],

@@ -134,10 +134,10 @@ class RatingService:
             try:
                 last = self._store.last_event(EventKind.STARTED)
             except StorageError as exc:
-                self._fail(exc)
                 last = None
+                self._fail(exc)  # starts out of service; the probe records the outage later
             previous = last["detail"] if last else {}
-            if self._record_or_fail(EventKind.STARTED, mode=mode, config=digest, staff_id=self._view.staff_id):
+            if self._view.state is not State.OUT_OF_SERVICE and self._record_or_fail(EventKind.STARTED, mode=mode, config=digest, staff_id=self._view.staff_id):
                 if previous and previous.get("mode") != mode:
                     self._record_or_fail(EventKind.MODE_CHANGED, previous=previous.get("mode"), current=mode)
                 if previous and previous.get("config") != digest:
