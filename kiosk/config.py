@@ -247,11 +247,13 @@ class Settings(_Frozen):
         return value
 
     @model_validator(mode="after")
-    def _staff_known(self) -> "Settings":
+    def _cross_checks(self) -> "Settings":
+        # "field: message" lets _describe name the field of a cross-field check.
         staff_id = self.counter.staff_id
         if staff_id is not None and self.staff_member(staff_id) is None:
-            # "field: message" lets _describe name the field of a cross-field check.
             raise ValueError(f"counter.staff_id: {staff_id!r} is not in the staff list")
+        if self.counter_link.port is not None and self.counter_link.port == self.panel.port:
+            raise ValueError("counter_link.port: is the panel's port; leave it null to share that port")
         return self
 
     def digest(self) -> str:

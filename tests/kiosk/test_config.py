@@ -52,6 +52,9 @@ BAD_CONFIGS = [
     ("counter: {staff_id: E404}", "counter.staff_id", "not in the staff list"),
     ("panel: {keys: {0: 5}}", "panel.keys", "panel keys are 1…9"),
     ("panel: {baudrate: fast}", "panel.baudrate", "valid integer"),
+    ("panel: {mode: serial}", "panel.mode", "'line' or 'byte'"),
+    ("panel: {byte_table: {0x31: K0}}", "panel.byte_table", "EVP-1 panel frames"),
+    ("panel: {port: /dev/x}\ncounter_link: {port: /dev/x}", "counter_link.port", "leave it null"),
     ("sync_secret: hunter2", "sync_secret", "secrets never go in config.yaml"),
     ("ui: {width_px: 10}", "ui.width_px", "greater than or equal to 320"),
     ("store: [1, 2]", "store", "valid dictionary"),
@@ -78,7 +81,9 @@ def test_missing_explicit_file_is_an_error(tmp_path):
         config.load(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("text, field, words", [BAD_CONFIGS[0], BAD_CONFIGS[11], BAD_CONFIGS[14]])
+@pytest.mark.parametrize("text, field, words", [case for case in BAD_CONFIGS
+                                                  if case[1] in ("timings.cooldown_s", "sync_secret")
+                                                  or "not valid YAML" in case[2]])
 def test_cli_reports_config_errors_with_exit_2_and_no_traceback(tmp_path, text, field, words):
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
