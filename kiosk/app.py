@@ -77,7 +77,7 @@ def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: L
 
     EventLoop.ensure_window()
     ui = RatingUi(demo, service=None, locale=locale)
-    ui.show(demo_view(screen, demo), animate=False)
+    ui.show(demo_view(screen, demo))
     Window.add_widget(ui.manager)
     for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
         EventLoop.idle()

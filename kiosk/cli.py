@@ -27,10 +27,18 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["panel-sim"]:  # the simulator owns all of its arguments, --help included
+    if argv[:1] == ["panel-sim"]:  # these tools own all of their arguments, --help included
         from drivers.simulator import main as simulator_main
 
         return simulator_main(argv[1:])
+    if argv[:1] == ["collector"]:
+        try:
+            from sync.collector.cli import main as collector_main
+        except ImportError as exc:
+            print(f"evaluator collector: needs the [collector] extra ({exc}); "
+                  "pip install 'satisfaction-evaluator[collector]'", file=sys.stderr)
+            return EXIT_USAGE
+        return collector_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
@@ -64,10 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="no screen: panel, counter link, service and store only (button-only terminals)")
     run.add_argument("--panel", metavar="URL",
                      help="panel port for this run, overriding panel.port (e.g. the path panel-sim prints)")
-    sim = commands.add_parser("panel-sim", help="A virtual EVP-1 panel on a pty, for development and tests.",
-                              add_help=False)
-    sim.add_argument("args", nargs=argparse.REMAINDER, help="see `evaluator panel-sim --help`")
-    sim.set_defaults(handler=_panel_sim)
+    # Listed for --help only: main() hands these to their own parsers.
+    commands.add_parser("panel-sim", help="A virtual EVP-1 panel on a pty, for development and tests.",
+                        add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     snap = add("snapshot", _snapshot, "Render one screen with demo data into a PNG (offscreen).")
     snap.add_argument("screen", nargs="?", choices=[s.value for s in ScreenName], metavar="SCREEN")
     snap.add_argument("--out", type=Path, metavar="FILE.png")
@@ -78,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the unit's time zone")
     summary.add_argument("--json", action="store_true", help="one JSON object on stdout")
     add("verify", _verify, "Check the local store's hash chain and sequence; exit 1 when broken.")
+    prov = add("provision", _provision, "Enroll this terminal with the centre using a one-time code.")
+    prov.add_argument("--server", required=True, metavar="URL", help="the centre, e.g. https://pingjia.example.gov.cn")
+    prov.add_argument("--code", required=True, help="the enrollment code from `evaluator collector enroll-code`")
+    upload = add("sync", _sync, "Upload ratings to the centre: a worker, or --once to drain the queue now.")
+    upload.add_argument("--once", action="store_true", help="drain the queue and exit (0 when empty)")
+    upload.add_argument("--progress", action="store_true", help="show a progress bar (with --once)")
+    commands.add_parser("collector", help="The reference central collector (evaluator collector --help).",
+                        add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -126,12 +141,6 @@ def _run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"evaluator run: cannot open the rating store: {exc}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def _panel_sim(args: argparse.Namespace) -> int:
-    from drivers.simulator import main as simulator_main
-
-    return simulator_main(args.args)
 
 
 def _snapshot(args: argparse.Namespace) -> int:
@@ -221,6 +230,66 @@ def _verify(args: argparse.Namespace) -> int:
     print(f"BROKEN at seq {result.first_broken_seq}: {result.problem} "
           f"({result.checked} ratings before it are intact)", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from sync.client import SyncError
+    from sync.provision import provision
+
+    settings = load(args.config)
+    try:
+        done = provision(settings, args.server, args.code)
+    except SyncError as exc:
+        print(f"evaluator provision: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"provisioned as {done.device_id}")
+    print(f"  key:    {done.credentials_path} (0600)")
+    print(f"  config: {done.config_path} (overlays {args.config or 'config.yaml'})")
+    return EXIT_OK
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from kiosk.outbox import Outbox
+    from sync.client import CentreClient, Credentials, SyncError
+    from sync.uploader import SyncWorker, Uploader
+
+    settings = load(args.config)
+    store = _existing_store(settings)
+    try:
+        if not args.once:
+            stop = threading.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_args: stop.set())
+            logging.getLogger().setLevel(logging.INFO)
+            SyncWorker(settings, store, stop).run()
+            return EXIT_OK
+        sync = settings.sync
+        credentials = Credentials.load(sync.state_dir)
+        client = CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
+        try:
+            result = Uploader(Outbox(store), client, credentials.device_id, sync.batch_size).drain(
+                progress=_progress_bar if args.progress else None)
+        finally:
+            client.close()
+    except SyncError as exc:
+        print(f"\nevaluator sync: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        store.close()
+    print(f"sent {result.batches} batch(es): {result.accepted} accepted, {result.duplicate} duplicate, "
+          f"{len(result.rejected)} rejected (kept on the device)")
+    return EXIT_OK
+
+
+def _progress_bar(done: int, total: int, width: int = 30) -> None:
+    total = max(total, done, 1)
+    filled = round(width * done / total)
+    end = "\n" if done >= total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} ratings", end=end, file=sys.stderr,
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -200,6 +200,18 @@ class CounterLinkSettings(SerialPortSettings):
     ping_interval_s: Annotated[float | None, Field(gt=0)] = None
 
 
+class SyncSettings(_Frozen):
+    server: str | None = Field(None, description="The centre's base URL; set by provisioning. null = no sync.")
+    state_dir: Path = Field(Path("var/sync"), description="Device key (0600) and the centre's config; not config.yaml.")
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
+    interval_s: Annotated[float, Field(gt=0, le=86_400, description="Drain the queue this often.")] = 60.0
+    bad_review_poll_s: Annotated[float, Field(gt=0, le=600, description="A new bad review is sent within this.")] = 2.0
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    backoff_base_s: Annotated[float, Field(gt=0, le=600)] = 1.0
+    backoff_cap_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+
+
 class StoreSettings(_Frozen):
     path: Path = Field(Path("var/evaluator.db"), description="SQLite file; relative to the config file's folder.")
     busy_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
@@ -227,6 +239,7 @@ class Settings(_Frozen):
     panel: PanelSettings = PanelSettings()
     counter_link: CounterLinkSettings = CounterLinkSettings()
     store: StoreSettings = StoreSettings()
+    sync: SyncSettings = SyncSettings()
     ui: UiSettings = UiSettings()
 
     @field_validator("levels")
@@ -285,14 +298,40 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
     terminal behaves the same whatever directory systemd starts it in.
     """
     source = find_config(path)
-    if source is None:
-        return _resolve_paths(Settings(), Path.cwd())
-    raw = _read_yaml(source)
+    raw = _read_yaml(source) if source is not None else {}
+    base = source.resolve().parent if source is not None else Path.cwd()
+    raw, overlay = _with_provisioning(raw, base)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(str(source), [_describe(error) for error in exc.errors()]) from None
-    return _resolve_paths(settings, source.resolve().parent)
+        problems = [_describe(error) for error in exc.errors()]
+        raise ConfigError(" with ".join(str(part) for part in (source or "defaults", overlay) if part),
+                          problems) from None
+    return _resolve_paths(settings, base)
+
+
+PROVISIONED_FILE = "centre.yaml"
+
+
+def _with_provisioning(raw: dict[str, Any], base: Path) -> tuple[dict[str, Any], Path | None]:
+    """Overlay what provisioning received from the centre (device id, unit, counter, staff).
+
+    The centre owns those keys once a terminal is enrolled; the technician's
+    config.yaml keeps everything else. The file is written atomically by
+    `evaluator provision`, so it is either the old or the new one.
+    """
+    sync = raw.get("sync") if isinstance(raw.get("sync"), dict) else {}
+    path = _absolute(Path(str(sync.get("state_dir", SyncSettings().state_dir))), base) / PROVISIONED_FILE
+    if not path.is_file():
+        return raw, None
+    overlay = _read_yaml(path)
+    merged = dict(raw)
+    for key in ("device", "unit", "counter", "sync"):
+        if isinstance(overlay.get(key), dict):
+            merged[key] = {**(merged.get(key) or {}), **overlay[key]}
+    if "staff" in overlay:
+        merged["staff"] = overlay["staff"]
+    return merged, path
 
 
 def _read_yaml(source: Path) -> dict[str, Any]:
@@ -334,6 +373,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     ui = settings.ui
     return settings.model_copy(update={
         "store": store.model_copy(update={"path": _absolute(store.path, base)}),
+        "sync": settings.sync.model_copy(update={"state_dir": _absolute(settings.sync.state_dir, base)}),
         "ui": ui.model_copy(update={"font": _absolute(ui.font, base) if ui.font else None}),
     })
 

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 
 from kiosk import BUILD_DATE, __version__
-from kiosk.chain import GENESIS_HASH, HASHED_FIELDS, iso_utc, rating_hash
+from sync.protocol import GENESIS_HASH, HASHED_FIELDS, iso_utc, rating_hash
 from kiosk.models import Channel, EventKind, events, rating_reasons, ratings
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,11 @@ class RatingStore:
             raise StorageError(f"{self.path}: {exc}") from exc
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator[Connection]:
+    def transaction(self, write: bool) -> Iterator[Connection]:
         """One serialised transaction on the store's connection; StorageError on any failure.
+
+        The store's query modules (kiosk.outbox) borrow it; nothing else
+        opens the database.
 
         BEGIN/COMMIT go straight to the driver: they are on every press's
         path, and SQLAlchemy's statement machinery would double their cost.
@@ -214,7 +217,7 @@ class RatingStore:
         if not 1 <= level <= 5:
             raise ValueError(f"level must be 1…5, got {level}")
         now = self._clock()
-        with self._transaction(write=True) as conn:
+        with self.transaction(write=True) as conn:
             raw = conn.connection.driver_connection   # the hot path: plain driver calls
             last = raw.execute(_LAST_RATING).fetchone()
             row = {
@@ -244,12 +247,12 @@ class RatingStore:
         if not codes:
             return
         recorded_at = iso_utc(self._clock())
-        with self._transaction(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(rating_reasons.insert(), [
                 {"rating_uuid": rating_uuid, "code": code, "recorded_at": recorded_at} for code in codes])
 
     def record_event(self, kind: EventKind, **detail: Any) -> None:
-        with self._transaction(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(events.insert(), {
                 "kind": EventKind(kind).value,
                 "recorded_at": iso_utc(self._clock()),
@@ -264,39 +267,39 @@ class RatingStore:
         A tiny event can still fit in a half-empty page when a rating no
         longer can: this writes whole pages so recovery is not declared early.
         """
-        with self._transaction(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.exec_driver_sql("INSERT INTO storage_probe (payload) VALUES (zeroblob(?))", (size_bytes,))
-        with self._transaction(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.exec_driver_sql("DELETE FROM storage_probe")
 
     # -- reads -------------------------------------------------------------
 
     def pragma(self, name: str) -> Any:
-        with self._transaction(write=False) as conn:
+        with self.transaction(write=False) as conn:
             return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
 
     def count_ratings(self) -> int:
-        with self._transaction(write=False) as conn:
+        with self.transaction(write=False) as conn:
             return conn.execute(select(func.count()).select_from(ratings)).scalar_one()
 
     def recent_ratings(self, limit: int = 10) -> list[dict[str, Any]]:
-        with self._transaction(write=False) as conn:
+        with self.transaction(write=False) as conn:
             rows = conn.execute(select(ratings).order_by(ratings.c.seq.desc()).limit(limit))
             return [dict(row._mapping) for row in rows]
 
     def reasons_for(self, rating_uuid: str) -> list[str]:
-        with self._transaction(write=False) as conn:
+        with self.transaction(write=False) as conn:
             rows = conn.execute(select(rating_reasons.c.code).where(rating_reasons.c.rating_uuid == rating_uuid)
                                 .order_by(rating_reasons.c.id))
             return [row.code for row in rows]
 
     def events_of(self, kind: EventKind) -> list[dict[str, Any]]:
-        with self._transaction(write=False) as conn:
+        with self.transaction(write=False) as conn:
             rows = conn.execute(select(events).where(events.c.kind == EventKind(kind).value).order_by(events.c.id))
             return [{**row._mapping, "detail": json.loads(row.detail)} for row in rows]
 
     def last_event(self, kind: EventKind) -> dict[str, Any] | None:
-        with self._transaction(write=False) as conn:
+        with self.transaction(write=False) as conn:
             row = conn.execute(select(events).where(events.c.kind == EventKind(kind).value)
                                .order_by(events.c.id.desc()).limit(1)).first()
         return {**row._mapping, "detail": json.loads(row.detail)} if row else None
@@ -305,7 +308,7 @@ class RatingStore:
         """Counts for ratings and events recorded in [start, end)."""
         since, until = iso_utc(start), iso_utc(end)
         in_range = (ratings.c.recorded_at >= since) & (ratings.c.recorded_at < until)
-        with self._transaction(write=False) as conn:
+        with self.transaction(write=False) as conn:
             by_level = dict(conn.execute(select(ratings.c.level, func.count())
                                          .where(in_range).group_by(ratings.c.level)).all())
             reasons = dict(conn.execute(
@@ -329,7 +332,7 @@ class RatingStore:
                                                  "recorded_at", "mono_ns", "boot_id", "clock_suspect",
                                                  "app_version", "prev_hash", "hash")]
         while True:
-            with self._transaction(write=False) as conn:
+            with self.transaction(write=False) as conn:
                 rows = conn.execute(select(*columns).where(ratings.c.seq >= expected_seq)
                                     .order_by(ratings.c.seq).limit(batch)).all()
             if not rows:

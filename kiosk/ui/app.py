@@ -12,7 +12,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Keyboard, Window
 from kivy.lang import Builder
-from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
+from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk.config import Locale, Settings
 from kiosk.models import Channel
@@ -63,14 +63,17 @@ class RatingUi:
         self.service = service
         self.locale = locale or settings.locale
         self.presenter = Presenter(settings)
-        self.manager = ScreenManager(transition=FadeTransition(duration=0.12))
+        # No fade: on the software GL of many panel PCs a transition renders two
+        # window-sized FBOs, and the thanks screen (the proof that the rating
+        # counted) would appear 0.3 s late.
+        self.manager = ScreenManager(transition=NoTransition())
         for name, cls in SCREEN_CLASSES.items():
             self.manager.add_widget(cls(name=name.value, controller=self))
         self._latest: View | None = None
         self._render_trigger = Clock.create_trigger(self._render_latest)
         if service is not None:
             service.add_view_listener(self.view_changed)
-            self.show(service.view, animate=False)
+            self.show(service.view)
 
     # -- service → screen (any thread → UI thread) --------------------------
 
@@ -84,16 +87,12 @@ class RatingUi:
         if self._latest is not None:
             self.show(self._latest)
 
-    def show(self, view: View, animate: bool = True) -> None:
+    def show(self, view: View) -> None:
         model = self.presenter.present(view, self.locale)
         screen = self.manager.get_screen(model.screen.value)
         screen.model = model
         if self.manager.current != model.screen.value:
-            fade = self.manager.transition
-            if not animate:
-                self.manager.transition = NoTransition()
             self.manager.current = model.screen.value
-            self.manager.transition = fade
 
     # -- screen → service ----------------------------------------------------
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kiosk.chain import GENESIS_HASH, rating_hash
+from sync.protocol import GENESIS_HASH, rating_hash
 from kiosk.models import Channel, EventKind
 from kiosk.store import Identity, RatingStore, StorageError
 

@@ -1,0 +1,174 @@
+"""CentreClient: the device's HTTP calls to the centre, with typed errors.
+
+The exception type decides what the upload loop does (ODK Collect's rule):
+`AuthError` stops and reports, `TransientError` backs off and retries the
+same batch, `ProtocolError` is a bug on one side and is retried only slowly.
+Every call has (connect, read) timeouts: a dead network never hangs a worker.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+from sync.protocol import Ack, Batch, DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat, canonical_json, sign
+
+CREDENTIALS_FILE = "device.json"
+TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+
+class SyncError(Exception):
+    """Anything that stopped a call; the subclasses say what to do about it."""
+
+
+class AuthError(SyncError):
+    """401/403: the centre does not accept this device (revoked, wrong key, clock far off)."""
+
+
+class TransientError(SyncError):
+    """Worth retrying the same request later; `retry_after_s` when the centre said when."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ProtocolError(SyncError):
+    """The centre refused the request as malformed: a bug on one side, not a network fault."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server: str
+    device_id: str
+    secret: str
+
+    @classmethod
+    def load(cls, state_dir: Path) -> "Credentials":
+        path = state_dir / CREDENTIALS_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(server=data["server"], device_id=data["device_id"], secret=data["secret"])
+        except FileNotFoundError:
+            raise AuthError(f"not provisioned: no {path} (run `evaluator provision`)") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise AuthError(f"unreadable credentials {path}: {exc}") from None
+
+    def save(self, state_dir: Path) -> Path:
+        """Write atomically with mode 0600: the secret never sits in a readable or half-written file."""
+        return write_private(state_dir / CREDENTIALS_FILE, canonical_json(vars(self)))
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+class CentreClient:
+    def __init__(self, server: str, credentials: Credentials | None = None,
+                 connect_timeout_s: float = 5.0, read_timeout_s: float = 30.0,
+                 session: requests.Session | None = None):
+        self.server = server.rstrip("/")
+        self.credentials = credentials
+        self._timeouts = (connect_timeout_s, read_timeout_s)
+        self._session = session or requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- calls -------------------------------------------------------------------------
+
+    def enroll(self, code: str, app_version: str) -> EnrollResponse:
+        body = canonical_json(EnrollRequest(code=code, app_version=app_version).model_dump())
+        response = self._send("POST", "/v1/enroll", body, signed=False)
+        return EnrollResponse.model_validate(response.json())
+
+    def ingest(self, batch: Batch) -> Ack:
+        body = gzip.compress(canonical_json(batch.model_dump(mode="json")), compresslevel=6)
+        response = self._send("POST", "/v1/ingest", body, extra={"Content-Encoding": "gzip"})
+        return Ack.model_validate(response.json())
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        self._send("POST", "/v1/heartbeat", canonical_json(beat.model_dump(mode="json")))
+
+    def config(self, etag: str | None = None) -> tuple[DeviceConfig | None, str | None]:
+        """The centre's config for this device, or None when the ETag still matches."""
+        response = self._send("GET", "/v1/config", b"", extra={"If-None-Match": etag} if etag else None)
+        if response.status_code == 304:
+            return None, etag
+        return DeviceConfig.model_validate(response.json()), response.headers.get("ETag")
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, body: bytes, signed: bool = True,
+              extra: dict[str, str] | None = None) -> requests.Response:
+        headers = {"Content-Type": "application/json", **(extra or {})}
+        if signed:
+            if self.credentials is None:
+                raise AuthError("not provisioned: no device credentials")
+            headers.update(sign(self.credentials.secret, method, path, self.credentials.device_id, body))
+        try:
+            response = self._session.request(method, self.server + path, data=body or None, headers=headers,
+                                             timeout=self._timeouts)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        except requests.RequestException as exc:
+            raise ProtocolError(f"{method} {path}: {exc}") from None
+        return self._check(method, path, response)
+
+    @staticmethod
+    def _check(method: str, path: str, response: requests.Response) -> requests.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        detail = _detail(response)
+        what = f"{method} {path}: HTTP {status}: {detail}"
+        if status in (401, 403):
+            raise AuthError(what)
+        if status in TRANSIENT_STATUSES:
+            raise TransientError(what, _retry_after(response.headers.get("Retry-After")))
+        raise ProtocolError(what)
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))[:300]
+    except ValueError:
+        return response.text[:300]
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+

@@ -1,0 +1,186 @@
+"""Idempotent, per-row ingest of one batch, with clock correction.
+
+Each rating, reason and event is judged on its own: a malformed or
+conflicting row is rejected with its reason and never blocks the others
+(docs/sync-protocol.md, "Ingest"). The whole batch is one transaction; the
+caller answers the `Ack` only after it has committed.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sync.collector.db import conflicts, events, ratings, reasons, utcnow
+from sync.collector.errors import BadInput, Forbidden
+from sync.protocol import (HASHED_FIELDS, PROTOCOL_VERSION, Ack, EventRecord, RatingRecord, ReasonRecord, Rejected,
+                           iso_utc)
+
+CLOCK_TOLERANCE = timedelta(seconds=60)
+CONTENT_FIELDS = (*HASHED_FIELDS, "hash")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+ATTEMPTS = 3   # a concurrent batch holding the same uuid makes the insert fail once; then it is a duplicate
+
+
+class _Envelope(BaseModel):
+    """`Batch` with the rows left raw, so that one bad row rejects that row and not the batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    protocol: int = PROTOCOL_VERSION
+    device_id: str
+    sent_at: str
+    ratings: list[Any] = []
+    reasons: list[Any] = []
+    events: list[Any] = []
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with an offset; naive times are ambiguous on the wire and refused."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return moment
+
+
+def first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error.get("loc", ())) or "row"
+    return f"malformed: {where}: {error.get('msg', 'invalid')}"
+
+
+def parse_envelope(data: bytes, signer_id: str) -> tuple[_Envelope, datetime]:
+    try:
+        envelope = _Envelope.model_validate_json(data)
+    except ValidationError as exc:
+        raise BadInput(first_error(exc).removeprefix("malformed: ")) from None
+    if envelope.protocol != PROTOCOL_VERSION:
+        raise BadInput(f"protocol {envelope.protocol} is not supported (this collector speaks {PROTOCOL_VERSION})")
+    if envelope.device_id != signer_id:
+        raise Forbidden("batch device_id is not the signing device")
+    try:
+        sent_at = parse_time(envelope.sent_at)
+    except ValueError as exc:
+        raise BadInput(f"sent_at: {exc}") from None
+    return envelope, sent_at
+
+
+def ingest(engine: Engine, signer_id: str, data: bytes, received: datetime | None = None) -> Ack:
+    """Store a batch (JSON bytes) from `signer_id` and say exactly what is now held."""
+    envelope, sent_at = parse_envelope(data, signer_id)
+    for attempt in range(ATTEMPTS):
+        now = received or utcnow()
+        try:
+            with engine.begin() as conn:
+                return _store(conn, signer_id, envelope, sent_at, now)
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datetime, now: datetime) -> Ack:
+    skew = now - sent_at
+    accepted: list[str] = []
+    duplicate: list[str] = []
+    rejected: list[Rejected] = []
+    for index, raw in enumerate(envelope.ratings):
+        outcome = _rating(conn, signer_id, raw, index, envelope.sent_at, skew, now)
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
+        elif outcome[0]:
+            accepted.append(outcome[1])
+        else:
+            duplicate.append(outcome[1])
+    reason_ids = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
+    event_ids = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
+    return Ack(accepted=accepted, duplicate=duplicate, rejected=rejected, reasons=reason_ids, events=event_ids,
+               server_time=iso_utc(now))
+
+
+def _corrected(recorded: datetime, skew: timedelta, suspect: bool) -> datetime | None:
+    """recorded_at + (received_at − sent_at) when the device clock is off or the device doubts it."""
+    if suspect or abs(skew) > CLOCK_TOLERANCE:
+        return recorded + skew
+    return None
+
+
+def _rating(conn: Connection, signer_id: str, raw: Any, index: int, sent_at: str, skew: timedelta,
+            now: datetime) -> Rejected | tuple[bool, str]:
+    """(True, uuid) when stored now, (False, uuid) when already held identically, else a rejection."""
+    label = raw.get("uuid") if isinstance(raw, dict) and isinstance(raw.get("uuid"), str) else f"rating:{index}"
+    try:
+        record = RatingRecord.model_validate(raw)
+        recorded = parse_time(record.recorded_at)
+    except ValidationError as exc:
+        return Rejected(id=label, reason=first_error(exc))
+    except ValueError as exc:
+        return Rejected(id=label, reason=f"malformed: recorded_at: {exc}")
+    if record.device_id != signer_id:
+        return Rejected(id=record.uuid, reason="device_id is not the signing device")
+    sent = record.model_dump()
+    problem = _out_of_range(sent, ("seq", "mono_ns"))
+    if problem:
+        return Rejected(id=record.uuid, reason=problem)
+    held = conn.execute(select(*(ratings.c[name] for name in CONTENT_FIELDS))
+                        .where(ratings.c.uuid == record.uuid)).mappings().first()
+    if held is not None:
+        held_fields = {name: held[name] for name in CONTENT_FIELDS}
+        held_fields["clock_suspect"] = bool(held_fields["clock_suspect"])
+        if held_fields == sent:
+            return False, record.uuid
+        conn.execute(conflicts.insert().values(device_id=signer_id, rating_uuid=record.uuid,
+                                               received_at=iso_utc(now), sent=sent, held=held_fields))
+        conn.execute(update(ratings).where(ratings.c.uuid == record.uuid).values(conflict=True))
+        return Rejected(id=record.uuid, reason="conflict: the centre holds this uuid with other content")
+    corrected = _corrected(recorded, skew, record.clock_suspect)
+    conn.execute(ratings.insert().values(
+        **sent, received_at=iso_utc(now), sent_at=sent_at,
+        corrected_at=iso_utc(corrected) if corrected else None,
+        counted_at=iso_utc(corrected or recorded), clock_corrected=corrected is not None, conflict=False))
+    return True, record.uuid
+
+
+def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonRecord] | type[EventRecord],
+          kind: str, skew: timedelta, now: datetime, rejected: list[Rejected]) -> list[int]:
+    """Store each (device, id) once; the ids held (now or before) go in the ack."""
+    table = reasons if kind == "reason" else events
+    held_ids: list[int] = []
+    for index, raw in enumerate(raws):
+        row_id = raw.get("id") if isinstance(raw, dict) else None
+        label = f"{kind}:{row_id if isinstance(row_id, int) else '#' + str(index)}"
+        try:
+            record = model.model_validate(raw)
+            recorded = parse_time(record.recorded_at)
+        except ValidationError as exc:
+            rejected.append(Rejected(id=label, reason=first_error(exc)))
+            continue
+        except ValueError as exc:
+            rejected.append(Rejected(id=label, reason=f"malformed: recorded_at: {exc}"))
+            continue
+        problem = _out_of_range(record.model_dump(), ("id", "mono_ns"))
+        if problem:
+            rejected.append(Rejected(id=label, reason=problem))
+            continue
+        exists = conn.execute(select(table.c.pk).where(table.c.device_id == signer_id,
+                                                       table.c.id == record.id)).first()
+        if exists is None:
+            values = record.model_dump()
+            if kind == "event":
+                corrected = _corrected(recorded, skew, False)
+                values["counted_at"] = iso_utc(corrected or recorded)
+            conn.execute(table.insert().values(**values, device_id=signer_id, received_at=iso_utc(now)))
+        if record.id not in held_ids:
+            held_ids.append(record.id)
+    return held_ids
+
+
+def _out_of_range(values: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    """The columns are 64-bit on every backend; a bigger number is malformed, not a server fault."""
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            return f"malformed: {name}: out of the 64-bit range"
+    return None

@@ -1,0 +1,236 @@
+"""The device ↔ centre contract, shared by both ends (docs/sync-protocol.md).
+
+- the tamper-evident encoding of a rating: canonical JSON and the hash chain;
+- request signing: HMAC-SHA256 over method, path, device id, timestamp,
+  nonce and the SHA-256 of the body bytes as sent;
+- the wire schema (pydantic) of every request and answer.
+
+Pure and small on purpose: the terminal's store, its uploader and the
+collector all import it, and a city may re-implement either end from it.
+Nothing here may change for data already written or sent.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+GENESIS_HASH = "0" * 64
+MAX_CLOCK_SKEW_S = 300          # a signed request's timestamp must be within this of server time
+CASE_NO_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
+
+# Every field that says what the citizen did, where and when. Sync status is
+# deliberately absent: it is the one thing that may change after the press.
+HASHED_FIELDS = (
+    "uuid", "seq", "device_id", "unit_id", "counter_id", "staff_id", "case_no",
+    "level", "channel", "mode", "recorded_at", "mono_ns", "boot_id",
+    "clock_suspect", "app_version", "prev_hash",
+)
+
+HEADER_DEVICE = "X-Evaluator-Device"
+HEADER_TIMESTAMP = "X-Evaluator-Timestamp"
+HEADER_NONCE = "X-Evaluator-Nonce"
+HEADER_SIGNATURE = "X-Evaluator-Signature"
+
+
+# -- canonical encoding and the chain ------------------------------------------------
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte string per value: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def rating_hash(fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the canonical encoding of the hashed fields (prev_hash included)."""
+    missing = [name for name in HASHED_FIELDS if name not in fields]
+    if missing:
+        raise KeyError(f"rating lacks hashed fields {missing}")
+    return hashlib.sha256(canonical_json({name: fields[name] for name in HASHED_FIELDS})).hexdigest()
+
+
+def iso_utc(moment: datetime) -> str:
+    """Fixed-width UTC ISO 8601, so stored times sort and compare as text."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: times are always timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+# -- request signing ---------------------------------------------------------------
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def string_to_sign(method: str, path: str, device_id: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    return "\n".join([method.upper(), path, device_id, timestamp, nonce, body_digest(body)]).encode("utf-8")
+
+
+def sign(secret: str, method: str, path: str, device_id: str, body: bytes,
+         now: datetime | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The four headers that authenticate one request from a device."""
+    timestamp = str(int((now or datetime.now(timezone.utc)).timestamp()))
+    nonce = nonce or secrets.token_hex(16)
+    mac = hmac.new(secret.encode("utf-8"), string_to_sign(method, path, device_id, timestamp, nonce, body),
+                   hashlib.sha256).hexdigest()
+    return {HEADER_DEVICE: device_id, HEADER_TIMESTAMP: timestamp, HEADER_NONCE: nonce, HEADER_SIGNATURE: mac}
+
+
+class SignatureError(Exception):
+    """Why a request is not authentic; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 401):
+        super().__init__(message)
+        self.status = status
+
+
+def verify_signature(secret: str, method: str, path: str, headers: Mapping[str, str], body: bytes,
+                     now: datetime | None = None) -> tuple[str, str]:
+    """Check the MAC and the clock window; returns (device_id, nonce) for the replay check.
+
+    The caller looks up the secret by the device header, refuses unknown or
+    revoked devices, and refuses a nonce it has seen within the window.
+    """
+    try:
+        device_id, timestamp = headers[HEADER_DEVICE], headers[HEADER_TIMESTAMP]
+        nonce, signature = headers[HEADER_NONCE], headers[HEADER_SIGNATURE]
+    except KeyError as missing:
+        raise SignatureError(f"missing header {missing.args[0]}") from None
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise SignatureError(f"{HEADER_TIMESTAMP} must be Unix seconds, got {timestamp!r}") from None
+    server = int((now or datetime.now(timezone.utc)).timestamp())
+    if abs(server - sent) > MAX_CLOCK_SKEW_S:
+        raise SignatureError(f"timestamp {sent} is {sent - server:+d} s from server time "
+                             f"(allowed ±{MAX_CLOCK_SKEW_S} s)")
+    if not (8 <= len(nonce) <= 64 and nonce.isalnum()):
+        raise SignatureError("nonce must be 8–64 letters or digits")
+    expected = hmac.new(secret.encode("utf-8"), string_to_sign(method, path, device_id, timestamp, nonce, body),
+                        hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise SignatureError("bad signature")
+    return device_id, nonce
+
+
+# -- wire schema ---------------------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RatingRecord(_Wire):
+    """A rating exactly as stored on the device; `hash` chains it to the previous one."""
+
+    uuid: str = Field(min_length=36, max_length=36)
+    seq: int = Field(ge=1)
+    device_id: str
+    unit_id: str
+    counter_id: str
+    staff_id: str | None
+    case_no: str | None = Field(pattern=CASE_NO_PATTERN)
+    level: int = Field(ge=1, le=5)
+    channel: str
+    mode: str
+    recorded_at: str
+    mono_ns: int
+    boot_id: str
+    clock_suspect: bool
+    app_version: str
+    prev_hash: str = Field(min_length=64, max_length=64)
+    hash: str = Field(min_length=64, max_length=64)
+
+
+class ReasonRecord(_Wire):
+    id: int = Field(ge=1, description="The device's row id; unique per device.")
+    rating_uuid: str
+    code: str
+    recorded_at: str
+
+
+class EventRecord(_Wire):
+    id: int = Field(ge=1, description="The device's row id; unique per device.")
+    kind: str
+    recorded_at: str
+    mono_ns: int
+    boot_id: str
+    detail: dict[str, Any]
+
+
+class Batch(_Wire):
+    """POST /v1/ingest: the oldest unsynced rows, gzip-encoded on the wire."""
+
+    protocol: int = PROTOCOL_VERSION
+    device_id: str
+    sent_at: str = Field(description="The device's clock when sending; the centre corrects skewed clocks by it.")
+    ratings: list[RatingRecord] = []
+    reasons: list[ReasonRecord] = []
+    events: list[EventRecord] = []
+
+
+class Rejected(_Wire):
+    id: str = Field(description="Rating uuid, or 'reason:<id>' / 'event:<id>'.")
+    reason: str
+
+
+class Ack(_Wire):
+    """What the centre has durably stored: the device marks exactly these ids synced."""
+
+    accepted: list[str] = []           # rating uuids stored now
+    duplicate: list[str] = []          # rating uuids already stored with the same content
+    rejected: list[Rejected] = []      # kept on the device with the reason; never block the queue
+    reasons: list[int] = []            # reason row ids stored (now or before)
+    events: list[int] = []             # event row ids stored (now or before)
+    server_time: str
+
+
+class EnrollRequest(_Wire):
+    code: str = Field(min_length=6, max_length=64)
+    app_version: str
+
+
+class DeviceConfig(_Wire):
+    """The part of a terminal's config the centre owns: where it stands and who works there."""
+
+    unit: dict[str, Any]
+    counter: dict[str, Any]
+    staff: list[dict[str, Any]] = []
+
+
+class EnrollResponse(_Wire):
+    device_id: str
+    secret: str
+    config: DeviceConfig
+
+
+class Heartbeat(_Wire):
+    device_id: str
+    sent_at: str
+    app_version: str
+    queue_depth: int = Field(ge=0)
+    oldest_unsynced_at: str | None
+    last_seq: int = Field(ge=0)
+    last_hash: str
+    verify_ok: bool | None = None
+    panel: dict[str, Any] = {}
+    last_error: str | None = None
+
+
+class Summary(_Wire):
+    """The same keys as the terminal's `evaluator summary --json`."""
+
+    date: str
+    total: int
+    by_level: dict[str, int]
+    good_rate: float | None
+    bad_reasons: dict[str, int]
+    unrated: int
+    suppressed: int

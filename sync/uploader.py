@@ -1,0 +1,160 @@
+"""Outbox → signed batches → ack → mark synced, with backoff.
+
+`Uploader.drain()` sends batches until the queue is empty; `SyncWorker` runs
+it forever in its own process: at once when a bad review waits, otherwise
+every `interval_s`; after a transient fault it waits an exponential backoff
+with full jitter (or the centre's Retry-After); after an auth failure it stops
+uploading and reports until the device is provisioned again.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from kiosk import __version__
+from kiosk.config import Settings
+from kiosk.outbox import Outbox, Pending
+from kiosk.store import RatingStore, StorageError
+from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
+from sync.protocol import Ack, Batch, Heartbeat, iso_utc
+
+log = logging.getLogger(__name__)
+
+VERIFY_EVERY_S = 3600.0
+Progress = Callable[[int, int], None]   # (ratings sent so far, ratings queued at start)
+
+
+@dataclass
+class DrainResult:
+    batches: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)
+
+
+class Uploader:
+    def __init__(self, outbox: Outbox, client: CentreClient, device_id: str, batch_size: int = 500):
+        self._outbox = outbox
+        self._client = client
+        self._device_id = device_id
+        self._batch_size = batch_size
+
+    def drain(self, progress: Progress | None = None) -> DrainResult:
+        """Send until nothing is pending; raises SyncError (the batch in flight stays pending)."""
+        result, total = DrainResult(), self._outbox.depth().ratings
+        while pending := self._outbox.next_batch(self._batch_size):
+            ack = self._client.ingest(self._batch(pending))
+            self._apply(pending, ack, result)
+            result.batches += 1
+            if progress is not None:
+                progress(result.accepted + result.duplicate + len(result.rejected), total)
+        return result
+
+    def _batch(self, pending: Pending) -> Batch:
+        return Batch(device_id=self._device_id, sent_at=iso_utc(datetime.now(timezone.utc)),
+                     ratings=pending.ratings, reasons=pending.reasons, events=pending.events)
+
+    def _apply(self, pending: Pending, ack: Ack, result: DrainResult) -> None:
+        # Mark only what this batch carried: an ack naming other ids is ignored, not trusted.
+        sent = {rating["uuid"] for rating in pending.ratings}
+        synced = [uuid for uuid in ack.accepted + ack.duplicate if uuid in sent]
+        rejected = {item.id: item.reason for item in ack.rejected if item.id in sent}
+        reason_ids = set(ack.reasons) & {reason["id"] for reason in pending.reasons}
+        event_ids = set(ack.events) & {event["id"] for event in pending.events}
+        if not (synced or rejected or reason_ids or event_ids):
+            raise SyncError("the centre acknowledged nothing of a non-empty batch")
+        self._outbox.mark_synced(synced, reason_ids, event_ids)
+        if rejected:
+            log.warning("centre rejected %d rating(s), kept on the device: %s", len(rejected),
+                        "; ".join(f"{uuid}: {why}" for uuid, why in list(rejected.items())[:3]))
+            self._outbox.mark_rejected(rejected)
+        result.accepted += len(set(ack.accepted) & sent)
+        result.duplicate += len(set(ack.duplicate) & sent)
+        result.rejected.update(rejected)
+
+
+def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = random.Random()) -> float:
+    """AWS's full jitter: uniform in [0, min(cap, base·2^attempt)], so devices never retry in step."""
+    return rng.uniform(0, min(cap_s, base_s * 2 ** attempt))
+
+
+class SyncWorker:
+    """The `evaluator sync` process: drains, beats, backs off; stops on `stop`."""
+
+    def __init__(self, settings: Settings, store: RatingStore, stop: threading.Event):
+        self._settings = settings
+        self._store = store
+        self._outbox = Outbox(store)
+        self._stop = stop
+        self.last_error: str | None = None
+        self._verified: tuple[float, bool] | None = None   # (monotonic time, result) of the last chain walk
+
+    def run(self) -> None:
+        sync = self._settings.sync
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                credentials = Credentials.load(sync.state_dir)
+                client = CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
+                try:
+                    result = Uploader(self._outbox, client, credentials.device_id, sync.batch_size).drain()
+                    if result.batches:
+                        log.info("sent %d batch(es): %d accepted, %d duplicate, %d rejected", result.batches,
+                                 result.accepted, result.duplicate, len(result.rejected))
+                    self.last_error, attempt = None, 0
+                    self._beat(client, credentials)
+                finally:
+                    client.close()
+                wait = sync.interval_s
+            except TransientError as exc:
+                attempt += 1
+                wait = exc.retry_after_s if exc.retry_after_s is not None else \
+                    full_jitter(attempt, sync.backoff_base_s, sync.backoff_cap_s)
+                self._error(f"{exc}; retrying in {wait:.1f} s")
+            except (AuthError, SyncError, StorageError) as exc:
+                # Auth: nothing will work until a technician re-provisions; others: a bug or
+                # a broken disk. Either way, report and try again only rarely.
+                wait = sync.backoff_cap_s
+                self._error(f"{type(exc).__name__}: {exc}; next try in {wait:.0f} s")
+            self._wait(wait, wake_for_bad_reviews=attempt == 0 and self.last_error is None)
+
+    def _wait(self, seconds: float, wake_for_bad_reviews: bool) -> None:
+        """Sleep until the next drain, but wake for a bad review (sent at once) or stop.
+
+        After a fault the backoff is honoured even for bad reviews: hammering a
+        struggling centre would not get them there sooner.
+        """
+        poll = self._settings.sync.bad_review_poll_s
+        remaining = seconds
+        while remaining > 0 and not self._stop.wait(min(poll, remaining)):
+            remaining -= poll
+            try:
+                if wake_for_bad_reviews and self._outbox.has_pending_level(self._settings.bad_levels):
+                    return
+            except StorageError:
+                pass
+
+    def _beat(self, client: CentreClient, credentials: Credentials) -> None:
+        depth = self._outbox.depth()
+        last = self._store.recent_ratings(1)
+        client.heartbeat(Heartbeat(
+            device_id=credentials.device_id, sent_at=iso_utc(datetime.now(timezone.utc)), app_version=__version__,
+            queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at,
+            last_seq=last[0]["seq"] if last else 0, last_hash=last[0]["hash"] if last else "0" * 64,
+            verify_ok=self._verify_ok(), last_error=self.last_error))
+
+    def _verify_ok(self) -> bool:
+        """The device's own chain check, walked at most hourly (it reads every rating)."""
+        if self._verified is None or time.monotonic() - self._verified[0] > VERIFY_EVERY_S:
+            self._verified = (time.monotonic(), self._store.verify().ok)
+        return self._verified[1]
+
+    def _error(self, message: str) -> None:
+        if message != self.last_error:
+            log.warning("sync: %s", message)
+        self.last_error = message

@@ -1,0 +1,100 @@
+"""Ingest: idempotent per rating uuid, per (device, row id) for reasons and events; gzip bodies."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from sync.collector.db import conflicts, ratings
+from sync.protocol import Ack, rating_hash
+
+
+def test_chained_batch_is_accepted_then_duplicate(enroll_device, collector):
+    device = enroll_device()
+    sent = [device.rating(level) for level in (5, 4, 1)]
+    first = device.ingest(device.batch(sent))
+    assert first.status_code == 200, first.text
+    ack = Ack.model_validate(first.json())
+    assert ack.accepted == [r["uuid"] for r in sent]
+    assert ack.duplicate == [] and ack.rejected == []
+
+    again = Ack.model_validate(device.ingest(device.batch(sent)).json())
+    assert again.accepted == [] and again.rejected == []
+    assert again.duplicate == [r["uuid"] for r in sent]
+    assert collector.ratings_held(device.device_id) == 3
+
+    with collector.engine.connect() as conn:
+        stored = conn.execute(select(ratings).where(ratings.c.uuid == sent[0]["uuid"])).mappings().one()
+    assert {name: stored[name] for name in sent[0]} == sent[0]
+    assert stored["received_at"] and stored["corrected_at"] is None and not stored["clock_corrected"]
+
+
+def test_same_uuid_other_content_is_a_recorded_conflict(enroll_device, collector):
+    device = enroll_device()
+    original = device.rating(5)
+    assert device.ingest(device.batch([original])).json()["accepted"] == [original["uuid"]]
+
+    edited = {**original, "level": 1}
+    edited["hash"] = rating_hash(edited)
+    ack = device.ingest(device.batch([edited])).json()
+    assert ack["accepted"] == [] and ack["duplicate"] == []
+    assert [r["id"] for r in ack["rejected"]] == [original["uuid"]]
+    assert "conflict" in ack["rejected"][0]["reason"]
+
+    with collector.engine.connect() as conn:
+        held = conn.execute(select(ratings.c.level, ratings.c.conflict)
+                            .where(ratings.c.uuid == original["uuid"])).one()
+        recorded = conn.execute(select(conflicts).where(conflicts.c.rating_uuid == original["uuid"])).mappings().one()
+    assert held.level == 5 and held.conflict
+    assert recorded["sent"]["level"] == 1 and recorded["held"]["level"] == 5
+
+
+def test_gzip_body_is_verified_as_sent_then_inflated(enroll_device, collector):
+    device = enroll_device()
+    sent = [device.rating(3) for _ in range(50)]
+    answer = device.ingest(device.batch(sent), gzipped=True)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == [r["uuid"] for r in sent]
+    assert collector.ratings_held(device.device_id) == 50
+
+
+def test_bad_rows_are_rejected_one_by_one(enroll_device, collector):
+    device = enroll_device()
+    good = device.rating(4)
+    out_of_range = {**device.rating(4), "level": 9}
+    foreign = device.rating(2, device_id="dev-someoneelse")
+    ack = device.ingest(device.batch([out_of_range, good, foreign, "not a rating"])).json()
+    assert ack["accepted"] == [good["uuid"]]
+    rejected = {r["id"]: r["reason"] for r in ack["rejected"]}
+    assert rejected.keys() == {out_of_range["uuid"], foreign["uuid"], "rating:3"}
+    assert "level" in rejected[out_of_range["uuid"]]
+    assert "signing device" in rejected[foreign["uuid"]]
+    assert collector.ratings_held(device.device_id) == 1
+
+
+def test_reasons_and_events_are_stored_once_and_acknowledged(enroll_device):
+    device = enroll_device()
+    bad = device.rating(1)
+    reasons = [{"id": 7, "rating_uuid": bad["uuid"], "code": "slow", "recorded_at": bad["recorded_at"]}]
+    events = [{"id": 11, "kind": "unrated", "recorded_at": bad["recorded_at"], "mono_ns": 5, "boot_id": "b",
+               "detail": {"staff_id": "s-1"}},
+              {"id": 12, "kind": "suppressed", "recorded_at": bad["recorded_at"], "mono_ns": 6, "boot_id": "b",
+               "detail": {"why": "cooldown"}},
+              {"id": 0, "kind": "bad", "recorded_at": "x", "mono_ns": 1, "boot_id": "b", "detail": {}}]
+    ack = device.ingest(device.batch([bad], reasons=reasons, events=events)).json()
+    assert ack["reasons"] == [7] and ack["events"] == [11, 12]
+    assert [r["id"] for r in ack["rejected"]] == ["event:0"]
+    again = device.ingest(device.batch([bad], reasons=reasons, events=events[:2])).json()
+    assert again["duplicate"] == [bad["uuid"]] and again["reasons"] == [7] and again["events"] == [11, 12]
+
+
+def test_malformed_batches_are_4xx_with_a_detail(enroll_device):
+    device = enroll_device()
+    for payload in ({"device_id": device.device_id}, [], {"protocol": 2, "device_id": device.device_id,
+                                                          "sent_at": "2026-11-25T00:00:00+00:00"},
+                    {"device_id": device.device_id, "sent_at": "yesterday"}):
+        answer = device.ingest(payload)
+        assert answer.status_code == 422, (payload, answer.text)
+        assert isinstance(answer.json()["detail"], str)
+    answer = device.request("POST", "/v1/ingest", body=b"\x1f\x8bnot gzip", headers={"Content-Encoding": "gzip"})
+    assert answer.status_code == 422
+    answer = device.request("POST", "/v1/ingest", body=b"{}", headers={"Content-Encoding": "br"})
+    assert answer.status_code == 415

@@ -1,0 +1,141 @@
+"""The real uploader against a real collector process: provisioning, exactly-once, faults, integrity."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk.app import open_store
+from kiosk.config import load
+from kiosk.models import Channel
+from kiosk.outbox import Outbox
+from kiosk.service import RatingService
+from sync.uploader import SyncWorker
+from tests.kiosk.virtual_time import VirtualTime
+from tests.sync.conftest import fill, provisioned
+from tests.sync.fault_proxy import FAULTS, FaultProxy
+
+EVALUATOR = [sys.executable, "-m", "kiosk.cli"]
+
+
+def evaluator(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EVALUATOR, *args, "--config", str(config)], capture_output=True, text=True, timeout=120)
+
+
+def test_provisioning_writes_a_private_key_and_the_centres_config(collector, terminal_config):
+    config = terminal_config()
+    code = collector.enroll_code(unit="unit-7", counter="c-3")
+    done = evaluator(config, "provision", "--server", collector.url, "--code", code)
+    assert done.returncode == 0, done.stderr
+    settings = load(config)
+    assert settings.device.id in done.stdout and settings.device.id != "dev-0001"
+    assert (settings.unit.id, settings.unit.name, settings.counter.id) == ("unit-7", "测试中心", "c-3")
+    key = settings.sync.state_dir / "device.json"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert "secret" not in config.read_text()
+    again = evaluator(config, "provision", "--server", collector.url, "--code", code)
+    assert again.returncode == 1 and "410" in again.stderr          # a code works once
+
+
+def test_sync_once_drains_and_the_centre_agrees_with_the_terminal(collector, terminal_config):
+    config = terminal_config()
+    settings = provisioned(collector, config)
+    store = open_store(settings)
+    clock = VirtualTime()
+    service = RatingService(settings, store, clock, monotonic=clock.monotonic)
+    service.start()
+    for level in (5, 5, 4, 3, 1, 2):
+        service.press(level, Channel.TOUCH)
+        if service.view.rating and service.view.rating.level in (1, 2):
+            service.toggle_reason("slow")
+            service.submit_reasons()
+        clock.advance(settings.timings.cooldown_s)
+    service.solicit(case_no="A-1")
+    clock.advance(settings.timings.solicit_window_s)               # unrated
+    store.close()
+
+    done = evaluator(config, "sync", "--once", "--progress")
+    assert done.returncode == 0, done.stderr
+    assert "6/6 ratings" in done.stderr and "6 accepted" in done.stdout
+
+    terminal = json.loads(evaluator(config, "summary", "--json").stdout)
+    centre = collector.json("summary", "--unit", settings.unit.id, "--date", terminal["date"])
+    assert centre == terminal
+    assert terminal["total"] == 6 and terminal["bad_reasons"] == {"slow": 2} and terminal["unrated"] == 1
+
+    again = evaluator(config, "sync", "--once")
+    assert again.returncode == 0 and "sent 0 batch(es)" in again.stdout
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_ten_thousand_ratings_arrive_exactly_once_through_each_fault(collector, terminal_config, fault):
+    config = terminal_config(extra="")
+    settings = provisioned(collector, config)
+    settings = settings.model_copy(update={"sync": settings.sync.model_copy(update={"read_timeout_s": 2.0})})
+    fill(settings, 10_000)
+    plan = [None, None, None, fault] if fault == "read-timeout" else [fault, None]
+    with FaultProxy(collector.url, plan, hold_s=2.5) as proxy:
+        credentials = settings.sync.state_dir / "device.json"
+        credentials.write_text(json.dumps({**json.loads(credentials.read_text()), "server": proxy.url}))
+        store = open_store(settings)
+        stop = threading.Event()
+        thread = threading.Thread(target=SyncWorker(settings, store, stop).run)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 240
+            while Outbox(store).depth().ratings and time.monotonic() < deadline:
+                stop.wait(0.1)
+        finally:
+            stop.set()
+            thread.join(30)
+        try:
+            assert proxy.injected.get(fault, 0) >= 2, proxy.injected
+            assert Outbox(store).depth().ratings == 0                   # every rating marked synced
+            with sqlite3.connect(settings.store.path) as raw:
+                assert raw.execute("SELECT count(*) FROM ratings WHERE sync_state = 'synced'").fetchone() == (10_000,)
+        finally:
+            store.close()
+
+    integrity = {d["device_id"]: d for d in collector.json("integrity")["devices"]}[settings.device.id]
+    assert integrity["gaps"] == [] and integrity["chain_breaks"] == []
+    assert integrity["last_seq"] == 10_000
+    terminal = json.loads(evaluator(config, "summary", "--json").stdout)
+    centre = collector.json("summary", "--unit", settings.unit.id, "--date", terminal["date"])
+    assert centre["total"] == 10_000 == terminal["total"]                # none lost, none duplicated
+
+
+def test_a_rating_deleted_before_sync_shows_as_a_gap_at_the_centre(collector, terminal_config):
+    config = terminal_config()
+    settings = provisioned(collector, config)
+    fill(settings, 5)
+    with sqlite3.connect(settings.store.path) as raw:                    # someone with root and sqlite3
+        raw.execute("DROP TRIGGER ratings_no_delete")
+        raw.execute("DELETE FROM ratings WHERE seq = 3")
+    assert evaluator(config, "sync", "--once").returncode == 0
+    done = collector.cli("integrity", "--json")
+    assert done.returncode == 1                                          # a problem: exit 1
+    report = json.loads(done.stdout)
+    integrity = {d["device_id"]: d for d in report["devices"]}[settings.device.id]
+    assert report["ok"] is False and integrity["gaps"] == [[3, 3]]
+
+
+def test_a_revoked_device_is_refused_and_nothing_is_stored(collector, terminal_config):
+    config = terminal_config()
+    settings = provisioned(collector, config)
+    fill(settings, 3)
+    assert collector.cli("revoke", settings.device.id).returncode == 0
+    done = evaluator(config, "sync", "--once")
+    assert done.returncode == 1 and "403" in done.stderr
+    store = open_store(settings)
+    assert Outbox(store).depth().ratings == 3
+    store.close()
+    devices = {d["device_id"]: d for d in collector.json("integrity")["devices"]}
+    assert devices[settings.device.id]["ratings_held"] == 0 and devices[settings.device.id]["revoked"]
