@@ -31,6 +31,9 @@ MAX_LINE = 80
 """Longest line body in bytes, checksum included, CR and LF excluded."""
 
 _CASE_NO = re.compile(r"[A-Za-z0-9_-]{1,40}")
+# A staff id (工号) is stored with ratings like any other id: the terminal's
+# id rule, so a garbled or over-long one is refused here, never stored.
+_STAFF_ID = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -179,15 +182,21 @@ def _parse_key(field: str, low: int) -> int | None:
 def _parse_case(fields: list[str]) -> PanelEvent | FrameError:
     if len(fields) not in (2, 3) or not _CASE_NO.fullmatch(fields[1]):
         return FrameError.INVALID
+    if len(fields) == 3 and not _STAFF_ID.fullmatch(fields[2]):
+        return FrameError.INVALID
     return CaseEnded(fields[1], fields[2] if len(fields) == 3 else None)
 
 
+def _parse_staff_in(args: list[str]) -> PanelEvent | FrameError:
+    return StaffIn(args[0]) if _STAFF_ID.fullmatch(args[0]) else FrameError.INVALID
+
+
 # Fixed-arity panel commands: argument count and how to build the event.
-_BUILDERS: dict[str, tuple[int, Callable[[list[str]], PanelEvent]]] = {
+_BUILDERS: dict[str, tuple[int, Callable[[list[str]], PanelEvent | FrameError]]] = {
     "S": (0, lambda args: Solicit()),
     "P": (0, lambda args: Pong()),
     "O": (0, lambda args: StaffOut()),
-    "I": (1, lambda args: StaffIn(args[0])),
+    "I": (1, _parse_staff_in),
     "H": (2, lambda args: Hello(args[0], args[1])),
 }
 

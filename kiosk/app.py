@@ -13,9 +13,11 @@ from kiosk.store import Identity, RatingStore
 log = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> RatingStore:
+def open_store(settings: Settings, migrate: bool = True) -> RatingStore:
+    """The store of this terminal; `migrate=False` for tools that only use an existing one."""
     identity = Identity(device_id=settings.device.id, unit_id=settings.unit.id, counter_id=settings.counter.id)
-    return RatingStore(settings.store.path, identity, busy_timeout_ms=settings.store.busy_timeout_ms)
+    return RatingStore(settings.store.path, identity, busy_timeout_ms=settings.store.busy_timeout_ms,
+                       migrate=migrate)
 
 
 def run_terminal(settings: Settings) -> int:

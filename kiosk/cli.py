@@ -170,7 +170,7 @@ def _existing_store(settings: Settings):
     if not settings.store.path.is_file():
         raise UsageError(f"no rating store at {settings.store.path} (has the terminal run with this config?)")
     try:
-        return open_store(settings)
+        return open_store(settings, migrate=False)
     except StorageError as exc:
         raise UsageError(f"cannot read the rating store: {exc}") from None
 

@@ -34,6 +34,16 @@ from kiosk.store import StoredRating
 log = logging.getLogger(__name__)
 
 
+class PortRole(str, enum.Enum):
+    PANEL = "panel"        # the rating keys (and the counter PC, when it shares the port)
+    COUNTER = "counter"    # a port of the counter PC's own
+
+
+# The counter PC opens requests and signs staff in and out; it never rates.
+# A key press arriving on its port would be a rating nobody pressed.
+COUNTER_EVENTS = (CaseEnded, StaffIn, StaffOut, Hello, Pong)
+
+
 class Lights(enum.Enum):
     """What the panel's keys show, so each change is sent once."""
 
@@ -52,12 +62,12 @@ class PanelLink:
         self._lights: Lights | None = None
         self._beeped_for: object = None
         self._lights_lock = threading.Lock()
-        self.panel = self._open(settings.panel, opener, backoff, role="panel") if settings.panel.port else None
+        self.panel = self._open(settings.panel, opener, backoff, PortRole.PANEL) if settings.panel.port else None
         link = settings.counter_link
-        self.counter = self._open(link, opener, backoff, role="counter") if link.port else None
+        self.counter = self._open(link, opener, backoff, PortRole.COUNTER) if link.port else None
 
-    def _open(self, port: SerialPortSettings, opener, backoff: Backoff, role: str) -> SerialPanel:
-        byte_mode = role == "panel" and self._settings.panel.mode is PanelMode.BYTE
+    def _open(self, port: SerialPortSettings, opener, backoff: Backoff, role: PortRole) -> SerialPanel:
+        byte_mode = role is PortRole.PANEL and self._settings.panel.mode is PanelMode.BYTE
         table = {byte: parse_panel_body(frame) for byte, frame in self._settings.panel.byte_table.items()}
         return SerialPanel(
             port.port, lambda event: self.handle(event, role),
@@ -89,13 +99,16 @@ class PanelLink:
 
     # -- panel → service -----------------------------------------------------------
 
-    def handle(self, event: PanelEvent, role: str = "panel") -> None:
+    def handle(self, event: PanelEvent, role: PortRole = PortRole.PANEL) -> None:
         """One decoded frame from a panel or the counter PC (reader thread)."""
         service = self._service
+        if role is PortRole.COUNTER and not isinstance(event, COUNTER_EVENTS):
+            log.warning("counter link sent %r: only C, I and O are accepted there; ignored", event)
+            return
         if isinstance(event, KeyPress):
             self._press(event.key)
         elif isinstance(event, Solicit):
-            service.solicit(source=role)
+            service.solicit(source=role.value)
         elif isinstance(event, CaseEnded):
             service.solicit(case_no=event.case_no, staff_id=event.staff_id, source="counter")
         elif isinstance(event, StaffIn):
@@ -103,10 +116,10 @@ class PanelLink:
         elif isinstance(event, StaffOut):
             service.sign_out()
         elif isinstance(event, Hello):
-            log.info("%s says hello: %s firmware %s", role, event.model, event.firmware)
-            service.record(EventKind.PANEL_HELLO, role=role, model=event.model, firmware=event.firmware)
+            log.info("%s says hello: %s firmware %s", role.value, event.model, event.firmware)
+            service.record(EventKind.PANEL_HELLO, role=role.value, model=event.model, firmware=event.firmware)
         elif not isinstance(event, Pong):
-            log.warning("%s: ignoring %r", role, event)
+            log.warning("%s: ignoring %r", role.value, event)
 
     def _press(self, key: int) -> None:
         level = self._keys.get(key)
@@ -120,12 +133,12 @@ class PanelLink:
         else:
             log.info("K%d → level %d %s", key, level, outcome.value)
 
-    def _connection_changed(self, role: str, port: str | None, connected: bool) -> None:
-        if connected and role == "panel":
+    def _connection_changed(self, role: PortRole, port: str | None, connected: bool) -> None:
+        if connected and role is PortRole.PANEL:
             with self._lights_lock:
                 self._lights = None          # a replugged panel starts dark: tell it again
         self._service.record(EventKind.PANEL_CONNECTED if connected else EventKind.PANEL_DISCONNECTED,
-                             role=role, port=port)   # publishes the view, which relights the keys
+                             role=role.value, port=port)   # publishes the view, which relights the keys
 
     # -- service → panel -------------------------------------------------------------
 

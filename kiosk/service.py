@@ -107,6 +107,7 @@ class RatingService:
         self._cooldown_timer: Cancellable | None = None
         self._cooldown_until = float("-inf")
         self._failed_at: str | None = None
+        self._interrupted: list[Request] = []   # requests an outage closed, recorded as unrated on recovery
         self._step = 0  # bumped on every transition; a timer armed in an older step is stale
         self._view = View(state=self._resting_state(), mode=settings.mode,
                           accepting=settings.mode is Mode.OPEN, staff_id=settings.counter.staff_id)
@@ -358,6 +359,10 @@ class RatingService:
         if self._view.state is not State.OUT_OF_SERVICE:
             log.error("storage failed, out of service: %s", exc)
             self._failed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if self._view.request is not None:
+            # The outage closes this request unanswered; it is recorded as unrated once
+            # storage works again, so every request still ends in a rating or an unrated.
+            self._interrupted.append(self._view.request)
         self._enter(State.OUT_OF_SERVICE, request=None, rating=None, selected_reasons=frozenset(),
                     error=str(exc))
         self._timer = self._scheduler.call_later(self._settings.timings.storage_retry_s, self._probe)
@@ -371,6 +376,11 @@ class RatingService:
                 self._store.probe_writable()
                 self._store.record_event(EventKind.STORAGE_FAILED, since=self._failed_at, error=self._view.error)
                 self._store.record_event(EventKind.STORAGE_RECOVERED, since=self._failed_at)
+                while self._interrupted:
+                    request = self._interrupted[0]
+                    self._store.record_event(EventKind.UNRATED, case_no=request.case_no, staff_id=request.staff_id,
+                                             source=request.source, closed_by="storage_failure")
+                    self._interrupted.pop(0)
             except StorageError as exc:
                 self._view = replace(self._view, error=str(exc))
                 self._timer = self._scheduler.call_later(self._settings.timings.storage_retry_s, self._probe)

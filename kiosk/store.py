@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -99,9 +101,17 @@ def read_boot_id() -> str:
 _PROCESS_BOOT_ID = str(uuid.uuid4())
 
 
+def _alembic_config() -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
 class RatingStore:
     def __init__(self, path: Path, identity: Identity, *, busy_timeout_ms: int = 5000,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), migrate: bool = True):
+        """`migrate`: create or upgrade the schema (the terminal); False for tools that only read
+        an existing store and must neither write a schema into a stranger's file nor upgrade one."""
         self.path = Path(path)
         self.identity = identity
         self._clock = clock
@@ -115,7 +125,7 @@ class RatingStore:
             raise StorageError(f"cannot create {self.path.parent}: {exc}") from exc
         self._engine = create_engine(f"sqlite:///{self.path}", connect_args={"check_same_thread": False})
         event.listen(self._engine, "connect", self._on_connect)
-        self._guard(self._migrate)
+        self._guard(self._migrate if migrate else self._check_schema)
 
     # -- set-up -----------------------------------------------------------
 
@@ -131,15 +141,33 @@ class RatingStore:
         cursor.close()
 
     def _migrate(self) -> None:
-        config = AlembicConfig()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = _alembic_config()
         with self._engine.connect() as conn:
             # One transaction for the whole upgrade: a power cut mid-migration
             # leaves the old schema, never half of the new one.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            try:
+                command.upgrade(config, "head")
+            except CommandError as exc:   # e.g. a store written by a newer release, after a rollback
+                conn.exec_driver_sql("ROLLBACK")
+                raise StorageError(f"{self.path}: cannot upgrade the schema: {exc}") from None
             conn.exec_driver_sql("COMMIT")
+
+    def _check_schema(self) -> None:
+        """Refuse a file that is not this release's store, before anything (even WAL mode) is written."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        raw = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            found = raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+            version = raw.execute("SELECT version_num FROM alembic_version").fetchone() if found.fetchone() else None
+        finally:
+            raw.close()
+        if version is None:
+            raise StorageError(f"{self.path}: not a rating store (no schema version)")
+        if version[0] != head:
+            raise StorageError(f"{self.path}: schema version {version[0]} is not this software's ({head}); "
+                               "start the terminal of the matching release once")
 
     def close(self) -> None:
         with self._lock:

@@ -102,6 +102,11 @@ def test_unknown_commands(line):
     assert decode(line + b"\n") == [UNKNOWN]
 
 
+@pytest.mark.parametrize("line", [b"I " + b"E" * 41, b"I E10/23", b"C 2026A-1 E10/23", b"C 2026A-1 " + b"E" * 41])
+def test_staff_ids_follow_the_terminals_id_rule(line):
+    assert decode(line + b"\n") == [INVALID]
+
+
 def test_empty_lines_are_ignored_and_not_counted():
     assert decode(b"\n\r\n\n") == []
     assert decode(b"\nK2\r\n\n") == [KeyPress(2)]
@@ -109,10 +114,10 @@ def test_empty_lines_are_ignored_and_not_counted():
 
 
 def test_line_of_exactly_80_bytes_is_accepted_81_is_not():
-    staff = "E" * (MAX_LINE - 2)
-    assert decode(f"I {staff}\n".encode()) == [StaffIn(staff)]
-    assert decode(f"I {staff}\r\n".encode()) == [StaffIn(staff)]  # the CR is not counted
-    assert decode(f"I {staff}E\n".encode()) == [INVALID]
+    firmware = "v" * (MAX_LINE - 4)
+    assert decode(f"H m {firmware}\n".encode()) == [Hello("m", firmware)]
+    assert decode(f"H m {firmware}\r\n".encode()) == [Hello("m", firmware)]  # the CR is not counted
+    assert decode(f"H m {firmware}v\n".encode()) == [INVALID]
 
 
 def test_over_long_line_discarded_up_to_lf_and_counted_once():
@@ -171,7 +176,7 @@ def test_encode_frame_rejects_bodies_that_would_not_read_back(body):
 
 def test_encode_frame_checksum_fits_in_the_line_limit():
     assert len(encode_frame("x" * 80)) == 81
-    assert decode(encode_frame("I " + "x" * 75, checksum=True)) == [StaffIn("x" * 75)]
+    assert decode(encode_frame("H m " + "x" * 73, checksum=True)) == [Hello("m", "x" * 73)]
     with pytest.raises(ValueError):
         encode_frame("x" * 78, checksum=True)
 

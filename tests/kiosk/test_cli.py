@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.models import Channel, EventKind
-from kiosk.store import Identity, RatingStore
+from kiosk.store import Identity, RatingStore, StorageError
 
 
 def evaluator(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
@@ -101,6 +101,29 @@ def test_verify_on_a_corrupt_file_exits_2(config_file):
     (config_file.parent / "var" / "e.db").write_bytes(b"garbage" * 1000)
     done = evaluator("verify", config=config_file)
     assert done.returncode == 2 and "not a database" in done.stderr
+
+
+def test_read_commands_leave_a_strangers_sqlite_file_untouched(config_file):
+    path = config_file.parent / "var" / "e.db"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE notes (body TEXT)")
+    before = path.read_bytes()
+    for command in ("verify", "summary"):
+        done = evaluator(command, config=config_file)
+        assert done.returncode == 2 and "not a rating store" in done.stderr, done.stderr
+    assert path.read_bytes() == before
+
+
+def test_a_store_from_a_newer_release_is_refused_clearly(config_file):
+    open_store(config_file).close()
+    with sqlite3.connect(config_file.parent / "var" / "e.db") as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    done = evaluator("verify", config=config_file)
+    assert done.returncode == 2 and "schema version 9999_future" in done.stderr
+    assert "Traceback" not in done.stderr
+    with pytest.raises(StorageError, match="cannot upgrade the schema"):
+        open_store(config_file)
 
 
 def test_bad_arguments_exit_2(config_file):

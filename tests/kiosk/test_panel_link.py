@@ -128,6 +128,34 @@ def test_counter_link_on_its_own_port_ties_case_and_staff(terminal):
         assert [e["detail"]["staff_id"] for e in store.events_of(EventKind.STAFF_SIGN_OUT)] == ["E1023"]
 
 
+def test_the_counter_pc_cannot_rate_or_open_a_request_without_a_case(terminal):
+    with PanelSimulator() as sim, PanelSimulator() as counter:
+        link, service, store = terminal(sim, counter, mode="solicited")
+        counter.send_raw(b"S\n")                 # the staff key belongs on the panel
+        counter.send_raw(b"K1\n")                # a rating nobody pressed
+        counter.case("2026A-0050")               # marks where the counter's frames have all been read
+        frames(sim, lambda f: f == ("A",))
+        counter.send_raw(b"K1\n")                # even while a rating is awaited
+        counter.sign_out()
+        wait_for(lambda: link.counter.status().counters.frames_ok == 5)
+        assert store.count_ratings() == 0
+        assert [e["detail"]["source"] for e in store.events_of(EventKind.SOLICITED)] == ["counter"]
+        sim.press(2)                              # the citizen's own press still counts
+        frames(sim, lambda f: f == ("L", 2))
+        assert store.recent_ratings(1)[0]["case_no"] == "2026A-0050"
+
+
+def test_malformed_staff_ids_are_counted_and_never_stored(terminal):
+    with PanelSimulator() as sim:
+        link, service, store = terminal(sim, mode="solicited")
+        sim.send_raw(b"I " + b"E" * 41 + b"\n")
+        sim.send_raw(b"I E10/23\n")
+        sim.send_raw(b"C 2026A-0051 E10/23\n")
+        wait_for(lambda: link.panel.status().counters.invalid == 3)
+        assert service.view.staff_id is None and service.view.state is State.IDLE
+        assert store.events_of(EventKind.STAFF_SIGN_IN) == [] and store.events_of(EventKind.SOLICITED) == []
+
+
 def test_malformed_case_number_is_counted_and_never_stored(terminal):
     with PanelSimulator() as sim:
         link, service, store = terminal(sim, mode="solicited")

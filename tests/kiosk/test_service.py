@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
 from kiosk.config import Mode, Settings
 from kiosk.models import Channel, EventKind
@@ -224,15 +224,19 @@ actions = st.one_of(
     st.tuples(st.just("reason"), st.sampled_from(["attitude", "slow", "wait"])),
     st.tuples(st.just("submit")),
     st.tuples(st.just("skip")),
+    st.tuples(st.just("storage_fails")),  # another process locks the file: every write fails
+    st.tuples(st.just("storage_works")),
 )
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mode=st.sampled_from(list(Mode)), script=st.lists(actions, max_size=40))
+@example(mode=Mode.SOLICITED, script=[("solicit",), ("storage_fails",), ("press", 3, Channel.TOUCH)])
 def test_no_press_counts_twice_and_every_counted_press_is_stored(make_settings, mode, script):
     with tempfile.TemporaryDirectory() as tmp:
         settings = make_settings(mode=mode.value, store={"path": str(Path(tmp) / "e.db")})
-        store = RatingStore(settings.store.path, Identity("d", "u", "c"))
+        # A short busy timeout: a locked file fails a write in 10 ms instead of 5 s.
+        store = RatingStore(settings.store.path, Identity("d", "u", "c"), busy_timeout_ms=10)
         try:
             _run_script(settings, store, script)
         finally:
@@ -243,17 +247,26 @@ def _run_script(settings: Settings, store: RatingStore, script: list[tuple]) -> 
     service, clock = make_service(settings, store)
     counted: list[tuple[float, str | None]] = []    # (time, case_no) of each counted press
     solicited: list[str] = []
+    blocker: sqlite3.Connection | None = None
     for step in script:
         kind = step[0]
         if kind == "press":
             view: View = service.view
             outcome = service.press(step[1], step[2])
-            assert (outcome is PressOutcome.COUNTED) == view.accepting
             if outcome is PressOutcome.COUNTED:
+                assert view.accepting
                 counted.append((clock.now, view.request.case_no if view.request else None))
+            else:
+                assert not view.accepting or (blocker and outcome is PressOutcome.OUT_OF_SERVICE)
         elif kind == "solicit":
-            solicited.append(f"case-{len(solicited)}")
-            service.solicit(case_no=solicited[-1])
+            if service.solicit(case_no=f"case-{len(solicited)}"):
+                solicited.append(f"case-{len(solicited)}")
+        elif kind == "storage_fails" and blocker is None:
+            blocker = sqlite3.connect(settings.store.path, isolation_level=None)
+            blocker.execute("BEGIN EXCLUSIVE")
+        elif kind == "storage_works" and blocker is not None:
+            blocker.close()
+            blocker = None
         elif kind == "wait":
             clock.advance(step[1])
         elif kind == "reason" and service.view.state is State.REASONS:
@@ -262,6 +275,10 @@ def _run_script(settings: Settings, store: RatingStore, script: list[tuple]) -> 
             service.submit_reasons()
         elif kind == "skip":
             service.skip_reasons()
+    if blocker is not None:
+        blocker.close()
+    clock.advance(settings.timings.storage_retry_s)                  # back in service: outages recorded
+    assert service.view.state is not State.OUT_OF_SERVICE
 
     rows = list(reversed(store.recent_ratings(10_000)))
     assert len(rows) == len(counted)                                 # every counted press is stored, once
