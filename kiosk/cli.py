@@ -238,7 +238,7 @@ def _provision(args: argparse.Namespace) -> int:
 
     settings = load(args.config)
     try:
-        done = provision(settings, args.server, args.code)
+        done = provision(settings, args.server, args.code, args.config)
     except SyncError as exc:
         print(f"evaluator provision: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -264,7 +264,7 @@ def _sync(args: argparse.Namespace) -> int:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_args: stop.set())
             logging.getLogger().setLevel(logging.INFO)
-            SyncWorker(settings, store, stop).run()
+            SyncWorker(settings, store, stop, config_path=args.config).run()
             return EXIT_OK
         sync = settings.sync
         credentials = Credentials.load(sync.state_dir)

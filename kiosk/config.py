@@ -291,16 +291,18 @@ def find_config(explicit: str | os.PathLike[str] | None) -> Path | None:
     return next((path for path in DEFAULT_PATHS if path.is_file()), None)
 
 
-def load(path: str | os.PathLike[str] | None = None) -> Settings:
+def load(path: str | os.PathLike[str] | None = None, centre: dict[str, Any] | None = None) -> Settings:
     """Read and validate settings; no file at all means the embedded defaults.
 
     Relative paths inside the file are taken from the file's own folder, so a
     terminal behaves the same whatever directory systemd starts it in.
+    `centre`: validate with this in place of the provisioned centre.yaml (a
+    config pulled from the centre is checked before it replaces the file).
     """
     source = find_config(path)
     raw = _read_yaml(source) if source is not None else {}
     base = source.resolve().parent if source is not None else Path.cwd()
-    raw, overlay = _with_provisioning(raw, base)
+    raw, overlay = _with_provisioning(raw, base, centre)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
@@ -313,18 +315,23 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
 PROVISIONED_FILE = "centre.yaml"
 
 
-def _with_provisioning(raw: dict[str, Any], base: Path) -> tuple[dict[str, Any], Path | None]:
+def _provisioned_path(raw: dict[str, Any], base: Path) -> Path:
+    sync = raw.get("sync") if isinstance(raw.get("sync"), dict) else {}
+    return _absolute(Path(str(sync.get("state_dir", SyncSettings().state_dir))), base) / PROVISIONED_FILE
+
+
+def _with_provisioning(raw: dict[str, Any], base: Path,
+                       centre: dict[str, Any] | None = None) -> tuple[dict[str, Any], Path | None]:
     """Overlay what provisioning received from the centre (device id, unit, counter, staff).
 
     The centre owns those keys once a terminal is enrolled; the technician's
     config.yaml keeps everything else. The file is written atomically by
     `evaluator provision`, so it is either the old or the new one.
     """
-    sync = raw.get("sync") if isinstance(raw.get("sync"), dict) else {}
-    path = _absolute(Path(str(sync.get("state_dir", SyncSettings().state_dir))), base) / PROVISIONED_FILE
-    if not path.is_file():
+    path = _provisioned_path(raw, base)
+    if centre is None and not path.is_file():
         return raw, None
-    overlay = _read_yaml(path)
+    overlay = centre if centre is not None else _read_yaml(path)
     merged = dict(raw)
     for key in ("device", "unit", "counter", "sync"):
         if isinstance(overlay.get(key), dict):

@@ -109,8 +109,16 @@ class CentreClient:
         response = self._send("POST", "/v1/ingest", body, extra={"Content-Encoding": "gzip"})
         return Ack.model_validate(response.json())
 
-    def heartbeat(self, beat: Heartbeat) -> None:
-        self._send("POST", "/v1/heartbeat", canonical_json(beat.model_dump(mode="json")))
+    def heartbeat(self, beat: Heartbeat) -> float | None:
+        """Send the beat; returns the centre's clock minus ours, in seconds (None if unreadable)."""
+        before = datetime.now(timezone.utc)
+        response = self._send("POST", "/v1/heartbeat", canonical_json(beat.model_dump(mode="json")))
+        after = datetime.now(timezone.utc)
+        try:
+            server = datetime.fromisoformat(response.json()["server_time"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return (server - (before + (after - before) / 2)).total_seconds()
 
     def config(self, etag: str | None = None) -> tuple[DeviceConfig | None, str | None]:
         """The centre's config for this device, or None when the ETag still matches."""

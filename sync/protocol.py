@@ -197,6 +197,19 @@ class EnrollRequest(_Wire):
     app_version: str
 
 
+STAFF_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
+
+
+class StaffRecord(_Wire):
+    """One member of a counter's roster, as the terminal's `staff` config holds it."""
+
+    id: str = Field(pattern=STAFF_ID_PATTERN, description="工号")
+    name: str = Field(min_length=1, max_length=20)
+    name_en: str | None = None
+    post: str = Field("", max_length=40, description="岗位, shown on the staff card.")
+    post_en: str | None = None
+
+
 class DeviceConfig(_Wire):
     """The part of a terminal's config the centre owns: where it stands and who works there."""
 
@@ -220,6 +233,7 @@ class Heartbeat(_Wire):
     last_seq: int = Field(ge=0)
     last_hash: str
     verify_ok: bool | None = None
+    clock_offset_s: float | None = Field(None, description="Centre time minus device time, from the last answer.")
     panel: dict[str, Any] = {}
     last_error: str | None = None
 

@@ -1,27 +1,31 @@
 """Outbox → signed batches → ack → mark synced, with backoff.
 
 `Uploader.drain()` sends batches until the queue is empty; `SyncWorker` runs
-it forever in its own process: at once when a bad review waits, otherwise
-every `interval_s`; after a transient fault it waits an exponential backoff
-with full jitter (or the centre's Retry-After); after an auth failure it stops
-uploading and reports until the device is provisioned again.
+it forever in its own process, then refreshes the centre's config and sends a
+heartbeat: at once when a bad review waits, otherwise every `interval_s`;
+after a transient fault it waits an exponential backoff with full jitter (or
+the centre's Retry-After); after an auth failure it stops uploading and
+reports until the device is provisioned again.
 """
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from kiosk import __version__
 from kiosk.config import Settings
+from kiosk.models import EventKind
 from kiosk.outbox import Outbox, Pending
 from kiosk.store import RatingStore, StorageError
 from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
-from sync.protocol import Ack, Batch, Heartbeat, iso_utc
+from sync.protocol import GENESIS_HASH, Ack, Batch, Heartbeat, iso_utc
+from sync.provision import ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +88,18 @@ def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = 
 
 
 class SyncWorker:
-    """The `evaluator sync` process: drains, beats, backs off; stops on `stop`."""
+    """The `evaluator sync` process: drains, refreshes the centre's config, beats, backs off; stops on `stop`."""
 
-    def __init__(self, settings: Settings, store: RatingStore, stop: threading.Event):
+    def __init__(self, settings: Settings, store: RatingStore, stop: threading.Event,
+                 config_path: str | os.PathLike[str] | None = None):
+        """`config_path`: the config.yaml a config pulled from the centre must validate with."""
         self._settings = settings
         self._store = store
         self._outbox = Outbox(store)
         self._stop = stop
+        self._config_path = config_path
         self.last_error: str | None = None
+        self.clock_offset_s: float | None = None
         self._verified: tuple[float, bool] | None = None   # (monotonic time, result) of the last chain walk
 
     def run(self) -> None:
@@ -99,18 +107,8 @@ class SyncWorker:
         attempt = 0
         while not self._stop.is_set():
             try:
-                credentials = Credentials.load(sync.state_dir)
-                client = CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
-                try:
-                    result = Uploader(self._outbox, client, credentials.device_id, sync.batch_size).drain()
-                    if result.batches:
-                        log.info("sent %d batch(es): %d accepted, %d duplicate, %d rejected", result.batches,
-                                 result.accepted, result.duplicate, len(result.rejected))
-                    self.last_error, attempt = None, 0
-                    self._beat(client, credentials)
-                finally:
-                    client.close()
-                wait = sync.interval_s
+                self._cycle()
+                attempt, wait = 0, sync.interval_s
             except TransientError as exc:
                 attempt += 1
                 wait = exc.retry_after_s if exc.retry_after_s is not None else \
@@ -122,6 +120,27 @@ class SyncWorker:
                 wait = sync.backoff_cap_s
                 self._error(f"{type(exc).__name__}: {exc}; next try in {wait:.0f} s")
             self._wait(wait, wake_for_bad_reviews=attempt == 0 and self.last_error is None)
+
+    def _cycle(self) -> None:
+        """One drain, config refresh and heartbeat; raises SyncError for the loop to handle."""
+        sync = self._settings.sync
+        credentials = Credentials.load(sync.state_dir)
+        client = CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
+        try:
+            result = Uploader(self._outbox, client, credentials.device_id, sync.batch_size).drain()
+            if result.batches:
+                log.info("sent %d batch(es): %d accepted, %d duplicate, %d rejected", result.batches,
+                         result.accepted, result.duplicate, len(result.rejected))
+            self.last_error = None
+            try:
+                if refresh_config(client, credentials, sync.state_dir, self._config_path):
+                    log.info("new config from the centre in %s; the terminal uses it from its next start",
+                             sync.state_dir)
+            except ConfigRejected as exc:      # uploads go on; the heartbeat tells the centre
+                self._error(str(exc))
+            self._beat(client, credentials)
+        finally:
+            client.close()
 
     def _wait(self, seconds: float, wake_for_bad_reviews: bool) -> None:
         """Sleep until the next drain, but wake for a bad review (sent at once) or stop.
@@ -142,11 +161,28 @@ class SyncWorker:
     def _beat(self, client: CentreClient, credentials: Credentials) -> None:
         depth = self._outbox.depth()
         last = self._store.recent_ratings(1)
-        client.heartbeat(Heartbeat(
+        offset = client.heartbeat(Heartbeat(
             device_id=credentials.device_id, sent_at=iso_utc(datetime.now(timezone.utc)), app_version=__version__,
             queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at,
-            last_seq=last[0]["seq"] if last else 0, last_hash=last[0]["hash"] if last else "0" * 64,
-            verify_ok=self._verify_ok(), last_error=self.last_error))
+            last_seq=last[0]["seq"] if last else 0, last_hash=last[0]["hash"] if last else GENESIS_HASH,
+            verify_ok=self._verify_ok(), clock_offset_s=self.clock_offset_s, panel=self._panel_status(),
+            last_error=self.last_error))
+        if offset is not None:
+            self.clock_offset_s = round(offset, 3)
+
+    def _panel_status(self) -> dict[str, Any]:
+        """The panel as the terminal last recorded it: the two run in separate processes."""
+        seen = [event for kind in (EventKind.PANEL_CONNECTED, EventKind.PANEL_DISCONNECTED)
+                if (event := self._store.last_event(kind)) is not None and event["detail"].get("role") == "panel"]
+        if not seen:
+            return {}
+        latest = max(seen, key=lambda event: event["id"])
+        status: dict[str, Any] = {"connected": latest["kind"] == EventKind.PANEL_CONNECTED.value,
+                                  "since": latest["recorded_at"], "port": latest["detail"].get("port")}
+        hello = self._store.last_event(EventKind.PANEL_HELLO)
+        if hello is not None:
+            status.update(model=hello["detail"].get("model"), firmware=hello["detail"].get("firmware"))
+        return status
 
     def _verify_ok(self) -> bool:
         """The device's own chain check, walked at most hourly (it reads every rating)."""

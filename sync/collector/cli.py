@@ -1,4 +1,4 @@
-"""`python -m sync.collector.cli …` (and `evaluator collector …`): serve, codes, reports, revocation.
+"""`python -m sync.collector.cli …` (and `evaluator collector …`): serve, codes, rosters, reports, revocation.
 
 The CLI opens the database directly, so everything an office needs works
 without an admin HTTP endpoint.
@@ -9,13 +9,16 @@ import argparse
 import json
 import sys
 from datetime import date, timedelta
+from pathlib import Path
 
-from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.exc import NoSuchModuleError
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from sync.collector import enroll, reports
 from sync.collector.db import DEFAULT_DB_URL, open_engine
-from sync.collector.errors import CollectorError
+from sync.collector.errors import BadInput, CollectorError
+from sync.protocol import StaffRecord
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -50,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("integrity", parents=[common],
                                 help="Gaps, chain breaks and cut tails per device; exit 1 when any.")
     check.add_argument("--json", action="store_true")
+
+    roster = commands.add_parser("roster", parents=[common],
+                                 help="Set the staff roster of a unit's devices (or one counter's).")
+    roster.add_argument("--unit", required=True)
+    roster.add_argument("--counter", help="only this counter's devices")
+    roster.add_argument("--file", required=True, type=Path, metavar="STAFF.yaml",
+                        help="a YAML or JSON list of {id, name, post, name_en, post_en}")
 
     revoke = commands.add_parser("revoke", parents=[common], help="Refuse every later request of a device.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
@@ -138,6 +148,23 @@ def _integrity(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_PROBLEM
 
 
+def _roster(args: argparse.Namespace) -> int:
+    try:
+        entries = yaml.safe_load(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BadInput(f"{args.file}: cannot read: {exc}") from None
+    if not isinstance(entries, list):
+        raise BadInput(f"{args.file}: must be a list of staff members")
+    try:
+        staff = [StaffRecord.model_validate(entry) for entry in entries]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise BadInput(f"{args.file}: {'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}") from None
+    reached = enroll.set_roster(open_engine(args.db), args.unit, args.counter, staff)
+    print(f"{len(staff)} staff member(s) for {reached} device(s); they apply it at their next config pull")
+    return EXIT_OK
+
+
 def _revoke(args: argparse.Namespace) -> int:
     changed = enroll.revoke(open_engine(args.db), args.device_id)
     print(f"{args.device_id} revoked" if changed else f"{args.device_id} was already revoked")
@@ -145,7 +172,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"serve": _serve, "enroll-code": _enroll_code, "summary": _summary, "integrity": _integrity,
-            "revoke": _revoke}
+            "roster": _roster, "revoke": _revoke}
 
 
 def main(argv: list[str] | None = None) -> int:

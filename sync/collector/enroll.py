@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select, update
 
-from sync.collector.db import devices, enroll_codes, now_text, utcnow
+from sync.collector.db import devices, enroll_codes, now_text, nul_field, utcnow
 from sync.collector.errors import BadInput, Gone, NotFound
-from sync.protocol import DeviceConfig, EnrollRequest, EnrollResponse, canonical_json, iso_utc
+from sync.protocol import DeviceConfig, EnrollRequest, EnrollResponse, StaffRecord, canonical_json, iso_utc
 
 # Typed by a technician from a sheet: no 0/O or 1/I to misread.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -47,6 +47,9 @@ def create_code(engine: Engine, unit_id: str, counter_id: str, *, unit_name: str
 
 def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
     """Consume the code and create the device; the UPDATE ... WHERE used_at IS NULL makes it once-only."""
+    unstorable = nul_field(request.model_dump())
+    if unstorable:
+        raise BadInput(f"{unstorable}: contains a NUL character")
     now = now_text()
     device_id = "dev-" + secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
@@ -100,6 +103,19 @@ def revoke(engine: Engine, device_id: str) -> bool:
             return False
         conn.execute(update(devices).where(devices.c.id == device_id).values(revoked_at=now_text()))
     return True
+
+
+def set_roster(engine: Engine, unit_id: str, counter_id: str | None, staff: list[StaffRecord]) -> int:
+    """Give the unit's devices (or one counter's) this roster; returns how many devices it reaches.
+
+    Devices pick it up with their next config pull: the ETag changes with it.
+    """
+    where = [devices.c.unit_id == unit_id, devices.c.revoked_at.is_(None)]
+    if counter_id is not None:
+        where.append(devices.c.counter_id == counter_id)
+    roster = [member.model_dump(exclude_none=True) for member in staff]
+    with engine.begin() as conn:
+        return conn.execute(update(devices).where(*where).values(staff=roster)).rowcount
 
 
 def record_heartbeat(engine: Engine, device_id: str, heartbeat: dict[str, Any]) -> None:

@@ -86,7 +86,7 @@ def terminal_config(tmp_path: Path):
 
 
 def provisioned(collector: Collector, config: Path) -> Settings:
-    provision(load(config), collector.url, collector.enroll_code())
+    provision(load(config), collector.url, collector.enroll_code(), config)
     return load(config)
 
 

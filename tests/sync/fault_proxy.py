@@ -115,3 +115,98 @@ class FaultProxy:
                 self.connection.close()
 
         return Handler
+
+
+class Blackout:
+    """A TCP forwarder whose uplink goes dark every so often, as a hall's network does.
+
+    While dark it stops accepting: the kernel's accept queue (backlog 0)
+    fills, further SYNs are dropped and the client's connect() times out —
+    the one fault an HTTP-level proxy cannot make. Connections open when it
+    goes dark are reset. `outages` counts the dark phases that began.
+    """
+
+    def __init__(self, upstream: str, light_s: float = 1.0, dark_s: float = 1.5):
+        host, port = upstream.removeprefix("http://").rsplit(":", 1)
+        self._upstream = (host, int(port))
+        self._light_s, self._dark_s = light_s, dark_s
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self._listener.settimeout(0.05)
+        self._stop = threading.Event()
+        self._lit = threading.Event()
+        self._lit.set()
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self.outages = 0
+        self._threads = [threading.Thread(target=self._accept, daemon=True),
+                         threading.Thread(target=self._cycle, daemon=True)]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> "Blackout":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._lit.set()
+        for thread in self._threads:
+            thread.join(5)
+        self._listener.close()
+        self._reset_all()
+
+    def _cycle(self) -> None:
+        while not self._stop.wait(self._light_s):
+            self._lit.clear()
+            self.outages += 1
+            self._reset_all()
+            if self._stop.wait(self._dark_s):
+                break
+            self._lit.set()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            if not self._lit.wait(0.05):
+                continue                      # dark: leave the queue full, so new connects hang
+            try:
+                client, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            try:
+                upstream = socket.create_connection(self._upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                self._close(end)
+
+    def _reset_all(self) -> None:
+        with self._lock:
+            ends, self._open = list(self._open), set()
+        for end in ends:
+            self._close(end, reset=True)
+
+    def _close(self, end: socket.socket, reset: bool = False) -> None:
+        try:
+            if reset:
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            end.close()
+        except OSError:
+            pass
+        with self._lock:
+            self._open.discard(end)

@@ -21,7 +21,7 @@ from kiosk.service import RatingService
 from sync.uploader import SyncWorker
 from tests.kiosk.virtual_time import VirtualTime
 from tests.sync.conftest import fill, provisioned
-from tests.sync.fault_proxy import FAULTS, FaultProxy
+from tests.sync.fault_proxy import FAULTS, Blackout, FaultProxy
 
 EVALUATOR = [sys.executable, "-m", "kiosk.cli"]
 
@@ -77,39 +77,60 @@ def test_sync_once_drains_and_the_centre_agrees_with_the_terminal(collector, ter
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_ten_thousand_ratings_arrive_exactly_once_through_each_fault(collector, terminal_config, fault):
-    config = terminal_config(extra="")
-    settings = provisioned(collector, config)
-    settings = settings.model_copy(update={"sync": settings.sync.model_copy(update={"read_timeout_s": 2.0})})
-    fill(settings, 10_000)
+    config = terminal_config()
+    settings = backlog(collector, config, 10_000)
     plan = [None, None, None, fault] if fault == "read-timeout" else [fault, None]
     with FaultProxy(collector.url, plan, hold_s=2.5) as proxy:
-        credentials = settings.sync.state_dir / "device.json"
-        credentials.write_text(json.dumps({**json.loads(credentials.read_text()), "server": proxy.url}))
-        store = open_store(settings)
-        stop = threading.Event()
-        thread = threading.Thread(target=SyncWorker(settings, store, stop).run)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 240
-            while Outbox(store).depth().ratings and time.monotonic() < deadline:
-                stop.wait(0.1)
-        finally:
-            stop.set()
-            thread.join(30)
-        try:
-            assert proxy.injected.get(fault, 0) >= 2, proxy.injected
-            assert Outbox(store).depth().ratings == 0                   # every rating marked synced
-            with sqlite3.connect(settings.store.path) as raw:
-                assert raw.execute("SELECT count(*) FROM ratings WHERE sync_state = 'synced'").fetchone() == (10_000,)
-        finally:
-            store.close()
+        drain_through(settings, proxy.url)
+    assert proxy.injected.get(fault, 0) >= 2, proxy.injected
+    assert_exactly_once(collector, config, settings, 10_000)
 
+
+def test_ten_thousand_ratings_arrive_exactly_once_through_connect_timeouts(collector, terminal_config, caplog):
+    config = terminal_config()
+    # A queued connection waits out its read timeout, then the retry's connect() finds the queue full.
+    settings = backlog(collector, config, 10_000, read_timeout_s=0.5)
+    with Blackout(collector.url, light_s=1.5, dark_s=1.5) as blackout:
+        drain_through(settings, blackout.url)
+    timeouts = [record for record in caplog.records if "ConnectTimeout" in record.getMessage()]
+    assert blackout.outages >= 2 and len(timeouts) >= 2, (blackout.outages, len(timeouts))
+    assert_exactly_once(collector, config, settings, 10_000)
+
+
+def backlog(collector, config: Path, count: int, read_timeout_s: float = 2.0):
+    settings = provisioned(collector, config)
+    fill(settings, count)
+    return settings.model_copy(update={"sync": settings.sync.model_copy(update={"read_timeout_s": read_timeout_s})})
+
+
+def drain_through(settings, url: str, timeout_s: float = 240) -> None:
+    """Run the real worker against `url` until the outbox is empty."""
+    credentials = settings.sync.state_dir / "device.json"
+    credentials.write_text(json.dumps({**json.loads(credentials.read_text()), "server": url}))
+    store = open_store(settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=SyncWorker(settings, store, stop).run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while Outbox(store).depth().ratings and time.monotonic() < deadline:
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        thread.join(30)
+        store.close()
+
+
+def assert_exactly_once(collector, config: Path, settings, count: int) -> None:
+    with sqlite3.connect(settings.store.path) as raw:                   # every rating marked synced
+        assert raw.execute("SELECT sync_state, count(*) FROM ratings GROUP BY sync_state").fetchall() \
+            == [("synced", count)]
     integrity = {d["device_id"]: d for d in collector.json("integrity")["devices"]}[settings.device.id]
-    assert integrity["gaps"] == [] and integrity["chain_breaks"] == []
-    assert integrity["last_seq"] == 10_000
+    assert integrity["gaps"] == [] and integrity["chain_breaks"] == [] and integrity["conflicts"] == 0
+    assert integrity["last_seq"] == count == integrity["ratings_held"]  # none lost, none duplicated
     terminal = json.loads(evaluator(config, "summary", "--json").stdout)
     centre = collector.json("summary", "--unit", settings.unit.id, "--date", terminal["date"])
-    assert centre["total"] == 10_000 == terminal["total"]                # none lost, none duplicated
+    assert centre == terminal and terminal["total"] == count
 
 
 def test_a_rating_deleted_before_sync_shows_as_a_gap_at_the_centre(collector, terminal_config):
