@@ -84,7 +84,7 @@ class Backoff:
     """
 
     initial: float = 0.1
-    cap: float = 2.0
+    cap: float = 1.0   # a replugged panel is back within about a second, however long it was out
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,17 @@ def test_cli_reports_config_errors_with_exit_2_and_no_traceback(tmp_path, text, 
         assert done.returncode == 2, (command, done.stderr)
         assert words in done.stderr and str(path) in done.stderr
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("text, field, words", BAD_CONFIGS)
+@pytest.mark.parametrize("command", ["summary", "verify", "sync", "provision"])
+def test_every_config_error_exits_2_from_every_command(tmp_path, capsys, text, field, words, command):
+    """In-process (the CLI's own main()), so every case runs for every command in a few seconds."""
+    from kiosk.cli import main
+
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    extra = ["--server", "http://127.0.0.1:9", "--code", "ABCDEF12"] if command == "provision" else []
+    assert main([command, "--config", str(path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert words in err and (f"{path}: {field}: " in err if field else str(path) in err)

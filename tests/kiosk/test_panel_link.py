@@ -48,13 +48,14 @@ def wait_for(condition, timeout_s: float = 5.0) -> None:
 def terminal(make_settings):
     made = []
 
-    def build(sim: PanelSimulator, counter: PanelSimulator | None = None, **overrides):
+    def build(sim: PanelSimulator, counter: PanelSimulator | None = None, backoff: Backoff | None = None,
+              **overrides):
         base = {"panel": {"port": sim.device_path, "ping_interval_s": None},
                 "counter_link": {"port": counter.device_path if counter else None}, **FAST}
         settings = make_settings(**merge(base, overrides))
         store = RatingStore(settings.store.path, Identity("d", "u", "c"))
         service = RatingService(settings, store, ThreadScheduler())
-        link = PanelLink(settings, service, backoff=Backoff(initial=0.05, cap=0.5))
+        link = PanelLink(settings, service, backoff=backoff or Backoff(initial=0.05, cap=0.5))
         service.start()
         link.start()
         made.append((link, service, store))
@@ -194,12 +195,14 @@ def test_unplugged_panel_recovers_by_itself_and_loses_no_press(terminal, tmp_pat
     class Linked:
         device_path = str(link_path)
 
-    link, _service, store = terminal(Linked)
+    link, _service, store = terminal(Linked, backoff=Backoff())       # the production retry delays
     wait_for(lambda: link.panel.connected)
     first.close()                                                  # cable pulled
     wait_for(lambda: not link.panel.connected)
+    link_path.unlink()                                             # the device node is gone, as udev does
+    outage = threading.Event()
+    outage.wait(3.0)                                               # out long enough for the backoff to reach its cap
     with PanelSimulator() as second:
-        link_path.unlink()
         link_path.symlink_to(second.device_path)                   # cable back in
         started = time.monotonic()
         assert frames(second, lambda f: f == ("A",), timeout_s=2.0)   # relit within 2 s

@@ -115,6 +115,11 @@ def test_kiosk_ignores_escape_f1_and_close(terminal, window):
     assert window.dispatch("on_key_down", Keyboard.keycodes["f1"], 0, None, []) is True
     assert window.dispatch("on_request_close") is True
     assert app.open_settings() is False
+    # Kivy's own exit path: on_keyboard with Escape asks on_request_close, then stops the loop.
+    from kivy.base import EventLoop
+
+    assert window.dispatch("on_keyboard", Keyboard.keycodes["escape"], 0, None, []) is not True
+    assert not EventLoop.stopping
     pump()
     assert app.ui.manager.current == "rating"
 
