@@ -8,13 +8,22 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
 SCREENS := rating waiting reasons thanks out_of_service
 
-.PHONY: run test bench sysdeps setup snapshots clean
+.PHONY: run test postgres bench sysdeps setup snapshots clean
 
 run: setup
 	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
 
+# The collector's tests also run on PostgreSQL: deploy/postgres.sh starts a throwaway server (installing
+# Debian's package when root) and prints its URL. An EVALUATOR_TEST_PG_URL already set wins; without
+# either, those tests skip.
 test: setup
-	$(PY) -m pytest
+	@url="$${EVALUATOR_TEST_PG_URL:-}"; \
+	if [ -z "$$url" ]; then url=$$(bash deploy/postgres.sh) || exit 1; fi; \
+	EVALUATOR_TEST_PG_URL="$$url" $(PY) -m pytest
+
+# Start (or find running) the collector tests' PostgreSQL server and print its URL.
+postgres:
+	@bash deploy/postgres.sh
 
 bench: setup
 	-$(PY) bench/press_to_commit.py

@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["kiosk", "kiosk.*", "drivers", "drivers.*", "sync", "sync.*"]),
     package_data={
-        "kiosk": ["default_config.yaml", "migrations/*.py", "migrations/versions/*.py", "ui/*.kv"],
+        "kiosk": ["migrations/*.py", "migrations/versions/*.py", "ui/*.kv"],
     },
     install_requires=[
         "kivy==2.3.1",
@@ -28,7 +28,9 @@ setup(
     ],
     extras_require={
         "collector": ["fastapi>=0.110", "uvicorn>=0.29"],
-        "dev": ["pytest>=8", "hypothesis>=6.100"],
+        # the collector on PostgreSQL: SQLAlchemy's "postgresql+psycopg://" URLs
+        "postgres": ["psycopg[binary]>=3.1,<4"],
+        "dev": ["pytest>=8", "hypothesis>=6.100", "schemathesis>=4.32,<5", "psycopg[binary]>=3.1,<4"],
     },
     entry_points={"console_scripts": ["evaluator = kiosk.cli:main"]},
 )

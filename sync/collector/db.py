@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Mapping
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Engine, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint, create_engine, event)
@@ -137,6 +138,15 @@ def utcnow() -> datetime:
 
 def now_text() -> str:
     return iso_utc(utcnow())
+
+
+def nul_field(values: Mapping[str, Any]) -> str | None:
+    """The first field whose text holds U+0000. PostgreSQL cannot store it in a text column (SQLite
+    can), so every backend refuses it as bad input rather than PostgreSQL failing with a 500."""
+    for name, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            return name
+    return None
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sync.collector.db import conflicts, events, ratings, reasons, utcnow
+from sync.collector.db import conflicts, events, nul_field, ratings, reasons, utcnow
 from sync.collector.errors import BadInput, Forbidden
 from sync.protocol import (HASHED_FIELDS, PROTOCOL_VERSION, Ack, EventRecord, RatingRecord, ReasonRecord, Rejected,
                            iso_utc)
@@ -121,7 +121,7 @@ def _rating(conn: Connection, signer_id: str, raw: Any, index: int, sent_at: str
     if record.device_id != signer_id:
         return Rejected(id=record.uuid, reason="device_id is not the signing device")
     sent = record.model_dump()
-    problem = _out_of_range(sent, ("seq", "mono_ns"))
+    problem = _out_of_range(sent, ("seq", "mono_ns")) or _nul(sent)
     if problem:
         return Rejected(id=record.uuid, reason=problem)
     held = conn.execute(select(*(ratings.c[name] for name in CONTENT_FIELDS))
@@ -160,7 +160,7 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
         except ValueError as exc:
             rejected.append(Rejected(id=label, reason=f"malformed: recorded_at: {exc}"))
             continue
-        problem = _out_of_range(record.model_dump(), ("id", "mono_ns"))
+        problem = _out_of_range(record.model_dump(), ("id", "mono_ns")) or _nul(record.model_dump())
         if problem:
             rejected.append(Rejected(id=label, reason=problem))
             continue
@@ -184,3 +184,8 @@ def _out_of_range(values: dict[str, Any], names: tuple[str, ...]) -> str | None:
         if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
             return f"malformed: {name}: out of the 64-bit range"
     return None
+
+
+def _nul(values: dict[str, Any]) -> str | None:
+    name = nul_field(values)
+    return f"malformed: {name}: contains a NUL character" if name else None

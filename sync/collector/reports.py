@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, select
 
-from sync.collector.db import devices, enroll_codes, events, ratings, reasons
+from sync.collector.db import devices, enroll_codes, events, nul_field, ratings, reasons
 from sync.collector.enroll import check_timezone
 from sync.collector.errors import BadInput, NotFound
 from sync.protocol import GENESIS_HASH, HASHED_FIELDS, Summary, iso_utc, rating_hash
@@ -51,6 +51,9 @@ def _day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
 def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = None,
             staff_id: str | None = None) -> Summary:
     """The keys of the terminal's `evaluator summary --json`, counted in the unit's time zone."""
+    unstorable = nul_field({"unit": unit_id, "counter": counter_id, "staff": staff_id})
+    if unstorable:   # no stored id can hold it, and PostgreSQL refuses it even in a WHERE
+        raise BadInput(f"{unstorable}: contains a NUL character")
     with engine.connect() as conn:
         since, until = _day_bounds(day, unit_zone(conn, unit_id))
         where = [ratings.c.unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until]

@@ -1,13 +1,20 @@
-"""A real collector process on 127.0.0.1 with a real SQLite file, and a signing device to talk to it."""
+"""A real collector process on 127.0.0.1, on SQLite and on PostgreSQL, and a signing device to talk to it.
+
+Every test runs once per backend. PostgreSQL needs EVALUATOR_TEST_PG_URL (`make test` sets it from
+deploy/postgres.sh); without it those tests skip. Each backend gets one collector process per session
+and every test starts from empty tables.
+"""
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
 import subprocess
 import sys
 import threading
 import uuid as uuid_mod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,15 +22,19 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from sync.collector import enroll
-from sync.collector.db import open_engine, ratings
+from sync.collector.db import metadata, open_engine, ratings
 from sync.protocol import GENESIS_HASH, canonical_json, iso_utc, rating_hash, sign
 
 REPO = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 20
 TIMEOUT = (5, 30)
+PG_URL_ENV = "EVALUATOR_TEST_PG_URL"
+BACKENDS = ("sqlite", "postgresql")
 
 
 def free_port() -> int:
@@ -77,9 +88,49 @@ def _start(db_url: str) -> tuple[subprocess.Popen, str, list[str]]:
     return process, url, log
 
 
+@contextmanager
+def scratch_pg_database(url: str) -> Iterator[str]:
+    """A database of this session's own on the server of `url`, dropped afterwards.
+
+    Two runs sharing one server (two engineers, CI jobs) then never see, or wipe, each other's rows.
+    """
+    base = make_url(url)
+    name = f"evaluator_test_{os.getpid()}_{uuid_mod.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    problem = None
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except DBAPIError as exc:   # unreachable server, bad password, no CREATEDB
+        problem = str(exc.orig).strip()
+    if problem:
+        admin.dispose()
+        pytest.fail(f"{PG_URL_ENV}={base!r} is set but unusable (the role needs CREATEDB): {problem}",
+                    pytrace=False)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('collector') / 'collector.db'}"
+        return
+    pg_url = os.environ.get(PG_URL_ENV)
+    if not pg_url:
+        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against "
+                    "(`make test` starts one with deploy/postgres.sh)")
+    with scratch_pg_database(pg_url) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('collector') / 'collector.db'}"
+def collector_process(db_url: str) -> Iterator[Collector]:
+    """One server per backend and session: starting it costs about a second, emptying it milliseconds."""
     engine = open_engine(db_url)
     process, url, log = _start(db_url)
     try:
@@ -91,6 +142,15 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
         except subprocess.TimeoutExpired:
             process.kill()
         engine.dispose()
+
+
+@pytest.fixture
+def collector(collector_process: Collector) -> Collector:
+    """The session's collector with every table emptied, so no test sees another's rows."""
+    with collector_process.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):   # children before the parents they refer to
+            conn.execute(table.delete())
+    return collector_process
 
 
 @dataclass

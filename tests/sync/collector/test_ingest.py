@@ -70,6 +70,19 @@ def test_bad_rows_are_rejected_one_by_one(enroll_device, collector):
     assert collector.ratings_held(device.device_id) == 1
 
 
+def test_a_nul_character_rejects_its_row_alone_on_every_backend(enroll_device, collector):
+    """PostgreSQL cannot store U+0000 in text (SQLite can): the row is refused, never a 500 for the batch."""
+    device = enroll_device()
+    good = device.rating(5)
+    nul = device.rating(3, staff_id="s\x00")
+    answer = device.ingest(device.batch([good, nul]))
+    assert answer.status_code == 200, answer.text
+    ack = answer.json()
+    assert ack["accepted"] == [good["uuid"]]
+    assert [r["reason"] for r in ack["rejected"]] == ["malformed: staff_id: contains a NUL character"]
+    assert collector.ratings_held(device.device_id) == 1
+
+
 def test_reasons_and_events_are_stored_once_and_acknowledged(enroll_device):
     device = enroll_device()
     bad = device.rating(1)
