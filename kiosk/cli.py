@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the unit's time zone")
     summary.add_argument("--json", action="store_true", help="one JSON object on stdout")
     add("verify", _verify, "Check the local store's hash chain and sequence; exit 1 when broken.")
+    export = add("export", _export, "Write the ratings of some days to a CSV file (e.g. on a USB stick).")
+    export.add_argument("--since", required=True, type=_date, metavar="YYYY-MM-DD", help="first local day")
+    export.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="last local day (default: today)")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE.csv")
+    status = add("status", _status, "Device, store, sync, panel and clock in one view; exit 1 when unhealthy.")
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     prov = add("provision", _provision, "Enroll this terminal with the centre using a one-time code.")
     prov.add_argument("--server", required=True, metavar="URL", help="the centre, e.g. https://pingjia.example.gov.cn")
     prov.add_argument("--code", required=True, help="the enrollment code from `evaluator collector enroll-code`")
@@ -232,6 +238,61 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def _export(args: argparse.Namespace) -> int:
+    from kiosk import scoring
+    from kiosk.export import export_csv
+
+    settings = load(args.config)
+    until = args.until or scoring.today(settings.unit.zone)
+    if until < args.since:
+        raise UsageError(f"--until {until} is before --since {args.since}")
+    store = _existing_store(settings)
+    try:
+        done = export_csv(store, settings, args.since, until, args.out,
+                          progress=lambda n, total: _progress_bar(n, total, "ratings"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc}") from None
+    finally:
+        store.close()
+    print(f"{done.rows} rating(s) from {args.since} to {until} written to {done.path}")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from kiosk.app import open_store
+    from kiosk.status import gather
+    from kiosk.store import StorageError
+
+    settings = load(args.config)
+    store, problem = None, None
+    try:
+        store = open_store(settings, migrate=False)
+    except StorageError as exc:
+        problem = f"rating store unusable: {exc}"
+    try:
+        status = gather(settings, store)
+    finally:
+        if store is not None:
+            store.close()
+    if problem:
+        status.problems.insert(0, problem)
+    if args.json:
+        print(json.dumps(status.to_json(), ensure_ascii=False))
+    else:
+        print(_status_text(status))
+    return EXIT_OK if status.healthy else EXIT_FAILED
+
+
+def _status_text(status) -> str:
+    lines = []
+    for part in ("device", "store", "sync", "panel", "clock"):
+        values = getattr(status, part)
+        lines.append(f"{part}:")
+        lines.extend(f"  {key:<20} {'—' if value is None else value}" for key, value in values.items())
+    lines.append("healthy" if status.healthy else "PROBLEMS:\n" + "\n".join(f"  - {p}" for p in status.problems))
+    return "\n".join(lines)
+
+
 def _provision(args: argparse.Namespace) -> int:
     from sync.client import SyncError
     from sync.provision import provision
@@ -271,7 +332,7 @@ def _sync(args: argparse.Namespace) -> int:
         client = CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
         try:
             result = Uploader(Outbox(store), client, credentials.device_id, sync.batch_size).drain(
-                progress=_progress_bar if args.progress else None)
+                progress=(lambda n, total: _progress_bar(n, total, "ratings")) if args.progress else None)
         finally:
             client.close()
     except SyncError as exc:
@@ -284,11 +345,12 @@ def _sync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_bar(done: int, total: int, width: int = 30) -> None:
+def _progress_bar(done: int, total: int, unit: str, width: int = 30) -> None:
+    """One line on stderr, redrawn in place; ends the line when done."""
     total = max(total, done, 1)
     filled = round(width * done / total)
     end = "\n" if done >= total else ""
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} ratings", end=end, file=sys.stderr,
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {unit}", end=end, file=sys.stderr,
           flush=True)
 
 

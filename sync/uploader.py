@@ -20,11 +20,11 @@ from typing import Any, Callable
 
 from kiosk import __version__
 from kiosk.config import Settings
-from kiosk.models import EventKind
 from kiosk.outbox import Outbox, Pending
+from kiosk.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
-from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
-from sync.protocol import GENESIS_HASH, Ack, Batch, Heartbeat, iso_utc
+from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError, write_private
+from sync.protocol import GENESIS_HASH, Ack, Batch, Heartbeat, canonical_json, iso_utc
 from sync.provision import ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)
@@ -100,15 +100,18 @@ class SyncWorker:
         self._config_path = config_path
         self.last_error: str | None = None
         self.clock_offset_s: float | None = None
+        self._last_success: str | None = None
         self._verified: tuple[float, bool] | None = None   # (monotonic time, result) of the last chain walk
 
     def run(self) -> None:
         sync = self._settings.sync
         attempt = 0
         while not self._stop.is_set():
+            attempted = iso_utc(datetime.now(timezone.utc))
             try:
                 self._cycle()
                 attempt, wait = 0, sync.interval_s
+                self._last_success = attempted
             except TransientError as exc:
                 attempt += 1
                 wait = exc.retry_after_s if exc.retry_after_s is not None else \
@@ -119,6 +122,7 @@ class SyncWorker:
                 # a broken disk. Either way, report and try again only rarely.
                 wait = sync.backoff_cap_s
                 self._error(f"{type(exc).__name__}: {exc}; next try in {wait:.0f} s")
+            self._save_status(attempted)
             self._wait(wait, wake_for_bad_reviews=attempt == 0 and self.last_error is None)
 
     def _cycle(self) -> None:
@@ -165,24 +169,19 @@ class SyncWorker:
             device_id=credentials.device_id, sent_at=iso_utc(datetime.now(timezone.utc)), app_version=__version__,
             queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at,
             last_seq=last[0]["seq"] if last else 0, last_hash=last[0]["hash"] if last else GENESIS_HASH,
-            verify_ok=self._verify_ok(), clock_offset_s=self.clock_offset_s, panel=self._panel_status(),
+            verify_ok=self._verify_ok(), clock_offset_s=self.clock_offset_s, panel=panel_status(self._store),
             last_error=self.last_error))
         if offset is not None:
             self.clock_offset_s = round(offset, 3)
 
-    def _panel_status(self) -> dict[str, Any]:
-        """The panel as the terminal last recorded it: the two run in separate processes."""
-        seen = [event for kind in (EventKind.PANEL_CONNECTED, EventKind.PANEL_DISCONNECTED)
-                if (event := self._store.last_event(kind)) is not None and event["detail"].get("role") == "panel"]
-        if not seen:
-            return {}
-        latest = max(seen, key=lambda event: event["id"])
-        status: dict[str, Any] = {"connected": latest["kind"] == EventKind.PANEL_CONNECTED.value,
-                                  "since": latest["recorded_at"], "port": latest["detail"].get("port")}
-        hello = self._store.last_event(EventKind.PANEL_HELLO)
-        if hello is not None:
-            status.update(model=hello["detail"].get("model"), firmware=hello["detail"].get("firmware"))
-        return status
+    def _save_status(self, attempted: str) -> None:
+        """For `evaluator status` and the technician's screen, which run in other processes."""
+        state = {"last_attempt_at": attempted, "last_success_at": self._last_success,
+                 "last_error": self.last_error, "clock_offset_s": self.clock_offset_s}
+        try:
+            write_private(self._settings.sync.state_dir / SYNC_STATUS_FILE, canonical_json(state))
+        except OSError as exc:
+            log.warning("cannot write the sync status: %s", exc)
 
     def _verify_ok(self) -> bool:
         """The device's own chain check, walked at most hourly (it reads every rating)."""

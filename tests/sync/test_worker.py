@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, select
 from kiosk.app import open_store
 from kiosk.config import load
 from kiosk.models import EventKind
+from kiosk.status import read_sync_status
 from sync.client import CentreClient, Credentials
 from sync.collector.db import devices
 from sync.provision import ETAG_FILE
@@ -110,3 +111,5 @@ def test_the_heartbeat_reports_queue_clock_and_panel(collector, terminal_config)
     assert beat["panel"] == {"connected": True, "port": "/dev/evaluator-panel", "since": beat["panel"]["since"],
                              "model": "EVP-100", "firmware": "2.4.1"}
     assert beat["last_error"] is None
+    local = read_sync_status(settings.sync.state_dir)                  # what `evaluator status` shows
+    assert local["last_success_at"] and local["last_error"] is None and local["clock_offset_s"] is not None

@@ -1,0 +1,103 @@
+"""`evaluator export` and `evaluator status`, as a technician runs them on a real store file."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from kiosk.models import Channel, EventKind
+from kiosk.store import Identity, RatingStore
+
+
+def evaluator(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args, "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def make_config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text("store: {path: var/e.db}\nunit: {timezone: Asia/Shanghai}\n", encoding="utf-8")
+    return path
+
+
+def open_store(config: Path, clock=None) -> RatingStore:
+    return RatingStore(config.parent / "var" / "e.db", Identity("dev-0001", "unit-0001", "counter-01"),
+                       **({"clock": clock} if clock else {}))
+
+
+def test_export_writes_the_chosen_local_days_with_reasons(tmp_path):
+    config = make_config(tmp_path)
+    # Local (Shanghai) days 24, 25, 26 November: 23:30 local on the 24th is 15:30 UTC.
+    moments = iter([datetime(2026, 11, 24, 15, 30, tzinfo=timezone.utc),
+                    datetime(2026, 11, 24, 16, 30, tzinfo=timezone.utc),     # 00:30 on the 25th
+                    datetime(2026, 11, 24, 16, 31, tzinfo=timezone.utc),     # its reasons
+                    datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc),
+                    datetime(2026, 11, 26, 15, 59, tzinfo=timezone.utc),     # 23:59 on the 26th
+                    datetime(2026, 11, 26, 16, 30, tzinfo=timezone.utc)])    # the 27th
+    store = open_store(config, clock=lambda: next(moments))
+    store.append_rating(5, Channel.TOUCH, "open")
+    first = store.append_rating(1, Channel.PANEL, "solicited", staff_id="E7", case_no="A-1")
+    store.add_reasons(first.uuid, ["slow", "attitude"])
+    store.append_rating(4, Channel.KEYBOARD, "open")
+    store.append_rating(3, Channel.TOUCH, "open")
+    store.append_rating(2, Channel.TOUCH, "open")
+    store.close()
+
+    out = tmp_path / "usb" / "ratings.csv"
+    done = evaluator("export", "--since", "2026-11-25", "--until", "2026-11-26", "--out", str(out), config=config)
+    assert done.returncode == 0, done.stderr
+    assert "3 rating(s)" in done.stdout and "3/3 ratings" in done.stderr        # the progress bar's last state
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")                         # BOM: Excel reads it as UTF-8
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    assert [row["seq"] for row in rows] == ["2", "3", "4"]
+    bad = rows[0]
+    assert (bad["local_time"], bad["level"], bad["level_label"], bad["bad"]) == ("2026-11-25 00:30:00", "1",
+                                                                                 "非常不满意", "1")
+    assert (bad["reasons"], bad["staff_id"], bad["case_no"], bad["channel"]) == ("slow attitude", "E7", "A-1",
+                                                                                 "panel")
+    assert rows[1]["reasons"] == "" and rows[1]["bad"] == "0"
+    assert list(out.parent.iterdir()) == [out]                                   # no partial file left behind
+
+
+def test_export_refuses_a_backwards_range_and_a_missing_store(tmp_path):
+    config = make_config(tmp_path)
+    out = tmp_path / "x.csv"
+    done = evaluator("export", "--since", "2026-11-25", "--out", str(out), config=config)
+    assert done.returncode == 2 and "no rating store" in done.stderr
+    open_store(config).close()
+    done = evaluator("export", "--since", "2026-11-25", "--until", "2026-11-24", "--out", str(out), config=config)
+    assert done.returncode == 2 and "before --since" in done.stderr and not out.exists()
+
+
+def test_status_shows_store_panel_and_queue(tmp_path):
+    config = make_config(tmp_path)
+    store = open_store(config)
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.append_rating(2, Channel.TOUCH, "open")
+    store.record_event(EventKind.PANEL_CONNECTED, role="panel", port="/dev/evaluator-panel")
+    store.record_event(EventKind.PANEL_DISCONNECTED, role="panel", port="/dev/evaluator-panel")
+    store.close()
+    done = evaluator("status", "--json", config=config)
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["healthy"] is True and status["problems"] == []
+    assert status["store"]["ratings"] == 2 and status["store"]["last_seq"] == 2
+    assert status["store"]["integrity"] == "ok" and status["store"]["free_bytes"] > 0
+    assert status["sync"]["queue_depth"] == 2 and status["sync"]["provisioned"] is False
+    assert status["panel"]["connected"] is False and status["panel"]["port"] == "/dev/evaluator-panel"
+    assert status["device"]["id"] == "dev-0001" and status["clock"]["suspect"] is False
+    text = evaluator("status", config=config)
+    assert text.returncode == 0 and "healthy" in text.stdout and "queue_depth" in text.stdout
+
+
+def test_status_of_a_terminal_whose_store_is_unusable_exits_1(tmp_path):
+    config = make_config(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "e.db").write_bytes(b"garbage" * 1000)
+    done = evaluator("status", "--json", config=config)
+    assert done.returncode == 1
+    status = json.loads(done.stdout)
+    assert status["healthy"] is False and "rating store unusable" in status["problems"][0]
