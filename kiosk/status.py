@@ -18,7 +18,7 @@ from kiosk import BUILD_DATE, __version__
 from kiosk.config import Settings
 from kiosk.models import EventKind
 from kiosk.outbox import Outbox
-from kiosk.store import RatingStore, StorageError
+from kiosk.store import RatingStore
 
 SYNC_STATUS_FILE = "sync-status.json"   # written by the sync worker in sync.state_dir
 

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import requests
 
-from sync.protocol import Ack, Batch, DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat, canonical_json, sign
+from kiosk.files import write_private
+from sync.protocol import (
+    Ack,
+    Batch,
+    DeviceConfig,
+    EnrollRequest,
+    EnrollResponse,
+    Heartbeat,
+    canonical_json,
+    sign,
+)
 
 CREDENTIALS_FILE = "device.json"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -64,25 +72,6 @@ class Credentials:
     def save(self, state_dir: Path) -> Path:
         """Write atomically with mode 0600: the secret never sits in a readable or half-written file."""
         return write_private(state_dir / CREDENTIALS_FILE, canonical_json(vars(self)))
-
-
-def write_private(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
 
 
 class CentreClient:

@@ -11,7 +11,6 @@ leaves a terminal that cannot start.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ import yaml
 
 from kiosk import __version__
 from kiosk.config import PROVISIONED_FILE, ConfigError, CounterSettings, Settings, UnitSettings, load
-from sync.client import CentreClient, Credentials, SyncError, write_private
+from kiosk.files import write_private
+from sync.client import CentreClient, Credentials, SyncError
 from sync.protocol import DeviceConfig
 
 ETAG_FILE = "centre.etag"

@@ -16,14 +16,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from kiosk import __version__
 from kiosk.config import Settings
+from kiosk.files import write_private
 from kiosk.outbox import Outbox, Pending
 from kiosk.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
-from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError, write_private
+from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
 from sync.protocol import GENESIS_HASH, Ack, Batch, Heartbeat, canonical_json, iso_utc
 from sync.provision import ConfigRejected, refresh_config
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Engine, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint, create_engine, event)
+                        Table, UniqueConstraint, create_engine, event)
 from sqlalchemy.engine import make_url
 
 from sync.protocol import iso_utc
