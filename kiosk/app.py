@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -33,10 +34,24 @@ def run_terminal(settings: Settings) -> int:
     store = open_store(settings)
     try:
         service = RatingService(settings, store, KivyScheduler())
-        EvaluatorApp(settings, service, link=PanelLink(settings, service)).run()
+        access, scores = staff_access(settings, store)
+        EvaluatorApp(settings, service, link=PanelLink(settings, service), access=access, scores=scores).run()
     finally:
         store.close()
     return 0
+
+
+def staff_access(settings: Settings, store: RatingStore):
+    """What the staff screens need: who may sign in, and the figures they see (read on opening)."""
+    from kiosk.access import AccessControl, AccessFile
+    from kiosk.scores import build_scores
+
+    access = AccessControl(settings, store, AccessFile(settings.sync.state_dir))
+
+    def scores(staff_id: str | None, locale: Locale):
+        return build_scores(settings, store, locale, staff_id, target=settings.access.target_good_rate)
+
+    return access, scores
 
 
 def run_headless(settings: Settings) -> int:
@@ -68,22 +83,53 @@ def run_headless(settings: Settings) -> int:
 def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: Locale,
                     size: tuple[int, int] | None = None) -> Path:
     """Draw one screen with demo data into a PNG, offscreen."""
-    from kiosk.demo import demo_settings, demo_view
+    from kiosk.demo import demo_settings, demo_team_settings, demo_view
     from kiosk.ui.boot import prepare_kivy
 
-    demo = demo_settings(settings)
+    staff_screen = screen in (ScreenName.SIGN_IN, ScreenName.SCORES)
+    demo = demo_team_settings(settings) if staff_screen else demo_settings(settings)
     prepare_kivy(demo, size=size, offscreen=True)
     from kivy.base import EventLoop
     from kivy.core.window import Window
+
     from kiosk.ui.app import RatingUi
 
     EventLoop.ensure_window()
-    ui = RatingUi(demo, service=None, locale=locale)
-    ui.show(demo_view(screen, demo))
-    Window.add_widget(ui.manager)
-    for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
-        EventLoop.idle()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ui.manager.export_to_png(str(out))
-    Window.remove_widget(ui.manager)
+    with tempfile.TemporaryDirectory(prefix="evaluator-snapshot-") as scratch:
+        if staff_screen:
+            ui = _staff_demo(demo, screen, locale, Path(scratch))
+        else:
+            ui = RatingUi(demo, service=None, locale=locale)
+            ui.show(demo_view(screen, demo))
+        Window.add_widget(ui.manager)
+        for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
+            EventLoop.idle()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ui.manager.export_to_png(str(out))
+        Window.remove_widget(ui.manager)
     return out
+
+
+def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Path):
+    """The staff screens on a throwaway demo store in `scratch`: never the terminal's own store."""
+    from datetime import datetime, timezone
+
+    from kiosk.demo import fill_demo_store
+    from kiosk.ui.app import RatingUi
+
+    demo = demo.model_copy(update={
+        "sync": demo.sync.model_copy(update={"state_dir": scratch / "sync"}),
+        "store": demo.store.model_copy(update={"path": scratch / "demo.db"})})
+    store = fill_demo_store(demo, demo.store.path, datetime.now(timezone.utc))
+    access, scores = staff_access(demo, store)
+    ui = RatingUi(demo, service=None, locale=locale, access=access, scores=scores)
+    staff_id = demo.counter.staff_id
+    if screen is ScreenName.SIGN_IN:
+        ui.staff.open_sign_in()
+        ui.staff.sign_in_choose(staff_id)
+        for digit in "246":
+            ui.staff.sign_in_key(digit)
+    else:
+        ui.staff.open_scores(staff_id)
+    store.close()
+    return ui

@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--since", required=True, type=_date, metavar="YYYY-MM-DD", help="first local day")
     export.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="last local day (default: today)")
     export.add_argument("--out", required=True, type=Path, metavar="FILE.csv")
+    pin = add("set-pin", _set_pin, "Set a staff PIN or the technician password (stored as a salted hash).")
+    who = pin.add_argument_group("whose").add_mutually_exclusive_group(required=True)
+    who.add_argument("--staff", metavar="工号", help="a staff member of this counter's roster")
+    who.add_argument("--technician", action="store_true")
     status = add("status", _status, "Device, store, sync, panel and clock in one view; exit 1 when unhealthy.")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     prov = add("provision", _provision, "Enroll this terminal with the centre using a one-time code.")
@@ -255,6 +259,31 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{done.rows} rating(s) from {args.since} to {until} written to {done.path}")
+    return EXIT_OK
+
+
+def _set_pin(args: argparse.Namespace) -> int:
+    import getpass
+
+    from kiosk.access import MIN_SECRET, AccessFile
+
+    settings = load(args.config)
+    if args.staff is not None and settings.staff_member(args.staff) is None:
+        raise UsageError(f"{args.staff} is not in the staff roster of this terminal")
+    if sys.stdin.isatty():
+        secret = getpass.getpass("new PIN (digits): ")
+        if getpass.getpass("again: ") != secret:
+            raise UsageError("the two entries differ; nothing changed")
+    else:
+        secret = sys.stdin.readline().strip()
+    if not (secret.isdigit() and MIN_SECRET <= len(secret) <= 16):
+        raise UsageError(f"a PIN is {MIN_SECRET}–16 digits (the screen has a digit keypad); nothing changed")
+    access = AccessFile(settings.sync.state_dir)
+    if args.technician:
+        access.set_technician_password(secret)
+    else:
+        access.set_staff_pin(args.staff, secret)
+    print(f"{'technician password' if args.technician else 'PIN of ' + args.staff} set in {access.path} (0600)")
     return EXIT_OK
 
 

@@ -145,6 +145,28 @@ class TimingSettings(_Frozen):
     storage_retry_s: Annotated[float, Field(gt=0, le=3600, description="Out of service: retry storage this often.")] = 5.0
 
 
+class Corner(str, enum.Enum):
+    TOP_LEFT = "top_left"
+    TOP_RIGHT = "top_right"
+    BOTTOM_LEFT = "bottom_left"
+    BOTTOM_RIGHT = "bottom_right"
+
+
+class AccessSettings(_Frozen):
+    """The hidden way from the citizen's screens to staff scores and technician mode."""
+
+    corner: Corner = Field(Corner.TOP_RIGHT, description="Where the long press opens sign-in.")
+    corner_size: Annotated[float, Field(gt=0, le=0.5, description="Side of the corner zone, share of the "
+                                                                   "window's shorter side.")] = 0.12
+    hold_s: Annotated[float, Field(ge=0.5, le=30, description="How long the corner must be held.")] = 3.0
+    idle_s: Annotated[float, Field(ge=5, le=3600, description="Back to the citizen's screen after this "
+                                                               "long without a touch.")] = 60.0
+    max_tries: Annotated[int, Field(ge=1, le=20, description="Wrong PINs before sign-in locks.")] = 5
+    lockout_s: Annotated[float, Field(ge=1, le=86_400, description="How long sign-in stays locked.")] = 300.0
+    target_good_rate: Annotated[float, Field(gt=0, le=1, description="好评率 goal the scores are judged "
+                                                                      "against (policy: 80 %).")] = 0.8
+
+
 class KeyboardSettings(_Frozen):
     """USB-HID panels type keys: each maps to a level (or to the solicit key)."""
 
@@ -236,6 +258,7 @@ class Settings(_Frozen):
     bad_reasons: tuple[ReasonSettings, ...] = Field(default_factory=_default_reasons)
     timings: TimingSettings = TimingSettings()
     keyboard: KeyboardSettings = KeyboardSettings()
+    access: AccessSettings = AccessSettings()
     panel: PanelSettings = PanelSettings()
     counter_link: CounterLinkSettings = CounterLinkSettings()
     store: StoreSettings = StoreSettings()

@@ -4,11 +4,14 @@ The views here are only drawn, never stored: snapshots cannot add a rating.
 """
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+
 from kiosk.config import Mode, Settings, StaffMember
-from kiosk.models import Channel
+from kiosk.models import Channel, EventKind
 from kiosk.presenter import ScreenName
 from kiosk.service import Request, State, View
-from kiosk.store import StoredRating
+from kiosk.store import Identity, RatingStore, StoredRating
 
 DEMO_STAFF = StaffMember(id="E1023", name="李明", name_en="Li Ming", post="综合受理窗口", post_en="General services")
 
@@ -46,3 +49,41 @@ def demo_view(screen: ScreenName, settings: Settings) -> View:
         return View(state=State.OUT_OF_SERVICE, mode=settings.mode, accepting=False, staff_id=staff,
                     error="var/evaluator.db: database or disk is full")
     raise ValueError(f"no demo for screen {screen}")
+
+
+DEMO_TEAM = (DEMO_STAFF,
+             StaffMember(id="E1088", name="王芳", name_en="Wang Fang", post="社保窗口", post_en="Social insurance"),
+             StaffMember(id="E2051", name="张伟", name_en="Zhang Wei", post="不动产窗口", post_en="Real estate"))
+# A plausible month: mostly good, a few bad reviews with reasons, one weak day.
+_DAY_PATTERN = (5, 5, 4, 5, 3, 5, 4, 5, 2, 5, 4, 5, 1, 5)
+
+
+def demo_team_settings(settings: Settings) -> Settings:
+    """A counter with three staff, the first signed in: what the staff screens show in snapshots."""
+    staff = settings.staff if len(settings.staff) >= 2 else DEMO_TEAM
+    counter = settings.counter.model_copy(update={"staff_id": staff[0].id})
+    return settings.model_copy(update={"staff": staff, "counter": counter})
+
+
+def fill_demo_store(settings: Settings, path: Path, today: datetime) -> RatingStore:
+    """A throwaway store with 30 days of ratings, for snapshots of the staff scores only.
+
+    It lives in a temporary folder, never at `store.path`: snapshots cannot add a rating to a terminal.
+    """
+    now = [today]
+    store = RatingStore(path, Identity(settings.device.id, settings.unit.id, settings.counter.id),
+                        clock=lambda: now[0])
+    reasons = [reason.code for reason in settings.bad_reasons]
+    team = [member.id for member in settings.staff]
+    zone = settings.unit.zone
+    for day in range(29, -1, -1):
+        opening = datetime.combine((today.astimezone(zone) - timedelta(days=day)).date(), time(9), tzinfo=zone)
+        count = 14 if day == 0 else 4 + (day * 7) % 9
+        for i in range(count):
+            now[0] = (opening + timedelta(minutes=17 * i)).astimezone(timezone.utc)
+            level = 2 if day == 9 and i % 2 else _DAY_PATTERN[(day + i) % len(_DAY_PATTERN)]  # one weak day
+            rating = store.append_rating(level, Channel.TOUCH, settings.mode.value, staff_id=team[i % len(team)])
+            if level in settings.bad_levels and reasons:
+                store.add_reasons(rating.uuid, [reasons[(day + i) % len(reasons)]])
+    store.record_event(EventKind.UNRATED, case_no="2026A-0040", staff_id=team[0], source="counter")
+    return store

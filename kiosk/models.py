@@ -40,6 +40,9 @@ class EventKind(str, enum.Enum):
     PANEL_DISCONNECTED = "panel_disconnected"
     STORAGE_FAILED = "storage_failed"  # written once storage works again, with the time it failed
     STORAGE_RECOVERED = "storage_recovered"
+    ACCESS_GRANTED = "access_granted"  # staff or technician signed in on the screen
+    ACCESS_DENIED = "access_denied"    # a wrong PIN or password
+    ACCESS_LOCKED = "access_locked"    # too many wrong tries: sign-in closed for a while
 
 
 class Base(DeclarativeBase):

@@ -18,6 +18,8 @@ class ScreenName(str, enum.Enum):
     REASONS = "reasons"
     THANKS = "thanks"
     OUT_OF_SERVICE = "out_of_service"
+    SIGN_IN = "sign_in"          # staff screens, behind the hidden corner
+    SCORES = "scores"
 
 
 SCREEN_FOR_STATE = {

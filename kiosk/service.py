@@ -278,8 +278,9 @@ class RatingService:
         self._thank(rating)
 
     def _close_unrated(self, request: Request) -> None:
-        self._record_or_fail(EventKind.UNRATED, case_no=request.case_no, staff_id=request.staff_id,
-                             source=request.source)
+        # Credited like the rating would have been: the case's staff, else whoever is signed in.
+        self._record_or_fail(EventKind.UNRATED, case_no=request.case_no,
+                             staff_id=request.staff_id or self._view.staff_id, source=request.source)
 
     def _rest(self) -> None:
         """Back to the state the mode rests in, with any cooldown still honoured."""
@@ -362,7 +363,8 @@ class RatingService:
         if self._view.request is not None:
             # The outage closes this request unanswered; it is recorded as unrated once
             # storage works again, so every request still ends in a rating or an unrated.
-            self._interrupted.append(self._view.request)
+            request = self._view.request
+            self._interrupted.append(replace(request, staff_id=request.staff_id or self._view.staff_id))
         self._enter(State.OUT_OF_SERVICE, request=None, rating=None, selected_reasons=frozenset(),
                     error=str(exc))
         self._timer = self._scheduler.call_later(self._settings.timings.storage_retry_s, self._probe)

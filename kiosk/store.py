@@ -373,6 +373,75 @@ class RatingStore:
                     return VerifyResult(checked=checked, first_broken_seq=expected_seq, problem=problem)
                 expected_seq, prev_hash, checked = expected_seq + 1, fields["hash"], checked + 1
 
+    # -- reads for the staff scores screen (kiosk.scoring turns them into figures) --
+
+    def staff_level_counts(self, start: datetime, end: datetime) -> dict[tuple[str | None, int], int]:
+        """Ratings per (staff_id, level) recorded in [start, end); staff_id None: nobody was signed in."""
+        since, until = iso_utc(start), iso_utc(end)
+        with self.transaction(write=False) as conn:
+            rows = conn.execute(select(ratings.c.staff_id, ratings.c.level, func.count())
+                                .where((ratings.c.recorded_at >= since) & (ratings.c.recorded_at < until))
+                                .group_by(ratings.c.staff_id, ratings.c.level)).all()
+        return {(staff_id, level): count for staff_id, level, count in rows}
+
+    def unrated_by_staff(self, start: datetime, end: datetime) -> dict[str | None, int]:
+        """Unrated requests in [start, end) per the staff_id their event names (None: it named nobody)."""
+        since, until = iso_utc(start), iso_utc(end)
+        staff = func.json_extract(events.c.detail, "$.staff_id")
+        with self.transaction(write=False) as conn:
+            rows = conn.execute(select(staff, func.count())
+                                .where((events.c.kind == EventKind.UNRATED.value)
+                                       & (events.c.recorded_at >= since) & (events.c.recorded_at < until))
+                                .group_by(staff)).all()
+        return {staff_id: count for staff_id, count in rows}
+
+    def level_counts_by_bucket(self, edges: list[datetime]) -> list[dict[int, int]]:
+        """Ratings per level in each [edges[i], edges[i + 1]), in one statement over the whole range.
+
+        Local days are not a fixed width of UTC text (DST), so the buckets are
+        given as edges. A VALUES table of [lo, hi) bounds CROSS JOINed to
+        ratings makes SQLite seek the recorded_at index once per bucket and
+        count each row as a plain range count would. Measured on 2,000,000
+        ratings, 30 days (33,000 rows): this 19 ms; one range scan bucketed
+        with a CASE chain 36 ms (up to 30 text comparisons per row); one scan
+        of (recorded_at, level) bucketed in Python 36 ms; the plain range
+        count it cannot beat 14 ms. CROSS JOIN pins the bounds as the outer
+        loop, whatever the planner guesses without statistics.
+        """
+        buckets: list[dict[int, int]] = [{} for _ in edges[1:]]
+        if not buckets:
+            return buckets
+        values = ", ".join(f"({i}, :e{i}, :e{i + 1})" for i in range(len(buckets)))
+        sql = (f"WITH bounds(i, lo, hi) AS (VALUES {values}) "
+               "SELECT bounds.i, ratings.level, count(*) FROM bounds CROSS JOIN ratings "
+               "ON ratings.recorded_at >= bounds.lo AND ratings.recorded_at < bounds.hi "
+               "GROUP BY bounds.i, ratings.level")
+        with self.transaction(write=False) as conn:
+            rows = conn.exec_driver_sql(sql, {f"e{i}": iso_utc(edge) for i, edge in enumerate(edges)}).all()
+        for index, level, count in rows:
+            buckets[index][level] = count
+        return buckets
+
+    def ratings_with_reasons(self, start: datetime, end: datetime, levels: list[int],
+                             limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` ratings at `levels` in [start, end), newest first, each with its reason codes."""
+        since, until = iso_utc(start), iso_utc(end)
+        with self.transaction(write=False) as conn:
+            # ORDER BY recorded_at walks the time index backwards: no sort, and the LIMIT stops it early.
+            rows = conn.execute(select(ratings.c.uuid, ratings.c.seq, ratings.c.recorded_at, ratings.c.level,
+                                       ratings.c.staff_id)
+                                .where((ratings.c.recorded_at >= since) & (ratings.c.recorded_at < until)
+                                       & ratings.c.level.in_(levels))
+                                .order_by(ratings.c.recorded_at.desc()).limit(limit)).all()
+            found = {row.uuid: {**row._mapping, "reasons": []} for row in rows}
+            if found:
+                reasons = conn.execute(select(rating_reasons.c.rating_uuid, rating_reasons.c.code)
+                                       .where(rating_reasons.c.rating_uuid.in_(list(found)))
+                                       .order_by(rating_reasons.c.id)).all()
+                for rating_uuid, code in reasons:
+                    found[rating_uuid]["reasons"].append(code)
+        return list(found.values())
+
 
 def _chain_problem(fields: dict[str, Any], expected_seq: int, prev_hash: str) -> str | None:
     if fields["seq"] != expected_seq:

@@ -19,12 +19,15 @@ from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
 from kiosk.presenter import Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, View
+from kiosk.access import AccessControl
 from kiosk.ui import screens
+from kiosk.ui.staff import ScoresSource, StaffScreens
 
 log = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent
-KV_FILES = ("widgets.kv", "rating.kv", "waiting.kv", "reasons.kv", "thanks.kv", "out_of_service.kv")
+KV_FILES = ("widgets.kv", "rating.kv", "waiting.kv", "reasons.kv", "thanks.kv", "out_of_service.kv", "sign_in.kv",
+            "scores.kv")
 SCREEN_CLASSES = {
     ScreenName.RATING: screens.RatingScreen,
     ScreenName.WAITING: screens.WaitingScreen,
@@ -57,7 +60,9 @@ class KivyScheduler:
 class RatingUi:
     """The screen manager and its wiring; usable inside an App or on its own in tests."""
 
-    def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None):
+    def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None,
+                 access: AccessControl | None = None, scores: ScoresSource | None = None):
+        """`access` and `scores`: the staff screens behind the hidden corner (none without them)."""
         load_kv()
         self.settings = settings
         self.service = service
@@ -71,6 +76,8 @@ class RatingUi:
             self.manager.add_widget(cls(name=name.value, controller=self))
         self._latest: View | None = None
         self._render_trigger = Clock.create_trigger(self._render_latest)
+        self.staff = StaffScreens(settings, self.manager, access, scores, lambda: self.locale, self._back_to_citizen) \
+            if access is not None and scores is not None else None
         if service is not None:
             service.add_view_listener(self.view_changed)
             self.show(service.view)
@@ -91,8 +98,13 @@ class RatingUi:
         model = self.presenter.present(view, self.locale)
         screen = self.manager.get_screen(model.screen.value)
         screen.model = model
-        if self.manager.current != model.screen.value:
+        staff_in_front = self.staff is not None and self.staff.active
+        if self.manager.current != model.screen.value and not staff_in_front:
             self.manager.current = model.screen.value
+
+    def _back_to_citizen(self) -> None:
+        if self.service is not None:
+            self.show(self.service.view)      # the service's view is the truth; it is read atomically
 
     # -- screen → service ----------------------------------------------------
 
@@ -133,15 +145,18 @@ class EvaluatorApp(App):
     title = "满意度评价器"
     use_kivy_settings = False
 
-    def __init__(self, settings: Settings, service: RatingService, link: PanelLink | None = None, **kwargs):
+    def __init__(self, settings: Settings, service: RatingService, link: PanelLink | None = None,
+                 access: AccessControl | None = None, scores: ScoresSource | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
         self.service = service
         self.link = link
+        self.access = access
+        self.scores = scores
         self.ui: RatingUi | None = None
 
     def build(self):
-        self.ui = RatingUi(self.settings, self.service)
+        self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores)
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
         return self.ui.manager
 

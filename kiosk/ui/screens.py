@@ -2,10 +2,13 @@
 controller (the App) turns touches into service calls."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
 from kiosk.presenter import ScreenModel
+from kiosk.ui.charts import LevelBars, RateGauge, TrendChart  # noqa: F401  (registered for scores.kv)
 from kiosk.ui.widgets import LevelButton, ReasonToggle, dim
 
 
@@ -61,3 +64,82 @@ class ThanksScreen(ModelScreen):
 
 class OutOfServiceScreen(ModelScreen):
     pass
+
+
+# -- staff screens (behind the hidden corner) ------------------------------------------
+
+
+class KeypadButton(Button):
+    pass
+
+
+class ChoiceButton(Button):
+    key = StringProperty("")
+    selected = BooleanProperty(False)
+
+
+KEYPAD = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "C", "0", "←")   # C clears, ← deletes one
+
+
+class SignInScreen(Screen):
+    """Draws a SignInModel; the form (kiosk.signin) decides everything."""
+
+    form_model = ObjectProperty(None, allownone=True)
+    controller = ObjectProperty(None, allownone=True)
+
+    def on_kv_post(self, _base) -> None:
+        for key in KEYPAD:
+            button = KeypadButton(text=key)
+            button.bind(on_release=lambda b: self.controller.sign_in_key(b.text))
+            self.ids.keypad.add_widget(button)
+
+    def on_form_model(self, _screen, model) -> None:
+        if model is None:
+            return
+        box = self.ids.choices
+        if [b.key for b in reversed(box.children)] != [c.key for c in model.choices]:
+            box.clear_widgets()
+            for choice in model.choices:
+                button = ChoiceButton(key=choice.key)
+                button.bind(on_release=lambda b: self.controller.sign_in_choose(b.key))
+                box.add_widget(button)
+        for button, choice in zip(reversed(box.children), model.choices):
+            button.text, button.selected = choice.label, choice.selected
+
+    def submit(self) -> None:
+        self.controller.sign_in_submit()
+
+
+class ScoreLine(BoxLayout):
+    """One row of the staff table or the bad-review list: text left and right."""
+
+    left = StringProperty("")
+    right = StringProperty("")
+    right_share = NumericProperty(0.55)   # of the left part's width
+    highlighted = BooleanProperty(False)
+
+
+class ScoresScreen(Screen):
+    """Draws a kiosk.scores.ScoresModel; read-only."""
+
+    model = ObjectProperty(None, allownone=True)
+    controller = ObjectProperty(None, allownone=True)
+    signed_in_name = StringProperty("")
+    back_label = StringProperty("")
+
+    def on_model(self, _screen, model) -> None:
+        if model is None:
+            return
+        highlighted = [line for line in model.staff if line.highlighted]
+        self.signed_in_name = highlighted[0].name if highlighted else ""
+        table = self.ids.staff_table
+        table.clear_widgets()      # rebuilt only when the screen opens, never per frame
+        for line in model.staff:
+            table.add_widget(ScoreLine(left=line.name, highlighted=line.highlighted, right_share=2.2,
+                                       right=f"{line.total}   {line.good_rate_text}   "
+                                             f"{model.texts['bad_reviews']} {line.bad}"))
+        reviews = self.ids.bad_reviews
+        reviews.clear_widgets()
+        for review in model.bad_reviews:
+            reviews.add_widget(ScoreLine(left=f"{review.time}  {review.level_label}  {review.staff_name}",
+                                         right="、".join(review.reasons) or model.texts["no_reason"]))

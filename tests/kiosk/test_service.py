@@ -79,6 +79,17 @@ def test_unanswered_request_is_recorded_unrated_never_as_a_rating(make_settings,
     assert [e["detail"]["case_no"] for e in store.events_of(EventKind.UNRATED)] == ["A-1"]
 
 
+def test_an_unrated_request_is_credited_like_its_rating_would_be(make_settings, store):
+    settings = make_settings(mode="solicited", staff=[{"id": "E7", "name": "李明"}, {"id": "E8", "name": "王芳"}])
+    service, clock = make_service(settings, store)
+    service.sign_in("E7")
+    service.solicit()                                  # the staff key: the signed-in member's service
+    clock.advance(settings.timings.solicit_window_s)
+    service.solicit(case_no="A-2", staff_id="E8")      # the counter PC names the staff of the case
+    clock.advance(settings.timings.solicit_window_s)
+    assert [e["detail"]["staff_id"] for e in store.events_of(EventKind.UNRATED)] == ["E7", "E8"]
+
+
 def test_a_new_request_closes_the_unanswered_one_as_unrated(make_settings, store):
     service, _clock = make_service(make_settings(mode="solicited"), store)
     service.solicit(case_no="A-1")

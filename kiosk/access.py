@@ -1,0 +1,158 @@
+"""Who may leave the citizen's screens: staff by 工号 + PIN, technicians by password.
+
+Secrets are kept only as salted scrypt hashes, in `access.yaml` beside the
+device key in `sync.state_dir` (0600), never in config.yaml. Too many wrong
+tries lock sign-in for a while; every grant, refusal and lock is an event.
+No Kivy here: the sign-in screen only relays what is typed.
+"""
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from kiosk.config import Settings
+from kiosk.files import write_private
+from kiosk.models import EventKind
+from kiosk.store import RatingStore, StorageError
+
+ACCESS_FILE = "access.yaml"
+MIN_SECRET = 4           # digits; the screen's keypad types nothing else
+# scrypt cost: ~50 ms on a Raspberry Pi 4, so a stolen file cannot be brute-forced cheaply
+# while a sign-in still feels instant. Stored with each hash, so it can be raised later.
+_N, _R, _P = 2 ** 14, 8, 1
+
+
+class Role(str, enum.Enum):
+    STAFF = "staff"
+    TECHNICIAN = "technician"
+
+
+class Outcome(str, enum.Enum):
+    GRANTED = "granted"
+    WRONG = "wrong"          # unknown id or wrong secret: the screen does not say which
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: Outcome
+    role: Role | None = None
+    user_id: str | None = None
+    locked_for_s: float = 0.0
+    tries_left: int = 0
+
+
+def hash_secret(secret: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return "$".join(["scrypt", str(_N), str(_R), str(_P), _b64(salt), _b64(digest)])
+
+
+def check_secret(secret: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(secret.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                                p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+class AccessFile:
+    """access.yaml: {staff: {工号: hash}, technician: hash}."""
+
+    def __init__(self, state_dir: Path):
+        self.path = state_dir / ACCESS_FILE
+
+    def load(self) -> dict:
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def set_staff_pin(self, staff_id: str, pin: str) -> None:
+        data = self.load()
+        data.setdefault("staff", {})[staff_id] = hash_secret(pin)
+        self._save(data)
+
+    def set_technician_password(self, password: str) -> None:
+        data = self.load()
+        data["technician"] = hash_secret(password)
+        self._save(data)
+
+    def _save(self, data: dict) -> None:
+        write_private(self.path, yaml.safe_dump(data, sort_keys=True).encode("utf-8"))
+
+
+class AccessControl:
+    """Checks sign-ins and keeps the lockout; thread-safe, time from `monotonic`."""
+
+    def __init__(self, settings: Settings, store: RatingStore | None, access: AccessFile,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self._settings = settings.access
+        self._roster = {member.id for member in settings.staff}
+        self._store = store
+        self._access = access
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._locked_until = float("-inf")
+
+    def locked_for(self) -> float:
+        """Seconds until sign-in opens again; 0 when open."""
+        return max(0.0, self._locked_until - self._monotonic())
+
+    def sign_in(self, role: Role, user_id: str | None, secret: str) -> Attempt:
+        with self._lock:
+            if self.locked_for() > 0:
+                return Attempt(Outcome.LOCKED, locked_for_s=self.locked_for())
+            if self._matches(role, user_id, secret):
+                self._failures = 0
+                self._record(EventKind.ACCESS_GRANTED, role=role.value, user_id=user_id)
+                return Attempt(Outcome.GRANTED, role=role, user_id=user_id)
+            self._failures += 1
+            self._record(EventKind.ACCESS_DENIED, role=role.value, user_id=user_id, tries=self._failures)
+            if self._failures >= self._settings.max_tries:
+                self._failures = 0
+                self._locked_until = self._monotonic() + self._settings.lockout_s
+                self._record(EventKind.ACCESS_LOCKED, seconds=self._settings.lockout_s)
+                return Attempt(Outcome.LOCKED, locked_for_s=self._settings.lockout_s)
+            return Attempt(Outcome.WRONG, tries_left=self._settings.max_tries - self._failures)
+
+    def _matches(self, role: Role, user_id: str | None, secret: str) -> bool:
+        data = self._access.load()
+        if role is Role.TECHNICIAN:
+            stored = data.get("technician")
+        else:
+            # Only staff on this counter's roster: a PIN left behind for someone who moved on opens nothing.
+            stored = (data.get("staff") or {}).get(user_id) if user_id in self._roster else None
+        if not isinstance(stored, str):
+            check_secret(secret, hash_secret("-"))   # same time whether or not the id exists
+            return False
+        return check_secret(secret, stored)
+
+    def _record(self, kind: EventKind, **detail: object) -> None:
+        if self._store is None:
+            return
+        try:
+            self._store.record_event(kind, **detail)
+        except StorageError:
+            pass    # the out-of-service screen already tells; sign-in still works for the technician

@@ -1,0 +1,147 @@
+"""The way behind the citizen's screens: corner hold → sign-in → staff scores, and back when idle.
+
+It adds its screens to the citizen's ScreenManager and watches its touches;
+the form and the figures come from kiosk.signin and kiosk.scores, so nothing
+here decides who may enter or computes a number.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Any, Callable
+
+from kivy.clock import Clock
+from kivy.uix.screenmanager import ScreenManager
+
+from kiosk.access import AccessControl, Outcome
+from kiosk.config import Corner, Locale, Settings
+from kiosk.signin import SignInForm, say
+from kiosk.ui import screens
+
+log = logging.getLogger(__name__)
+
+ScoresSource = Callable[[str | None, Locale], Any]   # (signed-in staff id, locale) → kiosk.scores.ScoresModel
+
+
+class StaffMode(str, enum.Enum):
+    OFF = "off"              # the citizen's screens
+    SIGN_IN = "sign_in"
+    SCORES = "scores"
+
+
+class StaffScreens:
+    def __init__(self, settings: Settings, manager: ScreenManager, access: AccessControl, scores: ScoresSource,
+                 locale: Callable[[], Locale], leave: Callable[[], None]):
+        """`leave`: show the citizen's current screen again."""
+        self._settings = settings.access
+        self._manager = manager
+        self._scores = scores
+        self._locale = locale
+        self._leave = leave
+        self.form = SignInForm(settings, access)
+        self.mode = StaffMode.OFF
+        self.signed_in: str | None = None
+        self._hold: tuple[Any, Any] | None = None        # (touch, Clock event) of a corner press
+        self._idle = Clock.create_trigger(lambda _dt: self.leave(), self._settings.idle_s)
+        self.sign_in_screen = screens.SignInScreen(name=StaffMode.SIGN_IN.value, controller=self)
+        self.scores_screen = screens.ScoresScreen(name=StaffMode.SCORES.value, controller=self)
+        manager.add_widget(self.sign_in_screen)
+        manager.add_widget(self.scores_screen)
+        manager.bind(on_touch_down=self._touch_down, on_touch_up=self._touch_up)
+
+    @property
+    def active(self) -> bool:
+        return self.mode is not StaffMode.OFF
+
+    # -- the hidden corner -------------------------------------------------------------
+
+    def _touch_down(self, _manager, touch) -> bool:
+        if self.active:
+            self._restart_idle()                  # any touch keeps staff screens open
+        elif self._in_corner(touch.pos):
+            self._cancel_hold()
+            self._hold = (touch, Clock.schedule_once(lambda _dt: self._held(touch), self._settings.hold_s))
+        return False                              # the touch still reaches the screen below
+
+    def _touch_up(self, _manager, touch) -> bool:
+        if self._hold is not None and self._hold[0] is touch:
+            self._cancel_hold()
+        return False
+
+    def _held(self, touch) -> None:
+        self._hold = None
+        if not self.active and self._in_corner(touch.pos):    # a finger that slid away opens nothing
+            self.open_sign_in()
+
+    def _cancel_hold(self) -> None:
+        if self._hold is not None:
+            self._hold[1].cancel()
+            self._hold = None
+
+    def _in_corner(self, pos: tuple[float, float]) -> bool:
+        manager = self._manager
+        side = self._settings.corner_size * min(manager.width, manager.height)
+        x, y = pos[0] - manager.x, pos[1] - manager.y
+        left = x <= side
+        right = x >= manager.width - side
+        bottom = y <= side
+        top = y >= manager.height - side
+        return {Corner.TOP_LEFT: top and left, Corner.TOP_RIGHT: top and right,
+                Corner.BOTTOM_LEFT: bottom and left, Corner.BOTTOM_RIGHT: bottom and right}[self._settings.corner]
+
+    # -- sign-in ---------------------------------------------------------------------
+
+    def open_sign_in(self) -> None:
+        self.form.reset()
+        self._enter(StaffMode.SIGN_IN)
+        self._redraw_form()
+
+    def sign_in_choose(self, key: str) -> None:
+        self.form.choose(key)
+        self._redraw_form()
+
+    def sign_in_key(self, key: str) -> None:
+        if key == "C":
+            self.form.secret = ""
+        elif key == "←":
+            self.form.backspace()
+        else:
+            self.form.type_digit(key)
+        self._redraw_form()
+
+    def sign_in_submit(self) -> None:
+        attempt = self.form.submit()
+        self._redraw_form()
+        if attempt is not None and attempt.outcome is Outcome.GRANTED:
+            log.info("%s signed in on the screen", attempt.user_id or attempt.role.value)
+            self.open_scores(attempt.user_id)
+
+    def _redraw_form(self) -> None:
+        self.sign_in_screen.form_model = self.form.model(self._locale())
+
+    # -- scores and leaving ------------------------------------------------------------
+
+    def open_scores(self, staff_id: str | None) -> None:
+        self.signed_in = staff_id
+        self.scores_screen.back_label = say("back", self._locale())
+        self.scores_screen.model = self._scores(staff_id, self._locale())
+        self._enter(StaffMode.SCORES)
+
+    def leave_staff_mode(self) -> None:
+        self.leave()
+
+    def leave(self) -> None:
+        self._idle.cancel()
+        self.form.reset()
+        self.signed_in = None
+        self.mode = StaffMode.OFF
+        self._leave()
+
+    def _enter(self, mode: StaffMode) -> None:
+        self.mode = mode
+        self._manager.current = mode.value
+        self._restart_idle()
+
+    def _restart_idle(self) -> None:
+        self._idle.cancel()                        # a trigger already armed would keep its old deadline
+        self._idle()

@@ -1,0 +1,158 @@
+"""The hidden corner, sign-in and staff scores, driven by simulated touch in a real offscreen window."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kiosk.access import AccessFile
+from kiosk.app import staff_access
+from kiosk.models import Channel, EventKind
+from kiosk.service import RatingService
+from kiosk.store import Identity, RatingStore
+from tests.kiosk.ui.conftest import pump, pump_until, tap
+
+STAFF = [{"id": "E1023", "name": "李明"}, {"id": "E2000", "name": "王芳"}]
+
+
+@pytest.fixture
+def terminal(window, make_settings, tmp_path):
+    """The touchscreen terminal as `evaluator run` composes it, with PINs set for E1023 and a technician."""
+    from kiosk.ui.app import EvaluatorApp, KivyScheduler
+
+    made = []
+
+    def build(**access):
+        settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")},
+                                 access={"hold_s": 0.5, "idle_s": 5, **access})
+        secrets = AccessFile(settings.sync.state_dir)
+        secrets.set_staff_pin("E1023", "2468")
+        secrets.set_technician_password("97531")
+        store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
+        service = RatingService(settings, store, KivyScheduler())
+        allowed, scores = staff_access(settings, store)
+        app = EvaluatorApp(settings, service, access=allowed, scores=scores)
+        root = app.build()
+        window.add_widget(root)
+        service.start()
+        pump()
+        made.append((app, root, store))
+        return app, store, settings
+
+    yield build
+    for app, root, store in made:
+        app.on_stop()
+        window.remove_widget(root)
+        store.close()
+
+
+def hold(manager, pos, seconds: float):
+    """A finger down at `pos` (window coordinates), kept there for `seconds` of frames, then lifted."""
+    from kivy.tests.common import UnitTestTouch
+
+    touch = UnitTestTouch(*pos)
+    touch.touch_down()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pump(1)
+    touch.touch_up()
+
+
+def top_right(manager):
+    return manager.right - 5, manager.top - 5
+
+
+def sign_in(app, who: str, pin: str) -> None:
+    screen = app.ui.manager.get_screen("sign_in")
+    tap(next(button for button in screen.ids.choices.children if button.key == who))
+    keys = {button.text: button for button in screen.ids.keypad.children}
+    for digit in pin:
+        tap(keys[digit])
+    pump()
+    tap(screen.ids.ok)
+    pump()
+
+
+def test_a_long_press_in_the_corner_opens_sign_in_and_a_short_one_does_not(terminal):
+    app, store, _settings = terminal()
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.2)
+    assert manager.current == "rating"
+    hold(manager, (manager.center_x, manager.top - 5), 0.8)       # long, but not in the corner
+    assert manager.current == "rating"
+    hold(manager, top_right(manager), 0.8)
+    assert manager.current == "sign_in"
+    assert store.count_ratings() == 0                              # the gesture rated nothing
+
+
+def test_staff_pin_opens_scores_that_match_the_summary(terminal, tmp_path):
+    app, store, settings = terminal()
+    for level in (5, 5, 4, 1):
+        store.append_rating(level, Channel.TOUCH, "open", staff_id="E1023")
+    store.append_rating(2, Channel.TOUCH, "open", staff_id="E2000")
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.8)
+    sign_in(app, "E1023", "2468")
+    pump_until(lambda: manager.current == "scores")
+    model = manager.get_screen("scores").model
+    config = tmp_path / "summary.yaml"
+    config.write_text(f"store: {{path: {settings.store.path}}}\n", encoding="utf-8")
+    summary = json.loads(subprocess.run([sys.executable, "-m", "kiosk.cli", "summary", "--json", "--config",
+                                         str(config)], capture_output=True, text=True, timeout=60).stdout)
+    assert model.total == summary["total"] == 5
+    assert {str(level.level): level.count for level in model.by_level} == summary["by_level"]
+    assert model.good_rate == pytest.approx(summary["good_rate"]) and model.good_rate_text == "60.0 %"
+    assert model.meets_target is False and model.target == 0.8
+    lines = {line.staff_id: line for line in model.staff}
+    assert lines["E1023"].highlighted and not lines["E2000"].highlighted and lines["E1023"].total == 4
+    bars = manager.get_screen("scores").ids.bars
+    pump()
+    assert [entry[2] for entry in bars.entries] == [2, 1, 0, 1, 1]
+    assert [e["detail"]["user_id"] for e in store.events_of(EventKind.ACCESS_GRANTED)] == ["E1023"]
+
+
+def test_wrong_pins_lock_sign_in_until_the_lockout_ends(terminal):
+    app, store, _settings = terminal(max_tries=3, lockout_s=1.5)
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.8)
+    screen = manager.get_screen("sign_in")
+    sign_in(app, "E1023", "1111")
+    assert manager.current == "sign_in" and "2" in screen.ids.message.text
+    sign_in(app, "E1023", "1111")
+    sign_in(app, "E1023", "1111")
+    assert "分钟" in screen.ids.message.text
+    sign_in(app, "E1023", "2468")                                 # the right PIN, but locked
+    assert manager.current == "sign_in"
+    assert len(store.events_of(EventKind.ACCESS_LOCKED)) == 1
+    pump_until(lambda: app.ui.staff.form._access.locked_for() == 0, timeout_s=3)
+    sign_in(app, "E1023", "2468")
+    assert manager.current == "scores"
+
+
+def test_the_technician_password_and_the_back_button(terminal):
+    app, _store, _settings = terminal()
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.8)
+    sign_in(app, "__technician__", "97531")
+    assert manager.current == "scores"
+    tap(manager.get_screen("scores").ids.back)
+    assert manager.current == "rating"
+
+
+def test_staff_screens_return_to_the_citizen_after_a_minute_without_touch(terminal):
+    app, store, _settings = terminal(idle_s=5)
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.8)
+    sign_in(app, "E1023", "2468")
+    assert manager.current == "scores"
+    app.service.press(4, Channel.PANEL)                           # a citizen rates on the panel meanwhile
+    pump(3)
+    assert manager.current == "scores"                             # staff screens stay in front…
+    started = time.monotonic()
+    pump_until(lambda: manager.current != "scores", timeout_s=8)
+    assert time.monotonic() - started > 3                          # …until idle (5 s, counted from the last touch)
+    assert manager.current in ("rating", "thanks")
+    assert store.count_ratings() == 1
