@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
-SCREENS := rating waiting reasons thanks out_of_service
+SCREENS := rating waiting reasons thanks out_of_service sign_in scores
 
 .PHONY: run test postgres bench sysdeps setup snapshots clean
 
@@ -28,6 +28,8 @@ postgres:
 bench: setup
 	-$(PY) bench/press_to_commit.py
 	-$(PY) bench/panel_latency.py
+	-$(PY) bench/summary_query.py
+	-$(PY) bench/sync_backlog.py
 
 setup: sysdeps $(STAMP)
 
@@ -41,7 +43,7 @@ $(STAMP): setup.py
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Screenshots for the README: every citizen screen, in both languages.
+# Screenshots for the README: every screen (citizen and staff), in both languages.
 snapshots: setup
 	@for screen in $(SCREENS); do for lang in zh en; do \
 		$(VENV)/bin/evaluator snapshot $$screen --lang $$lang --config config.yaml \
