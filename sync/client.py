@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -93,8 +94,10 @@ class CentreClient:
         response = self._send("POST", "/v1/enroll", body, signed=False)
         return EnrollResponse.model_validate(response.json())
 
-    def ingest(self, batch: Batch) -> Ack:
-        body = gzip.compress(canonical_json(batch.model_dump(mode="json")), compresslevel=6)
+    def ingest(self, batch: Batch | dict[str, Any]) -> Ack:
+        """Send a batch: a `Batch`, or its wire dict with rows as stored (the uploader's way)."""
+        payload = batch.model_dump(mode="json") if isinstance(batch, Batch) else batch
+        body = gzip.compress(canonical_json(payload), compresslevel=6)
         response = self._send("POST", "/v1/ingest", body, extra={"Content-Encoding": "gzip"})
         return Ack.model_validate(response.json())
 

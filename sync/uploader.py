@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from kiosk import __version__
 from kiosk.config import Settings
@@ -25,7 +25,7 @@ from kiosk.outbox import Outbox, Pending
 from kiosk.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
 from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
-from sync.protocol import GENESIS_HASH, Ack, Batch, Heartbeat, canonical_json, iso_utc
+from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, iso_utc
 from sync.provision import ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,13 @@ class Uploader:
                 progress(result.accepted + result.duplicate + len(result.rejected), total)
         return result
 
-    def _batch(self, pending: Pending) -> Batch:
-        return Batch(device_id=self._device_id, sent_at=iso_utc(datetime.now(timezone.utc)),
-                     ratings=pending.ratings, reasons=pending.reasons, events=pending.events)
+    def _batch(self, pending: Pending) -> dict[str, Any]:
+        # The rows go as stored, unvalidated: the centre judges each one, and a row it
+        # rejects comes back with its reason. Validating here would let one odd row
+        # (say, a case number a counter PC garbled) stop the whole queue on the device.
+        return {"protocol": PROTOCOL_VERSION, "device_id": self._device_id,
+                "sent_at": iso_utc(datetime.now(timezone.utc)),
+                "ratings": pending.ratings, "reasons": pending.reasons, "events": pending.events}
 
     def _apply(self, pending: Pending, ack: Ack, result: DrainResult) -> None:
         # Mark only what this batch carried: an ack naming other ids is ignored, not trusted.
@@ -123,6 +127,10 @@ class SyncWorker:
                 # a broken disk. Either way, report and try again only rarely.
                 wait = sync.backoff_cap_s
                 self._error(f"{type(exc).__name__}: {exc}; next try in {wait:.0f} s")
+            except Exception as exc:  # a bug must not end an unattended worker: report it, try again later
+                log.exception("sync: unexpected error")
+                wait = sync.backoff_cap_s
+                self._error(f"unexpected {type(exc).__name__}: {exc}; next try in {wait:.0f} s")
             self._save_status(attempted)
             self._wait(wait, wake_for_bad_reviews=attempt == 0 and self.last_error is None)
 

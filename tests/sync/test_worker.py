@@ -1,6 +1,10 @@
 """The sync worker's other duties against a real collector: config pulls with ETags, and heartbeats."""
 from __future__ import annotations
 
+import json
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,7 +14,8 @@ from sqlalchemy import create_engine, select
 
 from kiosk.app import open_store
 from kiosk.config import load
-from kiosk.models import EventKind
+from kiosk.models import Channel, EventKind
+from kiosk.outbox import Outbox
 from kiosk.status import read_sync_status
 from sync.client import CentreClient, Credentials
 from sync.collector.db import devices
@@ -113,3 +118,73 @@ def test_the_heartbeat_reports_queue_clock_and_panel(collector, terminal_config)
     assert beat["last_error"] is None
     local = read_sync_status(settings.sync.state_dir)                  # what `evaluator status` shows
     assert local["last_success_at"] and local["last_error"] is None and local["clock_offset_s"] is not None
+
+
+def test_a_bad_review_is_sent_at_once_not_at_the_next_interval(collector, terminal_config):
+    config = terminal_config()
+    settings = provisioned(collector, config)
+    settings = settings.model_copy(update={"sync": settings.sync.model_copy(
+        update={"interval_s": 3600.0, "bad_review_poll_s": 0.2})})
+    store = open_store(settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=SyncWorker(settings, store, stop, config_path=config).run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while last_heartbeat(collector, settings.device.id) is None:    # the first drain is over
+            assert time.monotonic() < deadline
+            stop.wait(0.05)
+        store.append_rating(5, Channel.TOUCH, "open")                   # a good one waits for the hour…
+        stop.wait(1.0)
+        assert Outbox(store).depth().ratings == 1
+        bad = store.append_rating(1, Channel.TOUCH, "open")              # …a bad review takes both along at once
+        deadline = time.monotonic() + 5
+        while Outbox(store).depth().ratings:
+            assert time.monotonic() < deadline, "the bad review was not sent within 5 s"
+            stop.wait(0.05)
+        assert store.recent_ratings(1)[0]["uuid"] == bad.uuid
+    finally:
+        stop.set()
+        thread.join(30)
+        store.close()
+
+
+def test_a_rejected_rating_keeps_its_reason_and_never_blocks_the_queue(collector, terminal_config):
+    config = terminal_config()
+    settings = provisioned(collector, config)
+    store = open_store(settings)
+    store.append_rating(5, Channel.PANEL, "solicited", case_no="A-1")
+    store.append_rating(4, Channel.PANEL, "solicited", case_no="bad/case")  # what a buggy counter PC might pass
+    store.append_rating(3, Channel.PANEL, "solicited", case_no="A-3")
+    store.close()
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli", "sync", "--once", "--config", str(config)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "2 accepted" in done.stdout and "1 rejected" in done.stdout
+    with sqlite3.connect(settings.store.path) as raw:
+        rows = raw.execute("SELECT seq, sync_state, sync_note FROM ratings ORDER BY seq").fetchall()
+    assert [(seq, state) for seq, state, _note in rows] == [(1, "synced"), (2, "rejected"), (3, "synced")]
+    assert "case_no" in rows[1][2]
+    again = subprocess.run([sys.executable, "-m", "kiosk.cli", "sync", "--once", "--config", str(config)],
+                           capture_output=True, text=True, timeout=120)
+    assert "sent 0 batch(es)" in again.stdout                                  # not sent over and over
+
+
+def test_a_synced_rating_edited_or_cut_on_the_device_shows_at_the_centre(collector, terminal_config):
+    config = terminal_config()
+    settings = provisioned(collector, config)
+    fill(settings, 6)
+    run_worker_until(settings, config, lambda _w: (last_heartbeat(collector, settings.device.id) or {})
+                     .get("queue_depth") == 0)
+    with sqlite3.connect(settings.store.path) as raw:                     # someone with root and sqlite3
+        raw.execute("DROP TRIGGER ratings_no_update")
+        raw.execute("DROP TRIGGER ratings_no_delete")
+        raw.execute("UPDATE ratings SET level = 5 WHERE seq = 2")          # a bad review made good
+        raw.execute("DELETE FROM ratings WHERE seq >= 5")                  # and the last two gone
+    run_worker_until(settings, config, lambda _w: (last_heartbeat(collector, settings.device.id) or {})
+                     .get("verify_ok") is False)
+    done = collector.cli("integrity", "--json")
+    assert done.returncode == 1
+    device = {d["device_id"]: d for d in json.loads(done.stdout)["devices"]}[settings.device.id]
+    assert device["verify_ok"] is False                                    # the device's own check, reported
+    assert device["missing_tail"] is True and device["last_seq"] == 6 and device["heartbeat_last_seq"] == 4
