@@ -35,7 +35,9 @@ def run_terminal(settings: Settings) -> int:
     try:
         service = RatingService(settings, store, KivyScheduler())
         access, scores = staff_access(settings, store)
-        EvaluatorApp(settings, service, link=PanelLink(settings, service), access=access, scores=scores).run()
+        link = PanelLink(settings, service)
+        EvaluatorApp(settings, service, link=link, access=access, scores=scores,
+                     technician=lambda restart: technician_mode(settings, store, link, restart)).run()
     finally:
         store.close()
     return 0
@@ -52,6 +54,17 @@ def staff_access(settings: Settings, store: RatingStore):
         return build_scores(settings, store, locale, staff_id, target=settings.access.target_good_rate)
 
     return access, scores
+
+
+def technician_mode(settings: Settings, store: RatingStore, link, restart):
+    """Technician mode on this terminal's store and panel link. `restart` ends the app; systemd starts it again."""
+    from kiosk.technician import Technician
+
+    def light(key: int) -> bool:
+        return link is not None and link.panel is not None and link.panel.send_light(key)
+
+    return Technician(settings, store, panels=link.status if link is not None else list, light_key=light,
+                      restart=restart)
 
 
 def run_headless(settings: Settings) -> int:
@@ -86,7 +99,7 @@ def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: L
     from kiosk.demo import demo_settings, demo_team_settings, demo_view
     from kiosk.ui.boot import prepare_kivy
 
-    staff_screen = screen in (ScreenName.SIGN_IN, ScreenName.SCORES)
+    staff_screen = screen in (ScreenName.SIGN_IN, ScreenName.SCORES, ScreenName.TECHNICIAN)
     demo = demo_team_settings(settings) if staff_screen else demo_settings(settings)
     prepare_kivy(demo, size=size, offscreen=True)
     from kivy.base import EventLoop
@@ -122,9 +135,12 @@ def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Pat
         "store": demo.store.model_copy(update={"path": scratch / "demo.db"})})
     store = fill_demo_store(demo, demo.store.path, datetime.now(timezone.utc))
     access, scores = staff_access(demo, store)
-    ui = RatingUi(demo, service=None, locale=locale, access=access, scores=scores)
+    technician = technician_mode(demo, store, None, restart=lambda: None)
+    ui = RatingUi(demo, service=None, locale=locale, access=access, scores=scores, technician=technician)
     staff_id = demo.counter.staff_id
-    if screen is ScreenName.SIGN_IN:
+    if screen is ScreenName.TECHNICIAN:
+        ui.staff.open_technician(technician.check_storage(locale))
+    elif screen is ScreenName.SIGN_IN:
         ui.staff.open_sign_in()
         ui.staff.sign_in_choose(staff_id)
         for digit in "246":

@@ -165,6 +165,8 @@ class AccessSettings(_Frozen):
     lockout_s: Annotated[float, Field(ge=1, le=86_400, description="How long sign-in stays locked.")] = 300.0
     target_good_rate: Annotated[float, Field(gt=0, le=1, description="好评率 goal the scores are judged "
                                                                       "against (policy: 80 %).")] = 0.8
+    export_dir: Path = Field(Path("/media/usb0"), description="Where technician mode writes CSV exports "
+                                                              "(a USB stick's mount point).")
 
 
 class KeyboardSettings(_Frozen):
@@ -405,6 +407,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         "store": store.model_copy(update={"path": _absolute(store.path, base)}),
         "sync": settings.sync.model_copy(update={"state_dir": _absolute(settings.sync.state_dir, base)}),
         "ui": ui.model_copy(update={"font": _absolute(ui.font, base) if ui.font else None}),
+        "access": settings.access.model_copy(update={"export_dir": _absolute(settings.access.export_dir, base)}),
     })
 
 

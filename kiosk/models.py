@@ -43,6 +43,7 @@ class EventKind(str, enum.Enum):
     ACCESS_GRANTED = "access_granted"  # staff or technician signed in on the screen
     ACCESS_DENIED = "access_denied"    # a wrong PIN or password
     ACCESS_LOCKED = "access_locked"    # too many wrong tries: sign-in closed for a while
+    TECHNICIAN_ACTION = "technician_action"  # what a technician did on the screen (detail.action)
 
 
 class Base(DeclarativeBase):

@@ -20,6 +20,7 @@ class ScreenName(str, enum.Enum):
     OUT_OF_SERVICE = "out_of_service"
     SIGN_IN = "sign_in"          # staff screens, behind the hidden corner
     SCORES = "scores"
+    TECHNICIAN = "technician"
 
 
 SCREEN_FOR_STATE = {

@@ -21,13 +21,14 @@ from kiosk.presenter import Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, View
 from kiosk.access import AccessControl
 from kiosk.ui import screens
+from kiosk.technician import Technician
 from kiosk.ui.staff import ScoresSource, StaffScreens
 
 log = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent
 KV_FILES = ("widgets.kv", "rating.kv", "waiting.kv", "reasons.kv", "thanks.kv", "out_of_service.kv", "sign_in.kv",
-            "scores.kv")
+            "scores.kv", "technician.kv")
 SCREEN_CLASSES = {
     ScreenName.RATING: screens.RatingScreen,
     ScreenName.WAITING: screens.WaitingScreen,
@@ -61,8 +62,10 @@ class RatingUi:
     """The screen manager and its wiring; usable inside an App or on its own in tests."""
 
     def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None,
-                 access: AccessControl | None = None, scores: ScoresSource | None = None):
-        """`access` and `scores`: the staff screens behind the hidden corner (none without them)."""
+                 access: AccessControl | None = None, scores: ScoresSource | None = None,
+                 technician: Technician | None = None):
+        """`access` and `scores`: the staff screens behind the hidden corner (none without them);
+        `technician`: technician mode behind the technician's password."""
         load_kv()
         self.settings = settings
         self.service = service
@@ -76,8 +79,8 @@ class RatingUi:
             self.manager.add_widget(cls(name=name.value, controller=self))
         self._latest: View | None = None
         self._render_trigger = Clock.create_trigger(self._render_latest)
-        self.staff = StaffScreens(settings, self.manager, access, scores, lambda: self.locale, self._back_to_citizen) \
-            if access is not None and scores is not None else None
+        self.staff = StaffScreens(settings, self.manager, access, scores, lambda: self.locale, self._back_to_citizen,
+                                  technician) if access is not None and scores is not None else None
         if service is not None:
             service.add_view_listener(self.view_changed)
             self.show(service.view)
@@ -146,17 +149,22 @@ class EvaluatorApp(App):
     use_kivy_settings = False
 
     def __init__(self, settings: Settings, service: RatingService, link: PanelLink | None = None,
-                 access: AccessControl | None = None, scores: ScoresSource | None = None, **kwargs):
+                 access: AccessControl | None = None, scores: ScoresSource | None = None,
+                 technician: Callable[[Callable[[], None]], Technician] | None = None, **kwargs):
+        """`technician`: makes technician mode, given how to restart (this App's stop)."""
         super().__init__(**kwargs)
         self.settings = settings
         self.service = service
         self.link = link
         self.access = access
         self.scores = scores
+        self.make_technician = technician
         self.ui: RatingUi | None = None
 
     def build(self):
-        self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores)
+        technician = self.make_technician(self.stop) if self.make_technician is not None else None
+        self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
+                           technician=technician)
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
         return self.ui.manager
 

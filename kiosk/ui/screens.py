@@ -2,6 +2,7 @@
 controller (the App) turns touches into service calls."""
 from __future__ import annotations
 
+from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
@@ -143,3 +144,27 @@ class ScoresScreen(Screen):
         for review in model.bad_reviews:
             reviews.add_widget(ScoreLine(left=f"{review.time}  {review.level_label}  {review.staff_name}",
                                          right="、".join(review.reasons) or model.texts["no_reason"]))
+
+
+class TechnicianScreen(Screen):
+    """Draws a kiosk.technician.TechnicianModel; each button is one Technician method."""
+
+    model = ObjectProperty(None, allownone=True)
+    controller = ObjectProperty(None, allownone=True)
+    message = StringProperty("")
+
+    def on_kv_post(self, _base) -> None:
+        for key in range(1, 6):
+            button = KeypadButton(text=str(key))
+            button.bind(on_release=lambda b: self.controller.technician_test_key(int(b.text)))
+            self.ids.test_keys.add_widget(button)
+
+    def on_model(self, _screen, model) -> None:
+        if model is None:
+            return
+        box = self.ids.sections
+        box.clear_widgets()        # rebuilt when the screen opens or after an action, never per frame
+        for heading, rows in model.sections:
+            box.add_widget(Factory.SectionHeading(text=heading))
+            for name, value in rows:
+                box.add_widget(ScoreLine(left=name, right=value, right_share=1.4))

@@ -13,9 +13,10 @@ from typing import Any, Callable
 from kivy.clock import Clock
 from kivy.uix.screenmanager import ScreenManager
 
-from kiosk.access import AccessControl, Outcome
+from kiosk.access import AccessControl, Outcome, Role
 from kiosk.config import Corner, Locale, Settings
 from kiosk.signin import SignInForm, say
+from kiosk.technician import Technician
 from kiosk.ui import screens
 
 log = logging.getLogger(__name__)
@@ -27,26 +28,29 @@ class StaffMode(str, enum.Enum):
     OFF = "off"              # the citizen's screens
     SIGN_IN = "sign_in"
     SCORES = "scores"
+    TECHNICIAN = "technician"
 
 
 class StaffScreens:
     def __init__(self, settings: Settings, manager: ScreenManager, access: AccessControl, scores: ScoresSource,
-                 locale: Callable[[], Locale], leave: Callable[[], None]):
-        """`leave`: show the citizen's current screen again."""
+                 locale: Callable[[], Locale], leave: Callable[[], None], technician: Technician | None = None):
+        """`leave`: show the citizen's current screen again; `technician`: what technician mode does."""
         self._settings = settings.access
         self._manager = manager
         self._scores = scores
         self._locale = locale
         self._leave = leave
         self.form = SignInForm(settings, access)
+        self.technician = technician
         self.mode = StaffMode.OFF
         self.signed_in: str | None = None
         self._hold: tuple[Any, Any] | None = None        # (touch, Clock event) of a corner press
         self._idle = Clock.create_trigger(lambda _dt: self.leave(), self._settings.idle_s)
         self.sign_in_screen = screens.SignInScreen(name=StaffMode.SIGN_IN.value, controller=self)
         self.scores_screen = screens.ScoresScreen(name=StaffMode.SCORES.value, controller=self)
-        manager.add_widget(self.sign_in_screen)
-        manager.add_widget(self.scores_screen)
+        self.technician_screen = screens.TechnicianScreen(name=StaffMode.TECHNICIAN.value, controller=self)
+        for screen in (self.sign_in_screen, self.scores_screen, self.technician_screen):
+            manager.add_widget(screen)
         manager.bind(on_touch_down=self._touch_down, on_touch_up=self._touch_up)
 
     @property
@@ -114,7 +118,10 @@ class StaffScreens:
         self._redraw_form()
         if attempt is not None and attempt.outcome is Outcome.GRANTED:
             log.info("%s signed in on the screen", attempt.user_id or attempt.role.value)
-            self.open_scores(attempt.user_id)
+            if attempt.role is Role.TECHNICIAN and self.technician is not None:
+                self.open_technician()
+            else:
+                self.open_scores(attempt.user_id)
 
     def _redraw_form(self) -> None:
         self.sign_in_screen.form_model = self.form.model(self._locale())
@@ -126,6 +133,28 @@ class StaffScreens:
         self.scores_screen.back_label = say("back", self._locale())
         self.scores_screen.model = self._scores(staff_id, self._locale())
         self._enter(StaffMode.SCORES)
+
+    # -- technician mode -----------------------------------------------------------------
+
+    def open_technician(self, message: str = "") -> None:
+        assert self.technician is not None
+        if self.mode is not StaffMode.TECHNICIAN:
+            self.technician.opened()
+        self.technician_screen.message = message
+        self.technician_screen.model = self.technician.model(self._locale())
+        self._enter(StaffMode.TECHNICIAN)
+
+    def technician_check(self) -> None:
+        self.open_technician(self.technician.check_storage(self._locale()))
+
+    def technician_export(self) -> None:
+        self.open_technician(self.technician.export(self._locale()))
+
+    def technician_test_key(self, key: int) -> None:
+        self.open_technician(self.technician.test_key(key, self._locale()))
+
+    def technician_restart(self) -> None:
+        self.technician.restart()
 
     def leave_staff_mode(self) -> None:
         self.leave()

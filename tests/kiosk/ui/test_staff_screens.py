@@ -156,3 +156,72 @@ def test_staff_screens_return_to_the_citizen_after_a_minute_without_touch(termin
     assert time.monotonic() - started > 3                          # …until idle (5 s, counted from the last touch)
     assert manager.current in ("rating", "thanks")
     assert store.count_ratings() == 1
+
+
+@pytest.fixture
+def technician_terminal(window, make_settings, tmp_path):
+    """The terminal with a real panel on a pty, and technician mode whose restart is recorded."""
+    from drivers.panel import Backoff
+    from drivers.simulator import PanelSimulator
+    from kiosk.app import technician_mode
+    from kiosk.panel_link import PanelLink
+    from kiosk.ui.app import EvaluatorApp, KivyScheduler
+
+    with PanelSimulator() as sim:
+        settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")},
+                                 access={"hold_s": 0.5, "export_dir": str(tmp_path / "usb")},
+                                 panel={"port": sim.device_path, "ping_interval_s": None})
+        AccessFile(settings.sync.state_dir).set_technician_password("97531")
+        store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
+        service = RatingService(settings, store, KivyScheduler())
+        link = PanelLink(settings, service, backoff=Backoff(initial=0.05, cap=0.5))
+        restarts: list[bool] = []
+        allowed, scores = staff_access(settings, store)
+        app = EvaluatorApp(settings, service, link=link, access=allowed, scores=scores,
+                           technician=lambda _stop: technician_mode(settings, store, link,
+                                                                    lambda: restarts.append(True)))
+        root = app.build()
+        window.add_widget(root)
+        app.on_start()
+        pump_until(lambda: link.panel.connected)
+        try:
+            yield app, store, sim, restarts, settings
+        finally:
+            app.on_stop()
+            window.remove_widget(root)
+            store.close()
+
+
+def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_terminal):
+    app, store, sim, restarts, settings = technician_terminal
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.append_rating(1, Channel.TOUCH, "open")
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.8)
+    sign_in(app, "__technician__", "97531")
+    assert manager.current == "technician"
+    screen = manager.get_screen("technician")
+    sections = dict(screen.model.sections)
+    assert dict(sections["设备"])["id"] == settings.device.id and dict(sections["存储"])["ratings"] == "2"
+    assert dict(sections["按键面板"])["connected"] == "✓"
+    assert json.loads(screen.model.qr_payload)["device"] == settings.device.id
+    assert screen.ids.qr.payload == screen.model.qr_payload
+
+    tap(screen.ids.check)
+    assert "2 条评价" in screen.message
+    tap(screen.ids.export)
+    exported = list((settings.access.export_dir).glob("ratings-*.csv"))
+    assert len(exported) == 1 and "2 条" in screen.message
+    assert len(exported[0].read_text(encoding="utf-8-sig").splitlines()) == 3      # header and two ratings
+    while not sim.received.empty():
+        sim.received.get_nowait()
+    tap(next(b for b in screen.ids.test_keys.children if b.text == "3"))
+    deadline = time.monotonic() + 5
+    frame = None
+    while frame != ("L", 3):
+        frame = sim.received.get(timeout=max(0.01, deadline - time.monotonic()))
+    tap(screen.ids.restart)
+    assert restarts == [True]
+    actions = [e["detail"]["action"] for e in store.events_of(EventKind.TECHNICIAN_ACTION)]
+    assert actions == ["opened", "check_storage", "export", "test_key", "restart"]
+    assert store.count_ratings() == 2                                              # nothing added or changed
