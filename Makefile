@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
-SCREENS := rating waiting reasons thanks out_of_service sign_in scores technician
+SCREENS := rating waiting reasons thanks out_of_service sign_in scores technician provision
 
 .PHONY: run test postgres bench sysdeps setup snapshots clean
 

@@ -11,6 +11,7 @@ import enum
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
@@ -26,9 +27,12 @@ from drivers.protocol import (
     PanelEvent,
     encode_all_lit,
     encode_beep,
+    encode_event,
     encode_light,
     encode_ping,
 )
+
+FRAME_LOG_SIZE = 100   # the technician's live view: recent enough to diagnose, small enough to keep forever
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,13 @@ class PanelCounters:
     """Frames not sent because the port was down or the write failed."""
     callback_errors: int = 0
     """Exceptions raised by on_event / on_state, caught and logged."""
+
+
+@dataclass(frozen=True)
+class LoggedFrame:
+    at: datetime
+    direction: str        # "rx" from the panel, "tx" to it
+    text: str             # the frame as on the wire, or <invalid>/<bad_checksum>/<unknown>
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,7 @@ class SerialPanel:
         self._outage = False
         self._recovery_logged = False
         self._ever_connected = False  # reader thread only: tells reconnects from the first open
+        self._frames: deque[LoggedFrame] = deque(maxlen=FRAME_LOG_SIZE)   # appended under _lock
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -226,6 +238,26 @@ class SerialPanel:
                 counters=PanelCounters(**st.counts),
             )
 
+    def recent_frames(self) -> list[LoggedFrame]:
+        """The last frames both ways, oldest first (checksums as sent are not kept)."""
+        with self._lock:
+            return list(self._frames)
+
+    def reconnect(self) -> None:
+        """Close the port now; the reader opens it again (a technician's "reconnect" button)."""
+        port = self._port
+        if port is not None and hasattr(port, "cancel_read"):
+            try:
+                port.cancel_read()
+            except Exception:  # noqa: BLE001 - best effort; closing ends the read anyway
+                pass
+        self._close_port()
+
+    def _log_frame(self, direction: str, text: str) -> None:
+        entry = LoggedFrame(datetime.now(timezone.utc), direction, text)
+        with self._lock:
+            self._frames.append(entry)
+
     @property
     def connected(self) -> bool:
         with self._lock:
@@ -265,12 +297,13 @@ class SerialPanel:
                 return False
             try:
                 port.write(frame)
-                return True
             except (serial.SerialException, OSError, ValueError) as exc:
                 # The reader notices the failure itself and reconnects.
                 log.debug("%s: write failed: %s", self.url, exc)
                 self._count("dropped_writes")
                 return False
+        self._log_frame("tx", frame.decode("ascii", "replace").strip())
+        return True
 
     # --- reader thread ------------------------------------------------------------
 
@@ -360,7 +393,9 @@ class SerialPanel:
         for item in results:
             if isinstance(item, FrameError):
                 self._count(_ERROR_COUNTER[item])
+                self._log_frame("rx", f"<{item.value}>")
                 continue
+            self._log_frame("rx", _wire_text(item))
             with self._lock:
                 st = self._state
                 st.counts["frames_ok"] += 1
@@ -393,3 +428,10 @@ class SerialPanel:
                 port.close()
             except Exception:  # noqa: BLE001 - closing a dead port may fail; it is gone either way
                 log.debug("%s: error closing port", self.url, exc_info=True)
+
+
+def _wire_text(event: PanelEvent) -> str:
+    try:
+        return encode_event(event).decode("ascii").strip()
+    except ValueError:        # not encodable (e.g. an odd field): show what was decoded instead
+        return repr(event)

@@ -21,7 +21,7 @@ def open_store(settings: Settings, migrate: bool = True) -> RatingStore:
                        migrate=migrate)
 
 
-def run_terminal(settings: Settings) -> int:
+def run_terminal(settings: Settings, config_path: str | None = None) -> int:
     """The touchscreen terminal, with any configured panel, until the window closes."""
     from kiosk.ui.boot import prepare_kivy
 
@@ -37,7 +37,7 @@ def run_terminal(settings: Settings) -> int:
         access, scores = staff_access(settings, store)
         link = PanelLink(settings, service)
         EvaluatorApp(settings, service, link=link, access=access, scores=scores,
-                     technician=lambda restart: technician_mode(settings, store, link, restart)).run()
+                     technician=lambda restart: technician_mode(settings, store, link, restart, config_path)).run()
     finally:
         store.close()
     return 0
@@ -56,15 +56,21 @@ def staff_access(settings: Settings, store: RatingStore):
     return access, scores
 
 
-def technician_mode(settings: Settings, store: RatingStore, link, restart):
-    """Technician mode on this terminal's store and panel link. `restart` ends the app; systemd starts it again."""
+def technician_mode(settings: Settings, store: RatingStore, link, restart, config_path: str | None = None):
+    """Technician mode on this terminal's store, panel link and centre. `restart` ends the app; systemd
+    starts it again. `config_path`: the config.yaml an enrollment must validate with."""
     from kiosk.technician import Technician
+    from sync.actions import CentreActions
+
+    panel = link.panel if link is not None else None
 
     def light(key: int) -> bool:
-        return link is not None and link.panel is not None and link.panel.send_light(key)
+        return panel is not None and panel.send_light(key)
 
     return Technician(settings, store, panels=link.status if link is not None else list, light_key=light,
-                      restart=restart)
+                      restart=restart, frames=panel.recent_frames if panel is not None else list,
+                      reconnect=panel.reconnect if panel is not None else (lambda: None),
+                      centre=CentreActions(settings, store, config_path))
 
 
 def run_headless(settings: Settings) -> int:
@@ -99,7 +105,7 @@ def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: L
     from kiosk.demo import demo_settings, demo_team_settings, demo_view
     from kiosk.ui.boot import prepare_kivy
 
-    staff_screen = screen in (ScreenName.SIGN_IN, ScreenName.SCORES, ScreenName.TECHNICIAN)
+    staff_screen = screen in (ScreenName.SIGN_IN, ScreenName.SCORES, ScreenName.TECHNICIAN, ScreenName.PROVISION)
     demo = demo_team_settings(settings) if staff_screen else demo_settings(settings)
     prepare_kivy(demo, size=size, offscreen=True)
     from kivy.base import EventLoop
@@ -140,6 +146,14 @@ def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Pat
     staff_id = demo.counter.staff_id
     if screen is ScreenName.TECHNICIAN:
         ui.staff.open_technician(technician.check_storage(locale))
+    elif screen is ScreenName.PROVISION:
+        ui.staff.open_technician()
+        ui.staff.open_provision()
+        for key in "pingjia.example.gov.cn":
+            ui.staff.provision_key(key)
+        ui.staff.provision_focus("code")
+        for key in "k7m2q":
+            ui.staff.provision_key(key)
     elif screen is ScreenName.SIGN_IN:
         ui.staff.open_sign_in()
         ui.staff.sign_in_choose(staff_id)

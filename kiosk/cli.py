@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"evaluator run: cannot open the rating store: {exc}", file=sys.stderr)
             return EXIT_FAILED
     try:
-        return run_terminal(settings)
+        return run_terminal(settings, args.config)
     except FontError as exc:
         raise UsageError(str(exc)) from None
     except StorageError as exc:

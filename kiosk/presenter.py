@@ -21,6 +21,7 @@ class ScreenName(str, enum.Enum):
     SIGN_IN = "sign_in"          # staff screens, behind the hidden corner
     SCORES = "scores"
     TECHNICIAN = "technician"
+    PROVISION = "provision"
 
 
 SCREEN_FOR_STATE = {

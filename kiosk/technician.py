@@ -10,10 +10,11 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from kiosk import __version__
 from kiosk.config import Locale, Settings
@@ -41,6 +42,20 @@ _TEXT = {
     "lit": ("已点亮按键 {key}", "Key {key} lit"),
     "no_panel": ("未连接按键面板", "No panel connected"),
     "hint": ("二维码：设备登记信息", "QR: device registration"),
+    "frames": ("面板收发记录", "Panel frames"), "reconnect": ("重连面板", "Reconnect panel"),
+    "reconnecting": ("正在重连面板…", "Reconnecting the panel…"),
+    "test_connection": ("测试连接", "Test connection"), "sync_now": ("立即上传", "Upload now"),
+    "provision": ("设备登记", "Enroll"),
+    "working": ("请稍候…", "Working…"),
+    "reachable": ("已连接 {server}（{ms:.0f} 毫秒）", "Reached {server} ({ms:.0f} ms)"),
+    "unreachable": ("无法连接：{why}", "Cannot reach the centre: {why}"),
+    "uploading": ("上传中 {n}/{total}", "Uploading {n}/{total}"),
+    "uploaded": ("已上传：{ok} 条，拒收 {rejected} 条", "Uploaded: {ok}, rejected {rejected}"),
+    "upload_failed": ("上传失败：{why}", "Upload failed: {why}"),
+    "no_centre": ("未配置上传", "Upload not set up"),
+    "provisioned": ("已登记为 {device}，重启后生效", "Enrolled as {device}; restart to apply"),
+    "provision_failed": ("登记失败：{why}", "Enrollment failed: {why}"),
+    "server": ("服务器地址", "Server URL"), "code": ("登记码", "Enrollment code"), "submit": ("提交", "Submit"),
 }
 
 
@@ -54,7 +69,52 @@ class Action(str, enum.Enum):
     CHECK_STORAGE = "check_storage"
     EXPORT = "export"
     TEST_KEY = "test_key"
+    RECONNECT_PANEL = "reconnect_panel"
+    TEST_CONNECTION = "test_connection"
+    SYNC_NOW = "sync_now"
+    PROVISION = "provision"
     RESTART = "restart"
+
+
+class Centre(Protocol):
+    """What technician mode asks of the centre (sync.actions.CentreActions); each call blocks."""
+
+    def test_connection(self) -> Any: ...            # .server, .round_trip_ms
+    def sync_now(self, progress: Callable[[int, int], None]) -> Any: ...   # .accepted, .duplicate, .rejected
+    def provision(self, server: str, code: str) -> Any: ...                 # .device_id
+
+
+Done = Callable[[str], None]   # the message to show; called on a worker thread
+
+
+def in_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="technician", daemon=True).start()
+
+
+class ProvisionField(str, enum.Enum):
+    SERVER = "server"
+    CODE = "code"
+
+
+@dataclass
+class ProvisionForm:
+    """The two fields typed on the on-screen keyboard. Codes are upper case (the collector's alphabet)."""
+
+    server: str = "https://"
+    code: str = ""
+    focus: ProvisionField = ProvisionField.SERVER
+
+    def type(self, key: str) -> None:
+        if self.focus is ProvisionField.CODE:
+            self.code = (self.code + key.upper())[:64]
+        else:
+            self.server = (self.server + key)[:200]
+
+    def backspace(self) -> None:
+        if self.focus is ProvisionField.CODE:
+            self.code = self.code[:-1]
+        else:
+            self.server = self.server[:-1]
 
 
 @dataclass(frozen=True)
@@ -67,13 +127,22 @@ class TechnicianModel:
 
 class Technician:
     def __init__(self, settings: Settings, store: RatingStore, panels: Callable[[], list[Any]],
-                 light_key: Callable[[int], bool], restart: Callable[[], None]):
-        """`panels`: the live PanelStatus of each port; `light_key`: send L<d> to the panel."""
+                 light_key: Callable[[int], bool], restart: Callable[[], None], *,
+                 frames: Callable[[], list[Any]] = list, reconnect: Callable[[], None] = lambda: None,
+                 centre: Centre | None = None, background: Callable[[Callable[[], None]], None] = in_thread):
+        """`panels`: the live PanelStatus of each port; `light_key`: send L<d> to the panel;
+        `frames`/`reconnect`: the panel's frame log and reconnect; `centre`: upload and enrollment;
+        `background`: runs the network calls off the UI thread."""
         self._settings = settings
         self._store = store
         self._panels = panels
         self._light_key = light_key
         self._restart = restart
+        self._frames = frames
+        self._reconnect = reconnect
+        self._centre = centre
+        self._background = background
+        self.provision_form = ProvisionForm()
 
     def model(self, locale: Locale) -> TechnicianModel:
         status = gather(self._settings, self._store)
@@ -88,10 +157,19 @@ class Technician:
                 ("frames ok / bad checksum", f"{counters.frames_ok} / {counters.bad_checksum}"),
                 ("invalid / unknown", f"{counters.invalid} / {counters.unknown}"),
                 ("reconnects", str(counters.reconnects)))))
-        labels = {key: say(key, locale) for key in ("check", "export", "scores", "restart", "back", "test_key",
-                                                    "hint")}
+        frames = tuple((f.at.astimezone(self._settings.unit.zone).strftime("%H:%M:%S") + f"  {f.direction}",
+                        f.text) for f in self._frames()[-12:])
+        if frames:
+            sections.append((say("frames", locale), frames))
         return TechnicianModel(title=say("title", locale), sections=tuple(sections),
-                               qr_payload=self.qr_payload(), labels=labels)
+                               qr_payload=self.qr_payload(), labels=self.labels(locale))
+
+    @staticmethod
+    def labels(locale: Locale) -> dict[str, str]:
+        """Button and field labels of the technician screens."""
+        return {key: say(key, locale) for key in ("check", "export", "scores", "restart", "back", "test_key",
+                                                  "hint", "reconnect", "test_connection", "sync_now",
+                                                  "provision", "server", "code", "submit")}
 
     def qr_payload(self) -> str:
         """For asset registration with a phone: who this terminal is, nothing secret."""
@@ -135,6 +213,57 @@ class Technician:
         sent = self._light_key(key)
         self._record(Action.TEST_KEY, key=key, sent=sent)
         return say("lit", locale, key=key) if sent else say("no_panel", locale)
+
+    def reconnect_panel(self, locale: Locale) -> str:
+        self._record(Action.RECONNECT_PANEL)
+        self._reconnect()
+        return say("reconnecting", locale)
+
+    def test_connection(self, locale: Locale, done: Done) -> None:
+        def work() -> None:
+            try:
+                reached = self._require_centre(locale).test_connection()
+            except Exception as exc:   # every failure (network, key, clock) is shown, never raised into the UI
+                self._record(Action.TEST_CONNECTION, ok=False, problem=str(exc))
+                done(say("unreachable", locale, why=exc))
+                return
+            self._record(Action.TEST_CONNECTION, ok=True, server=reached.server, ms=round(reached.round_trip_ms))
+            done(say("reachable", locale, server=reached.server, ms=reached.round_trip_ms))
+        self._background(work)
+
+    def sync_now(self, locale: Locale, progress: Done, done: Done) -> None:
+        def work() -> None:
+            try:
+                result = self._require_centre(locale).sync_now(
+                    lambda n, total: progress(say("uploading", locale, n=n, total=total)))
+            except Exception as exc:   # as above: a message on the screen, the queue stays as it was
+                self._record(Action.SYNC_NOW, ok=False, problem=str(exc))
+                done(say("upload_failed", locale, why=exc))
+                return
+            ok = result.accepted + result.duplicate
+            self._record(Action.SYNC_NOW, ok=True, sent=ok, rejected=len(result.rejected))
+            done(say("uploaded", locale, ok=ok, rejected=len(result.rejected)))
+        self._background(work)
+
+    def provision(self, locale: Locale, done: Done) -> None:
+        form = self.provision_form
+        server, code = form.server.strip(), form.code.strip()
+
+        def work() -> None:
+            try:
+                enrolled = self._require_centre(locale).provision(server, code)
+            except Exception as exc:   # as above
+                self._record(Action.PROVISION, ok=False, server=server, problem=str(exc))
+                done(say("provision_failed", locale, why=exc))
+                return
+            self._record(Action.PROVISION, ok=True, server=server, device_id=enrolled.device_id)
+            done(say("provisioned", locale, device=enrolled.device_id))
+        self._background(work)
+
+    def _require_centre(self, locale: Locale) -> Centre:
+        if self._centre is None:
+            raise RuntimeError(say("no_centre", locale))
+        return self._centre
 
     def restart(self) -> None:
         self._record(Action.RESTART)

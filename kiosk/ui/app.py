@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent
 KV_FILES = ("widgets.kv", "rating.kv", "waiting.kv", "reasons.kv", "thanks.kv", "out_of_service.kv", "sign_in.kv",
-            "scores.kv", "technician.kv")
+            "scores.kv", "technician.kv", "provision.kv")
 SCREEN_CLASSES = {
     ScreenName.RATING: screens.RatingScreen,
     ScreenName.WAITING: screens.WaitingScreen,

@@ -168,3 +168,33 @@ class TechnicianScreen(Screen):
             box.add_widget(Factory.SectionHeading(text=heading))
             for name, value in rows:
                 box.add_widget(ScoreLine(left=name, right=value, right_share=1.4))
+
+
+# The on-screen keyboard for enrollment: what URLs and enrollment codes need, nothing more.
+KEYBOARD = tuple("1234567890qwertyuiopasdfghjkl:zxcvbnm./-_") + ("←",)
+
+
+class ProvisionScreen(Screen):
+    """Server URL and enrollment code typed on an on-screen keyboard (kiosk.technician.ProvisionForm)."""
+
+    controller = ObjectProperty(None, allownone=True)
+    title = StringProperty("")
+    server_label = StringProperty("")
+    code_label = StringProperty("")
+    back_label = StringProperty("")
+    submit_label = StringProperty("")
+    server = StringProperty("")
+    code = StringProperty("")
+    focus = StringProperty("server")
+    message = StringProperty("")
+
+    def on_kv_post(self, _base) -> None:
+        for key in KEYBOARD:
+            button = KeypadButton(text=key)
+            button.bind(on_release=lambda b: self.controller.provision_key(b.text))
+            self.ids.keyboard.add_widget(button)
+
+    def show(self, form, labels: dict[str, str]) -> None:
+        self.title, self.back_label, self.submit_label = labels["provision"], labels["back"], labels["submit"]
+        self.server_label, self.code_label = labels["server"], labels["code"]
+        self.server, self.code, self.focus = form.server, form.code, form.focus.value

@@ -16,7 +16,8 @@ from kivy.uix.screenmanager import ScreenManager
 from kiosk.access import AccessControl, Outcome, Role
 from kiosk.config import Corner, Locale, Settings
 from kiosk.signin import SignInForm, say
-from kiosk.technician import Technician
+from kiosk.technician import ProvisionField, Technician
+from kiosk.technician import say as say_technician
 from kiosk.ui import screens
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class StaffMode(str, enum.Enum):
     SIGN_IN = "sign_in"
     SCORES = "scores"
     TECHNICIAN = "technician"
+    PROVISION = "provision"
 
 
 class StaffScreens:
@@ -49,7 +51,8 @@ class StaffScreens:
         self.sign_in_screen = screens.SignInScreen(name=StaffMode.SIGN_IN.value, controller=self)
         self.scores_screen = screens.ScoresScreen(name=StaffMode.SCORES.value, controller=self)
         self.technician_screen = screens.TechnicianScreen(name=StaffMode.TECHNICIAN.value, controller=self)
-        for screen in (self.sign_in_screen, self.scores_screen, self.technician_screen):
+        self.provision_screen = screens.ProvisionScreen(name=StaffMode.PROVISION.value, controller=self)
+        for screen in (self.sign_in_screen, self.scores_screen, self.technician_screen, self.provision_screen):
             manager.add_widget(screen)
         manager.bind(on_touch_down=self._touch_down, on_touch_up=self._touch_up)
 
@@ -119,6 +122,7 @@ class StaffScreens:
         if attempt is not None and attempt.outcome is Outcome.GRANTED:
             log.info("%s signed in on the screen", attempt.user_id or attempt.role.value)
             if attempt.role is Role.TECHNICIAN and self.technician is not None:
+                self.technician.opened()
                 self.open_technician()
             else:
                 self.open_scores(attempt.user_id)
@@ -138,8 +142,6 @@ class StaffScreens:
 
     def open_technician(self, message: str = "") -> None:
         assert self.technician is not None
-        if self.mode is not StaffMode.TECHNICIAN:
-            self.technician.opened()
         self.technician_screen.message = message
         self.technician_screen.model = self.technician.model(self._locale())
         self._enter(StaffMode.TECHNICIAN)
@@ -153,8 +155,53 @@ class StaffScreens:
     def technician_test_key(self, key: int) -> None:
         self.open_technician(self.technician.test_key(key, self._locale()))
 
+    def technician_reconnect(self) -> None:
+        self.open_technician(self.technician.reconnect_panel(self._locale()))
+
+    def technician_test_connection(self) -> None:
+        self._working(self.technician_screen)
+        self.technician.test_connection(self._locale(), _on_ui(self._technician_message))
+
+    def technician_sync_now(self) -> None:
+        self._working(self.technician_screen)
+        progress = _on_ui(lambda text: setattr(self.technician_screen, "message", text))
+        self.technician.sync_now(self._locale(), progress, _on_ui(self._technician_message))
+
+    def _technician_message(self, message: str) -> None:
+        if self.mode is StaffMode.TECHNICIAN:        # the technician may have left meanwhile
+            self.open_technician(message)
+
+    def _working(self, screen) -> None:
+        screen.message = say_technician("working", self._locale())
+
     def technician_restart(self) -> None:
         self.technician.restart()
+
+    # -- enrollment on the screen --------------------------------------------------------
+
+    def open_provision(self) -> None:
+        self.provision_screen.message = ""
+        self._redraw_provision()
+        self._enter(StaffMode.PROVISION)
+
+    def provision_focus(self, field: str) -> None:
+        self.technician.provision_form.focus = ProvisionField(field)
+        self._redraw_provision()
+
+    def provision_key(self, key: str) -> None:
+        form = self.technician.provision_form
+        form.backspace() if key == "←" else form.type(key)
+        self._redraw_provision()
+
+    def provision_submit(self) -> None:
+        self._working(self.provision_screen)
+        self.technician.provision(self._locale(), _on_ui(self._provision_message))
+
+    def _provision_message(self, message: str) -> None:
+        self.provision_screen.message = message
+
+    def _redraw_provision(self) -> None:
+        self.provision_screen.show(self.technician.provision_form, self.technician.labels(self._locale()))
 
     def leave_staff_mode(self) -> None:
         self.leave()
@@ -174,3 +221,8 @@ class StaffScreens:
     def _restart_idle(self) -> None:
         self._idle.cancel()                        # a trigger already armed would keep its old deadline
         self._idle()
+
+
+def _on_ui(callback: Callable[[str], None]) -> Callable[[str], None]:
+    """A callback safe to call from a worker thread: it runs on the UI thread's next frame."""
+    return lambda message: Clock.schedule_once(lambda _dt: callback(message), 0)

@@ -416,3 +416,37 @@ def test_a_link_that_drops_right_after_opening_is_retried_with_backoff(caplog):
     # a flapping link is one outage: one warning, one recovery, not one per flap
     levels = [r.levelno for r in caplog.records if r.name == "drivers.panel"]
     assert (levels.count(logging.WARNING), levels.count(logging.INFO)) == (1, 1)
+
+
+def test_recent_frames_log_both_directions_and_errors_in_order(sim, connected):
+    panel = connected.panel
+    sim.press(3)
+    assert connected.next_event() == KeyPress(3)
+    assert panel.send_light(3)
+    assert sim.received.get(timeout=WAIT) == ("L", 3)
+    sim.send_raw(b"K3*00\n")                       # a bad checksum
+    sim.send_raw(b"Z 1\n")                         # an unknown command
+    deadline, tick = time.monotonic() + WAIT, threading.Event()
+    while panel.status().counters.unknown < 1:      # errors reach no callback: watch the counter
+        assert time.monotonic() < deadline
+        tick.wait(0.01)
+    frames = [(f.direction, f.text) for f in panel.recent_frames()]
+    assert frames == [("rx", "K3"), ("tx", "L3"), ("rx", "<bad_checksum>"), ("rx", "<unknown>")]
+    assert all(f.at.tzinfo is timezone.utc for f in panel.recent_frames())
+
+
+def test_the_frame_log_is_bounded(sim, connected):
+    from drivers.panel import FRAME_LOG_SIZE
+
+    for _ in range(FRAME_LOG_SIZE + 20):
+        connected.panel.send_beep()
+    assert len(connected.panel.recent_frames()) == FRAME_LOG_SIZE
+
+
+def test_reconnect_closes_the_port_and_the_reader_opens_it_again(sim, connected):
+    connected.panel.reconnect()
+    connected.wait_state(False)
+    connected.wait_state(True)
+    assert connected.panel.status().counters.reconnects == 1
+    sim.press(2)
+    assert connected.next_event() == KeyPress(2)

@@ -220,8 +220,13 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     frame = None
     while frame != ("L", 3):
         frame = sim.received.get(timeout=max(0.01, deadline - time.monotonic()))
+    frames = dict(dict(screen.model.sections)["面板收发记录"])
+    assert any(text == "L3" for text in frames.values())                       # the live frame log
+    panel = app.link.panel
+    tap(screen.ids.reconnect)
+    pump_until(lambda: panel.status().counters.reconnects == 1 and panel.connected)
     tap(screen.ids.restart)
     assert restarts == [True]
     actions = [e["detail"]["action"] for e in store.events_of(EventKind.TECHNICIAN_ACTION)]
-    assert actions == ["opened", "check_storage", "export", "test_key", "restart"]
+    assert actions == ["opened", "check_storage", "export", "test_key", "reconnect_panel", "restart"]
     assert store.count_ratings() == 2                                              # nothing added or changed

@@ -1,0 +1,63 @@
+"""What technician mode asks of the centre: test the connection, upload now, enroll.
+
+kiosk/ never imports sync/ (the uploader depends on the store, not the other
+way round); the composition root hands an instance of this to
+kiosk.technician. Each call blocks on the network with the configured
+timeouts, so the technician screen runs them off the UI thread.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from kiosk.config import Settings
+from kiosk.outbox import Outbox
+from kiosk.store import RatingStore
+from sync.client import CentreClient, Credentials
+from sync.provision import Provisioned, provision
+from sync.uploader import DrainResult, Uploader
+
+
+@dataclass(frozen=True)
+class Reachable:
+    server: str
+    round_trip_ms: float
+
+
+class CentreActions:
+    def __init__(self, settings: Settings, store: RatingStore, config_path: str | os.PathLike[str] | None):
+        self._settings = settings
+        self._store = store
+        self._config_path = config_path
+
+    def test_connection(self) -> Reachable:
+        """One signed request (the config pull): network, clock window and the device key at once.
+
+        Raises sync.client.SyncError (AuthError, TransientError…) naming what failed.
+        """
+        credentials, client = self._client()
+        try:
+            started = time.monotonic()
+            client.config(None)
+            return Reachable(credentials.server, (time.monotonic() - started) * 1000)
+        finally:
+            client.close()
+
+    def sync_now(self, progress: Callable[[int, int], None]) -> DrainResult:
+        credentials, client = self._client()
+        try:
+            return Uploader(Outbox(self._store), client, credentials.device_id,
+                            self._settings.sync.batch_size).drain(progress)
+        finally:
+            client.close()
+
+    def provision(self, server: str, code: str) -> Provisioned:
+        return provision(self._settings, server, code, self._config_path)
+
+    def _client(self) -> tuple[Credentials, CentreClient]:
+        sync = self._settings.sync
+        credentials = Credentials.load(sync.state_dir)
+        return credentials, CentreClient(credentials.server, credentials, sync.connect_timeout_s,
+                                         sync.read_timeout_s)
