@@ -7,11 +7,7 @@ No Kivy here: the sign-in screen only relays what is typed.
 """
 from __future__ import annotations
 
-import base64
 import enum
-import hashlib
-import hmac
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -24,12 +20,10 @@ from kiosk.config import Settings
 from kiosk.files import write_private
 from kiosk.models import EventKind
 from kiosk.store import RatingStore, StorageError
+from sync.protocol import check_secret, hash_secret
 
 ACCESS_FILE = "access.yaml"
 MIN_SECRET = 4           # digits; the screen's keypad types nothing else
-# scrypt cost: ~50 ms on a Raspberry Pi 4, so a stolen file cannot be brute-forced cheaply
-# while a sign-in still feels instant. Stored with each hash, so it can be raised later.
-_N, _R, _P = 2 ** 14, 8, 1
 
 
 class Role(str, enum.Enum):
@@ -52,31 +46,13 @@ class Attempt:
     tries_left: int = 0
 
 
-def hash_secret(secret: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return "$".join(["scrypt", str(_N), str(_R), str(_P), _b64(salt), _b64(digest)])
-
-
-def check_secret(secret: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(secret.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r),
-                                p=int(p), dklen=len(expected))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
 class AccessFile:
-    """access.yaml: {staff: {工号: hash}, technician: hash}."""
+    """access.yaml: {staff: {工号: hash}, technician: hash, centre_staff: {工号: hash}}.
+
+    `staff` and `technician` are set on this terminal (`evaluator set-pin`); `centre_staff`
+    comes with the centre's roster and is replaced whole on every config pull. A PIN set
+    on the terminal wins over the centre's for the same 工号.
+    """
 
     def __init__(self, state_dir: Path):
         self.path = state_dir / ACCESS_FILE
@@ -97,6 +73,19 @@ class AccessFile:
         data = self.load()
         data["technician"] = hash_secret(password)
         self._save(data)
+
+    def set_centre_pins(self, hashes: dict[str, str]) -> None:
+        data = self.load()
+        if data.get("centre_staff") != hashes:
+            data["centre_staff"] = hashes
+            self._save(data)
+
+    def staff_hash(self, data: dict, staff_id: str | None) -> str | None:
+        for source in ("staff", "centre_staff"):
+            found = (data.get(source) or {}).get(staff_id)
+            if isinstance(found, str):
+                return found
+        return None
 
     def _save(self, data: dict) -> None:
         write_private(self.path, yaml.safe_dump(data, sort_keys=True).encode("utf-8"))
@@ -143,7 +132,7 @@ class AccessControl:
             stored = data.get("technician")
         else:
             # Only staff on this counter's roster: a PIN left behind for someone who moved on opens nothing.
-            stored = (data.get("staff") or {}).get(user_id) if user_id in self._roster else None
+            stored = self._access.staff_hash(data, user_id) if user_id in self._roster else None
         if not isinstance(stored, str):
             check_secret(secret, hash_secret("-"))   # same time whether or not the id exists
             return False

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from kiosk import __version__
+from kiosk.access import AccessFile
 from kiosk.config import PROVISIONED_FILE, ConfigError, CounterSettings, Settings, UnitSettings, load
 from kiosk.files import write_private
 from sync.client import CentreClient, Credentials, SyncError
@@ -50,6 +51,7 @@ def provision(settings: Settings, server: str, code: str, config_path: Path | No
     _check(config_path, overlay)
     credentials_path = credentials.save(sync.state_dir)
     written = _write_overlay(sync.state_dir, overlay)
+    AccessFile(sync.state_dir).set_centre_pins(centre_pins(answer.config))
     (sync.state_dir / ETAG_FILE).unlink(missing_ok=True)   # the next pull fetches the whole config
     return Provisioned(answer.device_id, credentials_path, written)
 
@@ -68,6 +70,7 @@ def refresh_config(client: CentreClient, credentials: Credentials, state_dir: Pa
     if changed:
         _check(config_path, overlay)
         _write_overlay(state_dir, overlay)
+    AccessFile(state_dir).set_centre_pins(centre_pins(config))   # PINs may change with the roster unchanged
     if new_etag:
         write_private(etag_path, new_etag.encode("ascii"))
     return changed
@@ -79,9 +82,15 @@ def centre_overlay(credentials: Credentials, config: DeviceConfig) -> dict[str, 
         # Only keys this terminal knows: a newer centre may send more.
         "unit": {k: v for k, v in config.unit.items() if k in UnitSettings.model_fields},
         "counter": {k: v for k, v in config.counter.items() if k in CounterSettings.model_fields},
-        "staff": config.staff,
+        # PIN hashes go to access.yaml (kiosk.access), never into a config file.
+        "staff": [{k: v for k, v in member.items() if k != "pin_hash"} for member in config.staff],
         "sync": {"server": credentials.server},
     }
+
+
+def centre_pins(config: DeviceConfig) -> dict[str, str]:
+    return {member["id"]: member["pin_hash"] for member in config.staff
+            if isinstance(member.get("id"), str) and isinstance(member.get("pin_hash"), str)}
 
 
 def _check(config_path: Path | None, overlay: dict[str, Any]) -> None:

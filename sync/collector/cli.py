@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sync.collector import enroll, reports
 from sync.collector.db import DEFAULT_DB_URL, open_engine
 from sync.collector.errors import BadInput, CollectorError
-from sync.protocol import StaffRecord
+from sync.protocol import StaffRecord, hash_secret
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     roster.add_argument("--unit", required=True)
     roster.add_argument("--counter", help="only this counter's devices")
     roster.add_argument("--file", required=True, type=Path, metavar="STAFF.yaml",
-                        help="a YAML or JSON list of {id, name, post, name_en, post_en}")
+                        help="a YAML or JSON list of {id, name, post, name_en, post_en, pin}; a pin (4–16 "
+                             "digits) is stored and sent only as a salted hash")
 
     revoke = commands.add_parser("revoke", parents=[common], help="Refuse every later request of a device.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
@@ -156,13 +157,24 @@ def _roster(args: argparse.Namespace) -> int:
     if not isinstance(entries, list):
         raise BadInput(f"{args.file}: must be a list of staff members")
     try:
-        staff = [StaffRecord.model_validate(entry) for entry in entries]
+        staff = [StaffRecord.model_validate(_hash_pin(entry)) for entry in entries]
     except ValidationError as exc:
         error = exc.errors()[0]
         raise BadInput(f"{args.file}: {'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}") from None
     reached = enroll.set_roster(open_engine(args.db), args.unit, args.counter, staff)
     print(f"{len(staff)} staff member(s) for {reached} device(s); they apply it at their next config pull")
     return EXIT_OK
+
+
+def _hash_pin(entry: object) -> object:
+    """A roster entry's plain `pin` becomes `pin_hash`: the PIN itself is never stored or sent."""
+    if not isinstance(entry, dict) or "pin" not in entry:
+        return entry
+    entry = dict(entry)
+    pin = str(entry.pop("pin"))
+    if not (pin.isdigit() and 4 <= len(pin) <= 16):
+        raise BadInput(f"staff {entry.get('id')!r}: pin must be 4–16 digits (the terminal has a digit keypad)")
+    return {**entry, "pin_hash": hash_secret(pin)}
 
 
 def _revoke(args: argparse.Namespace) -> int:

@@ -188,3 +188,29 @@ def test_a_synced_rating_edited_or_cut_on_the_device_shows_at_the_centre(collect
     device = {d["device_id"]: d for d in json.loads(done.stdout)["devices"]}[settings.device.id]
     assert device["verify_ok"] is False                                    # the device's own check, reported
     assert device["missing_tail"] is True and device["last_seq"] == 6 and device["heartbeat_last_seq"] == 4
+
+
+def test_pins_from_the_centre_reach_sign_in_as_hashes_only(collector, terminal_config, tmp_path):
+    from kiosk.access import AccessControl, AccessFile, Outcome, Role
+
+    config = terminal_config()
+    settings = provisioned(collector, config)
+    set_roster(collector, tmp_path, settings.unit.id, [{"id": "E1", "name": "李明", "pin": "2468"},
+                                                       {"id": "E2", "name": "王芳", "pin": 13579}])
+    run_worker_until(settings, config, lambda _w: len(load(config).staff) == 2)
+    for path in (settings.sync.state_dir / "centre.yaml", settings.sync.state_dir / "access.yaml"):
+        assert "2468" not in path.read_text() and "13579" not in path.read_text()
+    assert "pin" not in (settings.sync.state_dir / "centre.yaml").read_text()
+
+    secrets = AccessFile(settings.sync.state_dir)
+    access = AccessControl(load(config), None, secrets)
+    assert access.sign_in(Role.STAFF, "E1", "2468").outcome is Outcome.GRANTED
+    assert access.sign_in(Role.STAFF, "E2", "13579").outcome is Outcome.GRANTED
+    secrets.set_staff_pin("E1", "1111")                               # set on the terminal: wins
+    assert access.sign_in(Role.STAFF, "E1", "1111").outcome is Outcome.GRANTED
+    assert access.sign_in(Role.STAFF, "E1", "2468").outcome is Outcome.WRONG
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {id: E3, name: 张伟, pin: '12'}\n", encoding="utf-8")
+    refused = collector.cli("roster", "--unit", settings.unit.id, "--file", str(bad))
+    assert refused.returncode == 2 and "4–16 digits" in refused.stderr
