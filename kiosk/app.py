@@ -37,10 +37,30 @@ def run_terminal(settings: Settings, config_path: str | None = None) -> int:
         access, scores = staff_access(settings, store)
         link = PanelLink(settings, service)
         EvaluatorApp(settings, service, link=link, access=access, scores=scores,
-                     technician=lambda restart: technician_mode(settings, store, link, restart, config_path)).run()
+                     technician=lambda restart: technician_mode(settings, store, link, restart, config_path),
+                     complaint_link=complaint_link(settings)).run()
     finally:
         store.close()
     return 0
+
+
+def complaint_link(settings: Settings):
+    """Rating uuid → the complaint URL signed with the device key (read when needed: enrollment may come later).
+
+    Not enrolled yet: no key the centre could check, so the plain complaint page (None here).
+    """
+    from sync.client import Credentials, SyncError
+    from sync.protocol import complaint_url
+
+    def link(rating_uuid: str) -> str | None:
+        base = settings.citizen.complaint_url
+        try:
+            credentials = Credentials.load(settings.sync.state_dir)
+        except SyncError:
+            return None
+        return complaint_url(base, credentials.secret, credentials.device_id, rating_uuid) if base else None
+
+    return link
 
 
 def staff_access(settings: Settings, store: RatingStore):

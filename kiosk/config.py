@@ -145,6 +145,15 @@ class TimingSettings(_Frozen):
     storage_retry_s: Annotated[float, Field(gt=0, le=3600, description="Out of service: retry storage this often.")] = 5.0
 
 
+class CitizenSettings(_Frozen):
+    """Links the citizen can follow on a phone, shown as QR codes."""
+
+    questionnaire_url: str | None = Field(None, max_length=300, description="The unit's online questionnaire "
+                                          "or comment page (征求意见栏), on the waiting screen.")
+    complaint_url: str | None = Field(None, max_length=300, description="Complaint page shown after a bad "
+                                      "review; the rating id and a signature are appended.")
+
+
 class Corner(str, enum.Enum):
     TOP_LEFT = "top_left"
     TOP_RIGHT = "top_right"
@@ -261,6 +270,7 @@ class Settings(_Frozen):
     timings: TimingSettings = TimingSettings()
     keyboard: KeyboardSettings = KeyboardSettings()
     access: AccessSettings = AccessSettings()
+    citizen: CitizenSettings = CitizenSettings()
     panel: PanelSettings = PanelSettings()
     counter_link: CounterLinkSettings = CounterLinkSettings()
     store: StoreSettings = StoreSettings()

@@ -16,8 +16,14 @@ from kiosk.store import Identity, RatingStore, StoredRating
 DEMO_STAFF = StaffMember(id="E1023", name="李明", name_en="Li Ming", post="综合受理窗口", post_en="General services")
 
 
+DEMO_QUESTIONNAIRE = "https://zwfw.example.gov.cn/yijian?unit=unit-0001"
+
+
 def demo_settings(settings: Settings) -> Settings:
-    """The configured terminal, with a staff member signed in so the card shows."""
+    """The configured terminal, with a staff member signed in so the card shows (and a QR on the waiting screen)."""
+    if settings.citizen.questionnaire_url is None:
+        settings = settings.model_copy(update={"citizen": settings.citizen.model_copy(
+            update={"questionnaire_url": DEMO_QUESTIONNAIRE})})
     if settings.counter.staff_id is not None:
         return settings
     staff = settings.staff or (DEMO_STAFF,)

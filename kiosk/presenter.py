@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Callable
 
 from kiosk.config import Locale, Settings
 from kiosk.service import State, View
@@ -49,6 +50,8 @@ _TEXT = {
     "thanks_good": ("欢迎您再次光临", "We look forward to seeing you again"),
     "thanks_bad": ("我们会认真改进，谢谢您的意见", "We will act on it. Thank you for telling us"),
     "recorded_as": ("您的评价：", "Your rating: "),
+    "qr_complaint": ("如需投诉，请用手机扫码", "To file a complaint, scan with your phone"),
+    "qr_questionnaire": ("扫码提出意见和建议", "Scan to give us your comments"),
     "oos_title": ("评价器暂停服务", "Evaluator temporarily out of service"),
     "oos_body": ("评价暂时无法保存，请联系工作人员。恢复后将自动继续。",
                  "Ratings cannot be saved right now. Please tell a member of staff. "
@@ -93,11 +96,18 @@ class ScreenModel:
     solicit_label: str
     submit_label: str
     skip_label: str
+    qr_payload: str = ""       # a link for the citizen's phone; empty = no QR code
+    qr_caption: str = ""
+
+
+ComplaintLink = Callable[[str], str | None]   # rating uuid → signed complaint URL
 
 
 class Presenter:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, complaint_link: ComplaintLink | None = None):
+        """`complaint_link`: signs the complaint URL for a rating (kiosk.app builds it from the device key)."""
         self._settings = settings
+        self._complaint_link = complaint_link
 
     def present(self, view: View, locale: Locale) -> ScreenModel:
         settings = self._settings
@@ -124,7 +134,18 @@ class Presenter:
             solicit_label=text("solicit", locale),
             submit_label=text("submit", locale),
             skip_label=text("skip", locale),
+            **self._qr(screen, view, locale),
         )
+
+    def _qr(self, screen: ScreenName, view: View, locale: Locale) -> dict[str, str]:
+        citizen = self._settings.citizen
+        if screen is ScreenName.THANKS and view.rating is not None and citizen.complaint_url \
+                and view.rating.level in self._settings.bad_levels:
+            link = self._complaint_link(view.rating.uuid) if self._complaint_link else None
+            return {"qr_payload": link or citizen.complaint_url, "qr_caption": text("qr_complaint", locale)}
+        if screen is ScreenName.WAITING and citizen.questionnaire_url:
+            return {"qr_payload": citizen.questionnaire_url, "qr_caption": text("qr_questionnaire", locale)}
+        return {}
 
     def _level(self, value: int, locale: Locale) -> LevelButtonModel:
         level = self._settings.level(value)

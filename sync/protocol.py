@@ -17,7 +17,8 @@ import hmac
 import json
 import secrets
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,6 +120,38 @@ def verify_signature(secret: str, method: str, path: str, headers: Mapping[str, 
     if not hmac.compare_digest(expected, signature):
         raise SignatureError("bad signature")
     return device_id, nonce
+
+
+# -- complaint links -----------------------------------------------------------------
+# After a bad review the thanks screen shows a QR code to the unit's complaint page. Its
+# URL carries the rating's uuid, the device id and a short HMAC with the device secret,
+# so the centre can join a complaint filed online to the rating (and refuse a forged
+# one) without anything that identifies the citizen.
+COMPLAINT_SIGNATURE_HEX = 16
+
+
+def complaint_signature(secret: str, device_id: str, rating_uuid: str) -> str:
+    mac = hmac.new(secret.encode("utf-8"), f"complaint\n{device_id}\n{rating_uuid}".encode("utf-8"),
+                   hashlib.sha256)
+    return mac.hexdigest()[:COMPLAINT_SIGNATURE_HEX]
+
+
+def complaint_url(base: str, secret: str, device_id: str, rating_uuid: str) -> str:
+    query = urlencode({"r": rating_uuid, "d": device_id, "s": complaint_signature(secret, device_id, rating_uuid)})
+    return f"{base}{'&' if '?' in base else '?'}{query}"
+
+
+def verify_complaint_url(url: str, secret_for: Callable[[str], str | None]) -> str | None:
+    """The rating uuid a complaint link names, if its signature holds; `secret_for(device_id)` → secret."""
+    fields = parse_qs(urlsplit(url).query)
+    try:
+        (uuid,), (device_id,), (signature,) = fields["r"], fields["d"], fields["s"]
+    except (KeyError, ValueError):
+        return None
+    secret = secret_for(device_id)
+    if secret is None:
+        return None
+    return uuid if hmac.compare_digest(complaint_signature(secret, device_id, uuid), signature) else None
 
 
 # -- PINs at rest --------------------------------------------------------------------

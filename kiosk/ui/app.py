@@ -17,7 +17,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk.config import Locale, Settings
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
-from kiosk.presenter import Presenter, ScreenName
+from kiosk.presenter import ComplaintLink, Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, View
 from kiosk.access import AccessControl
 from kiosk.ui import screens
@@ -63,14 +63,15 @@ class RatingUi:
 
     def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
-                 technician: Technician | None = None):
+                 technician: Technician | None = None, complaint_link: ComplaintLink | None = None):
         """`access` and `scores`: the staff screens behind the hidden corner (none without them);
-        `technician`: technician mode behind the technician's password."""
+        `technician`: technician mode behind the technician's password; `complaint_link`: signs
+        the complaint QR shown after a bad review."""
         load_kv()
         self.settings = settings
         self.service = service
         self.locale = locale or settings.locale
-        self.presenter = Presenter(settings)
+        self.presenter = Presenter(settings, complaint_link)
         # No fade: on the software GL of many panel PCs a transition renders two
         # window-sized FBOs, and the thanks screen (the proof that the rating
         # counted) would appear 0.3 s late.
@@ -150,7 +151,8 @@ class EvaluatorApp(App):
 
     def __init__(self, settings: Settings, service: RatingService, link: PanelLink | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
-                 technician: Callable[[Callable[[], None]], Technician] | None = None, **kwargs):
+                 technician: Callable[[Callable[[], None]], Technician] | None = None,
+                 complaint_link: ComplaintLink | None = None, **kwargs):
         """`technician`: makes technician mode, given how to restart (this App's stop)."""
         super().__init__(**kwargs)
         self.settings = settings
@@ -159,12 +161,13 @@ class EvaluatorApp(App):
         self.access = access
         self.scores = scores
         self.make_technician = technician
+        self.complaint_link = complaint_link
         self.ui: RatingUi | None = None
 
     def build(self):
         technician = self.make_technician(self.stop) if self.make_technician is not None else None
         self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
-                           technician=technician)
+                           technician=technician, complaint_link=self.complaint_link)
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
         return self.ui.manager
 

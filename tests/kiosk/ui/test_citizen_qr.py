@@ -1,0 +1,93 @@
+"""QR codes for the citizen's phone: the signed complaint link after a bad review, the questionnaire while waiting."""
+from __future__ import annotations
+
+import pytest
+
+from kiosk.app import complaint_link
+from kiosk.service import RatingService
+from kiosk.store import Identity, RatingStore
+from kiosk.ui.qr import qr_matrix
+from sync.client import Credentials
+from sync.protocol import verify_complaint_url
+from tests.kiosk.ui.conftest import pump, pump_until, tap
+from tests.kiosk.ui.test_rating_flow import level_button
+
+COMPLAINT = "https://12345.example.gov.cn/complaint?unit=unit-0001"
+QUESTIONNAIRE = "https://zwfw.example.gov.cn/yijian"
+
+
+@pytest.fixture
+def terminal(window, make_settings, tmp_path):
+    from kiosk.ui.app import EvaluatorApp, KivyScheduler
+
+    made = []
+
+    def build(enrolled: bool = True, **overrides):
+        settings = make_settings(sync={"state_dir": str(tmp_path / "state")},
+                                 citizen={"complaint_url": COMPLAINT, "questionnaire_url": QUESTIONNAIRE},
+                                 timings={"thanks_s": 5.0, "cooldown_s": 0.5}, **overrides)
+        if enrolled:
+            Credentials("http://centre", "dev-0042", "s3cret").save(settings.sync.state_dir)
+        store = RatingStore(settings.store.path, Identity("dev-0042", settings.unit.id, settings.counter.id))
+        service = RatingService(settings, store, KivyScheduler())
+        app = EvaluatorApp(settings, service, complaint_link=complaint_link(settings))
+        root = app.build()
+        window.add_widget(root)
+        service.start()
+        pump()
+        made.append((app, root, store))
+        return app, store
+
+    yield build
+    for app, root, store in made:
+        app.on_stop()
+        window.remove_widget(root)
+        store.close()
+
+
+def bad_review(app) -> None:
+    manager = app.ui.manager
+    tap(level_button(manager, 1))
+    pump_until(lambda: manager.current == "reasons")
+    pump()
+    tap(manager.get_screen("reasons").ids.skip)
+    pump_until(lambda: manager.current == "thanks")
+    pump(3)
+
+
+def test_a_bad_review_shows_a_complaint_qr_signed_for_that_rating(terminal):
+    app, store = terminal()
+    bad_review(app)
+    thanks = app.ui.manager.get_screen("thanks")
+    payload = thanks.model.qr_payload
+    assert payload.startswith(COMPLAINT + "&")
+    rating = store.recent_ratings(1)[0]
+    assert verify_complaint_url(payload, {"dev-0042": "s3cret"}.get) == rating["uuid"]
+    assert verify_complaint_url(payload.replace(rating["uuid"][:8], "ffffffff"), {"dev-0042": "s3cret"}.get) is None
+    qr = thanks.ids.qr
+    assert qr.payload == payload and qr.matrix == qr_matrix(payload)       # what a phone reads
+    assert "投诉" in thanks.model.qr_caption
+
+
+def test_a_good_rating_shows_no_complaint_qr(terminal):
+    app, _store = terminal()
+    manager = app.ui.manager
+    tap(level_button(manager, 5))
+    pump_until(lambda: manager.current == "thanks")
+    pump(3)
+    thanks = manager.get_screen("thanks")
+    assert thanks.model.qr_payload == "" and thanks.ids.qr.matrix == []
+
+
+def test_before_enrollment_the_plain_complaint_page_is_shown(terminal):
+    app, _store = terminal(enrolled=False)
+    bad_review(app)
+    assert app.ui.manager.get_screen("thanks").model.qr_payload == COMPLAINT
+
+
+def test_the_waiting_screen_shows_the_questionnaire(terminal):
+    app, _store = terminal(mode="solicited")
+    waiting = app.ui.manager.get_screen("waiting")
+    assert app.ui.manager.current == "waiting"
+    pump(3)
+    assert waiting.model.qr_payload == QUESTIONNAIRE and waiting.ids.qr.matrix == qr_matrix(QUESTIONNAIRE)
