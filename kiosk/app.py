@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kiosk.config import Locale, Settings
 from kiosk.presenter import ScreenName
+from kiosk.sdnotify import Notifier, watchdog_interval_s
 from kiosk.store import Identity, RatingStore
 
 log = logging.getLogger(__name__)
@@ -108,10 +109,14 @@ def run_headless(settings: Settings) -> int:
     link.start()
     log.info("headless terminal running: panel %s, counter link %s, store %s, mode %s",
              settings.panel.port, settings.counter_link.port, settings.store.path, settings.mode.value)
+    notifier = Notifier()
+    notifier.ready()
+    interval = watchdog_interval_s() or 1.0
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(min(1.0, interval)):
+            notifier.watchdog()
     finally:
+        notifier.stopping()
         link.stop()
         service.stop()
         store.close()

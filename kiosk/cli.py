@@ -93,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     who = pin.add_argument_group("whose").add_mutually_exclusive_group(required=True)
     who.add_argument("--staff", metavar="工号", help="a staff member of this counter's roster")
     who.add_argument("--technician", action="store_true")
+    up = add("upgrade", _upgrade, "Install a release wheel beside the running one, switch to it, roll back if "
+                                   "unhealthy.")
+    up.add_argument("wheel", type=Path, metavar="WHEEL")
+    up.add_argument("--base", type=Path, default=Path("/opt/evaluator"), metavar="DIR",
+                    help="where releases/ and current live (default: %(default)s)")
+    up.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                    help="how long the new release has to turn healthy (default: %(default)s)")
+    up.add_argument("--find-links", type=Path, action="append", default=[], metavar="DIR")
+    up.add_argument("--no-index", action="store_true", help="install only from --find-links (offline)")
     status = add("status", _status, "Device, store, sync, panel and clock in one view; exit 1 when unhealthy.")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     prov = add("provision", _provision, "Enroll this terminal with the centre using a one-time code.")
@@ -285,6 +294,26 @@ def _set_pin(args: argparse.Namespace) -> int:
         access.set_staff_pin(args.staff, secret)
     print(f"{'technician password' if args.technician else 'PIN of ' + args.staff} set in {access.path} (0600)")
     return EXIT_OK
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    import functools
+
+    from kiosk.upgrade import (DEFAULT_CONFIG, Outcome, UpgradeError, WheelNameError, check_health,
+                               restart_services, upgrade)
+
+    config = Path(args.config) if args.config else DEFAULT_CONFIG
+    try:
+        result = upgrade(args.wheel, args.base, restart=restart_services,
+                         health_check=functools.partial(check_health, config=config),
+                         timeout_s=args.timeout, find_links=args.find_links, no_index=args.no_index)
+    except WheelNameError as exc:
+        raise UsageError(str(exc)) from None
+    except UpgradeError as exc:
+        print(f"evaluator upgrade: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(result)
+    return EXIT_FAILED if result.outcome is Outcome.ROLLED_BACK else EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:

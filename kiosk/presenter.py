@@ -96,6 +96,7 @@ class ScreenModel:
     solicit_label: str
     submit_label: str
     skip_label: str
+    language_label: str = ""   # the button that switches to the other language, named in that language
     qr_payload: str = ""       # a link for the citizen's phone; empty = no QR code
     qr_caption: str = ""
 
@@ -134,6 +135,7 @@ class Presenter:
             solicit_label=text("solicit", locale),
             submit_label=text("submit", locale),
             skip_label=text("skip", locale),
+            language_label="English" if locale is Locale.ZH else "中文",
             **self._qr(screen, view, locale),
         )
 

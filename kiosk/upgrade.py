@@ -127,7 +127,12 @@ def upgrade(wheel: Path, base: Path = DEFAULT_BASE, *,
         _prepare_release(wheel, release, python, find_links, no_index, say)
         _switch(base, os.path.relpath(release, base))
         say(f"current -> {release}; restarting the services")
-        reason = _restart_and_check(release, restart, health_check, timeout_s, poll_s, say)
+        try:
+            reason = _restart_and_check(release, restart, health_check, timeout_s, poll_s, say)
+        except BaseException as exc:
+            # Ctrl-C mid-check: an unproven release must not stay live.
+            _roll_back(base, version, release, previous, f"interrupted ({exc!r})", restart, say)
+            raise
         if reason is None:
             say(f"upgraded to {version}" + (f" (from {previous_path.name})" if previous_path else ""))
             return UpgradeResult(Outcome.UPGRADED, version, release, previous_path)
@@ -222,7 +227,7 @@ def check_health(release: Path, *, config: Path | None = DEFAULT_CONFIG, timeout
     if config is not None:
         command += ["--config", str(config)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("health check %s: %s", " ".join(command), exc)
         return False
@@ -288,7 +293,7 @@ def _exclusive(base: Path) -> Iterator[None]:
 
 def _run(command: list[str], what: str, timeout_s: float) -> None:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise UpgradeError(f"{what} took more than {timeout_s:g} s: {' '.join(command)}") from None
     if done.returncode != 0:

@@ -18,9 +18,10 @@ from kiosk.config import Locale, Settings
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
 from kiosk.presenter import ComplaintLink, Presenter, ScreenName
-from kiosk.service import Cancellable, RatingService, View
+from kiosk.service import Cancellable, RatingService, State, View
 from kiosk.access import AccessControl
 from kiosk.ui import screens
+from kiosk.sdnotify import Notifier, watchdog_interval_s
 from kiosk.technician import Technician
 from kiosk.ui.staff import ScoresSource, StaffScreens
 
@@ -70,7 +71,8 @@ class RatingUi:
         load_kv()
         self.settings = settings
         self.service = service
-        self.locale = locale or settings.locale
+        self.locale = self.default_locale = locale or settings.locale
+        self._reset_locale = False
         self.presenter = Presenter(settings, complaint_link)
         # No fade: on the software GL of many panel PCs a transition renders two
         # window-sized FBOs, and the thanks screen (the proof that the rating
@@ -99,6 +101,10 @@ class RatingUi:
             self.show(self._latest)
 
     def show(self, view: View) -> None:
+        if view.state is State.THANKS:
+            self._reset_locale = True        # this citizen is done: the next one starts in the default
+        elif self._reset_locale and view.state in (State.AWAITING, State.IDLE, State.OUT_OF_SERVICE):
+            self._reset_locale, self.locale = False, self.default_locale
         model = self.presenter.present(view, self.locale)
         screen = self.manager.get_screen(model.screen.value)
         screen.model = model
@@ -109,6 +115,12 @@ class RatingUi:
     def _back_to_citizen(self) -> None:
         if self.service is not None:
             self.show(self.service.view)      # the service's view is the truth; it is read atomically
+
+    def switch_language(self) -> None:
+        """中文 ⇄ English for the citizen at the screen; back to the default after their rating."""
+        self.locale = Locale.EN if self.locale is Locale.ZH else Locale.ZH
+        if self.service is not None:
+            self.show(self.service.view)
 
     # -- screen → service ----------------------------------------------------
 
@@ -162,6 +174,8 @@ class EvaluatorApp(App):
         self.scores = scores
         self.make_technician = technician
         self.complaint_link = complaint_link
+        self._notifier = Notifier()
+        self._watchdog = None
         self.ui: RatingUi | None = None
 
     def build(self):
@@ -175,8 +189,16 @@ class EvaluatorApp(App):
         self.service.start()
         if self.link is not None:
             self.link.start()
+        # systemd's watchdog: pinged from the main loop, so a frozen UI stops the pings and is restarted.
+        self._notifier.ready()
+        interval = watchdog_interval_s()
+        if interval is not None:
+            self._watchdog = Clock.schedule_interval(lambda _dt: self._notifier.watchdog(), interval)
 
     def on_stop(self) -> None:
+        self._notifier.stopping()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self.link is not None:
             self.link.stop()
         self.service.stop()

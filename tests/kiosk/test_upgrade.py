@@ -26,8 +26,15 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.upgrade import (Outcome, UpgradeError, UpgradeResult, WheelNameError, check_health, upgrade,
-                           wheel_version)
+from kiosk.upgrade import (
+    Outcome,
+    UpgradeError,
+    UpgradeResult,
+    WheelNameError,
+    check_health,
+    upgrade,
+    wheel_version,
+)
 
 DIST = "fake_evaluator"
 NO_PYTHON = "/nonexistent/python3"   # upgrade() must not need an interpreter when it builds nothing
@@ -261,6 +268,23 @@ def test_a_failed_restart_rolls_back(site, house) -> None:
     assert os.readlink(base / "current") == "releases/1.0"
     assert restart.seen == ["releases/2.0", "releases/1.0"] and checks == []
     assert "restart failed" in result.reason and "evaluator-kiosk" in result.reason
+
+
+def test_an_interrupted_health_check_still_rolls_back(site, house) -> None:
+    base = site["base"]
+    link_target_release(base, "1.0", make_current=True)
+    installed_release(base, house / f"{DIST}-2.0-py3-none-any.whl", make_current=False)
+    restart = Restarts(base)
+
+    def interrupted(release: Path) -> bool:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        upgrade(house / f"{DIST}-2.0-py3-none-any.whl", base, restart=restart, health_check=interrupted,
+                python=NO_PYTHON, progress=lambda line: None)
+
+    assert os.readlink(base / "current") == "releases/1.0"
+    assert restart.seen == ["releases/2.0", "releases/1.0"]
 
 
 @pytest.mark.parametrize("name", [

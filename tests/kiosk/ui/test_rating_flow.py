@@ -163,3 +163,21 @@ def test_english_locale_uses_english_labels(terminal):
     app, _store = terminal(locale="en")
     assert app.ui.locale is Locale.EN
     assert level_button(app.ui.manager, 1).text == "Very dissatisfied"
+
+
+def test_the_citizen_switches_language_and_the_next_one_starts_in_the_default(terminal):
+    app, store = terminal()
+    manager = app.ui.manager
+    rating = manager.get_screen("rating")
+    language = next(w for w in rating.walk() if getattr(w, "text", None) == "English")
+    tap(language)
+    pump()
+    assert app.ui.locale is Locale.EN and level_button(manager, 5).text == "Very satisfied"
+    tap(level_button(manager, 5))
+    pump_until(lambda: shown(manager, "thanks"))
+    assert manager.get_screen("thanks").model.title == "Thank you for your rating!"
+    pump_until(lambda: shown(manager, "rating"))
+    pump()
+    assert app.ui.locale is Locale.ZH and level_button(manager, 5).text == "非常满意"
+    assert next(w for w in rating.walk() if getattr(w, "text", None) == "English")
+    assert store.count_ratings() == 1                      # switching language rated nothing

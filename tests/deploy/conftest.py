@@ -1,0 +1,63 @@
+"""Helpers for the deploy tests: run deploy/install.sh into a staging root, never on this machine."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+INSTALL = DEPLOY / "install.sh"
+IS_ROOT = os.geteuid() == 0
+
+
+def require(tool: str) -> str:
+    """The tool's path; without it skip (not root) or fail (root: deploy/testdeps.sh installs it)."""
+    path = shutil.which(tool)
+    if path:
+        return path
+    if IS_ROOT:
+        pytest.fail(f"{tool} is missing; as root it must be there: run `bash deploy/testdeps.sh`")
+    pytest.skip(f"{tool} is not installed (`sudo bash deploy/testdeps.sh` installs it)")
+
+
+def install(root: Path, *args: str, env: dict[str, str] | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+    """deploy/install.sh --root ROOT ARGS…; --root is always given, so the host is never touched."""
+    result = subprocess.run(["bash", str(INSTALL), "--root", str(root), *args], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"install.sh {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int, str]]:
+    """Every entry below root: kind, permission bits, and the link target or a hash of the content."""
+    entries: dict[str, tuple[str, int, str]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            entries[rel] = ("link", 0, os.readlink(path))
+        elif path.is_dir():
+            entries[rel] = ("dir", st.st_mode & 0o7777, "")
+        else:
+            entries[rel] = ("file", st.st_mode & 0o7777, hashlib.sha256(path.read_bytes()).hexdigest())
+    return entries
+
+
+def mode(path: Path) -> int:
+    return path.lstat().st_mode & 0o7777
+
+
+@pytest.fixture
+def staged(tmp_path: Path) -> Path:
+    """A staging root with the terminal installed (no venv: that is test_venv's job)."""
+    root = tmp_path / "root"
+    install(root, "--no-venv")
+    return root

@@ -1,0 +1,214 @@
+"""deploy/install.sh into a staging root (--root): the tree, modes, symlinks, reruns, uninstall, purge.
+
+Every run passes --root, so nothing here touches this machine's /etc, /opt or
+/var; apt, useradd and systemctl are not called under --root.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import load
+
+from .conftest import IS_ROOT, REPO, install, mode, require, snapshot
+
+VERSION = re.search(r'version="([^"]+)"', (REPO / "setup.py").read_text()).group(1)
+UNITS = ("evaluator-kiosk.service", "evaluator-sync.service")
+CHIPS = {("1a86", "7523"), ("10c4", "ea60"), ("0403", "6001"), ("067b", "2303")}
+
+
+def udev_matches(text: str) -> set[tuple[str, ...]]:
+    return {tuple(re.findall(r'ATTRS\{(?:idVendor|idProduct|serial)\}=="([^"]*)"', line))
+            for line in text.splitlines() if line.strip() and not line.startswith("#")}
+
+
+def test_tree_modes_and_symlinks(staged: Path) -> None:
+    opt = staged / "opt/evaluator"
+    assert os.readlink(opt / "current") == f"releases/{VERSION}"
+    assert (opt / "current").resolve() == (opt / "releases" / VERSION).resolve()
+    assert sorted(p.name for p in opt.iterdir()) == ["current", "releases"]  # no temporary link left
+
+    system = staged / "etc/systemd/system"
+    for unit in UNITS:
+        assert (system / unit).read_bytes() == (REPO / "deploy/systemd" / unit).read_bytes()
+        assert mode(system / unit) == 0o644
+        wants = system / "multi-user.target.wants" / unit
+        assert os.readlink(wants) == f"/etc/systemd/system/{unit}"
+    assert not (system / "evaluator-sync.service.d/restart-backoff.conf").exists()  # no systemd >= 254 seen
+
+    assert mode(staged / "etc/evaluator") == 0o755
+    assert mode(staged / "etc/evaluator/secrets") == 0o700
+    assert mode(staged / "var/lib/evaluator") == 0o750
+    assert mode(staged / "var/lib/evaluator/kivy") == 0o750
+    assert mode(staged / "var/lib/evaluator/kivy/config.ini") == 0o644
+    assert mode(staged / "etc/evaluator/config.yaml") == 0o644
+
+    rule = staged / "etc/udev/rules.d/99-evaluator-panel.rules"
+    assert rule.read_bytes() == (REPO / "deploy/udev/99-evaluator-panel.rules").read_bytes()
+    assert (staged / "etc/default/grub.d/evaluator.cfg").read_text().count("consoleblank=0") == 1
+    sysusers = (staged / "etc/sysusers.d/evaluator.conf").read_text()
+    assert re.search(r"^u evaluator .* /var/lib/evaluator ", sysusers, re.M)
+    assert {g for g in re.findall(r"^m evaluator (\S+)", sysusers, re.M)} == {"dialout", "video", "render", "input"}
+    tmpfiles = (staged / "etc/tmpfiles.d/evaluator.conf").read_text()
+    assert "d /etc/evaluator/secrets 0700 evaluator evaluator" in tmpfiles
+
+
+def test_config_has_the_system_paths(staged: Path) -> None:
+    text = (staged / "etc/evaluator/config.yaml").read_text()
+    settings = load(staged / "etc/evaluator/config.yaml")  # the app's own loader accepts it
+    assert settings.store.path == Path("/var/lib/evaluator/evaluator.db")
+    assert settings.sync.state_dir == Path("/etc/evaluator/secrets")
+    assert settings.ui.fullscreen and settings.ui.kiosk
+    # Only those values changed: the documented defaults and their comments are all still there.
+    original = (REPO / "config.yaml").read_text().splitlines()
+    changed = [line for line in original if line not in text.splitlines()]
+    assert [line.split(":")[0].strip() for line in changed] == ["path", "fullscreen", "kiosk", "state_dir"]
+
+
+def test_kivy_config_has_one_touch_provider_and_no_mouse(staged: Path) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(staged / "var/lib/evaluator/kivy/config.ini")
+    assert dict(parser["input"]) == {"mtdev_%(name)s": "probesysfs,provider=mtdev"}
+    assert parser["kivy"]["exit_on_escape"] == "0"
+    assert parser["graphics"]["show_cursor"] == "0"
+    assert not any("mouse" in key or "mouse" in value for key, value in parser["input"].items())
+
+
+def test_udev_rule_per_chip_with_group_and_mode(staged: Path) -> None:
+    text = (staged / "etc/udev/rules.d/99-evaluator-panel.rules").read_text()
+    rules = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert udev_matches(text) == CHIPS
+    key = r'(SUBSYSTEM|ATTRS\{\w+\}|SYMLINK|GROUP|MODE|ENV\{\w+\})(==|\+=|=)"[^"]*"'
+    for line in rules:
+        assert re.fullmatch(rf"{key}(, {key})*", line), line
+        assert 'SUBSYSTEM=="tty"' in line and 'SYMLINK+="evaluator-panel"' in line
+        assert 'GROUP="dialout"' in line and 'MODE="0660"' in line
+
+
+def test_rerun_changes_nothing_and_keeps_edits(staged: Path) -> None:
+    before = snapshot(staged)
+    second = install(staged, "--no-venv")
+    assert snapshot(staged) == before
+    assert "installed /" not in second.stdout and "updated /" not in second.stdout
+
+    config = staged / "etc/evaluator/config.yaml"
+    kivy = staged / "var/lib/evaluator/kivy/config.ini"
+    config.write_text(config.read_text().replace("name: 1号窗口", "name: 7号窗口"))
+    kivy.write_text(kivy.read_text().replace("mtdev_%(name)s = probesysfs,provider=mtdev",
+                                             "mouse = mouse,disable_multitouch"))
+    edited = snapshot(staged)
+    third = install(staged, "--no-venv")
+    assert snapshot(staged) == edited
+    assert "kept /etc/evaluator/config.yaml" in third.stdout
+    assert load(config).counter.name == "7号窗口"
+
+
+def test_panel_specific_rule_replaces_the_generic_ones_and_is_kept(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    install(root, "--no-venv", "--panel-vendor", "0x1A86", "--panel-product", "7523", "--panel-serial", "A9-01")
+    rule = root / "etc/udev/rules.d/99-evaluator-panel.rules"
+    assert udev_matches(rule.read_text()) == {("1a86", "7523", "A9-01")}
+    again = install(root, "--no-venv")  # an upgrade run without the flags keeps this panel's rule
+    assert udev_matches(rule.read_text()) == {("1a86", "7523", "A9-01")}
+    assert "kept the panel-specific udev rule" in again.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--panel-vendor", "1a8"], "4 hex digits"),
+    (["--panel-vendor", "1a86"], "go together"),
+    (["--panel-vendor", "1a86", "--panel-product", "7523", "--panel-serial", 'x" RUN+="/bin/sh'], "--panel-serial"),
+    (["--bogus"], "unknown option"),
+])
+def test_bad_arguments_are_refused(tmp_path: Path, args: list[str], message: str) -> None:
+    result = install(tmp_path / "root", "--no-venv", *args, check=False)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "root/opt").exists()
+
+
+def test_no_venv_needs_root_option() -> None:
+    # Refused while parsing the arguments, before anything is installed on this machine.
+    result = subprocess.run(["bash", str(REPO / "deploy/install.sh"), "--no-venv"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--no-venv only makes sense with --root" in result.stderr
+
+
+def test_pi_cmdline_gets_consoleblank_once_and_loses_it_on_uninstall(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    cmdline = root / "boot/firmware/cmdline.txt"
+    cmdline.parent.mkdir(parents=True)
+    original = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 fsck.repair=yes rootwait\n"
+    cmdline.write_text(original)
+    install(root, "--no-venv")
+    assert cmdline.read_text() == original.rstrip("\n") + " consoleblank=0\n"
+    assert not (root / "etc/default/grub.d/evaluator.cfg").exists()  # a Pi has no GRUB
+    install(root, "--no-venv")
+    assert cmdline.read_text().count("consoleblank=0") == 1
+    install(root, "--uninstall")
+    assert cmdline.read_text() == original
+    assert not (root / "boot/firmware/cmdline.txt.evaluator-orig").exists()
+
+
+def test_restart_backoff_dropin_only_for_systemd_254_and_later(tmp_path: Path) -> None:
+    # The installer reads the image's systemd version from the name of its shared library; an empty
+    # file of that name stands in for the library here.
+    for version, expected in ((252, False), (257, True)):
+        root = tmp_path / f"root-{version}"
+        lib = root / f"usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-{version}.so"
+        lib.parent.mkdir(parents=True)
+        lib.touch()
+        install(root, "--no-venv")
+        dropin = root / "etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf"
+        assert dropin.exists() is expected, version
+
+
+def test_uninstall_keeps_data_and_config(staged: Path) -> None:
+    (staged / "var/lib/evaluator/evaluator.db").write_bytes(b"ratings")
+    (staged / "etc/evaluator/secrets/device.key").write_text("key")
+    config = (staged / "etc/evaluator/config.yaml").read_text()
+    install(staged, "--uninstall")
+    assert not (staged / "opt/evaluator").exists()
+    assert not (staged / "etc/udev/rules.d/99-evaluator-panel.rules").exists()
+    assert not list((staged / "etc/systemd/system").rglob("evaluator-*"))
+    assert (staged / "var/lib/evaluator/evaluator.db").read_bytes() == b"ratings"
+    assert (staged / "etc/evaluator/secrets/device.key").read_text() == "key"
+    assert (staged / "etc/evaluator/config.yaml").read_text() == config
+    assert mode(staged / "etc/evaluator/secrets") == 0o700
+
+    install(staged, "--no-venv")  # installing again picks up the kept config and data
+    assert (staged / "etc/evaluator/config.yaml").read_text() == config
+    assert (staged / "var/lib/evaluator/evaluator.db").read_bytes() == b"ratings"
+
+
+def test_purge_removes_everything(staged: Path) -> None:
+    dropins = staged / "etc/systemd/system/evaluator-kiosk.service.d"
+    dropins.mkdir()
+    (dropins / "x11.conf").write_bytes((REPO / "deploy/systemd/x11.conf").read_bytes())
+    install(staged, "--uninstall", "--purge")
+    files = [p.relative_to(staged) for p in staged.rglob("*") if not p.is_dir() or p.is_symlink()]
+    assert files == []
+
+
+def test_owners_recorded_under_root_apply_with_systemd_tools(staged: Path) -> None:
+    """What an image build does with the recorded owners: systemd-sysusers and systemd-tmpfiles --root."""
+    if not IS_ROOT:
+        pytest.skip("systemd-tmpfiles needs root to chown")
+    sysusers, tmpfiles = require("systemd-sysusers"), require("systemd-tmpfiles")
+    (staged / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (staged / "etc/group").write_text("root:x:0:\ndialout:x:20:\nvideo:x:44:\ninput:x:105:\nrender:x:106:\n")
+    subprocess.run([sysusers, f"--root={staged}", "evaluator.conf"], check=True, capture_output=True)
+    subprocess.run([tmpfiles, f"--root={staged}", "--create", "evaluator.conf"], check=True, capture_output=True)
+    passwd = dict(line.split(":")[0:3:2] for line in (staged / "etc/passwd").read_text().splitlines())
+    uid = int(passwd["evaluator"])
+    groups = {line.split(":")[0]: line.split(":")[3] for line in (staged / "etc/group").read_text().splitlines()}
+    assert all("evaluator" in groups[g].split(",") for g in ("dialout", "video", "render", "input"))
+    for path, expected_mode in (("var/lib/evaluator", 0o750), ("var/lib/evaluator/kivy", 0o750),
+                                ("etc/evaluator/secrets", 0o700)):
+        st = (staged / path).stat()
+        assert (st.st_uid, st.st_mode & 0o7777) == (uid, expected_mode), path
+    for config in ("etc/evaluator/config.yaml", "var/lib/evaluator/kivy/config.ini"):  # root's, readable
+        st = (staged / config).stat()
+        assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o644), config

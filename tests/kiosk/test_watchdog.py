@@ -1,0 +1,65 @@
+"""systemd's watchdog, end to end: the real `evaluator run` (touchscreen and headless) pings a NOTIFY_SOCKET."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drivers.simulator import PanelSimulator
+
+
+def receive(sock: socket.socket, wanted: str, timeout_s: float = 30.0) -> list[str]:
+    """Datagrams until one contains `wanted`; fails after `timeout_s`."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while not any(wanted in message for message in seen):
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {wanted!r} within {timeout_s} s; got {seen}"
+        sock.settimeout(left)
+        seen.append(sock.recv(4096).decode())
+    return seen
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    yield sock, path
+    sock.close()
+
+
+def start(args: list[str], tmp_path: Path, notify: Path) -> subprocess.Popen:
+    config = tmp_path / "config.yaml"
+    config.write_text("store: {path: var/e.db}\nui: {kiosk: false, fullscreen: false}\n", encoding="utf-8")
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000", "KIVY_NO_ARGS": "1",
+           "KIVY_HOME": str(tmp_path / "kivy")}
+    env.pop("WATCHDOG_PID", None)
+    return subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", *args, "--config", str(config)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("headless", [True, False], ids=["headless", "touchscreen"])
+def test_run_says_ready_then_pings_and_says_stopping(notify_socket, tmp_path, headless):
+    sock, path = notify_socket
+    with PanelSimulator() as sim:
+        process = start([*(["--headless"] if headless else []), "--panel", sim.device_path], tmp_path, path)
+        try:
+            receive(sock, "READY=1")
+            pings = 0
+            started = time.monotonic()
+            while pings < 3:
+                pings += receive(sock, "WATCHDOG=1", timeout_s=5)[-1].count("WATCHDOG=1")
+            assert time.monotonic() - started < 5                  # every 0.2 s: half of WATCHDOG_USEC
+            if headless:                                           # systemd stops it with SIGTERM
+                process.send_signal(signal.SIGTERM)
+                receive(sock, "STOPPING=1", timeout_s=10)
+        finally:
+            process.kill()
+            process.wait(timeout=30)
