@@ -221,11 +221,28 @@ def restart_services(units: Sequence[str] = SERVICES, timeout_s: float = 180) ->
                    capture_output=True, text=True)
 
 
+SERVICE_USER = "evaluator"
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def check_health(release: Path, *, config: Path | None = DEFAULT_CONFIG, timeout_s: float = 30) -> bool:
     """True when the release's own `evaluator status --json` exits 0 (see kiosk.status)."""
     command = [str(release / "bin" / "evaluator"), "status", "--json"]
     if config is not None:
         command += ["--config", str(config)]
+    if os.geteuid() == 0 and _user_exists(SERVICE_USER):
+        # As the service user: a root-run check would create the store's -wal/-shm files
+        # owned by root, and the terminal could no longer write its own database.
+        command = ["runuser", "-u", SERVICE_USER, "--", *command]
     try:
         done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired) as exc:
