@@ -52,8 +52,9 @@ def test_tree_modes_and_symlinks(staged: Path) -> None:
     assert rule.read_bytes() == (REPO / "deploy/udev/99-evaluator-panel.rules").read_bytes()
     assert (staged / "etc/default/grub.d/evaluator.cfg").read_text().count("consoleblank=0") == 1
     sysusers = (staged / "etc/sysusers.d/evaluator.conf").read_text()
-    assert re.search(r"^u evaluator .* /var/lib/evaluator ", sysusers, re.M)
-    assert {g for g in re.findall(r"^m evaluator (\S+)", sysusers, re.M)} == {"dialout", "video", "render", "input"}
+    assert re.search(r"^u evaluator .* /var/lib/evaluator ", sysusers, re.MULTILINE)
+    groups = set(re.findall(r"^m evaluator (\S+)", sysusers, re.MULTILINE))
+    assert groups == {"dialout", "video", "render", "input"}
     tmpfiles = (staged / "etc/tmpfiles.d/evaluator.conf").read_text()
     assert "d /etc/evaluator/secrets 0700 evaluator evaluator" in tmpfiles
 
@@ -132,7 +133,8 @@ def test_bad_arguments_are_refused(tmp_path: Path, args: list[str], message: str
 
 def test_no_venv_needs_root_option() -> None:
     # Refused while parsing the arguments, before anything is installed on this machine.
-    result = subprocess.run(["bash", str(REPO / "deploy/install.sh"), "--no-venv"], capture_output=True, text=True)
+    result = subprocess.run(["bash", str(REPO / "deploy/install.sh"), "--no-venv"], capture_output=True, text=True,
+                            check=False)
     assert result.returncode == 2 and "--no-venv only makes sense with --root" in result.stderr
 
 
@@ -212,3 +214,15 @@ def test_owners_recorded_under_root_apply_with_systemd_tools(staged: Path) -> No
     for config in ("etc/evaluator/config.yaml", "var/lib/evaluator/kivy/config.ini"):  # root's, readable
         st = (staged / config).stat()
         assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o644), config
+
+
+def test_wheel_names_the_release(tmp_path: Path) -> None:
+    # With --no-venv the wheel is never opened, only its name read: an empty file of that name will do.
+    wheel = tmp_path / "satisfaction_evaluator-9.8.7-py3-none-any.whl"
+    wheel.touch()
+    root = tmp_path / "root"
+    install(root, "--no-venv", "--wheel", str(wheel))
+    assert os.readlink(root / "opt/evaluator/current") == "releases/9.8.7"
+    install(root, "--no-venv")  # back to the repo's version: the link moves, both releases stay
+    assert os.readlink(root / "opt/evaluator/current") == f"releases/{VERSION}"
+    assert sorted(p.name for p in (root / "opt/evaluator/releases").iterdir()) == sorted({"9.8.7", VERSION})

@@ -29,8 +29,8 @@ def test_venv_from_the_repo_points_at_its_place_on_the_terminal(tmp_path: Path) 
         if not path.is_symlink():
             assert str(root) not in path.read_text(errors="replace"), path
     # The app is importable from the venv (run outside the repo so the checkout is not on sys.path).
-    probe = subprocess.run([str(current / "bin/python"), "-c",
-                            "import kiosk, importlib.metadata as m; print(kiosk.__file__, m.version('satisfaction-evaluator'))"],
+    code = "import kiosk, importlib.metadata as m; print(kiosk.__file__, m.version('satisfaction-evaluator'))"
+    probe = subprocess.run([str(current / "bin/python"), "-c", code],
                            cwd=tmp_path, capture_output=True, text=True, check=True)
     location, version = probe.stdout.split()
     assert location.startswith(str(current) + "/") and version == release.name
