@@ -17,6 +17,7 @@ run: setup
 # Debian's package when root) and prints its URL. An EVALUATOR_TEST_PG_URL already set wins; without
 # either, those tests skip.
 test: setup
+	@bash deploy/testdeps.sh
 	@url="$${EVALUATOR_TEST_PG_URL:-}"; \
 	if [ -z "$$url" ]; then url=$$(bash deploy/postgres.sh) || exit 1; fi; \
 	EVALUATOR_TEST_PG_URL="$$url" $(PY) -m pytest

@@ -25,7 +25,7 @@ say() { echo "postgres.sh: $*" >&2; }
 find_bindir() {
   local dir
   # Debian keeps the server programs off PATH, one folder per major version: take the newest.
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  dir=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then
     echo "$dir"
   elif command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then

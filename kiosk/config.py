@@ -89,6 +89,8 @@ class StaffMember(_Frozen):
     name_en: str | None = None
     post: str = Field("", description="岗位, shown on the staff card.")
     post_en: str | None = None
+    photo: Path | None = Field(None, description="Photo for the staff card (PNG/JPEG, portrait); relative to "
+                                                 "the config file's folder. None: a neutral silhouette.")
 
 
 class LevelSettings(_Frozen):
@@ -418,6 +420,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         "sync": settings.sync.model_copy(update={"state_dir": _absolute(settings.sync.state_dir, base)}),
         "ui": ui.model_copy(update={"font": _absolute(ui.font, base) if ui.font else None}),
         "access": settings.access.model_copy(update={"export_dir": _absolute(settings.access.export_dir, base)}),
+        "staff": tuple(member.model_copy(update={"photo": _absolute(member.photo, base)}) if member.photo else member
+                       for member in settings.staff),
     })
 
 

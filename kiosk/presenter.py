@@ -85,6 +85,7 @@ class ScreenModel:
     counter: str
     staff_name: str
     staff_line: str            # 工号 and post; empty when nobody is signed in
+    staff_photo: str           # a photo file for the card; empty = the neutral silhouette
     title: str
     subtitle: str
     levels: tuple[LevelButtonModel, ...]
@@ -114,7 +115,7 @@ class Presenter:
         settings = self._settings
         screen = SCREEN_FOR_STATE[view.state]
         title, subtitle = self._headline(screen, view, locale)
-        staff_name, staff_line = self._staff(view, locale)
+        staff_name, staff_line, staff_photo = self._staff(view, locale)
         rated = self._level(view.rating.level, locale) if view.rating else None
         return ScreenModel(
             screen=screen,
@@ -122,6 +123,7 @@ class Presenter:
             counter=settings.counter.name if locale is Locale.ZH else settings.counter.name_en,
             staff_name=staff_name,
             staff_line=staff_line,
+            staff_photo=staff_photo,
             title=title,
             subtitle=subtitle,
             levels=tuple(self._level(level.level, locale)
@@ -167,18 +169,19 @@ class Presenter:
             return text("thanks", locale), text("thanks_bad" if bad else "thanks_good", locale)
         return text("oos_title", locale), text("oos_body", locale)
 
-    def _staff(self, view: View, locale: Locale) -> tuple[str, str]:
+    def _staff(self, view: View, locale: Locale) -> tuple[str, str, str]:
         staff_id = (view.request.staff_id if view.request and view.request.staff_id else None) or view.staff_id
         if staff_id is None:
-            return text("no_staff", locale), ""
+            return text("no_staff", locale), "", ""
         member = self._settings.staff_member(staff_id)
         if member is None:  # signed in by the counter PC with an id the roster does not know yet
-            return staff_id, f"{text('staff_no', locale)} {staff_id}"
+            return staff_id, f"{text('staff_no', locale)} {staff_id}", ""
         english = locale is Locale.EN
         name = member.name_en if english and member.name_en else member.name
         post = member.post_en if english and member.post_en else member.post
         post = f"  ·  {post}" if post else ""
-        return name, f"{text('staff_no', locale)} {member.id}{post}"
+        photo = str(member.photo) if member.photo and member.photo.is_file() else ""
+        return name, f"{text('staff_no', locale)} {member.id}{post}", photo
 
 
 def all_texts(settings: Settings) -> str:

@@ -1,13 +1,18 @@
 """Reusable widgets. They draw; they decide nothing."""
 from __future__ import annotations
 
+import logging
+
 from kivy.clock import Clock
-from kivy.graphics import Color, Ellipse, Line
+from kivy.core.image import Image as CoreImage
+from kivy.graphics import Color, Ellipse, Line, Rectangle
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.togglebutton import ToggleButton
 from kivy.uix.widget import Widget
+
+log = logging.getLogger(__name__)
 
 # Mouth curvature per level: the scale reads without words or colour.
 _SMILE = {5: 1.0, 4: 0.5, 3: 0.0, 2: -0.5, 1: -1.0}
@@ -69,3 +74,44 @@ def dim(rgba, factor: float = 0.45):
     r, g, b, a = rgba
     grey = (r + g + b) / 3
     return (grey + (r - grey) * factor, grey + (g - grey) * factor, grey + (b - grey) * factor, a)
+
+
+class StaffPhoto(Widget):
+    """The signed-in staff member's photo, or a neutral silhouette when there is none (or it cannot be read)."""
+
+    source = StringProperty("")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.texture = None         # the photo drawn, for tests; None while the silhouette shows
+        self._redraw = Clock.create_trigger(self._draw)
+        self.bind(pos=self._redraw, size=self._redraw, source=self._load)
+
+    def _load(self, *_args) -> None:
+        self.texture = None
+        if self.source:
+            try:
+                # Kivy caches it by file name: a few staff photos, loaded once each for the app's life.
+                self.texture = CoreImage(self.source).texture
+            except Exception:  # a corrupt or unreadable file: the silhouette, never a crash at the counter
+                log.warning("staff photo %s cannot be read; showing the silhouette", self.source)
+        self._redraw()
+
+    def _draw(self, *_args) -> None:
+        self.canvas.clear()
+        if self.width <= 0 or self.height <= 0:
+            return
+        with self.canvas:
+            if self.texture is not None:
+                tw, th = self.texture.size
+                scale = min(self.width / tw, self.height / th)
+                w, h = tw * scale, th * scale
+                Color(1, 1, 1, 1)
+                Rectangle(texture=self.texture, pos=(self.center_x - w / 2, self.center_y - h / 2), size=(w, h))
+                return
+            d = min(self.width, self.height)
+            cx, cy = self.center_x, self.center_y
+            Color(0.80, 0.83, 0.87, 1)
+            Ellipse(pos=(cx - d * 0.2, cy + d * 0.02), size=(d * 0.4, d * 0.4))             # head
+            Ellipse(pos=(cx - d * 0.38, cy - d * 0.5), size=(d * 0.76, d * 0.6),              # shoulders
+                    angle_start=-90, angle_end=90)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# What the deploy tests (tests/deploy) need beyond Python: shellcheck, and
+# systemd's systemd-analyze, systemd-sysusers and systemd-tmpfiles (Debian
+# package systemd; containers often lack it). Installs what is missing when
+# run as root, quietly; otherwise says what to install. Prints nothing when
+# all is there.
+set -euo pipefail
+
+missing=()
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+for tool in systemd-analyze systemd-sysusers systemd-tmpfiles; do
+  if ! command -v "$tool" >/dev/null; then
+    missing+=(systemd)
+    break
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+  echo "testdeps: not a Debian system; the deploy tests need: ${missing[*]} (else they skip)" >&2
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "testdeps: the deploy tests need: ${missing[*]} (else they skip)" >&2
+  echo "testdeps: run 'sudo apt-get install ${missing[*]}' (or run make as root)" >&2
+  exit 0
+fi
+echo "testdeps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
