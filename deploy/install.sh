@@ -270,6 +270,7 @@ install_config() {
     yaml_set "$tmp" sync state_dir /etc/evaluator/secrets
     yaml_set "$tmp" ui fullscreen true
     yaml_set "$tmp" ui kiosk true
+    yaml_set "$tmp" ui input touchscreen
     put_file "$tmp" "$config" 0644
   fi
   local kivy_config

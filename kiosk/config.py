@@ -252,8 +252,14 @@ class StoreSettings(_Frozen):
     busy_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
 
 
+class InputMode(str, enum.Enum):
+    DESKTOP = "desktop"          # a desktop turns touches into pointer events: the mouse provider only
+    TOUCHSCREEN = "touchscreen"  # the console: one mtdev provider per touch device, no mouse
+
+
 class UiSettings(_Frozen):
     fullscreen: bool = Field(False, description="Fill the screen.")
+    input: InputMode = Field(InputMode.DESKTOP, description="How touches reach Kivy (see InputMode).")
     kiosk: bool = Field(False, description="Borderless, cursor hidden; Escape and window-close do nothing.")
     width_px: Annotated[int, Field(ge=320, le=7680)] = 1280
     height_px: Annotated[int, Field(ge=240, le=7680)] = 800

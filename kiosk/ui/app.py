@@ -14,7 +14,8 @@ from kivy.core.window import Keyboard, Window
 from kivy.lang import Builder
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk.config import Locale, Settings
+from kiosk.config import InputMode, Locale, Settings
+from kiosk.input_watch import TouchWatcher
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
 from kiosk.presenter import ComplaintLink, Presenter, ScreenName
@@ -39,6 +40,7 @@ SCREEN_CLASSES = {
 }
 _KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
 _ESCAPE, _F1 = Keyboard.keycodes["escape"], Keyboard.keycodes["f1"]
+TOUCH_CHECK_S = 2.0   # how often the touchscreen's presence is checked
 
 
 def load_kv() -> None:
@@ -175,7 +177,7 @@ class EvaluatorApp(App):
         self.make_technician = technician
         self.complaint_link = complaint_link
         self._notifier = Notifier()
-        self._watchdog = None
+        self._watchdog = self._touch_watch = None
         self.ui: RatingUi | None = None
 
     def build(self):
@@ -194,11 +196,16 @@ class EvaluatorApp(App):
         interval = watchdog_interval_s()
         if interval is not None:
             self._watchdog = Clock.schedule_interval(lambda _dt: self._notifier.watchdog(), interval)
+        if self.settings.ui.input is InputMode.TOUCHSCREEN:
+            # Touch providers never reopen a replugged screen: restart (systemd starts us again) instead.
+            watcher = TouchWatcher(self.stop)
+            self._touch_watch = Clock.schedule_interval(watcher.check, TOUCH_CHECK_S)
 
     def on_stop(self) -> None:
         self._notifier.stopping()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        for event in (self._watchdog, self._touch_watch):
+            if event is not None:
+                event.cancel()
         if self.link is not None:
             self.link.stop()
         self.service.stop()

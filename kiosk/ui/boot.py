@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from kiosk.config import Settings
+from kiosk.config import InputMode, Settings
 from kiosk.presenter import all_texts
 from kiosk.ui.fonts import find_font
 
@@ -44,9 +44,22 @@ def prepare_kivy(settings: Settings, size: tuple[int, int] | None = None, offscr
     Config.set("graphics", "allow_screensaver", "0")  # a blanked evaluator looks broken
     Config.set("kivy", "exit_on_escape", "0" if kiosk else "1")
     Config.set("kivy", "keyboard_mode", "system")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
+    _input_providers(Config, ui.input)
 
     from kivy.core.text import DEFAULT_FONT, LabelBase
 
     LabelBase.register(DEFAULT_FONT, str(font))
     return font
+
+
+def _input_providers(config, mode: InputMode) -> None:
+    """Exactly one provider per touch device: Kivy's default mouse + probesysfs pair counts each touch twice
+    on a console, where no desktop turns touches into pointer events (and under a desktop, the reverse)."""
+    for name in list(config.options("input")) if config.has_section("input") else []:
+        config.remove_option("input", name)
+    if not config.has_section("input"):
+        config.add_section("input")
+    if mode is InputMode.TOUCHSCREEN:
+        config.set("input", "touchscreen_%(name)s", "probesysfs,provider=mtdev")
+    else:
+        config.set("input", "mouse", "mouse,disable_multitouch")

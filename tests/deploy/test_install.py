@@ -64,11 +64,12 @@ def test_config_has_the_system_paths(staged: Path) -> None:
     settings = load(staged / "etc/evaluator/config.yaml")  # the app's own loader accepts it
     assert settings.store.path == Path("/var/lib/evaluator/evaluator.db")
     assert settings.sync.state_dir == Path("/etc/evaluator/secrets")
-    assert settings.ui.fullscreen and settings.ui.kiosk
+    assert settings.ui.fullscreen and settings.ui.kiosk and settings.ui.input.value == "touchscreen"
     # Only those values changed: the documented defaults and their comments are all still there.
     original = (REPO / "config.yaml").read_text().splitlines()
     changed = [line for line in original if line not in text.splitlines()]
-    assert [line.split(":")[0].strip() for line in changed] == ["path", "fullscreen", "kiosk", "state_dir"]
+    assert [line.split(":")[0].strip() for line in changed] == ["path", "fullscreen", "kiosk", "input",
+                                                                 "state_dir"]
 
 
 def test_kivy_config_has_one_touch_provider_and_no_mouse(staged: Path) -> None:

@@ -1,0 +1,58 @@
+"""The touchscreen watcher on a sysfs-shaped folder (no touch device exists on this machine: the one fake here)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from kiosk.input_watch import TouchWatcher, touch_devices
+
+
+def add_device(sys_input: Path, event: str, name: str, abs_caps: str) -> None:
+    device = sys_input / event / "device"
+    (device / "capabilities").mkdir(parents=True)
+    (device / "capabilities" / "abs").write_text(abs_caps + "\n")
+    (device / "name").write_text(name + "\n")
+
+
+def test_touchscreens_are_told_from_keyboards_by_their_absolute_axes(tmp_path):
+    add_device(tmp_path, "event0", "AT Translated Set 2 keyboard", "0")
+    add_device(tmp_path, "event1", "ILITEK Multi-Touch", "3273800000000003")   # ABS_MT_POSITION_X (0x35) and X/Y
+    add_device(tmp_path, "event2", "eGalax Touch", "3")                       # ABS_X, ABS_Y only
+    add_device(tmp_path, "event3", "Wide bitmap", "1 0")                      # two words: the high one is bit 64
+    assert touch_devices(tmp_path) == {"event1:ILITEK Multi-Touch", "event2:eGalax Touch"}
+
+
+def test_a_replugged_touchscreen_restarts_the_app_once(tmp_path):
+    add_device(tmp_path, "event4", "ILITEK Multi-Touch", "3273800000000003")
+    restarts = []
+    watcher = TouchWatcher(lambda: restarts.append(True), tmp_path)
+    watcher.check()
+    assert restarts == []
+    shutil.rmtree(tmp_path / "event4")                   # cable pulled
+    watcher.check()
+    assert restarts == []                                # nothing to read until it is back
+    add_device(tmp_path, "event7", "ILITEK Multi-Touch", "3273800000000003")  # re-enumerated as event7
+    watcher.check()
+    watcher.check()
+    assert restarts == [True]
+
+
+def test_exactly_one_input_provider_whatever_config_ini_held(tmp_path):
+    """Kivy's default mouse + probesysfs pair would count each touch twice on a console."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "config.ini").write_text("[input]\nmouse = mouse\n%(name)s = probesysfs\n"
+                                         "mtdev_%(name)s = probesysfs,provider=mtdev\n", encoding="utf-8")
+    script = ("import sys; from kiosk.config import Settings; from kiosk.ui.boot import prepare_kivy; "
+              "prepare_kivy(Settings.model_validate({'ui': {'input': sys.argv[1]}}), offscreen=True); "
+              "from kivy.config import Config; print(Config.items('input'))")
+    seen = {}
+    for mode in ("touchscreen", "desktop"):
+        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "KIVY_HOME": str(tmp_path), "KIVY_NO_ARGS": "1"})
+        assert done.returncode == 0, done.stderr
+        seen[mode] = done.stdout.strip().splitlines()[-1]
+    assert seen["touchscreen"] == "[('touchscreen_%(name)s', 'probesysfs,provider=mtdev')]"
+    assert seen["desktop"] == "[('mouse', 'mouse,disable_multitouch')]"
