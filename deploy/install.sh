@@ -42,6 +42,8 @@ WHEEL=""
 PANEL_VENDOR=""
 PANEL_PRODUCT=""
 PANEL_SERIAL=""
+X11=0
+X11_PACKAGES=(xserver-xorg xinit xserver-xorg-legacy)
 TMP_DIRS=()
 
 say() { printf 'install.sh: %s\n' "$*"; }
@@ -60,6 +62,8 @@ Install (default):
   --panel-product PID     …and product (e.g. 7523) instead of the generic per-chip rules
   --panel-serial S        …and, with two adapters of one chip, its serial number
 Uninstall:
+  --x11                   run the kiosk under X11 (xinit, no desktop) instead of on the KMS/DRM
+                          console: installs Xorg, the x11.conf drop-in, touches as pointer events
   --uninstall             remove the app, the units and the udev rule; keep /etc/evaluator
                           and /var/lib/evaluator (the ratings)
   --purge                 with --uninstall: remove those too, and the evaluator user
@@ -81,6 +85,7 @@ parse_args() {
       --reinstall) REINSTALL=1 ;;
       --wheel) [ $# -ge 2 ] || die "--wheel needs a file"; WHEEL=$2; shift ;;
       --wheel=*) WHEEL=${1#--wheel=} ;;
+      --x11) X11=1 ;;
       --uninstall) UNINSTALL=1 ;;
       --purge) UNINSTALL=1; PURGE=1 ;;
       --panel-vendor) [ $# -ge 2 ] || die "--panel-vendor needs a value"; PANEL_VENDOR=$2; shift ;;
@@ -154,6 +159,29 @@ install_packages() {
   fi
   say "checking Debian packages (deploy/sysdeps.sh)"
   PYTHON="$PYTHON" bash "$HERE/sysdeps.sh"
+  if [ "$X11" -eq 1 ]; then
+    say "installing ${X11_PACKAGES[*]} (--x11)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${X11_PACKAGES[@]}" >/dev/null
+  fi
+}
+
+install_x11() {  # the drop-in that starts Xorg and the kiosk under xinit, or its removal
+  local dropin wrapper
+  dropin=$(at /etc/systemd/system/evaluator-kiosk.service.d/x11.conf)
+  wrapper=$(at /etc/X11/Xwrapper.config)
+  if [ "$X11" -eq 0 ]; then
+    if [ -e "$dropin" ]; then
+      rm -f "$dropin"
+      say "removed the x11.conf drop-in: the kiosk runs on the KMS/DRM console"
+    fi
+    return
+  fi
+  install -d -m 0755 "$(dirname "$dropin")" "$(dirname "$wrapper")"
+  put_file "$HERE/systemd/x11.conf" "$dropin" 0644
+  local tmp
+  tmp=$(make_temp_dir)/Xwrapper.config
+  printf 'allowed_users=anybody\nneeds_root_rights=yes\n' >"$tmp"
+  put_file "$tmp" "$wrapper" 0644
 }
 
 install_user() {
@@ -270,7 +298,11 @@ install_config() {
     yaml_set "$tmp" sync state_dir /etc/evaluator/secrets
     yaml_set "$tmp" ui fullscreen true
     yaml_set "$tmp" ui kiosk true
-    yaml_set "$tmp" ui input touchscreen
+    if [ "$X11" -eq 1 ]; then
+      yaml_set "$tmp" ui input desktop        # X11 already turns each touch into pointer events
+    else
+      yaml_set "$tmp" ui input touchscreen
+    fi
     put_file "$tmp" "$config" 0644
   fi
   local kivy_config
@@ -414,6 +446,7 @@ do_install() {
   install_app
   install_config
   install_units
+  install_x11
   install_udev
   console_blank_off
   apply_tmpfiles

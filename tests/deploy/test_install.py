@@ -227,3 +227,14 @@ def test_wheel_names_the_release(tmp_path: Path) -> None:
     install(root, "--no-venv")  # back to the repo's version: the link moves, both releases stay
     assert os.readlink(root / "opt/evaluator/current") == f"releases/{VERSION}"
     assert sorted(p.name for p in (root / "opt/evaluator/releases").iterdir()) == sorted({"9.8.7", VERSION})
+
+
+def test_x11_installs_the_xinit_drop_in_and_pointer_input(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    install(root, "--no-venv", "--x11")
+    dropin = root / "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
+    assert "xinit" in dropin.read_text() and mode(dropin) == 0o644
+    assert "allowed_users=anybody" in (root / "etc/X11/Xwrapper.config").read_text()
+    assert load(root / "etc/evaluator/config.yaml").ui.input.value == "desktop"   # X11 makes touches pointers
+    install(root, "--no-venv")                                                       # back to the console
+    assert not dropin.exists()
