@@ -47,6 +47,10 @@ class Locale(str, enum.Enum):
     ZH = "zh"
     EN = "en"
 
+    def pick(self, zh: str, en: str) -> str:
+        """The text of this locale from a (中文, English) pair."""
+        return zh if self is Locale.ZH else en
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -60,8 +60,7 @@ _TEXT = {
 
 
 def text(key: str, locale: Locale) -> str:
-    zh, en = _TEXT[key]
-    return zh if locale is Locale.ZH else en
+    return locale.pick(*_TEXT[key])
 
 
 @dataclass(frozen=True)

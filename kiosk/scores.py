@@ -39,8 +39,7 @@ _TEXT = {
 
 
 def text(key: str, locale: Locale) -> str:
-    zh, en = _TEXT[key]
-    return zh if locale is Locale.ZH else en
+    return locale.pick(*_TEXT[key])
 
 
 def rate_text(rate: float | None) -> str:

@@ -27,8 +27,7 @@ _TEXT = {
 
 
 def say(key: str, locale: Locale, **values: object) -> str:
-    zh, en = _TEXT[key]
-    return (zh if locale is Locale.ZH else en).format(**values)
+    return locale.pick(*_TEXT[key]).format(**values)
 
 
 @dataclass(frozen=True)

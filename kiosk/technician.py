@@ -60,8 +60,7 @@ _TEXT = {
 
 
 def say(text_key: str, locale: Locale, **values: object) -> str:
-    zh, en = _TEXT[text_key]
-    return (zh if locale is Locale.ZH else en).format(**values)
+    return locale.pick(*_TEXT[text_key]).format(**values)
 
 
 class Action(str, enum.Enum):
