@@ -10,7 +10,7 @@ from pathlib import Path
 from kiosk.config import Locale, Settings
 from kiosk.presenter import ScreenName
 from kiosk.sdnotify import Notifier, watchdog_interval_s
-from kiosk.store import Identity, RatingStore
+from kiosk.store import Identity, RatingStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,11 @@ def run_terminal(settings: Settings, config_path: str | None = None) -> int:
     from kiosk.service import RatingService
     from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except StorageError as exc:
+        log.error("cannot open the rating store, out of service until it can: %s", exc)
+        return run_out_of_service(settings, exc)
     try:
         service = RatingService(settings, store, KivyScheduler())
         access, scores = staff_access(settings, store)
@@ -43,6 +47,35 @@ def run_terminal(settings: Settings, config_path: str | None = None) -> int:
     finally:
         store.close()
     return 0
+
+
+EXIT_RESTART = 75   # EX_TEMPFAIL: the store works again; systemd (Restart=always) starts the terminal afresh
+
+
+def run_out_of_service(settings: Settings, error: StorageError) -> int:
+    """The store cannot even be opened (disk gone, file unreadable): show out of service, not a black
+    screen, and retry; once it opens, exit so that the terminal starts afresh on it."""
+    from kivy.clock import Clock
+
+    from kiosk.service import State, View
+    from kiosk.ui.app import StatusApp, RatingUi
+
+    def retry(_dt: float) -> None:
+        try:
+            open_store(settings).close()
+        except StorageError as exc:
+            ui.show(View(state=State.OUT_OF_SERVICE, mode=settings.mode, accepting=False, error=str(exc)))
+            return
+        log.warning("the rating store opens again; restarting the terminal")
+        app.exit_code = EXIT_RESTART
+        app.stop()
+
+    ui = RatingUi(settings, service=None)
+    ui.show(View(state=State.OUT_OF_SERVICE, mode=settings.mode, accepting=False, error=str(error)))
+    app = StatusApp(settings, ui)
+    Clock.schedule_interval(retry, settings.timings.storage_retry_s)
+    app.run()
+    return app.exit_code
 
 
 def complaint_link(settings: Settings):

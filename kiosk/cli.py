@@ -28,9 +28,7 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["panel-sim"]:  # these tools own all of their arguments, --help included
-        from drivers.simulator import main as simulator_main
-
-        return simulator_main(argv[1:])
+        return _panel_sim(argv[1:])
     if argv[:1] == ["collector"]:
         try:
             from sync.collector.cli import main as collector_main
@@ -51,6 +49,24 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"evaluator {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _panel_sim(argv: list[str]) -> int:
+    """The simulator (drivers/ knows no config); --config makes it speak like the terminal's panel port."""
+    from drivers.simulator import main as simulator_main
+
+    wanted = argparse.ArgumentParser(add_help=False)
+    wanted.add_argument("--config")
+    known, rest = wanted.parse_known_args(argv)
+    if known.config is not None:
+        try:
+            settings = load(known.config)
+        except ConfigError as exc:
+            print(f"config error:\n{exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if settings.panel.checksum and "--checksum" not in rest:
+            rest.append("--checksum")
+    return simulator_main(rest)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -224,3 +224,40 @@ class EvaluatorApp(App):
             log.info("window close request ignored (kiosk)")
             return True
         return False
+
+
+class StatusApp(App):
+    """A screen and nothing else (out of service before the store could be opened); kiosk rules still hold."""
+
+    title = "满意度评价器"
+    use_kivy_settings = False
+
+    def __init__(self, settings: Settings, ui: RatingUi, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.ui = ui
+        self.exit_code = 1
+        self._notifier = Notifier()
+        self._watchdog = None
+
+    def build(self):
+        Window.bind(on_request_close=self._on_request_close)
+        return self.ui.manager
+
+    def on_start(self) -> None:
+        self._notifier.ready()
+        interval = watchdog_interval_s()
+        if interval is not None:
+            self._watchdog = Clock.schedule_interval(lambda _dt: self._notifier.watchdog(), interval)
+
+    def on_stop(self) -> None:
+        self._notifier.stopping()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        Window.unbind(on_request_close=self._on_request_close)
+
+    def open_settings(self, *_args) -> bool:
+        return False
+
+    def _on_request_close(self, *_args, **_kwargs) -> bool:
+        return self.settings.ui.kiosk

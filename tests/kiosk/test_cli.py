@@ -129,3 +129,32 @@ def test_a_store_from_a_newer_release_is_refused_clearly(config_file):
 def test_bad_arguments_exit_2(config_file):
     assert evaluator("summary", "--date", "25/11/2026", config=config_file).returncode == 2
     assert evaluator("snapshot", "nope", "--out", "x.png", config=config_file).returncode == 2
+
+
+def test_panel_sim_takes_the_terminals_config(tmp_path):
+    """With --config it speaks as the configured panel port does (here: checksums on every frame)."""
+    import serial
+
+    config = tmp_path / "config.yaml"
+    config.write_text("panel: {checksum: true}\n", encoding="utf-8")
+    link = tmp_path / "panel"
+    sim = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "panel-sim", "--config", str(config), "--script", "K3",
+                            "--wait-terminal", "--delay", "0", "--linger", "0.5", "--link", str(link)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert sim.stdout.readline().startswith("/dev/")
+        port = serial.serial_for_url(str(link), timeout=10)
+        try:
+            port.write(b"P\n")                                  # the terminal's ping: "I am here"
+            lines = [port.readline() for _ in range(2)]
+        finally:
+            port.close()
+        assert b"K3*78\n" in lines                              # 'K' ^ '3' = 0x78
+        assert sim.wait(timeout=30) == 0
+    finally:
+        sim.kill()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("panel: {checksum: maybe}\n", encoding="utf-8")
+    refused = subprocess.run([sys.executable, "-m", "kiosk.cli", "panel-sim", "--config", str(bad), "--script", "K3"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "panel.checksum" in refused.stderr

@@ -63,3 +63,23 @@ def test_run_says_ready_then_pings_and_says_stopping(notify_socket, tmp_path, he
         finally:
             process.kill()
             process.wait(timeout=30)
+
+
+def test_a_store_that_cannot_be_opened_shows_out_of_service_then_restarts(notify_socket, tmp_path):
+    sock, path = notify_socket
+    blocked = tmp_path / "var" / "e.db"
+    blocked.mkdir(parents=True)                          # a directory where the database file should be
+    config = tmp_path / "config.yaml"
+    config.write_text("store: {path: var/e.db}\ntimings: {storage_retry_s: 0.3}\n", encoding="utf-8")
+    env = {**os.environ, "NOTIFY_SOCKET": str(path), "KIVY_NO_ARGS": "1", "KIVY_HOME": str(tmp_path / "kivy")}
+    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        receive(sock, "READY=1")                          # up, showing out of service: not a crash loop
+        assert process.poll() is None
+        blocked.rmdir()                                   # storage works again
+        assert process.wait(timeout=30) == 75             # restart, so the terminal starts afresh on it
+        assert "out of service" in process.stderr.read()
+    finally:
+        process.kill()
+        process.wait(timeout=30)
