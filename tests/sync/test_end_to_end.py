@@ -90,7 +90,8 @@ def test_ten_thousand_ratings_arrive_exactly_once_through_connect_timeouts(colle
     config = terminal_config()
     # A queued connection waits out its read timeout, then the retry's connect() finds the queue full.
     settings = backlog(collector, config, 10_000, read_timeout_s=0.5)
-    with Blackout(collector.url, light_s=1.5, dark_s=1.5) as blackout:
+    # Short light phases: a batch takes well under 0.1 s, so 10,000 ratings span several outages.
+    with Blackout(collector.url, light_s=0.3, dark_s=1.2) as blackout:
         drain_through(settings, blackout.url)
     timeouts = [record for record in caplog.records if "ConnectTimeout" in record.getMessage()]
     assert blackout.outages >= 2 and len(timeouts) >= 2, (blackout.outages, len(timeouts))
