@@ -52,7 +52,8 @@ class Base(DeclarativeBase):
 
 class Rating(Base):
     __tablename__ = "ratings"
-    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),)
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),
+                      Index("ix_ratings_sync_state_seq", "sync_state", "seq"))   # the outbox (migration 0003)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -77,6 +78,7 @@ class Rating(Base):
 
 class RatingReason(Base):
     __tablename__ = "rating_reasons"
+    __table_args__ = (Index("ix_rating_reasons_sync_state_id", "sync_state", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rating_uuid: Mapped[str] = mapped_column(ForeignKey("ratings.uuid"), index=True)
@@ -88,7 +90,8 @@ class RatingReason(Base):
 class Event(Base):
     __tablename__ = "events"
     # A day's unrated and suppressed counts seek here (migration 0002).
-    __table_args__ = (Index("ix_events_kind_recorded_at", "kind", "recorded_at"),)
+    __table_args__ = (Index("ix_events_kind_recorded_at", "kind", "recorded_at"),
+                      Index("ix_events_sync_state_id", "sync_state", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)

@@ -18,6 +18,8 @@ from kiosk.store import RatingStore
 from sync.protocol import HASHED_FIELDS
 
 _PENDING = SyncState.PENDING.value
+_PENDING_RATINGS = (f"SELECT {', '.join(HASHED_FIELDS + ('hash',))} FROM ratings "
+                    "WHERE sync_state = ? ORDER BY seq LIMIT ?")
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,11 @@ class Outbox:
 
     def next_batch(self, limit: int) -> Pending:
         """The oldest pending ratings (by seq), reasons and events, at most `limit` of each."""
-        rating_columns = [ratings.c[name] for name in HASHED_FIELDS + ("hash",)]
         with self._store.transaction(write=False) as conn:
-            rows = conn.execute(select(*rating_columns).where(ratings.c.sync_state == _PENDING)
-                                .order_by(ratings.c.seq).limit(limit)).all()
+            # The driver directly: turning 500 SQLAlchemy rows into dicts took half of this read.
+            cursor = conn.connection.driver_connection.execute(_PENDING_RATINGS, (_PENDING, limit))
+            names = [column[0] for column in cursor.description]
+            rows = [dict(zip(names, row)) for row in cursor]
             reasons = conn.execute(select(rating_reasons.c.id, rating_reasons.c.rating_uuid, rating_reasons.c.code,
                                           rating_reasons.c.recorded_at)
                                    .where(rating_reasons.c.sync_state == _PENDING)
@@ -58,7 +61,7 @@ class Outbox:
                                        events.c.boot_id, events.c.detail)
                                 .where(events.c.sync_state == _PENDING).order_by(events.c.id).limit(limit)).all()
         return Pending(
-            ratings=[{**row._mapping, "clock_suspect": bool(row.clock_suspect)} for row in rows],
+            ratings=[{**row, "clock_suspect": bool(row["clock_suspect"])} for row in rows],
             reasons=[dict(row._mapping) for row in reasons],
             events=[{**row._mapping, "detail": json.loads(row.detail)} for row in evts])
 

@@ -97,7 +97,8 @@ class CentreClient:
     def ingest(self, batch: Batch | dict[str, Any]) -> Ack:
         """Send a batch: a `Batch`, or its wire dict with rows as stored (the uploader's way)."""
         payload = batch.model_dump(mode="json") if isinstance(batch, Batch) else batch
-        body = gzip.compress(canonical_json(payload), compresslevel=6)
+        # Level 1: ratings compress about as well, at a fraction of level 6's time on the device.
+        body = gzip.compress(canonical_json(payload), compresslevel=1)
         response = self._send("POST", "/v1/ingest", body, extra={"Content-Encoding": "gzip"})
         return Ack.model_validate(response.json())
 
