@@ -45,9 +45,8 @@ class StaffScreens:
         self.form = SignInForm(settings, access)
         self.technician = technician
         self.mode = StaffMode.OFF
-        self.signed_in: str | None = None
         self._hold: tuple[Any, Any] | None = None        # (touch, Clock event) of a corner press
-        self._idle = Clock.create_trigger(lambda _dt: self.leave(), self._settings.idle_s)
+        self._idle = Clock.create_trigger(lambda _dt: self.leave_staff_mode(), self._settings.idle_s)
         self.sign_in_screen = screens.SignInScreen(name=StaffMode.SIGN_IN.value, controller=self)
         self.scores_screen = screens.ScoresScreen(name=StaffMode.SCORES.value, controller=self)
         self.technician_screen = screens.TechnicianScreen(name=StaffMode.TECHNICIAN.value, controller=self)
@@ -133,7 +132,6 @@ class StaffScreens:
     # -- scores and leaving ------------------------------------------------------------
 
     def open_scores(self, staff_id: str | None) -> None:
-        self.signed_in = staff_id
         self.scores_screen.back_label = say("back", self._locale())
         self.scores_screen.model = self._scores(staff_id, self._locale())
         self._enter(StaffMode.SCORES)
@@ -204,12 +202,9 @@ class StaffScreens:
         self.provision_screen.show(self.technician.provision_form, self.technician.labels(self._locale()))
 
     def leave_staff_mode(self) -> None:
-        self.leave()
-
-    def leave(self) -> None:
+        """The 返回 buttons; also the idle timeout."""
         self._idle.cancel()
         self.form.reset()
-        self.signed_in = None
         self.mode = StaffMode.OFF
         self._leave()
 
