@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
 SCREENS := rating waiting reasons thanks out_of_service sign_in scores technician provision
 
-.PHONY: run test postgres bench sysdeps setup snapshots clean
+.PHONY: run test postgres bench sysdeps setup snapshots snapshots-sizes clean
 
 run: setup
 	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
@@ -50,6 +50,16 @@ snapshots: setup
 		$(VENV)/bin/evaluator snapshot $$screen --lang $$lang --config config.yaml \
 			--out docs/screenshots/$$screen-$$lang.png >/dev/null 2>&1 || exit 1; \
 		echo docs/screenshots/$$screen-$$lang.png; done; done
+
+# The citizen's screens at the sizes terminals have (7" 800x480, 10" 1280x800, 21.5" portrait).
+CITIZEN_SCREENS := rating waiting reasons thanks out_of_service
+SIZES := 800x480 1280x800 1080x1920
+snapshots-sizes: setup
+	@mkdir -p docs/screenshots/sizes
+	@for screen in $(CITIZEN_SCREENS); do for lang in zh en; do for size in $(SIZES); do \
+		$(VENV)/bin/evaluator snapshot $$screen --lang $$lang --size $$size --config config.yaml \
+			--out docs/screenshots/sizes/$$screen-$$lang-$$size.png >/dev/null 2>&1 || exit 1; \
+		echo docs/screenshots/sizes/$$screen-$$lang-$$size.png; done; done; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
