@@ -247,8 +247,10 @@ def test_a_days_unrated_count_seeks_the_kind_and_time_index(settings, around_mid
 
 def test_a_store_of_the_first_schema_gains_the_index_and_keeps_its_rows(settings, around_midnight):
     around_midnight.close()
-    with sqlite3.connect(settings.store.path) as raw:          # as the previous release left it
-        raw.execute("DROP INDEX ix_events_kind_recorded_at")
+    with sqlite3.connect(settings.store.path) as raw:          # as the first release left it
+        for index in ("ix_events_kind_recorded_at", "ix_ratings_sync_state_seq", "ix_rating_reasons_sync_state_id",
+                      "ix_events_sync_state_id"):                # what migrations 0002 and 0003 add
+            raw.execute(f"DROP INDEX {index}")
         raw.execute("UPDATE alembic_version SET version_num = '0001'")
     reopened = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
     try:
@@ -257,5 +259,6 @@ def test_a_store_of_the_first_schema_gains_the_index_and_keeps_its_rows(settings
     finally:
         reopened.close()
     with sqlite3.connect(settings.store.path) as raw:
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
         assert raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_events_kind_recorded_at'").fetchone()
+        assert raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_ratings_sync_state_seq'").fetchone()

@@ -66,6 +66,7 @@ def top_right(manager):
 
 
 def sign_in(app, who: str, pin: str) -> None:
+    pump()                                                         # the screen just opened: laid out first
     screen = app.ui.manager.get_screen("sign_in")
     tap(next(button for button in screen.ids.choices.children if button.key == who))
     keys = {button.text: button for button in screen.ids.keypad.children}
