@@ -31,6 +31,7 @@ bench: setup
 	-$(PY) bench/panel_latency.py
 	-$(PY) bench/summary_query.py
 	-$(PY) bench/sync_backlog.py
+	-$(PY) bench/soak.py
 
 setup: sysdeps $(STAMP)
 
