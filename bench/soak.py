@@ -32,8 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 GOAL_DRIFT_MB, GOAL_START_S = 5.0, 2.0
 WARMUP, EVERY, START_RUNS = 500, 500, 5
@@ -185,6 +184,7 @@ class Sample:
     by_size: Counter = field(default_factory=Counter)
     caches: dict[str, int] = field(default_factory=dict)
     objects: int = 0
+    by_type: Counter = field(default_factory=Counter)
 
 
 def soak_settings(folder: Path, size: tuple[int, int] | None = None):
@@ -401,7 +401,8 @@ def sample(cycle: int, elapsed_s: float) -> Sample:
     objects = gc.get_objects()
     by_size = Counter((type(o).__name__, o.width, o.height) for o in objects if isinstance(o, Texture))
     result = Sample(cycle, elapsed_s, rss, hwm, sum(by_size.values()), by_size,
-                    {category: len(entries) for category, entries in Cache._objects.items()}, len(objects))
+                    {category: len(entries) for category, entries in Cache._objects.items()}, len(objects),
+                    Counter(type(o).__qualname__ for o in objects))
     del objects
     return result
 
@@ -459,23 +460,22 @@ def print_census(samples: list[Sample]) -> None:
     grown, gone = end.by_size - warm.by_size, warm.by_size - end.by_size
     print(f"live textures by (type, w, h): {len(end.by_size)} kinds; grown since warm-up: "
           f"{dict(grown.most_common(8)) or 'none'}; gone: {dict(gone.most_common(8)) or 'none'}")
+    print(f"gc-tracked objects by type, grown since warm-up: {dict((end.by_type - warm.by_type).most_common(10))}")
 
 
 def print_trace(snapshots: list) -> None:
+    """What Python allocated between the warm-up and the end and still holds: by line, then the top
+    three with their callers (the bench's own samples show up too)."""
     import tracemalloc
 
-    if len(snapshots) < 2:
-        return
-    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
-    before, after = (snap.filter_traces(ignore) for snap in snapshots)
-    print("tracemalloc, after warm-up → end, top growth by line:")
-    for stat in after.compare_to(before, "lineno")[:12]:
-        print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7} blocks  {stat.traceback[0]}")
-    print("top 3 by traceback:")
-    for stat in after.compare_to(before, "traceback")[:3]:
-        print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7} blocks")
-        for line in stat.traceback.format(limit=8):
-            print("    " + line)
+    if len(snapshots) == 2:
+        ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen *>")]
+        before, after = (snap.filter_traces(ignore) for snap in snapshots)
+        print("tracemalloc, after warm-up → end, top growth:")
+        for stat in after.compare_to(before, "lineno")[:12]:
+            print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7} blocks  {stat.traceback[0]}")
+        for stat in after.compare_to(before, "traceback")[:3]:
+            print(f"  {stat.size_diff / 1024:+9.1f} KiB from\n    " + "\n    ".join(stat.traceback.format(limit=6)))
 
 
 def judge(samples: list[Sample], baseline: list[Sample], start_worst_s: float | None, trace: bool) -> int:
