@@ -10,6 +10,7 @@ keys are refused, so a secret pasted into config.yaml is an error, not a leak.
 """
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import os
@@ -60,11 +61,58 @@ class DeviceSettings(_Frozen):
     id: Annotated[str, Field(pattern=_ID, description="Device id; replaced by provisioning.")] = "dev-0001"
 
 
+class Weekday(str, enum.Enum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def index(self) -> int:
+        """Monday = 0, as `datetime.weekday()` counts."""
+        return list(Weekday).index(self)
+
+
+class OpeningPeriod(_Frozen):
+    """One stretch of opening on some days, e.g. Mon–Fri 09:00–12:00; a lunch break is two periods."""
+
+    days: Annotated[tuple[Weekday, ...], Field(min_length=1, description="mon … sun")]
+    open: dt.time = Field(description="Local time, 'HH:MM'.")
+    close: dt.time = Field(description="Local time, 'HH:MM'; after `open`, on the same day.")
+
+    @field_validator("open", "close", mode="before")
+    @classmethod
+    def _yaml_minutes(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 9:30 as the base-60 number 570, i.e. minutes since midnight.
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < 24 * 60:
+                raise ValueError(f"{value} is not a time of day; write it as 'HH:MM'")
+            return dt.time(value // 60, value % 60)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "OpeningPeriod":
+        if self.close <= self.open:
+            raise ValueError(f"closes at {self.close:%H:%M}, not after it opens at {self.open:%H:%M}")
+        return self
+
+
+def _default_hours() -> tuple[OpeningPeriod, ...]:
+    weekdays = (Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI)
+    return (OpeningPeriod(days=weekdays, open=dt.time(9), close=dt.time(12)),
+            OpeningPeriod(days=weekdays, open=dt.time(13, 30), close=dt.time(17, 30)))
+
+
 class UnitSettings(_Frozen):
     id: Annotated[str, Field(pattern=_ID, description="Service unit id, as the centre knows it.")] = "unit-0001"
     name: Annotated[str, Field(min_length=1, max_length=60)] = "市民服务中心"
     name_en: Annotated[str, Field(min_length=1, max_length=80)] = "Citizen Service Centre"
     timezone: Annotated[str, Field(description="IANA zone; days are counted in it.")] = "Asia/Shanghai"
+    opening_hours: tuple[OpeningPeriod, ...] = Field(default_factory=_default_hours, description="Shown on the "
+                                                     "waiting screen; days not listed are closed. () = not shown.")
 
     @field_validator("timezone")
     @classmethod
@@ -268,6 +316,24 @@ class UiSettings(_Frozen):
     width_px: Annotated[int, Field(ge=320, le=7680)] = 1280
     height_px: Annotated[int, Field(ge=240, le=7680)] = 800
     font: Path | None = Field(None, description="A font with CJK glyphs; null = search the usual system paths.")
+    diagonal_in: Annotated[float | None, Field(ge=3, le=100, description="Screen diagonal in inches: physical "
+                                               "sizes (touch targets) follow from it. null = the DPI the "
+                                               "display reports, often wrong on panel PCs.")] = None
+    touch_target_mm: Annotated[float, Field(ge=7, le=30, description="Smallest side of anything the citizen "
+                                            "touches, in millimetres.")] = 15.0
+    dim_after_s: Annotated[float | None, Field(ge=5, le=86_400, description="Dim the waiting screen after this "
+                                               "long untouched; null = never.")] = 300.0
+    brightness: Annotated[float, Field(gt=0, le=1, description="Backlight when awake, share of its maximum.")] = 1.0
+    dim_brightness: Annotated[float, Field(ge=0, le=1, description="Backlight when dimmed, share of its "
+                                           "maximum (or how much light the on-screen veil lets through).")] = 0.15
+    backlight: Path | None = Field(None, description="sysfs backlight folder (/sys/class/backlight/NAME); null = "
+                                   "the first one there; none = dim with an on-screen veil.")
+
+    @model_validator(mode="after")
+    def _dimmer_than_awake(self) -> "UiSettings":
+        if self.dim_brightness >= self.brightness:
+            raise ValueError(f"dim_brightness {self.dim_brightness} must be below brightness {self.brightness}")
+        return self
 
 
 class Settings(_Frozen):

@@ -5,10 +5,12 @@ colours and which staff card to show are tested without a window.
 """
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 from typing import Callable
 
+from kiosk import hours
 from kiosk.config import Locale, Settings
 from kiosk.service import State, View
 
@@ -99,16 +101,20 @@ class ScreenModel:
     language_label: str = ""   # the button that switches to the other language, named in that language
     qr_payload: str = ""       # a link for the citizen's phone; empty = no QR code
     qr_caption: str = ""
+    hours: hours.HoursModel | None = None   # opening hours, on the waiting screen
 
 
 ComplaintLink = Callable[[str], str | None]   # rating uuid → signed complaint URL
 
 
 class Presenter:
-    def __init__(self, settings: Settings, complaint_link: ComplaintLink | None = None):
-        """`complaint_link`: signs the complaint URL for a rating (kiosk.app builds it from the device key)."""
+    def __init__(self, settings: Settings, complaint_link: ComplaintLink | None = None,
+                 now: Callable[[], dt.datetime] | None = None):
+        """`complaint_link`: signs the complaint URL for a rating (kiosk.app builds it from the device key);
+        `now`: the unit's wall clock, for "open now" (tests pass their own)."""
         self._settings = settings
         self._complaint_link = complaint_link
+        self.now = now or (lambda: dt.datetime.now(settings.unit.zone))
 
     def present(self, view: View, locale: Locale) -> ScreenModel:
         settings = self._settings
@@ -137,6 +143,8 @@ class Presenter:
             submit_label=text("submit", locale),
             skip_label=text("skip", locale),
             language_label="English" if locale is Locale.ZH else "中文",
+            hours=hours.present(settings.unit.opening_hours, self.now(), locale)
+            if screen is ScreenName.WAITING else None,
             **self._qr(screen, view, locale),
         )
 
@@ -188,6 +196,7 @@ def all_texts(settings: Settings) -> str:
     parts = [zh + en for zh, en in _TEXT.values()]
     parts += [level.zh + level.en for level in settings.levels]
     parts += [reason.zh + reason.en for reason in settings.bad_reasons]
+    parts += [hours.all_texts()]
     parts += [settings.unit.name, settings.unit.name_en, settings.counter.name, settings.counter.name_en]
     parts += [member.name + (member.name_en or "") + member.post + (member.post_en or "")
               for member in settings.staff]

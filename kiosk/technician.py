@@ -13,7 +13,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from kiosk import __version__

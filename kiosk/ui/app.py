@@ -5,6 +5,7 @@ Import only after `kiosk.ui.boot.prepare_kivy` has configured Kivy.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -14,7 +15,9 @@ from kivy.core.window import Keyboard, Window
 from kivy.lang import Builder
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk.config import InputMode, Locale, Settings
+from drivers.backlight import Backlight, BacklightError
+from kiosk import hours
+from kiosk.config import InputMode, Locale, Mode, Settings
 from kiosk.input_watch import TouchWatcher
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
@@ -22,6 +25,8 @@ from kiosk.presenter import ComplaintLink, Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, State, View
 from kiosk.access import AccessControl
 from kiosk.ui import screens
+from kiosk.ui.dimming import ScreenDimmer
+from kiosk.ui.metrics import physical
 from kiosk.sdnotify import Notifier, watchdog_interval_s
 from kiosk.technician import Technician
 from kiosk.ui.staff import ScoresSource, StaffScreens
@@ -66,26 +71,32 @@ class RatingUi:
 
     def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
-                 technician: Technician | None = None, complaint_link: ComplaintLink | None = None):
+                 technician: Technician | None = None, complaint_link: ComplaintLink | None = None,
+                 backlight: Backlight | None = None, now: Callable[[], datetime] | None = None):
         """`access` and `scores`: the staff screens behind the hidden corner (none without them);
         `technician`: technician mode behind the technician's password; `complaint_link`: signs
-        the complaint QR shown after a bad review."""
+        the complaint QR shown after a bad review; `backlight`: dimmed when idle (None: an on-screen veil);
+        `now`: the unit's wall clock (tests pass their own)."""
+        physical.configure(settings.ui.diagonal_in, settings.ui.touch_target_mm)   # the .kv rules read it
         load_kv()
         self.settings = settings
         self.service = service
         self.locale = self.default_locale = locale or settings.locale
         self._reset_locale = False
-        self.presenter = Presenter(settings, complaint_link)
+        self.presenter = Presenter(settings, complaint_link, now)
         # No fade: on the software GL of many panel PCs a transition renders two
         # window-sized FBOs, and the thanks screen (the proof that the rating
         # counted) would appear 0.3 s late.
         self.manager = ScreenManager(transition=NoTransition())
         for name, cls in SCREEN_CLASSES.items():
             self.manager.add_widget(cls(name=name.value, controller=self))
-        self._latest: View | None = None
+        self._latest: View | None = None     # the newest view from the service, not drawn yet
+        self._shown: View | None = None      # the view on the screen
         self._render_trigger = Clock.create_trigger(self._render_latest)
         self.staff = StaffScreens(settings, self.manager, access, scores, lambda: self.locale, self._back_to_citizen,
                                   technician) if access is not None and scores is not None else None
+        self.dimming = ScreenDimmer(self.manager, settings.ui, backlight, self._may_dim)
+        self._hours_event = None
         if service is not None:
             service.add_view_listener(self.view_changed)
             self.show(service.view)
@@ -100,9 +111,11 @@ class RatingUi:
 
     def _render_latest(self, _dt: float) -> None:
         if self._latest is not None:
+            self.dimming.activity()           # a request from the counter wakes the screen before anyone looks
             self.show(self._latest)
 
     def show(self, view: View) -> None:
+        self._shown = view
         if view.state is State.THANKS:
             self._reset_locale = True        # this citizen is done: the next one starts in the default
         elif self._reset_locale and view.state in (State.AWAITING, State.IDLE, State.OUT_OF_SERVICE):
@@ -113,6 +126,28 @@ class RatingUi:
         staff_in_front = self.staff is not None and self.staff.active
         if self.manager.current != model.screen.value and not staff_in_front:
             self.manager.current = model.screen.value
+        self.dimming.update()
+        if model.hours is not None:
+            self._refresh_hours_at_next_change()
+
+    def _may_dim(self) -> bool:
+        """Only a screen that waits for nobody dims: the waiting screen, or an open-mode rating screen with
+        no request; never a rating in progress, out of service or the staff screens."""
+        view = self._shown
+        if view is None or (self.staff is not None and self.staff.active):
+            return False
+        return view.state is State.IDLE or (view.state is State.AWAITING and view.mode is Mode.OPEN
+                                            and view.request is None)
+
+    def _refresh_hours_at_next_change(self) -> None:
+        # "Open now" flips at the opening and closing times: redraw then, not every minute.
+        if self._hours_event is not None:
+            self._hours_event.cancel()
+        now = self.presenter.now()
+        change = hours.next_change(self.settings.unit.opening_hours, now)
+        if change is not None:
+            self._hours_event = Clock.schedule_once(lambda _dt: self._back_to_citizen(),
+                                                    (change - now).total_seconds() + 0.5)
 
     def _back_to_citizen(self) -> None:
         if self.service is not None:
@@ -148,6 +183,7 @@ class RatingUi:
 
     def key_down(self, key: int, codepoint: str | None) -> bool:
         """A typed key (USB-HID panels type digits); True when it was ours."""
+        self.dimming.activity()               # keys count as activity but are never swallowed: they may rate
         name = _KEY_NAMES.get(key, codepoint or "")
         keyboard = self.settings.keyboard
         if name in keyboard.levels:
@@ -157,6 +193,15 @@ class RatingUi:
             self.solicit()
             return True
         return False
+
+
+def find_backlight(settings: Settings) -> Backlight | None:
+    """The terminal's backlight, or None to dim with the veil; a configured one that fails is logged, not fatal."""
+    try:
+        return Backlight.find(settings.ui.backlight)
+    except BacklightError as exc:
+        log.error("ui.backlight: %s; dimming with the on-screen veil instead", exc)
+        return None
 
 
 class EvaluatorApp(App):
@@ -183,7 +228,8 @@ class EvaluatorApp(App):
     def build(self):
         technician = self.make_technician(self.stop) if self.make_technician is not None else None
         self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
-                           technician=technician, complaint_link=self.complaint_link)
+                           technician=technician, complaint_link=self.complaint_link,
+                           backlight=find_backlight(self.settings))
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
         return self.ui.manager
 
@@ -209,6 +255,7 @@ class EvaluatorApp(App):
         if self.link is not None:
             self.link.stop()
         self.service.stop()
+        self.ui.dimming.restore()
         Window.unbind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
 
     def open_settings(self, *_args) -> bool:

@@ -41,7 +41,21 @@ class RatingScreen(ModelScreen):
 
 
 class WaitingScreen(ModelScreen):
-    pass
+    """The idle (attract) screen: welcome, staff card, opening hours, the questionnaire QR, 请评价."""
+
+    hours_heading = StringProperty("")
+    hours_lines = StringProperty("")
+    hours_status = StringProperty("")
+    open_now = BooleanProperty(False)
+    hours_line_count = NumericProperty(1)
+
+    def on_model(self, _screen, model: ScreenModel | None) -> None:
+        hours = model.hours if model is not None else None
+        self.hours_heading = hours.heading if hours else ""
+        self.hours_lines = "\n".join(hours.lines) if hours else ""
+        self.hours_line_count = max(1, len(hours.lines)) if hours else 1
+        self.hours_status = hours.status if hours else ""
+        self.open_now = bool(hours and hours.open_now)
 
 
 class ReasonsScreen(ModelScreen):

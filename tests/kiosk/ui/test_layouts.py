@@ -57,3 +57,52 @@ def test_citizen_screens_fit_every_size(window, make_settings, size):
         window.remove_widget(ui.manager)
         window.size = original
         pump(3)
+
+
+# Terminals of each size, as sold: a 7" 800×480 panel, a 10.1" 1280×800 one, a 21.5" portrait kiosk.
+DIAGONAL_IN = {(800, 480): 7.0, (1280, 800): 10.1, (1080, 1920): 21.5}
+
+
+def small_targets(screen, touch_px: float) -> list[str]:
+    """Every visible thing a finger can press that is narrower or lower than `touch_px`."""
+    from kivy.uix.behaviors import ButtonBehavior
+
+    def visible(widget) -> bool:
+        while widget is not None and widget is not screen:
+            if widget.opacity == 0:
+                return False
+            widget = widget.parent
+        return True
+
+    return [f"{type(w).__name__} {getattr(w, 'text', '')[:8]!r} {w.width:.0f}x{w.height:.0f} px"
+            for w in screen.walk() if isinstance(w, ButtonBehavior) and visible(w)
+            and (w.width < touch_px - 0.5 or w.height < touch_px - 0.5)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_touch_targets_are_at_least_15_mm(window, make_settings, size):
+    from kiosk.ui.app import RatingUi
+    from kiosk.ui.metrics import physical
+
+    settings = demo_settings(make_settings(ui={"diagonal_in": DIAGONAL_IN[size]}))
+    original = window.size
+    window.size = size
+    pump(3)
+    ui = RatingUi(settings, service=None)
+    window.add_widget(ui.manager)
+    try:
+        touch_px = physical.touch
+        assert touch_px == pytest.approx(15 * (size[0] ** 2 + size[1] ** 2) ** 0.5 / (DIAGONAL_IN[size] * 25.4))
+        found = {}
+        for screen in CITIZEN_SCREENS:
+            ui.show(demo_view(screen, settings))
+            pump(4)
+            if small := small_targets(ui.manager.current_screen, touch_px):
+                found[screen.value] = small
+            if issues := problems(ui.manager.current_screen, size):
+                found[f"{screen.value} layout"] = issues
+        assert found == {}
+    finally:
+        window.remove_widget(ui.manager)
+        window.size = original
+        pump(3)
