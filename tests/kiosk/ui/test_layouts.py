@@ -1,4 +1,5 @@
-"""Every citizen screen at the sizes terminals have: nothing clipped, nothing outside the window.
+"""Every citizen screen at the sizes terminals have: nothing clipped, overlapping or outside the window, and
+every touch target at least 15 mm on a screen of that size.
 
 Checked from widget geometry in a real offscreen window resized to each size.
 """
@@ -34,6 +35,48 @@ def problems(screen, size) -> list[str]:
     return found
 
 
+def overlapping(screen) -> list[str]:
+    """Pairs of visible things (text, buttons, QR codes, faces, photos) that cover each other, other than a
+    widget and what it contains."""
+    from kivy.uix.behaviors import ButtonBehavior
+    from kivy.uix.label import Label
+
+    from kiosk.ui.qr import QrCode
+    from kiosk.ui.widgets import FaceIcon, StaffPhoto
+
+    def shown(widget) -> bool:
+        while widget is not None and widget is not screen:
+            if widget.opacity == 0:
+                return False
+            widget = widget.parent
+        return True
+
+    def box(widget) -> tuple[float, float, float, float]:
+        x, y = widget.to_window(widget.x, widget.y)
+        return x, y, x + widget.width, y + widget.height
+
+    def ancestors(widget) -> set[int]:
+        found = set()
+        while widget is not None and widget is not screen:
+            found.add(id(widget))
+            widget = widget.parent
+        return found
+
+    things = [w for w in screen.walk() if shown(w) and w.width > 0 and w.height > 0 and (
+        isinstance(w, (ButtonBehavior, QrCode, FaceIcon, StaffPhoto)) or (isinstance(w, Label) and w.text))]
+    found = []
+    for i, a in enumerate(things):
+        ax0, ay0, ax1, ay1 = box(a)
+        for b in things[i + 1:]:
+            if id(a) in ancestors(b) or id(b) in ancestors(a):
+                continue
+            bx0, by0, bx1, by1 = box(b)
+            if min(ax1, bx1) - max(ax0, bx0) > 1 and min(ay1, by1) - max(ay0, by0) > 1:
+                found.append(f"{type(a).__name__} {getattr(a, 'text', '')[:8]!r} overlaps "
+                             f"{type(b).__name__} {getattr(b, 'text', '')[:8]!r}")
+    return found
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_citizen_screens_fit_every_size(window, make_settings, size):
     from kiosk.ui.app import RatingUi
@@ -50,7 +93,7 @@ def test_citizen_screens_fit_every_size(window, make_settings, size):
             ui.show(demo_view(screen, settings))
             pump(4)
             assert tuple(window.size) == size
-            if issues := problems(ui.manager.current_screen, size):
+            if issues := problems(ui.manager.current_screen, size) + overlapping(ui.manager.current_screen):
                 found[screen.value] = issues
         assert found == {}
     finally:
