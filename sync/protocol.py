@@ -27,10 +27,11 @@ GENESIS_HASH = "0" * 64
 MAX_CLOCK_SKEW_S = 300          # a signed request's timestamp must be within this of server time
 CASE_NO_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 # A call-back number, digits only: a mainland mobile (1[3-9] + 9 digits), or a landline with its
-# area code (010 / 02x, or 0 + 3 digits) and a 7–8 digit local number that does not start with 0 or 1.
+# area code and a local number that does not start with 0 or 1: 010 and 02x have 8-digit local
+# numbers, the 4-digit area codes (0 + 3 digits) 7 or 8.
 MOBILE_PATTERN = r"^1[3-9]\d{9}$"
-LANDLINE_PATTERN = r"^0(?:10|2\d|[3-9]\d{2})[2-9]\d{6,7}$"
-PHONE_PATTERN = r"^(?:1[3-9]\d{9}|0(?:10|2\d|[3-9]\d{2})[2-9]\d{6,7})$"
+LANDLINE_PATTERN = r"^0(?:(?:10|2\d)[2-9]\d{7}|[3-9]\d{2}[2-9]\d{6,7})$"
+PHONE_PATTERN = r"^(?:1[3-9]\d{9}|0(?:(?:10|2\d)[2-9]\d{7}|[3-9]\d{2}[2-9]\d{6,7}))$"
 
 # Every field that says what the citizen did, where and when. Sync status is
 # deliberately absent: it is the one thing that may change after the press.
