@@ -199,13 +199,53 @@ class TimingSettings(_Frozen):
     storage_retry_s: Annotated[float, Field(gt=0, le=3600, description="Out of service: retry storage this often.")] = 5.0
 
 
+_CONSENT_ZH = ("我同意留下电话号码，由本服务中心工作人员就本次评价回电联系我。号码仅用于此次回电，"
+               "与评价分开保存，送达服务中心后即从本机删除，最长在本机保留 {days} 天。")
+_CONSENT_EN = ("I agree to leave my phone number so that staff of this service centre can call me back about "
+               "this rating. It is used only for this call, kept apart from the rating, and erased from this "
+               "terminal once it reaches the centre, after {days} days at most.")
+
+
+class CallbackSettings(_Frozen):
+    """Call-back with consent after a bad review: the citizen may leave a phone number (GB/T 39734 practice).
+
+    The number is personal data: it is kept apart from the rating, sent to the centre, never shown on the
+    terminal after submission, and erased from the terminal once the centre acknowledges it, or after
+    `retention_days` when it never got there.
+    """
+
+    enabled: bool = Field(True, description="Offer the call-back on the reasons screen after a bad review. On "
+                          "by default: the default consent texts below say who calls, why and for how long the "
+                          "number is kept.")
+    retention_days: Annotated[float, Field(gt=0, le=90, description="An unsent number is erased from the "
+                                                                    "terminal after this many days.")] = 7.0
+    purge_interval_s: Annotated[float, Field(ge=10, le=86_400, description="How often the terminal erases "
+                                                                          "expired numbers.")] = 600.0
+    consent_zh: Annotated[str, Field(min_length=20, max_length=400, description="The consent text the citizen "
+                                     "ticks (中文); {days} is replaced by retention_days.")] = _CONSENT_ZH
+    consent_en: Annotated[str, Field(min_length=20, max_length=600, description="The same in English.")] \
+        = _CONSENT_EN
+
+    def consent(self, locale: "Locale") -> str:
+        days = f"{self.retention_days:g}"
+        return locale.pick(self.consent_zh, self.consent_en).replace("{days}", days)
+
+    @property
+    def consent_version(self) -> str:
+        """A fingerprint of both texts as shown, stored with each number: what the citizen agreed to."""
+        text = self.consent(Locale.ZH) + "\n" + self.consent(Locale.EN)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 class CitizenSettings(_Frozen):
-    """Links the citizen can follow on a phone, shown as QR codes."""
+    """Links the citizen can follow on a phone, shown as QR codes, and the call-back offer."""
 
     questionnaire_url: str | None = Field(None, max_length=300, description="The unit's online questionnaire "
                                           "or comment page (征求意见栏), on the waiting screen.")
     complaint_url: str | None = Field(None, max_length=300, description="Complaint page shown after a bad "
                                       "review; the rating id and a signature are appended.")
+    callback: CallbackSettings = Field(default_factory=CallbackSettings,
+                                       description="Call-back with consent after a bad review.")
 
 
 class Corner(str, enum.Enum):

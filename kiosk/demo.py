@@ -49,6 +49,9 @@ def demo_view(screen: ScreenName, settings: Settings) -> View:
         first = frozenset({settings.bad_reasons[0].code}) if settings.bad_reasons else frozenset()
         return View(state=State.REASONS, mode=settings.mode, accepting=False, staff_id=staff,
                     rating=_rating(worst), selected_reasons=first)
+    if screen is ScreenName.CALLBACK:
+        return View(state=State.CALLBACK, mode=settings.mode, accepting=False, staff_id=staff,
+                    rating=_rating(min(settings.bad_levels or {1})))
     if screen is ScreenName.THANKS:
         return View(state=State.THANKS, mode=settings.mode, accepting=False, staff_id=staff, rating=_rating(5))
     if screen is ScreenName.OUT_OF_SERVICE:

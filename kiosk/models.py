@@ -3,6 +3,10 @@
 Ratings, their bad-review reasons and events are append-only: SQLite
 triggers (created by the migration) refuse a DELETE, and refuse an UPDATE of
 anything but the sync columns, whichever program opens the file.
+
+Call-back requests are the one table that is not: they hold a citizen's phone
+number, which must be erased once the centre has it or after the retention
+period (kiosk.callback_queue). They refer to a rating and never change it.
 """
 from __future__ import annotations
 
@@ -44,6 +48,9 @@ class EventKind(str, enum.Enum):
     ACCESS_DENIED = "access_denied"    # a wrong PIN or password
     ACCESS_LOCKED = "access_locked"    # too many wrong tries: sign-in closed for a while
     TECHNICIAN_ACTION = "technician_action"  # what a technician did on the screen (detail.action)
+    CALLBACK_REQUESTED = "callback_requested"  # a call-back number was stored, with consent (never the number)
+    CALLBACK_DELIVERED = "callback_delivered"  # the centre holds it; the number is erased from the terminal
+    CALLBACK_DROPPED = "callback_dropped"      # never reached the centre in time; erased unsent
 
 
 class Base(DeclarativeBase):
@@ -102,6 +109,19 @@ class Event(Base):
     sync_state: Mapped[str] = mapped_column(String(10), default=SyncState.PENDING.value, index=True)
 
 
+class CallbackRequest(Base):
+    """A phone number left for a call-back about a bad review (migration 0004); deleted, never updated."""
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_uuid: Mapped[str] = mapped_column(ForeignKey("ratings.uuid"), index=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    consent_version: Mapped[str] = mapped_column(String(16))   # fingerprint of the consent text ticked
+    created_at: Mapped[str] = mapped_column(String(32), index=True)
+
+
 ratings = Rating.__table__
 rating_reasons = RatingReason.__table__
 events = Event.__table__
+callback_requests = CallbackRequest.__table__

@@ -46,6 +46,10 @@ class Outbox:
     def __init__(self, store: RatingStore):
         self._store = store
 
+    @property
+    def store(self) -> RatingStore:
+        return self._store
+
     def next_batch(self, limit: int) -> Pending:
         """The oldest pending ratings (by seq), reasons and events, at most `limit` of each."""
         with self._store.transaction(write=False) as conn:

@@ -157,7 +157,7 @@ class PanelLink:
             if view.request is not None and view.request is not self._beeped_for:
                 self._beeped_for = view.request
                 self.panel.send_beep()               # a request just opened: call the citizen's attention
-            if view.state in (State.THANKS, State.REASONS) and self._lights is Lights.RATED:
+            if view.state in (State.THANKS, State.REASONS, State.CALLBACK) and self._lights is Lights.RATED:
                 return                               # keep the rated key lit while thanking
             wanted = Lights.ALL if view.accepting else Lights.OFF
             if wanted is not self._lights:

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Callable
 
-from kiosk import hours
+from kiosk import callback, hours
 from kiosk.config import Locale, Settings
 from kiosk.service import State, View
 
@@ -19,6 +19,7 @@ class ScreenName(str, enum.Enum):
     RATING = "rating"
     WAITING = "waiting"
     REASONS = "reasons"
+    CALLBACK = "callback"        # a phone number for a call-back, after the reasons
     THANKS = "thanks"
     OUT_OF_SERVICE = "out_of_service"
     SIGN_IN = "sign_in"          # staff screens, behind the hidden corner
@@ -31,6 +32,7 @@ SCREEN_FOR_STATE = {
     State.AWAITING: ScreenName.RATING,
     State.IDLE: ScreenName.WAITING,
     State.REASONS: ScreenName.REASONS,
+    State.CALLBACK: ScreenName.CALLBACK,
     State.THANKS: ScreenName.THANKS,
     State.OUT_OF_SERVICE: ScreenName.OUT_OF_SERVICE,
 }
@@ -102,6 +104,7 @@ class ScreenModel:
     qr_payload: str = ""       # a link for the citizen's phone; empty = no QR code
     qr_caption: str = ""
     hours: hours.HoursModel | None = None   # opening hours, on the waiting screen
+    callback_label: str = ""   # the reasons screen's call-back button; empty = not offered
 
 
 ComplaintLink = Callable[[str], str | None]   # rating uuid → signed complaint URL
@@ -145,6 +148,8 @@ class Presenter:
             language_label="English" if locale is Locale.ZH else "中文",
             hours=hours.present(settings.unit.opening_hours, self.now(), locale)
             if screen is ScreenName.WAITING else None,
+            callback_label=callback.say("callback", locale)
+            if screen is ScreenName.REASONS and settings.citizen.callback.enabled else "",
             **self._qr(screen, view, locale),
         )
 
@@ -171,7 +176,11 @@ class Presenter:
             return text("waiting", locale), text("waiting_hint", locale)
         if screen is ScreenName.REASONS:
             return text("reasons_title", locale), text("reasons_prompt", locale)
+        if screen is ScreenName.CALLBACK:
+            return callback.say("title", locale), ""
         if screen is ScreenName.THANKS:
+            if view.callback_left:
+                return text("thanks", locale), callback.say("thanks_callback", locale)
             bad = view.rating is not None and view.rating.level in self._settings.bad_levels
             return text("thanks", locale), text("thanks_bad" if bad else "thanks_good", locale)
         return text("oos_title", locale), text("oos_body", locale)
@@ -194,6 +203,8 @@ class Presenter:
 def all_texts(settings: Settings) -> str:
     """Every character the screens may draw, for checking the font covers them."""
     parts = [zh + en for zh, en in _TEXT.values()]
+    parts += [zh + en for zh, en in callback._TEXT.values()]
+    parts += [settings.citizen.callback.consent_zh, settings.citizen.callback.consent_en]
     parts += [level.zh + level.en for level in settings.levels]
     parts += [reason.zh + reason.en for reason in settings.bad_reasons]
     parts += [hours.all_texts()]

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
+from kiosk.callback_queue import CallbackQueue, CallbackSweeper
 from kiosk.config import Mode, Settings
 from kiosk.models import Channel, EventKind
 from kiosk.store import RatingStore, StorageError, StoredRating
@@ -30,6 +31,7 @@ class State(enum.Enum):
     IDLE = "idle"                      # solicited mode: waiting for staff or the counter PC to ask
     AWAITING = "awaiting"              # a press counts (after any cooldown)
     REASONS = "reasons"                # a bad rating is stored; the citizen may say why
+    CALLBACK = "callback"              # after the reasons: the citizen may leave a number for a call-back
     THANKS = "thanks"                  # the rating is stored and acknowledged
     OUT_OF_SERVICE = "out_of_service"  # storage failed: nothing is acknowledged
 
@@ -38,6 +40,14 @@ class PressOutcome(enum.Enum):
     COUNTED = "counted"
     SUPPRESSED = "suppressed"
     OUT_OF_SERVICE = "out_of_service"
+
+
+class CallbackOutcome(enum.Enum):
+    STORED = "stored"                  # committed (fsync) before the thanks
+    NO_CONSENT = "no_consent"          # refused: nothing stored
+    INVALID = "invalid"                # not a phone number: nothing stored
+    NOT_OPEN = "not_open"              # the step had ended (timeout) before the submit
+    OUT_OF_SERVICE = "out_of_service"  # storage failed: nothing acknowledged
 
 
 class SuppressReason(str, enum.Enum):
@@ -87,6 +97,7 @@ class View:
     rating: StoredRating | None = None    # the rating being thanked for / asked reasons of
     selected_reasons: frozenset[str] = field(default_factory=frozenset)
     error: str | None = None
+    callback_left: bool = False           # thanks: this citizen left a number for a call-back
 
 
 ViewListener = Callable[[View], None]
@@ -113,6 +124,9 @@ class RatingService:
                           accepting=settings.mode is Mode.OPEN, staff_id=settings.counter.staff_id)
         self._view_listeners: list[ViewListener] = []
         self._rating_listeners: list[RatingListener] = []
+        callback = settings.citizen.callback
+        self._callbacks = CallbackQueue(store)
+        self._sweeper = CallbackSweeper(self._callbacks, scheduler, callback.purge_interval_s, callback.retention_days)
 
     # -- observation -------------------------------------------------------
 
@@ -143,9 +157,11 @@ class RatingService:
                     self._record_or_fail(EventKind.MODE_CHANGED, previous=previous.get("mode"), current=mode)
                 if previous and previous.get("config") != digest:
                     self._record_or_fail(EventKind.CONFIG_CHANGED, previous=previous.get("config"), current=digest)
+        self._sweeper.start()   # erases expired call-back numbers now and every purge_interval_s
         self._publish()
 
     def stop(self) -> None:
+        self._sweeper.stop()
         with self._lock:
             self._cancel_timers()
             if self._view.state is not State.OUT_OF_SERVICE:
@@ -174,6 +190,8 @@ class RatingService:
                 self._close_unrated(view.request)  # the previous service was never rated
             elif view.state is State.REASONS:
                 self._finish_reasons(timed_out=False)
+            elif view.state is State.CALLBACK:
+                self._cancel_timers()     # the next service starts: the unsent number is dropped
             request = Request(case_no=case_no, staff_id=staff_id, source=source)
             if self._record_or_fail(EventKind.SOLICITED, case_no=case_no, staff_id=staff_id, source=source):
                 self._cooldown_until = float("-inf")  # a new service: the last citizen's cooldown is over
@@ -196,6 +214,53 @@ class RatingService:
         with self._lock:
             if self._view.state is State.REASONS:
                 self._finish_reasons(timed_out=False)
+        self._publish()
+
+    @property
+    def offers_callback(self) -> bool:
+        return self._ask_reasons and self._settings.citizen.callback.enabled
+
+    def open_callback(self) -> None:
+        """From the reason step: keep the reasons picked so far, then ask for a number."""
+        with self._lock:
+            if self._view.state is State.REASONS and self.offers_callback and self._store_reasons(timed_out=False):
+                self._enter(State.CALLBACK, selected_reasons=frozenset())
+                self._arm(self._settings.timings.reason_timeout_s, self._callback_timed_out)
+        self._publish()
+
+    def callback_activity(self) -> None:
+        """A tap on the call-back screen: the step's timeout counts from the last one."""
+        with self._lock:
+            if self._view.state is State.CALLBACK:
+                self._step += 1
+                self._cancel_timers()
+                self._arm(self._settings.timings.reason_timeout_s, self._callback_timed_out)
+
+    def submit_callback(self, phone: str, consented: bool, consent_version: str) -> CallbackOutcome:
+        """Store a call-back request for the rating being thanked for; only with consent, only a valid number."""
+        with self._lock:
+            view = self._view
+            if view.state is not State.CALLBACK or view.rating is None:
+                return CallbackOutcome.NOT_OPEN
+            if not consented:
+                return CallbackOutcome.NO_CONSENT
+            try:
+                self._callbacks.add(view.rating.uuid, phone, consent_version)
+            except ValueError:
+                return CallbackOutcome.INVALID
+            except StorageError as exc:
+                self._fail(exc)
+                outcome = CallbackOutcome.OUT_OF_SERVICE
+            else:
+                self._thank(view.rating, callback_left=True)
+                outcome = CallbackOutcome.STORED
+        self._publish()
+        return outcome
+
+    def cancel_callback(self) -> None:
+        with self._lock:
+            if self._view.state is State.CALLBACK and self._view.rating is not None:
+                self._thank(self._view.rating)
         self._publish()
 
     def record(self, kind: EventKind, **detail: object) -> None:
@@ -253,7 +318,7 @@ class RatingService:
         return PressOutcome.COUNTED, rating
 
     def _suppression(self, view: View) -> SuppressReason | None:
-        if view.state in (State.REASONS, State.THANKS):
+        if view.state in (State.REASONS, State.CALLBACK, State.THANKS):
             return SuppressReason.ALREADY_RATED
         if view.state is State.IDLE:
             return SuppressReason.NOT_REQUESTED
@@ -261,11 +326,17 @@ class RatingService:
             return SuppressReason.COOLDOWN
         return None
 
-    def _thank(self, rating: StoredRating) -> None:
-        self._enter(State.THANKS, request=None, rating=rating, selected_reasons=frozenset())
+    def _thank(self, rating: StoredRating, callback_left: bool = False) -> None:
+        self._enter(State.THANKS, request=None, rating=rating, selected_reasons=frozenset(),
+                    callback_left=callback_left)
         self._arm(self._settings.timings.thanks_s, self._thanks_over)
 
     def _finish_reasons(self, timed_out: bool) -> None:
+        if self._store_reasons(timed_out):
+            assert self._view.rating is not None
+            self._thank(self._view.rating)
+
+    def _store_reasons(self, timed_out: bool) -> bool:
         rating, codes = self._view.rating, sorted(self._view.selected_reasons)
         assert rating is not None
         try:
@@ -274,8 +345,8 @@ class RatingService:
                 self._store.record_event(EventKind.REASONS_TIMEOUT, rating_uuid=rating.uuid, kept=len(codes))
         except StorageError as exc:
             self._fail(exc)  # the rating itself is already safe
-            return
-        self._thank(rating)
+            return False
+        return True
 
     def _close_unrated(self, request: Request) -> None:
         # Credited like the rating would have been: the case's staff, else whoever is signed in.
@@ -295,7 +366,7 @@ class RatingService:
     def _enter(self, state: State, **changes: object) -> None:
         self._cancel_timers()
         self._step += 1
-        view = replace(self._view, **{"error": None, **changes, "state": state})
+        view = replace(self._view, **{"error": None, "callback_left": False, **changes, "state": state})
         self._view = replace(view, accepting=self._accepting(view))
 
     def _accepting(self, view: View) -> bool:
@@ -327,6 +398,10 @@ class RatingService:
         self._finish_reasons(timed_out=True)
 
     def _thanks_over(self) -> None:
+        self._rest()
+
+    def _callback_timed_out(self) -> None:
+        # Nobody finished the form: nothing is stored, and the next citizen sees the normal screen.
         self._rest()
 
     def _cooldown_over(self) -> None:

@@ -138,6 +138,8 @@ class RatingStore:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # A deleted call-back number is overwritten with zeros, not left in a free page of the file.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     def _migrate(self) -> None:
@@ -281,13 +283,31 @@ class RatingStore:
 
     def record_event(self, kind: EventKind, **detail: Any) -> None:
         with self.transaction(write=True) as conn:
-            conn.execute(events.insert(), {
-                "kind": EventKind(kind).value,
-                "recorded_at": iso_utc(self._clock()),
-                "mono_ns": time.monotonic_ns(),
-                "boot_id": self._boot_id,
-                "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str),
-            })
+            conn.execute(events.insert(), self.event_row(kind, **detail))
+
+    def event_row(self, kind: EventKind, **detail: Any) -> dict[str, Any]:
+        """An events row, for a query module (kiosk.callback_queue) that writes one inside its own transaction."""
+        return {
+            "kind": EventKind(kind).value,
+            "recorded_at": iso_utc(self._clock()),
+            "mono_ns": time.monotonic_ns(),
+            "boot_id": self._boot_id,
+            "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str),
+        }
+
+    def now(self) -> datetime:
+        """The store's clock (injected in tests): what recorded times and retention are measured by."""
+        return self._clock()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it, so erased rows leave no old copy in the WAL.
+
+        A reader in another process may hold the WAL back; then the next checkpoint finishes the job.
+        """
+        def run() -> None:
+            with self._lock:
+                self._connection().connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._guard(run)
 
     def probe_writable(self, size_bytes: int = 16384) -> None:
         """Prove there is room for a few pages (write, commit, free); StorageError if not.

@@ -21,6 +21,7 @@ from kiosk.files import write_private
 from sync.protocol import (
     Ack,
     Batch,
+    CallbackAck,
     DeviceConfig,
     EnrollRequest,
     EnrollResponse,
@@ -101,6 +102,11 @@ class CentreClient:
         body = gzip.compress(canonical_json(payload), compresslevel=1)
         response = self._send("POST", "/v1/ingest", body, extra={"Content-Encoding": "gzip"})
         return Ack.model_validate(response.json())
+
+    def callbacks(self, batch: dict[str, Any]) -> CallbackAck:
+        """Send call-back requests (`CallbackBatch` as a wire dict); the ack names the ids the centre holds."""
+        response = self._send("POST", "/v1/callbacks", canonical_json(batch))
+        return CallbackAck.model_validate(response.json())
 
     def heartbeat(self, beat: Heartbeat) -> float | None:
         """Send the beat; returns the centre's clock minus ours, in seconds (None if unreadable)."""

@@ -26,6 +26,12 @@ PROTOCOL_VERSION = 1
 GENESIS_HASH = "0" * 64
 MAX_CLOCK_SKEW_S = 300          # a signed request's timestamp must be within this of server time
 CASE_NO_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
+# A call-back number, digits only: a mainland mobile (1[3-9] + 9 digits), or a landline with its
+# area code and a local number that does not start with 0 or 1: 010 and 02x have 8-digit local
+# numbers, the 4-digit area codes (0 + 3 digits) 7 or 8.
+MOBILE_PATTERN = r"^1[3-9]\d{9}$"
+LANDLINE_PATTERN = r"^0(?:(?:10|2\d)[2-9]\d{7}|[3-9]\d{2}[2-9]\d{6,7})$"
+PHONE_PATTERN = r"^(?:1[3-9]\d{9}|0(?:(?:10|2\d)[2-9]\d{7}|[3-9]\d{2}[2-9]\d{6,7}))$"
 
 # Every field that says what the citizen did, where and when. Sync status is
 # deliberately absent: it is the one thing that may change after the press.
@@ -256,6 +262,35 @@ class Ack(_Wire):
     rejected: list[Rejected] = []      # kept on the device with the reason; never block the queue
     reasons: list[int] = []            # reason row ids stored (now or before)
     events: list[int] = []             # event row ids stored (now or before)
+    server_time: str
+
+
+class CallbackRecord(_Wire):
+    """A citizen's request for a call-back about one of this device's ratings, with their consent."""
+
+    id: int = Field(ge=1, le=2 ** 63 - 1, description="The device's row id; unique per device.")
+    rating_uuid: str = Field(min_length=36, max_length=36, description="The bad review it is about.")
+    phone: str = Field(pattern=PHONE_PATTERN, description="Digits only: a mainland mobile or a landline "
+                                                          "with its area code.")
+    consent_version: str = Field(pattern=r"^[0-9a-f]{16}$", description="Fingerprint of the consent text "
+                                                                         "the citizen ticked.")
+    requested_at: str = Field(max_length=40)
+
+
+class CallbackBatch(_Wire):
+    """POST /v1/callbacks: the call-back requests still on the device (personal data: its own endpoint)."""
+
+    protocol: int = PROTOCOL_VERSION
+    device_id: str
+    sent_at: str
+    callbacks: list[CallbackRecord] = Field(default=[], max_length=5000)
+
+
+class CallbackAck(_Wire):
+    """The ids the centre now holds (the device erases exactly these) and the ones it refused, with why."""
+
+    stored: list[int] = []
+    rejected: list[Rejected] = []
     server_time: str
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from kiosk import __version__
 from kiosk.config import Settings
 from kiosk.files import write_private
+from kiosk.callback_queue import CallbackQueue
 from kiosk.outbox import Outbox, Pending
 from kiosk.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
@@ -40,6 +41,8 @@ class DrainResult:
     accepted: int = 0
     duplicate: int = 0
     rejected: dict[str, str] = field(default_factory=dict)
+    callbacks_delivered: int = 0           # call-back numbers the centre now holds (erased here)
+    callbacks_refused: dict[str, str] = field(default_factory=dict)   # kept until retention ends
 
 
 class Uploader:
@@ -48,6 +51,7 @@ class Uploader:
         self._client = client
         self._device_id = device_id
         self._batch_size = batch_size
+        self._callbacks = CallbackQueue(outbox.store)
 
     def drain(self, progress: Progress | None = None) -> DrainResult:
         """Send until nothing is pending; raises SyncError (the batch in flight stays pending)."""
@@ -58,7 +62,28 @@ class Uploader:
             result.batches += 1
             if progress is not None:
                 progress(result.accepted + result.duplicate + len(result.rejected), total)
+        self._send_callbacks(result)
         return result
+
+    def _send_callbacks(self, result: DrainResult) -> None:
+        """After the ratings (the centre joins each call-back to its rating): send, then erase what it holds.
+
+        A refused request stays on the device until the next drain or its retention ends; the cursor
+        (`after`) makes one drain try each request once, so a refused one cannot loop.
+        """
+        after = 0
+        while pending := self._callbacks.pending(self._batch_size, after_id=after):
+            after = pending[-1].id
+            ack = self._client.callbacks({"protocol": PROTOCOL_VERSION, "device_id": self._device_id,
+                                          "sent_at": iso_utc(datetime.now(timezone.utc)),
+                                          "callbacks": [callback.wire() for callback in pending]})
+            sent = {callback.id for callback in pending}
+            result.callbacks_delivered += self._callbacks.delivered(set(ack.stored) & sent)
+            refused = {item.id: item.reason for item in ack.rejected}
+            if refused:
+                log.warning("centre refused %d call-back request(s), kept until retention ends: %s", len(refused),
+                            "; ".join(f"{key}: {why}" for key, why in list(refused.items())[:3]))
+                result.callbacks_refused.update(refused)
 
     def _batch(self, pending: Pending) -> dict[str, Any]:
         # The rows go as stored, unvalidated: the centre judges each one, and a row it
@@ -144,6 +169,8 @@ class SyncWorker:
             if result.batches:
                 log.info("sent %d batch(es): %d accepted, %d duplicate, %d rejected", result.batches,
                          result.accepted, result.duplicate, len(result.rejected))
+            if result.callbacks_delivered:
+                log.info("%d call-back request(s) delivered and erased here", result.callbacks_delivered)
             self.last_error = None
             try:
                 if refresh_config(client, credentials, sync.state_dir, self._config_path):

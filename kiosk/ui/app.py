@@ -25,6 +25,7 @@ from kiosk.presenter import ComplaintLink, Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, State, View
 from kiosk.access import AccessControl
 from kiosk.ui import screens
+from kiosk.ui.callback import CallbackPanel
 from kiosk.ui.dimming import ScreenDimmer
 from kiosk.ui.metrics import physical
 from kiosk.sdnotify import Notifier, watchdog_interval_s
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent
 KV_FILES = ("widgets.kv", "rating.kv", "waiting.kv", "reasons.kv", "thanks.kv", "out_of_service.kv", "sign_in.kv",
-            "scores.kv", "technician.kv", "provision.kv")
+            "scores.kv", "technician.kv", "provision.kv", "callback.kv")
 SCREEN_CLASSES = {
     ScreenName.RATING: screens.RatingScreen,
     ScreenName.WAITING: screens.WaitingScreen,
@@ -90,6 +91,7 @@ class RatingUi:
         self.manager = ScreenManager(transition=NoTransition())
         for name, cls in SCREEN_CLASSES.items():
             self.manager.add_widget(cls(name=name.value, controller=self))
+        self.callback = CallbackPanel(settings, self.manager, service, lambda: self.locale)
         self._latest: View | None = None     # the newest view from the service, not drawn yet
         self._shown: View | None = None      # the view on the screen
         self._render_trigger = Clock.create_trigger(self._render_latest)
@@ -116,7 +118,8 @@ class RatingUi:
 
     def show(self, view: View) -> None:
         self._shown = view
-        if view.state is State.THANKS:
+        self.callback.view_shown(view)       # outside the call-back step, no number stays on screen
+        if view.state in (State.THANKS, State.CALLBACK):
             self._reset_locale = True        # this citizen is done: the next one starts in the default
         elif self._reset_locale and view.state in (State.AWAITING, State.IDLE, State.OUT_OF_SERVICE):
             self._reset_locale, self.locale = False, self.default_locale
@@ -176,6 +179,9 @@ class RatingUi:
     def skip_reasons(self) -> None:
         if self.service is not None:
             self.service.skip_reasons()
+
+    def open_callback(self) -> None:
+        self.callback.open()
 
     def solicit(self) -> None:
         if self.service is not None:

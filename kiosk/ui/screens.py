@@ -8,6 +8,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
+from kiosk.callback import KEYS as CALLBACK_KEYS
 from kiosk.presenter import ScreenModel
 from kiosk.ui.charts import LevelBars, RateGauge, TrendChart  # noqa: F401  (registered for scores.kv)
 from kiosk.ui.widgets import LevelButton, ReasonToggle, dim
@@ -71,6 +72,18 @@ class ReasonsScreen(ModelScreen):
             grid.shown_reasons = codes
         for toggle, reason in zip(reversed(grid.children), model.reasons):
             toggle.state = "down" if reason.selected else "normal"
+
+
+class CallbackScreen(ModelScreen):
+    """Draws a kiosk.callback.CallbackFormModel; its controller is a kiosk.ui.callback.CallbackPanel."""
+
+    form_model = ObjectProperty(None, allownone=True)
+
+    def on_kv_post(self, _base) -> None:
+        for key in CALLBACK_KEYS:
+            button = KeypadButton(text=key)
+            button.bind(on_release=lambda b: self.controller.key(b.text))
+            self.ids.keypad.add_widget(button)
 
 
 class ThanksScreen(ModelScreen):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sync.collector import callbacks as callbacks_mod
 from sync.collector import enroll as devices_mod
 from sync.collector import ingest as ingest_mod
 from sync.collector import reports
@@ -20,7 +21,7 @@ from sync.collector.auth import authenticate, decode_body
 from sync.collector.db import now_text, open_engine
 from sync.collector.errors import BadInput, CollectorError, Forbidden
 from sync.protocol import (HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, Ack, Batch,
-                           DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat, Summary)
+                           CallbackAck, CallbackBatch, DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat, Summary)
 
 MAX_QUERY_ID = 200
 
@@ -76,7 +77,7 @@ def create_app(db_url: str) -> FastAPI:
     _install_error_handlers(app)
     _device_routes(app)
     _report_routes(app)
-    _extend_openapi(app, (Batch, Heartbeat))
+    _extend_openapi(app, (Batch, Heartbeat, CallbackBatch))
     return app
 
 
@@ -93,6 +94,12 @@ def _device_routes(app: FastAPI) -> None:
     def ingest(signed: Annotated[Signed, Depends(signed_request)]) -> Ack:
         # ingest() returns only after its transaction committed: the ack never promises more than is stored.
         return ingest_mod.ingest(app.state.engine, signed.device["id"], signed.data)
+
+    @app.post("/v1/callbacks", response_model=CallbackAck, responses=SIGNED_ERRORS,
+              openapi_extra=_json_body(CallbackBatch))
+    def callbacks(signed: Annotated[Signed, Depends(signed_request)]) -> CallbackAck:
+        # Personal data (a phone number given with consent), so its own endpoint and table, never the batch's.
+        return callbacks_mod.store_callbacks(app.state.engine, signed.device["id"], signed.data)
 
     @app.post("/v1/heartbeat", response_model=ServerTime, responses=SIGNED_ERRORS,
               openapi_extra=_json_body(Heartbeat))

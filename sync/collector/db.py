@@ -113,6 +113,21 @@ events = Table(
     Index("ix_events_device_kind_counted", "device_id", "kind", "counted_at"),
 )
 
+# Call-back requests: a citizen's phone number, left with consent after a bad review. Kept apart
+# from the ratings (the city may restrict and expire this table on its own) and joined by rating_uuid.
+callbacks = Table(
+    "callbacks", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String, ForeignKey("devices.id"), nullable=False),
+    Column("id", BigInteger, nullable=False),          # the device's row id
+    Column("rating_uuid", String(36), nullable=False, index=True),
+    Column("phone", String(16), nullable=False),
+    Column("consent_version", String(16), nullable=False),
+    Column("requested_at", String, nullable=False),
+    Column("received_at", String(32), nullable=False),
+    UniqueConstraint("device_id", "id", name="uq_callbacks_device_row"),
+)
+
 nonces = Table(
     "nonces", metadata,
     Column("device_id", String, nullable=False),

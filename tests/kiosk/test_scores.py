@@ -251,6 +251,7 @@ def test_a_store_of_the_first_schema_gains_the_index_and_keeps_its_rows(settings
         for index in ("ix_events_kind_recorded_at", "ix_ratings_sync_state_seq", "ix_rating_reasons_sync_state_id",
                       "ix_events_sync_state_id"):                # what migrations 0002 and 0003 add
             raw.execute(f"DROP INDEX {index}")
+        raw.execute("DROP TABLE callback_requests")               # what migration 0004 adds
         raw.execute("UPDATE alembic_version SET version_num = '0001'")
     reopened = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
     try:
@@ -259,6 +260,6 @@ def test_a_store_of_the_first_schema_gains_the_index_and_keeps_its_rows(settings
     finally:
         reopened.close()
     with sqlite3.connect(settings.store.path) as raw:
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
         assert raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_events_kind_recorded_at'").fetchone()
         assert raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_ratings_sync_state_seq'").fetchone()

@@ -12,7 +12,7 @@ from kiosk.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
 SIZES = [(800, 480), (1280, 800), (1080, 1920)]
-CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.REASONS, ScreenName.THANKS,
+CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.REASONS, ScreenName.CALLBACK, ScreenName.THANKS,
                    ScreenName.OUT_OF_SERVICE]
 
 
