@@ -20,6 +20,7 @@ from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
 from kiosk.presenter import ComplaintLink, Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, State, View
+from kiosk.sound import PromptPlayer, open_prompts
 from kiosk.access import AccessControl
 from kiosk.ui import screens
 from kiosk.sdnotify import Notifier, watchdog_interval_s
@@ -66,10 +67,12 @@ class RatingUi:
 
     def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
-                 technician: Technician | None = None, complaint_link: ComplaintLink | None = None):
+                 technician: Technician | None = None, complaint_link: ComplaintLink | None = None,
+                 prompts: PromptPlayer | None = None):
         """`access` and `scores`: the staff screens behind the hidden corner (none without them);
         `technician`: technician mode behind the technician's password; `complaint_link`: signs
-        the complaint QR shown after a bad review."""
+        the complaint QR shown after a bad review; `prompts`: the voice prompts (none: silent)."""
+        self.prompts = prompts
         load_kv()
         self.settings = settings
         self.service = service
@@ -107,6 +110,8 @@ class RatingUi:
             self._reset_locale = True        # this citizen is done: the next one starts in the default
         elif self._reset_locale and view.state in (State.AWAITING, State.IDLE, State.OUT_OF_SERVICE):
             self._reset_locale, self.locale = False, self.default_locale
+        if self.prompts is not None:
+            self.prompts.show(view, self.locale)   # after the locale reset: the next citizen hears the default
         model = self.presenter.present(view, self.locale)
         screen = self.manager.get_screen(model.screen.value)
         screen.model = model
@@ -183,7 +188,8 @@ class EvaluatorApp(App):
     def build(self):
         technician = self.make_technician(self.stop) if self.make_technician is not None else None
         self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
-                           technician=technician, complaint_link=self.complaint_link)
+                           technician=technician, complaint_link=self.complaint_link,
+                           prompts=open_prompts(self.settings.sound))
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
         return self.ui.manager
 
@@ -209,6 +215,8 @@ class EvaluatorApp(App):
         if self.link is not None:
             self.link.stop()
         self.service.stop()
+        if self.ui.prompts is not None:
+            self.ui.prompts.stop()
         Window.unbind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
 
     def open_settings(self, *_args) -> bool:
