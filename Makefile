@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
 SCREENS := rating waiting reasons callback thanks out_of_service sign_in scores technician provision
 
-.PHONY: run test postgres bench sysdeps setup snapshots snapshots-sizes clean
+.PHONY: run test postgres bench sysdeps setup snapshots snapshots-sizes sounds clean
 
 run: setup
 	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
@@ -61,6 +61,14 @@ snapshots-sizes: setup
 		$(VENV)/bin/evaluator snapshot $$screen --lang $$lang --size $$size --config config.yaml \
 			--out docs/screenshots/sizes/$$screen-$$lang-$$size.png >/dev/null 2>&1 || exit 1; \
 		echo docs/screenshots/sizes/$$screen-$$lang-$$size.png; done; done; done
+
+# The shipped voice prompts (kiosk/sounds/, committed): chimes synthesized in Python, and the spoken prompts
+# (a chime, then espeak-ng's Mandarin or English) when espeak-ng is installed, which it is when run as root.
+# Terminals only play the committed files; they need no espeak-ng.
+sounds: setup
+	@if ! command -v espeak-ng >/dev/null && [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null; fi
+	$(PY) -m kiosk.soundgen
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

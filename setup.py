@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["kiosk", "kiosk.*", "drivers", "drivers.*", "sync", "sync.*"]),
     package_data={
-        "kiosk": ["migrations/*.py", "migrations/versions/*.py", "ui/*.kv"],
+        "kiosk": ["migrations/*.py", "migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
     },
     install_requires=[
         "kivy==2.3.1",

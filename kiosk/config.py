@@ -248,6 +248,36 @@ class CitizenSettings(_Frozen):
                                        description="Call-back with consent after a bad review.")
 
 
+class PromptStyle(str, enum.Enum):
+    SPEECH = "speech"  # a chime, then the words spoken (synthesized when the project is built)
+    CHIME = "chime"    # tones only: no words, the same in every language
+
+
+class SoundSettings(_Frozen):
+    """Prompts played when a rating is requested (您好，请您对我的服务进行评价) and after it (谢谢您的评价)."""
+
+    enabled: bool = Field(True, description="Play the prompts; false: the terminal never opens the audio device.")
+    volume: Annotated[float, Field(ge=0, le=1, description="Prompt loudness, share of full scale 0.0–1.0 (the "
+                                                           "system's mixer volume still applies).")] = 0.8
+    style: PromptStyle = Field(PromptStyle.SPEECH, description="Which shipped prompts play where no file is set.")
+    request_prompt: Path | None = Field(None, description="WAV or OGG played when a rating is requested, in "
+                                                          "either language; relative to the config file's "
+                                                          "folder. null = the shipped prompt.")
+    thanks_prompt: Path | None = Field(None, description="WAV or OGG played once a rating is stored; null = "
+                                                         "the shipped prompt.")
+    request_prompt_en: Path | None = Field(None, description="The request prompt for a citizen using English; "
+                                                             "null = request_prompt if set, else the shipped "
+                                                             "English one.")
+    thanks_prompt_en: Path | None = Field(None, description="The thanks prompt in English; null as for "
+                                                            "request_prompt_en.")
+
+    @property
+    def files(self) -> dict[str, Path]:
+        """The configured (not shipped) files, by setting name."""
+        return {name: getattr(self, name) for name in ("request_prompt", "thanks_prompt", "request_prompt_en",
+                                                       "thanks_prompt_en") if getattr(self, name) is not None}
+
+
 class Corner(str, enum.Enum):
     TOP_LEFT = "top_left"
     TOP_RIGHT = "top_right"
@@ -389,6 +419,7 @@ class Settings(_Frozen):
     keyboard: KeyboardSettings = KeyboardSettings()
     access: AccessSettings = AccessSettings()
     citizen: CitizenSettings = CitizenSettings()
+    sound: SoundSettings = SoundSettings()
     panel: PanelSettings = PanelSettings()
     counter_link: CounterLinkSettings = CounterLinkSettings()
     store: StoreSettings = StoreSettings()
@@ -462,7 +493,11 @@ def load(path: str | os.PathLike[str] | None = None, centre: dict[str, Any] | No
         problems = [_describe(error) for error in exc.errors()]
         raise ConfigError(" with ".join(str(part) for part in (source or "defaults", overlay) if part),
                           problems) from None
-    return _resolve_paths(settings, base)
+    settings = _resolve_paths(settings, base)
+    problems = _sound_file_problems(settings.sound)
+    if problems:
+        raise ConfigError(str(source or "defaults"), problems)
+    return settings
 
 
 PROVISIONED_FILE = "centre.yaml"
@@ -536,9 +571,42 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         "sync": settings.sync.model_copy(update={"state_dir": _absolute(settings.sync.state_dir, base)}),
         "ui": ui.model_copy(update={"font": _absolute(ui.font, base) if ui.font else None}),
         "access": settings.access.model_copy(update={"export_dir": _absolute(settings.access.export_dir, base)}),
+        "sound": settings.sound.model_copy(update={name: _absolute(path, base)
+                                                   for name, path in settings.sound.files.items()}),
         "staff": tuple(member.model_copy(update={"photo": _absolute(member.photo, base)}) if member.photo else member
                        for member in settings.staff),
     })
+
+
+def _sound_file_problems(sound: SoundSettings) -> list[tuple[str, str]]:
+    """Each configured prompt must be a WAV or OGG file (what Kivy's SDL2 mixer plays), checked by its header.
+
+    Only when sound is on: a technician who turns prompts off must not be stopped by a stale path.
+    """
+    if not sound.enabled:
+        return []
+    problems = []
+    for name, path in sound.files.items():
+        problem = sound_file_problem(path)
+        if problem is not None:
+            problems.append((f"sound.{name}", f"{path}: {problem}"))
+    return problems
+
+
+def sound_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be played as a prompt, or None."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(12)
+    except FileNotFoundError:
+        return "file not found"
+    except IsADirectoryError:
+        return "is a folder, not a sound file"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:4] == b"OggS":
+        return None
+    return "not a WAV or OGG file (a prompt must be .wav or .ogg)"
 
 
 def _absolute(path: Path, base: Path) -> Path:

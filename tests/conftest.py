@@ -14,6 +14,9 @@ os.environ.setdefault("KIVY_NO_CONFIG", "1")
 os.environ.setdefault("KIVY_NO_FILELOG", "1")
 os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="evaluator-test-kivy-"))
+# Voice prompts play into SDL's dummy device: tests exercise playback and never make a sound. Tests of
+# the audio itself choose their driver in a subprocess.
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 from kiosk.config import Settings  # noqa: E402
 from kiosk.store import Identity, RatingStore  # noqa: E402

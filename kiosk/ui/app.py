@@ -23,6 +23,7 @@ from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
 from kiosk.presenter import ComplaintLink, Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, State, View
+from kiosk.sound import PromptPlayer, open_prompts
 from kiosk.access import AccessControl
 from kiosk.ui import screens
 from kiosk.ui.callback import CallbackPanel
@@ -73,11 +74,14 @@ class RatingUi:
     def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
                  technician: Technician | None = None, complaint_link: ComplaintLink | None = None,
-                 backlight: Backlight | None = None, now: Callable[[], datetime] | None = None):
+                 prompts: PromptPlayer | None = None, backlight: Backlight | None = None,
+                 now: Callable[[], datetime] | None = None):
         """`access` and `scores`: the staff screens behind the hidden corner (none without them);
         `technician`: technician mode behind the technician's password; `complaint_link`: signs
-        the complaint QR shown after a bad review; `backlight`: dimmed when idle (None: an on-screen veil);
-        `now`: the unit's wall clock (tests pass their own)."""
+        the complaint QR shown after a bad review; `prompts`: the voice prompts (none: silent);
+        `backlight`: dimmed when idle (None: an on-screen veil); `now`: the unit's wall clock (tests pass
+        their own)."""
+        self.prompts = prompts
         physical.configure(settings.ui.diagonal_in, settings.ui.touch_target_mm)   # the .kv rules read it
         load_kv()
         self.settings = settings
@@ -123,6 +127,8 @@ class RatingUi:
             self._reset_locale = True        # this citizen is done: the next one starts in the default
         elif self._reset_locale and view.state in (State.AWAITING, State.IDLE, State.OUT_OF_SERVICE):
             self._reset_locale, self.locale = False, self.default_locale
+        if self.prompts is not None:
+            self.prompts.show(view, self.locale)   # after the locale reset: the next citizen hears the default
         model = self.presenter.present(view, self.locale)
         screen = self.manager.get_screen(model.screen.value)
         screen.model = model
@@ -235,7 +241,7 @@ class EvaluatorApp(App):
         technician = self.make_technician(self.stop) if self.make_technician is not None else None
         self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
                            technician=technician, complaint_link=self.complaint_link,
-                           backlight=find_backlight(self.settings))
+                           prompts=open_prompts(self.settings.sound), backlight=find_backlight(self.settings))
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
         return self.ui.manager
 
@@ -262,6 +268,8 @@ class EvaluatorApp(App):
             self.link.stop()
         self.service.stop()
         self.ui.dimming.restore()
+        if self.ui.prompts is not None:
+            self.ui.prompts.stop()
         Window.unbind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
 
     def open_settings(self, *_args) -> bool:

@@ -54,7 +54,7 @@ def test_tree_modes_and_symlinks(staged: Path) -> None:
     sysusers = (staged / "etc/sysusers.d/evaluator.conf").read_text()
     assert re.search(r"^u evaluator .* /var/lib/evaluator ", sysusers, re.MULTILINE)
     groups = set(re.findall(r"^m evaluator (\S+)", sysusers, re.MULTILINE))
-    assert groups == {"dialout", "video", "render", "input"}
+    assert groups == {"dialout", "video", "render", "input", "audio"}
     tmpfiles = (staged / "etc/tmpfiles.d/evaluator.conf").read_text()
     assert "d /etc/evaluator/secrets 0700 evaluator evaluator" in tmpfiles
 
@@ -201,13 +201,13 @@ def test_owners_recorded_under_root_apply_with_systemd_tools(staged: Path) -> No
         pytest.skip("systemd-tmpfiles needs root to chown")
     sysusers, tmpfiles = require("systemd-sysusers"), require("systemd-tmpfiles")
     (staged / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (staged / "etc/group").write_text("root:x:0:\ndialout:x:20:\nvideo:x:44:\ninput:x:105:\nrender:x:106:\n")
+    (staged / "etc/group").write_text("root:x:0:\ndialout:x:20:\nvideo:x:44:\ninput:x:105:\nrender:x:106:\naudio:x:29:\n")
     subprocess.run([sysusers, f"--root={staged}", "evaluator.conf"], check=True, capture_output=True)
     subprocess.run([tmpfiles, f"--root={staged}", "--create", "evaluator.conf"], check=True, capture_output=True)
     passwd = dict(line.split(":")[0:3:2] for line in (staged / "etc/passwd").read_text().splitlines())
     uid = int(passwd["evaluator"])
     groups = {line.split(":")[0]: line.split(":")[3] for line in (staged / "etc/group").read_text().splitlines()}
-    assert all("evaluator" in groups[g].split(",") for g in ("dialout", "video", "render", "input"))
+    assert all("evaluator" in groups[g].split(",") for g in ("dialout", "video", "render", "input", "audio"))
     for path, expected_mode in (("var/lib/evaluator", 0o750), ("var/lib/evaluator/kivy", 0o750),
                                 ("etc/evaluator/secrets", 0o700)):
         st = (staged / path).stat()

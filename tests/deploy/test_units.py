@@ -136,7 +136,7 @@ def test_kiosk_unit_owns_the_console_with_a_watchdog() -> None:
                        "TTYPath": "/dev/tty1", "StandardInput": "tty-fail", "StandardOutput": "journal",
                        "StandardError": "journal"}.items():
         assert values(path, "Service", key) == [value], key
-    assert set(values(path, "Service", "SupplementaryGroups")[0].split()) == {"dialout", "video", "render", "input"}
+    assert set(values(path, "Service", "SupplementaryGroups")[0].split()) == {"dialout", "video", "render", "input", "audio"}
     env = dict(v.split("=", 1) for v in values(path, "Service", "Environment"))
     assert env["KIVY_HOME"] == "/var/lib/evaluator/kivy" and env["SDL_VIDEODRIVER"] == "kmsdrm"
     assert "getty@tty1.service" in values(path, "Unit", "Conflicts")[0].split()
