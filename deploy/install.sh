@@ -15,6 +15,7 @@
 #   /var/lib/evaluator/                 the rating store and Kivy's config.ini (0750 evaluator)
 #   /etc/systemd/system/evaluator-{kiosk,sync}.service, enabled
 #   /etc/udev/rules.d/99-evaluator-panel.rules          the panel as /dev/evaluator-panel
+#   /etc/udev/rules.d/99-evaluator-backlight.rules      the backlight writable by group video (dimming)
 #   /etc/sysusers.d/evaluator.conf, /etc/tmpfiles.d/evaluator.conf   the user, owners and modes
 #
 # Owners with --root: nothing is chowned (the staging tree's users are not
@@ -28,6 +29,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 UNITS=(evaluator-kiosk.service evaluator-sync.service)
 UDEV_RULE=/etc/udev/rules.d/99-evaluator-panel.rules
+BACKLIGHT_RULE=/etc/udev/rules.d/99-evaluator-backlight.rules
 SPECIFIC_MARK="# evaluator: panel-specific rule"
 CMDLINE=/boot/firmware/cmdline.txt
 GRUB_DROPIN=/etc/default/grub.d/evaluator.cfg
@@ -398,6 +400,7 @@ install_udev() {
   else
     put_file "$HERE/udev/99-evaluator-panel.rules" "$rule" 0644
   fi
+  put_file "$HERE/udev/99-evaluator-backlight.rules" "$(at "$BACKLIGHT_RULE")" 0644
 }
 
 console_blank_off() {
@@ -429,6 +432,7 @@ activate() {  # live system only: reload what changed, restart what runs
   if command -v udevadm >/dev/null; then
     udevadm control --reload-rules 2>/dev/null || true
     udevadm trigger --subsystem-match=tty --action=change 2>/dev/null || true
+    udevadm trigger --subsystem-match=backlight --action=change 2>/dev/null || true
   fi
   if systemd_running; then
     systemctl daemon-reload
@@ -509,7 +513,7 @@ do_uninstall() {
     remove "/etc/systemd/system/$unit"
   done
   remove /etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf
-  remove "$UDEV_RULE" /opt/evaluator
+  remove "$UDEV_RULE" "$BACKLIGHT_RULE" /opt/evaluator
   console_blank_restore
   if [ "$PURGE" -eq 1 ]; then
     remove /etc/systemd/system/evaluator-kiosk.service.d /etc/systemd/system/evaluator-sync.service.d

@@ -48,8 +48,10 @@ def test_tree_modes_and_symlinks(staged: Path) -> None:
     assert mode(staged / "var/lib/evaluator/kivy/config.ini") == 0o644
     assert mode(staged / "etc/evaluator/config.yaml") == 0o644
 
-    rule = staged / "etc/udev/rules.d/99-evaluator-panel.rules"
-    assert rule.read_bytes() == (REPO / "deploy/udev/99-evaluator-panel.rules").read_bytes()
+    for name in ("99-evaluator-panel.rules", "99-evaluator-backlight.rules"):
+        rule = staged / "etc/udev/rules.d" / name
+        assert rule.read_bytes() == (REPO / "deploy/udev" / name).read_bytes()
+        assert mode(rule) == 0o644
     assert (staged / "etc/default/grub.d/evaluator.cfg").read_text().count("consoleblank=0") == 1
     sysusers = (staged / "etc/sysusers.d/evaluator.conf").read_text()
     assert re.search(r"^u evaluator .* /var/lib/evaluator ", sysusers, re.MULTILINE)
@@ -174,7 +176,7 @@ def test_uninstall_keeps_data_and_config(staged: Path) -> None:
     config = (staged / "etc/evaluator/config.yaml").read_text()
     install(staged, "--uninstall")
     assert not (staged / "opt/evaluator").exists()
-    assert not (staged / "etc/udev/rules.d/99-evaluator-panel.rules").exists()
+    assert not list((staged / "etc/udev/rules.d").glob("99-evaluator-*"))
     assert not list((staged / "etc/systemd/system").rglob("evaluator-*"))
     assert (staged / "var/lib/evaluator/evaluator.db").read_bytes() == b"ratings"
     assert (staged / "etc/evaluator/secrets/device.key").read_text() == "key"

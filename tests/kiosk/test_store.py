@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 
 from sync.protocol import GENESIS_HASH, rating_hash
 from kiosk.models import Channel, EventKind
-from kiosk.store import Identity, RatingStore, StorageError, _alembic_config
+from kiosk.store import SCHEMA_HEAD, Identity, RatingStore, StorageError, _alembic_config
 
 
 def test_durability_pragmas_read_back(store):
@@ -31,6 +31,23 @@ def test_schema_is_created_by_alembic_and_reopening_keeps_the_data(settings, sto
             assert head != "0001"                                      # upgraded past the first revision
     finally:
         again.close()
+
+
+def test_schema_head_constant_is_the_newest_migration():
+    # A store at SCHEMA_HEAD opens without Alembic: a new migration must move the constant too.
+    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_current_store_opens_without_importing_alembic(settings, store):
+    import subprocess
+    import sys
+
+    store.close()
+    code = ("import sys; from pathlib import Path; from kiosk.store import Identity, RatingStore; "
+            f"RatingStore(Path({str(settings.store.path)!r}), Identity('d', 'u', 'c')).close(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_rows_form_a_gapless_hash_chain(store):

@@ -122,7 +122,8 @@ def test_with_consent_the_number_is_stored_linked_to_the_rating_then_never_shown
 
 
 def test_a_timeout_returns_to_the_rating_screen_without_storing(terminal):
-    app, store = terminal(timings={"thanks_s": 1.0, "cooldown_s": 0.5, "reason_timeout_s": 1.5})
+    # Long enough to reach the call-back screen on a loaded machine; the test then waits it out.
+    app, store = terminal(timings={"thanks_s": 1.0, "cooldown_s": 0.5, "reason_timeout_s": 3.0})
     manager, screen, _uuid = to_callback_screen(app, store)
     type_number(manager, PHONE)
     tap(screen.ids.consent)
