@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, LargeBinary,
+                        MetaData, String, Table, Text)
 
 class Channel(str, enum.Enum):
     TOUCH = "touch"
@@ -53,75 +52,74 @@ class EventKind(str, enum.Enum):
     CALLBACK_DROPPED = "callback_dropped"      # never reached the centre in time; erased unsent
 
 
-class Base(DeclarativeBase):
-    pass
+# Plain Core tables, not ORM classes: the store speaks SQL expressions only, and the ORM's import
+# alone was a sixth of the terminal's start-up. tests/kiosk/test_store.py compares them with the
+# schema the migrations build.
+metadata = MetaData()
 
+ratings = Table(
+    "ratings", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("device_id", String(40), nullable=False),
+    Column("unit_id", String(40), nullable=False),
+    Column("counter_id", String(40), nullable=False),
+    Column("staff_id", String(40)),
+    Column("case_no", String(40)),
+    Column("level", Integer, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("recorded_at", String(32), nullable=False, index=True),   # UTC ISO 8601, fixed width
+    Column("mono_ns", BigInteger, nullable=False),
+    Column("boot_id", String(36), nullable=False),
+    Column("clock_suspect", Boolean, nullable=False),
+    Column("app_version", String(20), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("sync_state", String(10), nullable=False, default=SyncState.PENDING.value, index=True),
+    Column("sync_note", Text),
+    CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),
+    Index("ix_ratings_sync_state_seq", "sync_state", "seq"),          # the outbox (migration 0003)
+)
 
-class Rating(Base):
-    __tablename__ = "ratings"
-    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),
-                      Index("ix_ratings_sync_state_seq", "sync_state", "seq"))   # the outbox (migration 0003)
+rating_reasons = Table(
+    "rating_reasons", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rating_uuid", String(36), ForeignKey("ratings.uuid"), nullable=False, index=True),
+    Column("code", String(32), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("sync_state", String(10), nullable=False, default=SyncState.PENDING.value, index=True),
+    Index("ix_rating_reasons_sync_state_id", "sync_state", "id"),
+)
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True)
-    device_id: Mapped[str] = mapped_column(String(40))
-    unit_id: Mapped[str] = mapped_column(String(40))
-    counter_id: Mapped[str] = mapped_column(String(40))
-    staff_id: Mapped[str | None] = mapped_column(String(40))
-    case_no: Mapped[str | None] = mapped_column(String(40))
-    level: Mapped[int] = mapped_column(Integer)
-    channel: Mapped[str] = mapped_column(String(16))
-    mode: Mapped[str] = mapped_column(String(16))
-    recorded_at: Mapped[str] = mapped_column(String(32), index=True)  # UTC ISO 8601, fixed width
-    mono_ns: Mapped[int] = mapped_column(BigInteger)
-    boot_id: Mapped[str] = mapped_column(String(36))
-    clock_suspect: Mapped[bool] = mapped_column(Boolean)
-    app_version: Mapped[str] = mapped_column(String(20))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-    sync_state: Mapped[str] = mapped_column(String(10), default=SyncState.PENDING.value, index=True)
-    sync_note: Mapped[str | None] = mapped_column(Text)
-
-
-class RatingReason(Base):
-    __tablename__ = "rating_reasons"
-    __table_args__ = (Index("ix_rating_reasons_sync_state_id", "sync_state", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    rating_uuid: Mapped[str] = mapped_column(ForeignKey("ratings.uuid"), index=True)
-    code: Mapped[str] = mapped_column(String(32))
-    recorded_at: Mapped[str] = mapped_column(String(32))
-    sync_state: Mapped[str] = mapped_column(String(10), default=SyncState.PENDING.value, index=True)
-
-
-class Event(Base):
-    __tablename__ = "events"
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False, index=True),
+    Column("recorded_at", String(32), nullable=False, index=True),
+    Column("mono_ns", BigInteger, nullable=False),
+    Column("boot_id", String(36), nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),              # canonical JSON
+    Column("sync_state", String(10), nullable=False, default=SyncState.PENDING.value, index=True),
     # A day's unrated and suppressed counts seek here (migration 0002).
-    __table_args__ = (Index("ix_events_kind_recorded_at", "kind", "recorded_at"),
-                      Index("ix_events_sync_state_id", "sync_state", "id"))
+    Index("ix_events_kind_recorded_at", "kind", "recorded_at"),
+    Index("ix_events_sync_state_id", "sync_state", "id"),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), index=True)
-    recorded_at: Mapped[str] = mapped_column(String(32), index=True)
-    mono_ns: Mapped[int] = mapped_column(BigInteger)
-    boot_id: Mapped[str] = mapped_column(String(36))
-    detail: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
-    sync_state: Mapped[str] = mapped_column(String(10), default=SyncState.PENDING.value, index=True)
+# A phone number left for a call-back about a bad review (migration 0004); deleted, never updated.
+callback_requests = Table(
+    "callback_requests", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rating_uuid", String(36), ForeignKey("ratings.uuid"), nullable=False, index=True),
+    Column("phone", String(16), nullable=False),
+    Column("consent_version", String(16), nullable=False),             # fingerprint of the consent text ticked
+    Column("created_at", String(32), nullable=False, index=True),
+)
 
-
-class CallbackRequest(Base):
-    """A phone number left for a call-back about a bad review (migration 0004); deleted, never updated."""
-
-    __tablename__ = "callback_requests"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    rating_uuid: Mapped[str] = mapped_column(ForeignKey("ratings.uuid"), index=True)
-    phone: Mapped[str] = mapped_column(String(16))
-    consent_version: Mapped[str] = mapped_column(String(16))   # fingerprint of the consent text ticked
-    created_at: Mapped[str] = mapped_column(String(32), index=True)
-
-
-ratings = Rating.__table__
-rating_reasons = RatingReason.__table__
-events = Event.__table__
-callback_requests = CallbackRequest.__table__
+# Scratch space for the out-of-service probe (RatingStore.probe_writable): a few pages written and freed
+# prove the disk takes writes again before ratings are accepted. Not append-only.
+storage_probe = Table(
+    "storage_probe", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+)

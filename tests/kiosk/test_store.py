@@ -38,6 +38,22 @@ def test_schema_head_constant_is_the_newest_migration():
     assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD
 
 
+def test_the_tables_in_code_are_the_schema_the_migrations_build(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from kiosk.models import metadata
+
+    engine = create_engine(f"sqlite:///{store.path}")
+    try:
+        with engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
 def test_a_current_store_opens_without_importing_alembic(settings, store):
     import subprocess
     import sys
