@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.presenter import ScreenName
-from kiosk.ui.fonts import FontError, find_font, missing_glyphs
+from kiosk.ui.fonts import SYSTEM_CJK_FONTS, FontError, find_font, missing_glyphs
 
 KIVY_ROBOTO = Path(__import__("kivy").__file__).parent / "data" / "fonts" / "Roboto-Regular.ttf"
 
@@ -77,3 +77,26 @@ def test_font_search():
         find_font(None, "满意", candidates=[KIVY_ROBOTO, Path("/nonexistent.ttf")])
     with pytest.raises(FontError, match="does not exist"):
         find_font(Path("/nonexistent.ttc"), "满意")
+
+
+@pytest.mark.parametrize("path", [KIVY_ROBOTO, *(p for p in SYSTEM_CJK_FONTS if p.is_file())], ids=lambda p: p.name)
+def test_glyph_check_reads_the_cmap_as_fonttools_does(path):
+    # missing_glyphs parses the cmap table itself (fast); fontTools' full decompile is the reference.
+    import random
+
+    from fontTools.ttLib import TTCollection, TTFont
+
+    font = TTCollection(str(path), lazy=True).fonts[0] if path.suffix == ".ttc" else TTFont(str(path), lazy=True)
+    cmap = font.getBestCmap()
+    rng = random.Random(path.name)
+    sample = [rng.randrange(0x20, 0x30000) for _ in range(5000)] + list(range(0x20, 0x250)) + \
+        list(range(0x4E00, 0x5200)) + [0xFFFD, 0xFFFF, 0x10000, 0x2F800]
+    text = "".join(chr(cp) for cp in sample if not 0xD800 <= cp < 0xE000)
+    assert missing_glyphs(path, text) == {ch for ch in text if not ch.isspace() and ord(ch) not in cmap}
+
+
+def test_a_file_that_is_not_a_font_is_named(tmp_path):
+    bogus = tmp_path / "font.ttf"
+    bogus.write_bytes(b"\0\1\0\0" + b"garbage" * 10)
+    with pytest.raises(FontError, match="font.ttf: not a readable font file"):
+        missing_glyphs(bogus, "满意")
