@@ -9,10 +9,60 @@ from kivy.graphics import Color, Ellipse, Line, Rectangle
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
 from kivy.uix.togglebutton import ToggleButton
 from kivy.uix.widget import Widget
 
 log = logging.getLogger(__name__)
+
+def latin_words(text: str) -> list[str]:
+    """The words of `text` that must not be broken across lines: those without CJK characters."""
+    return [word for word in text.split() if all(ord(ch) < 0x2E80 for ch in word)]
+
+
+class FitLabel(Label):
+    """Text that fits its box in any language and on any screen: wrapped to the box's width, at
+    `max_font_size` or, when that overflows, the largest size that does not.
+
+    The rules give each label a size proportional to its box; English runs longer than Chinese and a
+    portrait screen is narrow, so a fixed proportion clips somewhere. Sizes are measured without drawing
+    (no textures made), and only when the text or the box changes.
+    """
+
+    max_font_size = NumericProperty(20)
+    min_font_size = NumericProperty(8)
+
+    def __init__(self, **kwargs):
+        self._fit_trigger = Clock.create_trigger(self._fit, -1)
+        super().__init__(**kwargs)
+        self.bind(size=self._fit_trigger, text=self._fit_trigger, max_font_size=self._fit_trigger,
+                  font_name=self._fit_trigger, bold=self._fit_trigger)
+        self.text_size = self.size
+        self._fit_trigger()
+
+    def _fit(self, *_args) -> None:
+        self.text_size = self.size
+        size = max(self.max_font_size, self.min_font_size)
+        if self.text and self.width > 1 and self.height > 1:
+            for _ in range(12):
+                if size <= self.min_font_size or self._fits(size):
+                    break
+                size = max(self.min_font_size, size * 0.9)
+        self.font_size = size
+
+    def _fits(self, font_size: float) -> bool:
+        from kivy.core.text import Label as CoreLabel
+
+        options = dict(font_size=font_size, font_name=self.font_name, bold=self.bold, italic=self.italic,
+                       halign=self.halign, padding=self.padding, line_height=self.line_height)
+        measure = CoreLabel(text=self.text, text_size=(self.width, None), **options)
+        _width, height = measure.render()
+        if height > self.height:
+            return False
+        # A Latin word wider than the box would be broken mid-word: count that as not fitting.
+        # Chinese breaks between any two characters, so a run of it is never one word.
+        return all(measure.get_extents(word)[0] <= self.width for word in latin_words(self.text))
+
 
 # Mouth curvature per level: the scale reads without words or colour.
 _SMILE = {5: 1.0, 4: 0.5, 3: 0.0, 2: -0.5, 1: -1.0}

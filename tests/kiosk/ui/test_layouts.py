@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.config import Locale
 from kiosk.demo import demo_settings, demo_view
 from kiosk.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
@@ -14,6 +15,24 @@ from tests.kiosk.ui.conftest import pump
 SIZES = [(800, 480), (1280, 800), (1080, 1920)]
 CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.REASONS, ScreenName.CALLBACK, ScreenName.THANKS,
                    ScreenName.OUT_OF_SERVICE]
+
+
+def natural_size(label) -> tuple[float, float]:
+    """The size the label's text needs. A label boxed in by `text_size: self.size` draws a texture of
+    exactly that size and silently cuts what overflows: measure it again with no height limit."""
+    from kivy.core.text import Label as CoreLabel
+
+    from kiosk.ui.widgets import latin_words
+
+    width, height = label.text_size
+    if width is None or height is None or label.shorten or label.max_lines:
+        return tuple(label.texture_size)      # sized to the text, or cut on purpose with an ellipsis
+    free = CoreLabel(text=label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold,
+                     italic=label.italic, halign=label.halign, text_size=(width, None), padding=label.padding,
+                     line_height=label.line_height)
+    _width, needed_h = free.render()            # measured, not drawn
+    widest_word = max((free.get_extents(word)[0] for word in latin_words(label.text)), default=0)
+    return max(min(_width, width), widest_word), needed_h
 
 
 def problems(screen, size) -> list[str]:
@@ -28,10 +47,10 @@ def problems(screen, size) -> list[str]:
         if x < -1 or y < -1 or x + widget.width > width + 1 or y + widget.height > height + 1:
             found.append(f"{type(widget).__name__} outside the window: {(x, y, widget.width, widget.height)}")
         if isinstance(widget, Label) and widget.text:
-            text_w, text_h = widget.texture_size
+            text_w, text_h = natural_size(widget)
             if text_w > widget.width + 2 or text_h > widget.height + 2:
-                found.append(f"{type(widget).__name__} {widget.text[:10]!r} clipped: text {widget.texture_size} "
-                             f"in {widget.size}")
+                found.append(f"{type(widget).__name__} {widget.text[:10]!r} clipped: text needs "
+                             f"{text_w:.0f}x{text_h:.0f} in {widget.width:.0f}x{widget.height:.0f}")
     return found
 
 
@@ -77,15 +96,16 @@ def overlapping(screen) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("locale", list(Locale), ids=lambda locale: locale.value)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_citizen_screens_fit_every_size(window, make_settings, size):
+def test_citizen_screens_fit_every_size(window, make_settings, size, locale):
     from kiosk.ui.app import RatingUi
 
     settings = demo_settings(make_settings())
     original = window.size
     window.size = size
     pump(3)
-    ui = RatingUi(settings, service=None)
+    ui = RatingUi(settings, service=None, locale=locale)
     window.add_widget(ui.manager)
     try:
         found = {}
@@ -122,8 +142,9 @@ def small_targets(screen, touch_px: float) -> list[str]:
             and (w.width < touch_px - 0.5 or w.height < touch_px - 0.5)]
 
 
+@pytest.mark.parametrize("locale", list(Locale), ids=lambda locale: locale.value)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_touch_targets_are_at_least_15_mm(window, make_settings, size):
+def test_touch_targets_are_at_least_15_mm(window, make_settings, size, locale):
     from kiosk.ui.app import RatingUi
     from kiosk.ui.metrics import physical
 
@@ -131,7 +152,7 @@ def test_touch_targets_are_at_least_15_mm(window, make_settings, size):
     original = window.size
     window.size = size
     pump(3)
-    ui = RatingUi(settings, service=None)
+    ui = RatingUi(settings, service=None, locale=locale)
     window.add_widget(ui.manager)
     try:
         touch_px = physical.touch
