@@ -147,7 +147,8 @@ def test_without_an_audio_device_the_terminal_rates_in_silence_and_says_so_once(
 def test_shipped_speech_follows_the_citizens_language(tmp_path):
     """Open mode with the defaults: a citizen who switched to English hears the English thanks, the next one
     (back in Chinese) the Chinese thanks. Each prompt is told by the shape of its loudness over time."""
-    steps = ["wait:0.3", "lang", "press:5", "wait:3.0", "press:4", "wait:2.8"]   # thanks and cooldown: 2.5 s
+    # The English thanks lasts about 2 s: 4.5 s between presses leaves a silence the split below can see.
+    steps = ["wait:0.3", "lang", "press:5", "wait:4.5", "press:4", "wait:2.8"]   # thanks and cooldown: 2.5 s
     report, recording, _ = run_terminal(tmp_path, steps, mode="open", volume=1.0)
     assert report["ratings"] == 2
     left = left_channel(recording)
