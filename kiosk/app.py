@@ -1,6 +1,7 @@
 """Composition root: config → store → service → UI. The only module that knows them all."""
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import tempfile
@@ -83,10 +84,16 @@ def complaint_link(settings: Settings):
 
     Not enrolled yet: no key the centre could check, so the plain complaint page (None here).
     """
-    from sync.client import Credentials, SyncError
-    from sync.protocol import complaint_url
+    # sync.client brings `requests`, a tenth of a second the first frame need not wait for: it is
+    # imported a few seconds after start, before any citizen can have finished a bad review.
+    warm = threading.Timer(3.0, importlib.import_module, ("sync.client",))
+    warm.daemon = True        # never holds up an exit
+    warm.start()
 
     def link(rating_uuid: str) -> str | None:
+        from sync.client import Credentials, SyncError
+        from sync.protocol import complaint_url
+
         base = settings.citizen.complaint_url
         try:
             credentials = Credentials.load(settings.sync.state_dir)
@@ -200,7 +207,7 @@ def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Pat
     store = fill_demo_store(demo, demo.store.path, datetime.now(timezone.utc))
     access, scores = staff_access(demo, store)
     technician = technician_mode(demo, store, None, restart=lambda: None)
-    ui = RatingUi(demo, service=None, locale=locale, access=access, scores=scores, technician=technician)
+    ui = RatingUi(demo, service=None, locale=locale, access=access, scores=scores, technician=lambda: technician)
     staff_id = demo.counter.staff_id
     if screen is ScreenName.TECHNICIAN:
         ui.staff.open_technician(technician.check_storage(locale))

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 from typing import Callable
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Keyboard, Window
-from kivy.lang import Builder
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from drivers.backlight import Backlight, BacklightError
@@ -25,7 +23,7 @@ from kiosk.presenter import ComplaintLink, Presenter, ScreenName
 from kiosk.service import Cancellable, RatingService, State, View
 from kiosk.sound import PromptPlayer, open_prompts
 from kiosk.access import AccessControl
-from kiosk.ui import screens
+from kiosk.ui import kv, screens
 from kiosk.ui.callback import CallbackPanel
 from kiosk.ui.dimming import ScreenDimmer
 from kiosk.ui.metrics import physical
@@ -35,9 +33,6 @@ from kiosk.ui.staff import ScoresSource, StaffScreens
 
 log = logging.getLogger(__name__)
 
-KV_DIR = Path(__file__).parent
-KV_FILES = ("widgets.kv", "rating.kv", "waiting.kv", "reasons.kv", "thanks.kv", "out_of_service.kv", "sign_in.kv",
-            "scores.kv", "technician.kv", "provision.kv", "callback.kv")
 SCREEN_CLASSES = {
     ScreenName.RATING: screens.RatingScreen,
     ScreenName.WAITING: screens.WaitingScreen,
@@ -49,13 +44,6 @@ _KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
 _ESCAPE, _F1 = Keyboard.keycodes["escape"], Keyboard.keycodes["f1"]
 TOUCH_CHECK_S = 2.0   # how often the touchscreen's presence is checked
 
-
-def load_kv() -> None:
-    """Load each screen's .kv once per process (Builder rules are global)."""
-    for name in KV_FILES:
-        path = str(KV_DIR / name)
-        if path not in Builder.files:
-            Builder.load_file(path)
 
 
 class KivyScheduler:
@@ -73,17 +61,17 @@ class RatingUi:
 
     def __init__(self, settings: Settings, service: RatingService | None, locale: Locale | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
-                 technician: Technician | None = None, complaint_link: ComplaintLink | None = None,
+                 technician: Callable[[], Technician] | None = None, complaint_link: ComplaintLink | None = None,
                  prompts: PromptPlayer | None = None, backlight: Backlight | None = None,
                  now: Callable[[], datetime] | None = None):
         """`access` and `scores`: the staff screens behind the hidden corner (none without them);
-        `technician`: technician mode behind the technician's password; `complaint_link`: signs
-        the complaint QR shown after a bad review; `prompts`: the voice prompts (none: silent);
+        `technician`: makes technician mode (behind the technician's password) when first opened;
+        `complaint_link`: signs the complaint QR shown after a bad review; `prompts`: the voice prompts (none: silent);
         `backlight`: dimmed when idle (None: an on-screen veil); `now`: the unit's wall clock (tests pass
         their own)."""
         self.prompts = prompts
         physical.configure(settings.ui.diagonal_in, settings.ui.touch_target_mm)   # the .kv rules read it
-        load_kv()
+        kv.load(kv.CITIZEN)
         self.settings = settings
         self.service = service
         self.locale = self.default_locale = locale or settings.locale
@@ -238,7 +226,7 @@ class EvaluatorApp(App):
         self.ui: RatingUi | None = None
 
     def build(self):
-        technician = self.make_technician(self.stop) if self.make_technician is not None else None
+        technician = (lambda: self.make_technician(self.stop)) if self.make_technician is not None else None
         self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
                            technician=technician, complaint_link=self.complaint_link,
                            prompts=open_prompts(self.settings.sound), backlight=find_backlight(self.settings))

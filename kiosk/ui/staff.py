@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from functools import cached_property
 from typing import Any, Callable
 
 from kivy.clock import Clock
@@ -18,7 +19,7 @@ from kiosk.config import Corner, Locale, Settings
 from kiosk.signin import SignInForm, say
 from kiosk.technician import ProvisionField, Technician
 from kiosk.technician import say as say_technician
-from kiosk.ui import screens
+from kiosk.ui import kv, screens
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +36,52 @@ class StaffMode(str, enum.Enum):
 
 class StaffScreens:
     def __init__(self, settings: Settings, manager: ScreenManager, access: AccessControl, scores: ScoresSource,
-                 locale: Callable[[], Locale], leave: Callable[[], None], technician: Technician | None = None):
-        """`leave`: show the citizen's current screen again; `technician`: what technician mode does."""
+                 locale: Callable[[], Locale], leave: Callable[[], None],
+                 technician: Callable[[], Technician] | None = None):
+        """`leave`: show the citizen's current screen again; `technician`: makes what technician mode does.
+
+        The staff screens and technician mode are built when first opened, not at start: the citizen's
+        first frame must not wait for screens that most days nobody opens."""
         self._settings = settings.access
         self._manager = manager
         self._scores = scores
         self._locale = locale
         self._leave = leave
         self.form = SignInForm(settings, access)
-        self.technician = technician
+        self._make_technician = technician
+        self._technician: Technician | None = None
         self.mode = StaffMode.OFF
         self._hold: tuple[Any, Any] | None = None        # (touch, Clock event) of a corner press
         self._idle = Clock.create_trigger(lambda _dt: self.leave_staff_mode(), self._settings.idle_s)
-        self.sign_in_screen = screens.SignInScreen(name=StaffMode.SIGN_IN.value, controller=self)
-        self.scores_screen = screens.ScoresScreen(name=StaffMode.SCORES.value, controller=self)
-        self.technician_screen = screens.TechnicianScreen(name=StaffMode.TECHNICIAN.value, controller=self)
-        self.provision_screen = screens.ProvisionScreen(name=StaffMode.PROVISION.value, controller=self)
-        for screen in (self.sign_in_screen, self.scores_screen, self.technician_screen, self.provision_screen):
-            manager.add_widget(screen)
         manager.bind(on_touch_down=self._touch_down, on_touch_up=self._touch_up)
+
+    @property
+    def technician(self) -> Technician | None:
+        if self._technician is None and self._make_technician is not None:
+            self._technician = self._make_technician()
+        return self._technician
+
+    @cached_property
+    def sign_in_screen(self) -> screens.SignInScreen:
+        return self._add(screens.SignInScreen, StaffMode.SIGN_IN)
+
+    @cached_property
+    def scores_screen(self) -> screens.ScoresScreen:
+        return self._add(screens.ScoresScreen, StaffMode.SCORES)
+
+    @cached_property
+    def technician_screen(self) -> screens.TechnicianScreen:
+        return self._add(screens.TechnicianScreen, StaffMode.TECHNICIAN)
+
+    @cached_property
+    def provision_screen(self) -> screens.ProvisionScreen:
+        return self._add(screens.ProvisionScreen, StaffMode.PROVISION)
+
+    def _add(self, cls, mode: StaffMode):
+        kv.load(kv.STAFF)                 # their rules apply as the screen is made
+        screen = cls(name=mode.value, controller=self)
+        self._manager.add_widget(screen)
+        return screen
 
     @property
     def active(self) -> bool:
@@ -210,6 +238,7 @@ class StaffScreens:
 
     def _enter(self, mode: StaffMode) -> None:
         self.mode = mode
+        getattr(self, f"{mode.value}_screen")      # made on first use
         self._manager.current = mode.value
         self._restart_idle()
 

@@ -231,3 +231,38 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     actions = [e["detail"]["action"] for e in store.events_of(EventKind.TECHNICIAN_ACTION)]
     assert actions == ["opened", "check_storage", "export", "test_key", "reconnect_panel", "restart"]
     assert store.count_ratings() == 2                                              # nothing added or changed
+
+
+def test_staff_screens_and_technician_mode_are_built_when_first_opened(window, make_settings, tmp_path):
+    # The citizen's first frame waits for none of them (cold start).
+    from kiosk.app import staff_access, technician_mode
+    from kiosk.ui.app import EvaluatorApp, KivyScheduler
+
+    settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")}, access={"hold_s": 0.5})
+    AccessFile(settings.sync.state_dir).set_technician_password("97531")
+    store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
+    service = RatingService(settings, store, KivyScheduler())
+    made: list[object] = []
+
+    def make_technician(stop):
+        made.append(technician_mode(settings, store, None, stop))
+        return made[-1]
+
+    allowed, scores = staff_access(settings, store)
+    app = EvaluatorApp(settings, service, access=allowed, scores=scores, technician=make_technician)
+    root = app.build()
+    window.add_widget(root)
+    service.start()
+    try:
+        manager = app.ui.manager
+        citizen = {"rating", "waiting", "reasons", "callback", "thanks", "out_of_service"}
+        assert set(manager.screen_names) == citizen and made == []
+        hold(manager, top_right(manager), 0.8)
+        assert manager.current == "sign_in" and set(manager.screen_names) == citizen | {"sign_in"}
+        assert made == []
+        sign_in(app, "__technician__", "97531")
+        assert manager.current == "technician" and len(made) == 1
+    finally:
+        app.on_stop()
+        window.remove_widget(root)
+        store.close()
