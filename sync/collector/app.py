@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync.collector import enroll as devices_mod
 from sync.collector import ingest as ingest_mod
 from sync.collector import reports
-from sync.collector.auth import authenticate, decode_body
+from sync.collector.auth import Nonce, authenticate, check_signature, decode_body
 from sync.collector.db import now_text, open_engine
 from sync.collector.errors import BadInput, CollectorError, Forbidden
 from sync.protocol import (HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, Ack, Batch,
@@ -39,6 +39,7 @@ class Signed:
 
     device: dict[str, Any]
     data: bytes
+    nonce: Nonce | None = None     # still to be recorded, by the endpoint's own transaction
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -61,6 +62,22 @@ async def signed_request(
     row = await run_in_threadpool(authenticate, engine, request.method, request.url.path, request.headers, body)
     data = decode_body(body, request.headers.get("content-encoding"))
     return Signed(device=row, data=data)
+
+
+async def signed_batch(
+    request: Request,
+    device: Annotated[str | None, Header(alias=HEADER_DEVICE)] = None,
+    timestamp: Annotated[str | None, Header(alias=HEADER_TIMESTAMP)] = None,
+    nonce: Annotated[str | None, Header(alias=HEADER_NONCE)] = None,
+    signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
+) -> Signed:
+    """`signed_request` for ingest: the nonce is recorded by the batch's own transaction (one commit a batch)."""
+    body = await request.body()
+    engine: Engine = request.app.state.engine
+    row, seen = await run_in_threadpool(check_signature, engine, request.method, request.url.path,
+                                        request.headers, body)
+    data = decode_body(body, request.headers.get("content-encoding"))
+    return Signed(device=row, data=data, nonce=seen)
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -90,9 +107,9 @@ def _device_routes(app: FastAPI) -> None:
         return devices_mod.enroll(app.state.engine, body)
 
     @app.post("/v1/ingest", response_model=Ack, responses=SIGNED_ERRORS, openapi_extra=_json_body(Batch))
-    def ingest(signed: Annotated[Signed, Depends(signed_request)]) -> Ack:
+    def ingest(signed: Annotated[Signed, Depends(signed_batch)]) -> Ack:
         # ingest() returns only after its transaction committed: the ack never promises more than is stored.
-        return ingest_mod.ingest(app.state.engine, signed.device["id"], signed.data)
+        return ingest_mod.ingest(app.state.engine, signed.device["id"], signed.data, nonce=signed.nonce)
 
     @app.post("/v1/heartbeat", response_model=ServerTime, responses=SIGNED_ERRORS,
               openapi_extra=_json_body(Heartbeat))
