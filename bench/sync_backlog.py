@@ -249,7 +249,7 @@ def progress_printer(label: str, every: int) -> Any:
 
 
 class _Enough(Exception):
-    """Raised between batches (after the ack is applied) to end a bounded drain."""
+    """Raised from the progress callback to end a bounded drain (the uploader applies the acks it has)."""
 
 
 def child_main(mode: str, config: Path, max_s: float) -> int:
@@ -271,6 +271,7 @@ def child_main(mode: str, config: Path, max_s: float) -> int:
 def _child_drain(sender: Sender, max_s: float) -> dict[str, Any]:
     """Drain all of it, or, with `max_s`, stop once that time is up and the peak has not moved for a while."""
     started, trace = time.perf_counter(), []
+    backlog = sender.outbox.depth().ratings
     report = progress_printer("memory drain", 100_000)
     state = {"done": 0, "batches": 0, "hwm": 0, "hwm_batch": 0}
 
@@ -292,6 +293,9 @@ def _child_drain(sender: Sender, max_s: float) -> dict[str, Any]:
     except _Enough:
         stopped = True
     seconds = time.perf_counter() - started
+    # What left the queue, from the store: a batch may have been acknowledged (and marked) after the
+    # last progress call. The parent checks that the collector holds exactly these.
+    state["done"] = backlog - sender.outbox.depth().ratings
     note(f"  memory drain: {state['done']:,} ratings in {seconds:.1f} s, peak last rose at batch "
          f"{state['hwm_batch']} of {state['batches']}")
     return {"drained": state["done"], "batches": state["batches"], "seconds": seconds, "stopped_early": stopped,

@@ -94,11 +94,14 @@ class CentreClient:
         response = self._send("POST", "/v1/enroll", body, signed=False)
         return EnrollResponse.model_validate(response.json())
 
-    def ingest(self, batch: Batch | dict[str, Any]) -> Ack:
-        """Send a batch: a `Batch`, or its wire dict with rows as stored (the uploader's way)."""
-        payload = batch.model_dump(mode="json") if isinstance(batch, Batch) else batch
+    def ingest(self, batch: Batch | dict[str, Any] | bytes) -> Ack:
+        """Send a batch: a `Batch`, its wire dict with rows as stored, or its JSON bytes (the uploader's way)."""
+        if isinstance(batch, bytes):
+            data = batch
+        else:
+            data = canonical_json(batch.model_dump(mode="json") if isinstance(batch, Batch) else batch)
         # Level 1: ratings compress about as well, at a fraction of level 6's time on the device.
-        body = gzip.compress(canonical_json(payload), compresslevel=1)
+        body = gzip.compress(data, compresslevel=1)
         response = self._send("POST", "/v1/ingest", body, extra={"Content-Encoding": "gzip"})
         return Ack.model_validate(response.json())
 

@@ -14,24 +14,27 @@ import os
 import random
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from kiosk import __version__
 from kiosk.config import Settings
 from kiosk.files import write_private
-from kiosk.outbox import Outbox, Pending
+from kiosk.outbox import EncodedBatch, Outbox
 from kiosk.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
 from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
-from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, iso_utc
+from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
 from sync.provision import ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)
 
 VERIFY_EVERY_S = 3600.0
-Progress = Callable[[int, int], None]   # (ratings sent so far, ratings queued at start)
+# (ratings sent so far, ratings queued at start), called once each batch's ack is applied (the next batch
+# may be in flight meanwhile); if it raises, the drain stops once the acks already received are applied.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -42,6 +45,19 @@ class DrainResult:
     rejected: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Judged:
+    """What one ack means for the batch it answers; worked out before anything is marked."""
+
+    batch: EncodedBatch
+    synced: list[str]
+    rejected: dict[str, str]
+    reason_ids: set[int]
+    event_ids: set[int]
+    accepted: int
+    duplicate: int
+
+
 class Uploader:
     def __init__(self, outbox: Outbox, client: CentreClient, device_id: str, batch_size: int = 500):
         self._outbox = outbox
@@ -50,41 +66,70 @@ class Uploader:
         self._batch_size = batch_size
 
     def drain(self, progress: Progress | None = None) -> DrainResult:
-        """Send until nothing is pending; raises SyncError (the batch in flight stays pending)."""
+        """Send until nothing is pending; raises SyncError (the batch in flight stays pending).
+
+        One request is in flight at a time, as in a plain loop: the next batch goes only once the
+        previous ack is in, so the centre and every fault see the same requests in the same order.
+        What overlaps is the device's own work: while a batch is in flight, one helper thread marks
+        the previous ack's rows and reads and encodes the next batch (by cursor, so the read need
+        not wait for the marks). Every ack received is applied before drain returns or raises; the
+        rows of an ack not yet applied are still pending, so at worst they go again as duplicates.
+        """
         result, total = DrainResult(), self._outbox.depth().ratings
-        while pending := self._outbox.next_batch(self._batch_size):
-            ack = self._client.ingest(self._batch(pending))
-            self._apply(pending, ack, result)
-            result.batches += 1
-            if progress is not None:
-                progress(result.accepted + result.duplicate + len(result.rejected), total)
+        with ThreadPoolExecutor(1, thread_name_prefix="outbox") as store_side:
+            reading = store_side.submit(self._outbox.next_encoded, self._batch_size)
+            marking: Future[_Judged] | None = None
+            while batch := reading.result():
+                reading = store_side.submit(self._outbox.next_encoded, self._batch_size, batch.after)
+                judged = self._judge(batch, self._client.ingest(self._body(batch)))
+                previous, marking = marking, store_side.submit(self._mark, judged)
+                if previous is not None:
+                    self._count(previous.result(), result, progress, total)
+            if marking is not None:
+                self._count(marking.result(), result, progress, total)
         return result
 
-    def _batch(self, pending: Pending) -> dict[str, Any]:
+    def _body(self, batch: EncodedBatch) -> bytes:
         # The rows go as stored, unvalidated: the centre judges each one, and a row it
         # rejects comes back with its reason. Validating here would let one odd row
         # (say, a case number a counter PC garbled) stop the whole queue on the device.
-        return {"protocol": PROTOCOL_VERSION, "device_id": self._device_id,
-                "sent_at": iso_utc(datetime.now(timezone.utc)),
-                "ratings": pending.ratings, "reasons": pending.reasons, "events": pending.events}
+        return canonical_object({
+            "protocol": canonical_json(PROTOCOL_VERSION), "device_id": canonical_json(self._device_id),
+            "sent_at": canonical_json(iso_utc(datetime.now(timezone.utc))), "ratings": batch.ratings_json,
+            "reasons": canonical_json(batch.reasons), "events": canonical_json(batch.events)})
 
-    def _apply(self, pending: Pending, ack: Ack, result: DrainResult) -> None:
+    @staticmethod
+    def _judge(batch: EncodedBatch, ack: Ack) -> _Judged:
         # Mark only what this batch carried: an ack naming other ids is ignored, not trusted.
-        sent = {rating["uuid"] for rating in pending.ratings}
+        sent = set(batch.uuids)
         synced = [uuid for uuid in ack.accepted + ack.duplicate if uuid in sent]
         rejected = {item.id: item.reason for item in ack.rejected if item.id in sent}
-        reason_ids = set(ack.reasons) & {reason["id"] for reason in pending.reasons}
-        event_ids = set(ack.events) & {event["id"] for event in pending.events}
+        reason_ids = set(ack.reasons) & {reason["id"] for reason in batch.reasons}
+        event_ids = set(ack.events) & {event["id"] for event in batch.events}
         if not (synced or rejected or reason_ids or event_ids):
             raise SyncError("the centre acknowledged nothing of a non-empty batch")
-        self._outbox.mark_synced(synced, reason_ids, event_ids)
-        if rejected:
-            log.warning("centre rejected %d rating(s), kept on the device: %s", len(rejected),
-                        "; ".join(f"{uuid}: {why}" for uuid, why in list(rejected.items())[:3]))
-            self._outbox.mark_rejected(rejected)
-        result.accepted += len(set(ack.accepted) & sent)
-        result.duplicate += len(set(ack.duplicate) & sent)
-        result.rejected.update(rejected)
+        return _Judged(batch, synced, rejected, reason_ids, event_ids, accepted=len(set(ack.accepted) & sent),
+                       duplicate=len(set(ack.duplicate) & sent))
+
+    def _mark(self, judged: _Judged) -> _Judged:
+        """On the helper thread: the one write of an ack (two when the centre rejected some ratings)."""
+        everything = len(set(judged.synced)) == len(judged.batch.uuids)
+        self._outbox.mark_synced(judged.synced, judged.reason_ids, judged.event_ids,
+                                 seq_range=judged.batch.seqs if everything else None)
+        if judged.rejected:
+            log.warning("centre rejected %d rating(s), kept on the device: %s", len(judged.rejected),
+                        "; ".join(f"{uuid}: {why}" for uuid, why in list(judged.rejected.items())[:3]))
+            self._outbox.mark_rejected(judged.rejected)
+        return judged
+
+    @staticmethod
+    def _count(judged: _Judged, result: DrainResult, progress: Progress | None, total: int) -> None:
+        result.batches += 1
+        result.accepted += judged.accepted
+        result.duplicate += judged.duplicate
+        result.rejected.update(judged.rejected)
+        if progress is not None:
+            progress(result.accepted + result.duplicate + len(result.rejected), total)
 
 
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = random.Random()) -> float:
