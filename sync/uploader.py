@@ -22,10 +22,10 @@ from typing import Callable
 from kiosk import __version__
 from kiosk.config import Settings
 from kiosk.files import write_private
-from kiosk.outbox import EncodedBatch, Outbox
+from kiosk.outbox import Cursor, EncodedBatch, Outbox
 from kiosk.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
-from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
+from sync.client import AuthError, CentreClient, Credentials, GzipBody, SyncError, TransientError
 from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
 from sync.provision import ConfigRejected, refresh_config
 
@@ -43,6 +43,12 @@ class DrainResult:
     accepted: int = 0
     duplicate: int = 0
     rejected: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    batch: EncodedBatch
+    body: GzipBody      # all but sent_at, which is taken when the batch is sent
 
 
 @dataclass(frozen=True)
@@ -71,32 +77,42 @@ class Uploader:
         One request is in flight at a time, as in a plain loop: the next batch goes only once the
         previous ack is in, so the centre and every fault see the same requests in the same order.
         What overlaps is the device's own work: while a batch is in flight, one helper thread marks
-        the previous ack's rows and reads and encodes the next batch (by cursor, so the read need
-        not wait for the marks). Every ack received is applied before drain returns or raises; the
+        the previous ack's rows and reads, encodes and gzips the next batch (by cursor, so the read
+        need not wait for the marks). Every ack received is applied before drain returns or raises; the
         rows of an ack not yet applied are still pending, so at worst they go again as duplicates.
         """
         result, total = DrainResult(), self._outbox.depth().ratings
-        with ThreadPoolExecutor(1, thread_name_prefix="outbox") as store_side:
-            reading = store_side.submit(self._outbox.next_encoded, self._batch_size)
+        with ThreadPoolExecutor(1, thread_name_prefix="outbox") as helper:
+            reading = helper.submit(self._prepare, Cursor())
             marking: Future[_Judged] | None = None
-            while batch := reading.result():
-                reading = store_side.submit(self._outbox.next_encoded, self._batch_size, batch.after)
-                judged = self._judge(batch, self._client.ingest(self._body(batch)))
-                previous, marking = marking, store_side.submit(self._mark, judged)
+            while prepared := reading.result():
+                reading = helper.submit(self._prepare, prepared.batch.after)
+                judged = self._judge(prepared.batch, self._send(prepared))
+                previous, marking = marking, helper.submit(self._mark, judged)
                 if previous is not None:
                     self._count(previous.result(), result, progress, total)
             if marking is not None:
                 self._count(marking.result(), result, progress, total)
         return result
 
-    def _body(self, batch: EncodedBatch) -> bytes:
+    def _prepare(self, after: Cursor) -> _Prepared | None:
+        """On the helper thread: the next batch, read, encoded and gzipped but for its last member."""
+        batch = self._outbox.next_encoded(self._batch_size, after)
+        if not batch:
+            return None
         # The rows go as stored, unvalidated: the centre judges each one, and a row it
         # rejects comes back with its reason. Validating here would let one odd row
         # (say, a case number a counter PC garbled) stop the whole queue on the device.
-        return canonical_object({
+        members = canonical_object({
             "protocol": canonical_json(PROTOCOL_VERSION), "device_id": canonical_json(self._device_id),
-            "sent_at": canonical_json(iso_utc(datetime.now(timezone.utc))), "ratings": batch.ratings_json,
-            "reasons": canonical_json(batch.reasons), "events": canonical_json(batch.events)})
+            "ratings": batch.ratings_json, "reasons": canonical_json(batch.reasons),
+            "events": canonical_json(batch.events)})
+        # sent_at sorts after every other member: appended when sending, the body is still canonical JSON.
+        return _Prepared(batch, GzipBody(members[:-1] + b',"sent_at":'))
+
+    def _send(self, prepared: _Prepared) -> Ack:
+        sent_at = canonical_json(iso_utc(datetime.now(timezone.utc)))
+        return self._client.ingest_gzipped(prepared.body.finish(sent_at + b"}"))
 
     @staticmethod
     def _judge(batch: EncodedBatch, ack: Ack) -> _Judged:
