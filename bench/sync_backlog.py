@@ -429,7 +429,7 @@ def summarise(args: argparse.Namespace, naive_s: float, real_s: float, floor_s: 
     print(f"{'':42} {'ratings':>10} {'wall s':>8} {'ratings/s':>10}")
     print(f"{'naive: one signed POST per rating':42} {args.naive:>10,} {naive_s:8.2f} {naive_rate:10,.0f}")
     print(f"{'uploader: drain backlog':42} {args.ratings:>10,} {real_s:8.2f} {real_rate:10,.0f}")
-    print(f"{'collector alone: pre-built batches, 1 in flight':42} {args.ratings:>10,} {floor_s:8.2f} "
+    print(f"{'collector alone: pre-built batches':42} {args.ratings:>10,} {floor_s:8.2f} "
           f"{args.ratings / floor_s:10,.0f}  (the ceiling here)")
     print(f"ratio to naive: {ratio:.1f}×  (goal ≥ {GOAL_RATIO:.0f}×)")
     print(f"{'peak RSS (VmHWM), MB':42} {'backlog':>10}")
