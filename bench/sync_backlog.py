@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -46,6 +45,7 @@ import requests  # noqa: E402
 from kiosk import BUILD_DATE, __version__  # noqa: E402
 from kiosk.app import open_store  # noqa: E402
 from kiosk.config import Settings, load  # noqa: E402
+from kiosk.ids import rating_uuid  # noqa: E402
 from kiosk.models import Channel  # noqa: E402
 from kiosk.outbox import Cursor, Outbox  # noqa: E402
 from kiosk.store import _INSERT_RATING, Identity, RatingStore  # noqa: E402
@@ -137,7 +137,7 @@ def _chain_after(seed: dict[str, Any], count: int) -> Iterator[dict[str, Any]]:
     for i in range(1, count + 1):
         moment = first + timedelta(milliseconds=STEP_MS * i)
         row = {
-            "uuid": str(uuid.uuid4()), "seq": seed["seq"] + i,
+            "uuid": rating_uuid(moment), "seq": seed["seq"] + i,
             "device_id": seed["device_id"], "unit_id": seed["unit_id"], "counter_id": seed["counter_id"],
             "staff_id": None, "case_no": None, "level": LEVELS[i % len(LEVELS)],
             "channel": Channel.PANEL.value, "mode": "open", "recorded_at": iso_utc(moment),
