@@ -7,6 +7,9 @@ against it as `evaluator provision` does. Measured in the same run:
 - the baseline, a naive uploader sending one signed POST per rating (the same
   Uploader and CentreClient with batches of one, each marked synced), on a
   sample of 2,000 ratings from its own store and device; ratio = real / naive;
+- the collector alone: the same number of ratings from a third device, read,
+  encoded and gzipped beforehand and sent by a bare sign-POST-ack loop, one
+  batch in flight: the ceiling any uploader could reach on this machine;
 - peak RSS (VmHWM: the peak of its own address space) of an uploader
   process draining a 1,000,000-rating backlog, beside a child that imports
   the same modules and opens the same store without sending anything.
@@ -20,6 +23,7 @@ Run: .venv/bin/python bench/sync_backlog.py [--quick]   (a full run takes minute
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import resource
@@ -29,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,11 +45,12 @@ import requests  # noqa: E402
 from kiosk import BUILD_DATE, __version__  # noqa: E402
 from kiosk.app import open_store  # noqa: E402
 from kiosk.config import Settings, load  # noqa: E402
+from kiosk.ids import rating_uuid  # noqa: E402
 from kiosk.models import Channel  # noqa: E402
-from kiosk.outbox import Outbox  # noqa: E402
+from kiosk.outbox import Cursor, Outbox  # noqa: E402
 from kiosk.store import _INSERT_RATING, Identity, RatingStore  # noqa: E402
-from sync.client import CentreClient, Credentials  # noqa: E402
-from sync.protocol import iso_utc, rating_hash  # noqa: E402
+from sync.client import GZIP_LEVEL, CentreClient, Credentials  # noqa: E402
+from sync.protocol import PROTOCOL_VERSION, canonical_json, canonical_object, iso_utc, rating_hash  # noqa: E402
 from sync.provision import provision  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
 
@@ -133,7 +137,7 @@ def _chain_after(seed: dict[str, Any], count: int) -> Iterator[dict[str, Any]]:
     for i in range(1, count + 1):
         moment = first + timedelta(milliseconds=STEP_MS * i)
         row = {
-            "uuid": str(uuid.uuid4()), "seq": seed["seq"] + i,
+            "uuid": rating_uuid(moment), "seq": seed["seq"] + i,
             "device_id": seed["device_id"], "unit_id": seed["unit_id"], "counter_id": seed["counter_id"],
             "staff_id": None, "case_no": None, "level": LEVELS[i % len(LEVELS)],
             "channel": Channel.PANEL.value, "mode": "open", "recorded_at": iso_utc(moment),
@@ -249,7 +253,7 @@ def progress_printer(label: str, every: int) -> Any:
 
 
 class _Enough(Exception):
-    """Raised between batches (after the ack is applied) to end a bounded drain."""
+    """Raised from the progress callback to end a bounded drain (the uploader applies the acks it has)."""
 
 
 def child_main(mode: str, config: Path, max_s: float) -> int:
@@ -271,6 +275,7 @@ def child_main(mode: str, config: Path, max_s: float) -> int:
 def _child_drain(sender: Sender, max_s: float) -> dict[str, Any]:
     """Drain all of it, or, with `max_s`, stop once that time is up and the peak has not moved for a while."""
     started, trace = time.perf_counter(), []
+    backlog = sender.outbox.depth().ratings
     report = progress_printer("memory drain", 100_000)
     state = {"done": 0, "batches": 0, "hwm": 0, "hwm_batch": 0}
 
@@ -292,6 +297,9 @@ def _child_drain(sender: Sender, max_s: float) -> dict[str, Any]:
     except _Enough:
         stopped = True
     seconds = time.perf_counter() - started
+    # What left the queue, from the store: a batch may have been acknowledged (and marked) after the
+    # last progress call. The parent checks that the collector holds exactly these.
+    state["done"] = backlog - sender.outbox.depth().ratings
     note(f"  memory drain: {state['done']:,} ratings in {seconds:.1f} s, peak last rose at batch "
          f"{state['hwm_batch']} of {state['batches']}")
     return {"drained": state["done"], "batches": state["batches"], "seconds": seconds, "stopped_early": stopped,
@@ -364,6 +372,32 @@ def real_drain(sender: Sender) -> int:
     return result.accepted
 
 
+def collector_floor(config: Path, count: int) -> tuple[float, str]:
+    """Seconds for the collector alone to take `count` ratings, and the device id.
+
+    The batches are read, encoded and gzipped beforehand (not timed) and sent one at a time by a
+    bare loop: sign, POST, ack. No uploader could drain faster against this collector on this machine.
+    """
+    sender = Sender(config)
+    try:
+        bodies, after = [], Cursor()
+        sent_at = canonical_json(iso_utc(datetime.now(timezone.utc)))
+        while batch := sender.outbox.next_encoded(sender.settings.sync.batch_size, after):
+            bodies.append(gzip.compress(canonical_object({
+                "protocol": canonical_json(PROTOCOL_VERSION), "device_id": canonical_json(sender.credentials.device_id),
+                "sent_at": sent_at, "ratings": batch.ratings_json, "reasons": b"[]", "events": b"[]"}),
+                compresslevel=GZIP_LEVEL))
+            after = batch.after
+        started, accepted = time.perf_counter(), 0
+        for body in bodies:
+            accepted += len(sender.client.ingest_gzipped(body).accepted)
+        seconds = time.perf_counter() - started
+        check(accepted == count, f"collector alone accepted {accepted} of {count}")
+        return seconds, sender.credentials.device_id
+    finally:
+        sender.close()
+
+
 def measure_memory(collector: Collector, config: Path, backlog: int, max_s: float) -> dict[str, Any]:
     idle_kib = run_child("idle", config, 0)["vm_hwm_kib"]
     note(f"import + open store only: peak RSS {idle_kib * 1024 / 1e6:.1f} MB")
@@ -386,7 +420,7 @@ def measure_memory(collector: Collector, config: Path, backlog: int, max_s: floa
     return {"idle_kib": idle_kib, "drain_kib": drain_kib, **drain}
 
 
-def summarise(args: argparse.Namespace, naive_s: float, real_s: float, memory: dict[str, Any],
+def summarise(args: argparse.Namespace, naive_s: float, real_s: float, floor_s: float, memory: dict[str, Any],
               others: dict[str, OtherLoad]) -> int:
     naive_rate, real_rate = args.naive / naive_s, args.ratings / real_s
     ratio = real_rate / naive_rate
@@ -395,6 +429,8 @@ def summarise(args: argparse.Namespace, naive_s: float, real_s: float, memory: d
     print(f"{'':42} {'ratings':>10} {'wall s':>8} {'ratings/s':>10}")
     print(f"{'naive: one signed POST per rating':42} {args.naive:>10,} {naive_s:8.2f} {naive_rate:10,.0f}")
     print(f"{'uploader: drain backlog':42} {args.ratings:>10,} {real_s:8.2f} {real_rate:10,.0f}")
+    print(f"{'collector alone: pre-built batches':42} {args.ratings:>10,} {floor_s:8.2f} "
+          f"{args.ratings / floor_s:10,.0f}  (the ceiling here)")
     print(f"ratio to naive: {ratio:.1f}×  (goal ≥ {GOAL_RATIO:.0f}×)")
     print(f"{'peak RSS (VmHWM), MB':42} {'backlog':>10}")
     print(f"{'import + open store only':42} {args.backlog:>10,} {idle_mb:8.1f}")
@@ -454,21 +490,26 @@ def run(args: argparse.Namespace, folder: Path, collector: Collector) -> int:
     note(f"collector at {collector.url}, files in {folder}")
     naive_config = prepare(collector, folder, "naive", "c-1", args.naive)
     real_config = prepare(collector, folder, "uploader", "c-2", args.ratings)
-    others = {name: OtherLoad(collector.process.pid) for name in ("naive", "uploader", "memory drain")}
+    others = {name: OtherLoad(collector.process.pid)
+              for name in ("naive", "uploader", "collector alone", "memory drain")}
     with others["naive"]:
         naive_s, naive_id = measure(naive_config, args.naive, naive_drain)
     note(f"naive: {args.naive:,} ratings in {naive_s:.1f} s")
     with others["uploader"]:
         real_s, real_id = measure(real_config, args.ratings, real_drain)
     note(f"uploader: {args.ratings:,} ratings in {real_s:.1f} s")
-    check_integrity(collector, {naive_id: args.naive, real_id: args.ratings})
-    note("collector integrity: both devices complete, chained, no duplicates")
+    floor_config = prepare(collector, folder, "floor", "c-4", args.ratings)
+    with others["collector alone"]:
+        floor_s, floor_id = collector_floor(floor_config, args.ratings)
+    note(f"collector alone: {args.ratings:,} ratings in {floor_s:.1f} s")
+    check_integrity(collector, {naive_id: args.naive, real_id: args.ratings, floor_id: args.ratings})
+    note("collector integrity: all three devices complete, chained, no duplicates")
     memory_config = prepare(collector, folder, "memory", "c-3", args.backlog)
     with others["memory drain"]:
         memory = measure_memory(collector, memory_config, args.backlog, args.max_drain_s)
     note(f"memory drain checked: {memory['drained']:,} held once each, "
          f"{args.backlog - memory['drained']:,} pending")
-    return summarise(args, naive_s, real_s, memory, others)
+    return summarise(args, naive_s, real_s, floor_s, memory, others)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 
 from kiosk import BUILD_DATE, __version__
+from kiosk.ids import rating_uuid
 from sync.protocol import GENESIS_HASH, HASHED_FIELDS, iso_utc, rating_hash
 from kiosk.models import Channel, EventKind, events, rating_reasons, ratings
 
@@ -266,7 +267,7 @@ class RatingStore:
             raw = conn.connection.driver_connection   # the hot path: plain driver calls
             last = raw.execute(_LAST_RATING).fetchone()
             row = {
-                "uuid": str(uuid.uuid4()),
+                "uuid": rating_uuid(now),
                 "seq": (last[0] + 1) if last else 1,
                 **vars(self.identity),
                 "staff_id": staff_id,

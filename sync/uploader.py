@@ -14,25 +14,28 @@ import os
 import random
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from kiosk import __version__
 from kiosk.config import Settings
 from kiosk.files import write_private
 from kiosk.callback_queue import CallbackQueue
-from kiosk.outbox import Outbox, Pending
+from kiosk.outbox import Cursor, EncodedBatch, Outbox
 from kiosk.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
-from sync.client import AuthError, CentreClient, Credentials, SyncError, TransientError
-from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, iso_utc
+from sync.client import AuthError, CentreClient, Credentials, GzipBody, SyncError, TransientError
+from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
 from sync.provision import ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)
 
 VERIFY_EVERY_S = 3600.0
-Progress = Callable[[int, int], None]   # (ratings sent so far, ratings queued at start)
+# (ratings sent so far, ratings queued at start), called once each batch's ack is applied (the next batch
+# may be in flight meanwhile); if it raises, the drain stops once the acks already received are applied.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -45,6 +48,25 @@ class DrainResult:
     callbacks_refused: dict[str, str] = field(default_factory=dict)   # kept until retention ends
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    batch: EncodedBatch
+    body: GzipBody      # all but sent_at, which is taken when the batch is sent
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """What one ack means for the batch it answers; worked out before anything is marked."""
+
+    batch: EncodedBatch
+    synced: list[str]
+    rejected: dict[str, str]
+    reason_ids: set[int]
+    event_ids: set[int]
+    accepted: int
+    duplicate: int
+
+
 class Uploader:
     def __init__(self, outbox: Outbox, client: CentreClient, device_id: str, batch_size: int = 500):
         self._outbox = outbox
@@ -54,14 +76,27 @@ class Uploader:
         self._callbacks = CallbackQueue(outbox.store)
 
     def drain(self, progress: Progress | None = None) -> DrainResult:
-        """Send until nothing is pending; raises SyncError (the batch in flight stays pending)."""
+        """Send until nothing is pending; raises SyncError (the batch in flight stays pending).
+
+        One request is in flight at a time, as in a plain loop: the next batch goes only once the
+        previous ack is in, so the centre and every fault see the same requests in the same order.
+        What overlaps is the device's own work: while a batch is in flight, one helper thread marks
+        the previous ack's rows and reads, encodes and gzips the next batch (by cursor, so the read
+        need not wait for the marks). Every ack received is applied before drain returns or raises; the
+        rows of an ack not yet applied are still pending, so at worst they go again as duplicates.
+        """
         result, total = DrainResult(), self._outbox.depth().ratings
-        while pending := self._outbox.next_batch(self._batch_size):
-            ack = self._client.ingest(self._batch(pending))
-            self._apply(pending, ack, result)
-            result.batches += 1
-            if progress is not None:
-                progress(result.accepted + result.duplicate + len(result.rejected), total)
+        with ThreadPoolExecutor(1, thread_name_prefix="outbox") as helper:
+            reading = helper.submit(self._prepare, Cursor())
+            marking: Future[_Judged] | None = None
+            while prepared := reading.result():
+                reading = helper.submit(self._prepare, prepared.batch.after)
+                judged = self._judge(prepared.batch, self._send(prepared))
+                previous, marking = marking, helper.submit(self._mark, judged)
+                if previous is not None:
+                    self._count(previous.result(), result, progress, total)
+            if marking is not None:
+                self._count(marking.result(), result, progress, total)
         self._send_callbacks(result)
         return result
 
@@ -85,31 +120,57 @@ class Uploader:
                             "; ".join(f"{key}: {why}" for key, why in list(refused.items())[:3]))
                 result.callbacks_refused.update(refused)
 
-    def _batch(self, pending: Pending) -> dict[str, Any]:
+    def _prepare(self, after: Cursor) -> _Prepared | None:
+        """On the helper thread: the next batch, read, encoded and gzipped but for its last member."""
+        batch = self._outbox.next_encoded(self._batch_size, after)
+        if not batch:
+            return None
         # The rows go as stored, unvalidated: the centre judges each one, and a row it
         # rejects comes back with its reason. Validating here would let one odd row
         # (say, a case number a counter PC garbled) stop the whole queue on the device.
-        return {"protocol": PROTOCOL_VERSION, "device_id": self._device_id,
-                "sent_at": iso_utc(datetime.now(timezone.utc)),
-                "ratings": pending.ratings, "reasons": pending.reasons, "events": pending.events}
+        members = canonical_object({
+            "protocol": canonical_json(PROTOCOL_VERSION), "device_id": canonical_json(self._device_id),
+            "ratings": batch.ratings_json, "reasons": canonical_json(batch.reasons),
+            "events": canonical_json(batch.events)})
+        # sent_at sorts after every other member: appended when sending, the body is still canonical JSON.
+        return _Prepared(batch, GzipBody(members[:-1] + b',"sent_at":'))
 
-    def _apply(self, pending: Pending, ack: Ack, result: DrainResult) -> None:
+    def _send(self, prepared: _Prepared) -> Ack:
+        sent_at = canonical_json(iso_utc(datetime.now(timezone.utc)))
+        return self._client.ingest_gzipped(prepared.body.finish(sent_at + b"}"))
+
+    @staticmethod
+    def _judge(batch: EncodedBatch, ack: Ack) -> _Judged:
         # Mark only what this batch carried: an ack naming other ids is ignored, not trusted.
-        sent = {rating["uuid"] for rating in pending.ratings}
+        sent = set(batch.uuids)
         synced = [uuid for uuid in ack.accepted + ack.duplicate if uuid in sent]
         rejected = {item.id: item.reason for item in ack.rejected if item.id in sent}
-        reason_ids = set(ack.reasons) & {reason["id"] for reason in pending.reasons}
-        event_ids = set(ack.events) & {event["id"] for event in pending.events}
+        reason_ids = set(ack.reasons) & {reason["id"] for reason in batch.reasons}
+        event_ids = set(ack.events) & {event["id"] for event in batch.events}
         if not (synced or rejected or reason_ids or event_ids):
             raise SyncError("the centre acknowledged nothing of a non-empty batch")
-        self._outbox.mark_synced(synced, reason_ids, event_ids)
-        if rejected:
-            log.warning("centre rejected %d rating(s), kept on the device: %s", len(rejected),
-                        "; ".join(f"{uuid}: {why}" for uuid, why in list(rejected.items())[:3]))
-            self._outbox.mark_rejected(rejected)
-        result.accepted += len(set(ack.accepted) & sent)
-        result.duplicate += len(set(ack.duplicate) & sent)
-        result.rejected.update(rejected)
+        return _Judged(batch, synced, rejected, reason_ids, event_ids, accepted=len(set(ack.accepted) & sent),
+                       duplicate=len(set(ack.duplicate) & sent))
+
+    def _mark(self, judged: _Judged) -> _Judged:
+        """On the helper thread: the one write of an ack (two when the centre rejected some ratings)."""
+        everything = len(set(judged.synced)) == len(judged.batch.uuids)
+        self._outbox.mark_synced(judged.synced, judged.reason_ids, judged.event_ids,
+                                 seq_range=judged.batch.seqs if everything else None)
+        if judged.rejected:
+            log.warning("centre rejected %d rating(s), kept on the device: %s", len(judged.rejected),
+                        "; ".join(f"{uuid}: {why}" for uuid, why in list(judged.rejected.items())[:3]))
+            self._outbox.mark_rejected(judged.rejected)
+        return judged
+
+    @staticmethod
+    def _count(judged: _Judged, result: DrainResult, progress: Progress | None, total: int) -> None:
+        result.batches += 1
+        result.accepted += judged.accepted
+        result.duplicate += judged.duplicate
+        result.rejected.update(judged.rejected)
+        if progress is not None:
+            progress(result.accepted + result.duplicate + len(result.rejected), total)
 
 
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = random.Random()) -> float:

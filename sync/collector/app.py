@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Mapping
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +17,7 @@ from sync.collector import callbacks as callbacks_mod
 from sync.collector import enroll as devices_mod
 from sync.collector import ingest as ingest_mod
 from sync.collector import reports
-from sync.collector.auth import authenticate, decode_body
+from sync.collector.auth import Nonce, authenticate, check_signature, decode_body
 from sync.collector.db import now_text, open_engine
 from sync.collector.errors import BadInput, CollectorError, Forbidden
 from sync.protocol import (HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, Ack, Batch,
@@ -64,6 +64,33 @@ async def signed_request(
     return Signed(device=row, data=data)
 
 
+@dataclass(frozen=True)
+class SignedBatch:
+    """An ingest request as received, its signature not yet checked: the endpoint checks it on its own worker
+    thread (one hand-off to the thread pool a batch, not two) and records the nonce with the batch."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def check(self, engine: Engine) -> tuple[dict[str, Any], Nonce, bytes]:
+        """`signed_request`'s check without recording the nonce: (device row, nonce, JSON bytes)."""
+        device, nonce = check_signature(engine, self.method, self.path, self.headers, self.body)
+        return device, nonce, decode_body(self.body, self.headers.get("content-encoding"))
+
+
+async def signed_batch(
+    request: Request,
+    device: Annotated[str | None, Header(alias=HEADER_DEVICE)] = None,
+    timestamp: Annotated[str | None, Header(alias=HEADER_TIMESTAMP)] = None,
+    nonce: Annotated[str | None, Header(alias=HEADER_NONCE)] = None,
+    signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
+) -> SignedBatch:
+    """The body and headers of an ingest; the header parameters document the contract, as for `signed_request`."""
+    return SignedBatch(request.method, request.url.path, request.headers, await request.body())
+
+
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     """Document a body the endpoint reads raw (it must see the signed bytes before parsing)."""
     return {"requestBody": {"required": True, "content": {"application/json": {
@@ -91,9 +118,10 @@ def _device_routes(app: FastAPI) -> None:
         return devices_mod.enroll(app.state.engine, body)
 
     @app.post("/v1/ingest", response_model=Ack, responses=SIGNED_ERRORS, openapi_extra=_json_body(Batch))
-    def ingest(signed: Annotated[Signed, Depends(signed_request)]) -> Ack:
+    def ingest(signed: Annotated[SignedBatch, Depends(signed_batch)]) -> Ack:
+        device, nonce, data = signed.check(app.state.engine)
         # ingest() returns only after its transaction committed: the ack never promises more than is stored.
-        return ingest_mod.ingest(app.state.engine, signed.device["id"], signed.data)
+        return ingest_mod.ingest(app.state.engine, device["id"], data, nonce=nonce)
 
     @app.post("/v1/callbacks", response_model=CallbackAck, responses=SIGNED_ERRORS,
               openapi_extra=_json_body(CallbackBatch))

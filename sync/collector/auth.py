@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from sync.collector.db import devices, nonces, utcnow
@@ -23,9 +24,28 @@ class UnsupportedEncoding(CollectorError):
     status = 415
 
 
+@dataclass(frozen=True)
+class Nonce:
+    """The nonce of an authentic request, to be recorded before anything of the request is stored."""
+
+    device_id: str
+    value: str
+    seen_at: int   # Unix seconds, server clock
+
+
 def authenticate(engine: Engine, method: str, path: str, headers: Mapping[str, str], body: bytes,
                  now: datetime | None = None) -> dict[str, Any]:
     """The signing device's row, or a 401/403 refusal. Records the nonce of an authentic request."""
+    device, nonce = check_signature(engine, method, path, headers, body, now)
+    with engine.begin() as conn:
+        remember_nonce(conn, nonce)
+    return device
+
+
+def check_signature(engine: Engine, method: str, path: str, headers: Mapping[str, str], body: bytes,
+                    now: datetime | None = None) -> tuple[dict[str, Any], Nonce]:
+    """`authenticate` without recording the nonce: the caller records it with `remember_nonce` in the
+    transaction that stores the request, and answers only after that committed."""
     now = now or utcnow()
     device_id = headers.get(HEADER_DEVICE)
     if not device_id:
@@ -40,16 +60,17 @@ def authenticate(engine: Engine, method: str, path: str, headers: Mapping[str, s
         raise NotAuthenticated(str(exc)) from None
     if device["revoked_at"] is not None:
         raise Forbidden("device revoked")
-    _remember_nonce(engine, device_id, nonce, int(now.timestamp()))
-    return dict(device)
+    return dict(device), Nonce(device_id, nonce, int(now.timestamp()))
 
 
-def _remember_nonce(engine: Engine, device_id: str, nonce: str, now_s: int) -> None:
-    """The unique constraint, not a prior SELECT, decides: two replays racing cannot both pass."""
+def remember_nonce(conn: Connection, nonce: Nonce) -> None:
+    """Record a nonce in the caller's transaction; 401 when it was seen before (nothing then commits).
+
+    The unique constraint, not a prior SELECT, decides: two replays racing cannot both pass.
+    """
+    conn.execute(delete(nonces).where(nonces.c.seen_at < nonce.seen_at - NONCE_KEEP_S))
     try:
-        with engine.begin() as conn:
-            conn.execute(delete(nonces).where(nonces.c.seen_at < now_s - NONCE_KEEP_S))
-            conn.execute(nonces.insert().values(device_id=device_id, nonce=nonce, seen_at=now_s))
+        conn.execute(nonces.insert().values(device_id=nonce.device_id, nonce=nonce.value, seen_at=nonce.seen_at))
     except IntegrityError:
         raise NotAuthenticated("nonce already used") from None
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from operator import itemgetter
+from typing import Any, Callable, Mapping
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Engine, ForeignKey, Index, Integer, MetaData, String,
-                        Table, UniqueConstraint, create_engine, event)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Connection, Engine, ForeignKey, Index, Integer, MetaData,
+                        String, Table, UniqueConstraint, create_engine, event)
 from sqlalchemy.engine import make_url
 
 from sync.protocol import iso_utc
@@ -162,6 +163,50 @@ def nul_field(values: Mapping[str, Any]) -> str | None:
         if isinstance(value, str) and "\x00" in value:
             return name
     return None
+
+
+_PLAIN_TYPES = (String, Integer, BigInteger, Boolean)   # what sqlite3 and psycopg take as Python gives them
+_PLAIN_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, Callable[[dict[str, Any]], Any] | None]] = {}
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (all with the same keys) in one executemany.
+
+    SQLAlchemy's per-row parameter processing cost more than the database's own
+    insert (500 ratings × 24 columns: about 10 ms of a batch's 30), so for a table
+    whose values every driver takes as they are (text, integers, booleans, NULL) the
+    rows go straight to the driver. The statement is still SQLAlchemy's INSERT,
+    compiled for the connection's dialect and paramstyle: nothing dialect-specific here.
+    """
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    cache_key = (table.name, conn.dialect.name, keys)
+    if cache_key not in _PLAIN_INSERTS:
+        _PLAIN_INSERTS[cache_key] = _compile_plain_insert(conn, table, keys)
+    sql, values = _PLAIN_INSERTS[cache_key]
+    if not sql:
+        conn.execute(table.insert(), rows)
+    elif values is None:
+        conn.exec_driver_sql(sql, rows)
+    else:
+        conn.exec_driver_sql(sql, list(map(values, rows)))
+
+
+def _compile_plain_insert(conn: Connection, table: Table,
+                          keys: tuple[str, ...]) -> tuple[str, Callable[[dict[str, Any]], Any] | None]:
+    """("", None) when a column needs the dialect's bind processing (JSON, say); else the SQL and, for a
+    positional paramstyle, a getter of a row's values in the statement's order."""
+    if not all(isinstance(table.c[key].type, _PLAIN_TYPES) for key in keys):
+        return "", None
+    # inline(): no RETURNING of the new primary keys, which an executemany does not want.
+    compiled = table.insert().inline().compile(dialect=conn.dialect, column_keys=list(keys))
+    order = list(compiled.positiontup or ()) if compiled.positional else list(compiled.bind_names.values())
+    if not set(order) <= set(keys):      # a column default of SQLAlchemy's own would need its processing
+        return "", None
+    if compiled.positional:
+        return str(compiled), itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+    return str(compiled), None
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -7,14 +7,16 @@ caller answers the `Ack` only after it has committed.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import Connection, Engine, select, update
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sync.collector.db import conflicts, events, nul_field, ratings, reasons, utcnow
+from sync.collector.auth import Nonce, remember_nonce
+from sync.collector.db import conflicts, events, insert_rows, nul_field, ratings, reasons, utcnow
 from sync.collector.errors import BadInput, Forbidden
 from sync.protocol import (HASHED_FIELDS, PROTOCOL_VERSION, Ack, EventRecord, RatingRecord, ReasonRecord, Rejected,
                            iso_utc)
@@ -38,6 +40,18 @@ class _Envelope(BaseModel):
     events: list[Any] = []
 
 
+class _WellFormed(_Envelope):
+    """The common case, every rating well-formed: the batch's ratings validated in one pass of
+    pydantic's core, twice as fast as row by row. If any row fails, the batch is parsed again as an
+    `_Envelope` and judged row by row, so each rejection keeps its own reason."""
+
+    ratings: list[RatingRecord] = []  # type: ignore[assignment]
+
+
+_RECORDS = TypeAdapter(list[RatingRecord])
+_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")   # what iso_utc writes
+
+
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time with an offset; naive times are ambiguous on the wire and refused."""
     moment = datetime.fromisoformat(text)
@@ -53,10 +67,14 @@ def first_error(exc: ValidationError) -> str:
 
 
 def parse_envelope(data: bytes, signer_id: str) -> tuple[_Envelope, datetime]:
+    """The batch, a `_WellFormed` one when every rating passes the schema; BadInput/Forbidden for the batch."""
     try:
-        envelope = _Envelope.model_validate_json(data)
-    except ValidationError as exc:
-        raise BadInput(first_error(exc).removeprefix("malformed: ")) from None
+        envelope: _Envelope = _WellFormed.model_validate_json(data)
+    except ValidationError:
+        try:
+            envelope = _Envelope.model_validate_json(data)
+        except ValidationError as exc:
+            raise BadInput(first_error(exc).removeprefix("malformed: ")) from None
     if envelope.protocol != PROTOCOL_VERSION:
         raise BadInput(f"protocol {envelope.protocol} is not supported (this collector speaks {PROTOCOL_VERSION})")
     if envelope.device_id != signer_id:
@@ -68,26 +86,40 @@ def parse_envelope(data: bytes, signer_id: str) -> tuple[_Envelope, datetime]:
     return envelope, sent_at
 
 
-def ingest(engine: Engine, signer_id: str, data: bytes, received: datetime | None = None) -> Ack:
-    """Store a batch (JSON bytes) from `signer_id` and say exactly what is now held."""
+def ingest(engine: Engine, signer_id: str, data: bytes, received: datetime | None = None,
+           nonce: Nonce | None = None) -> Ack:
+    """Store a batch (JSON bytes) from `signer_id` and say exactly what is now held.
+
+    With `nonce`, the request's nonce is recorded first in the same transaction: a replay is refused
+    (401) with nothing stored, and an authentic batch costs one commit, not two.
+    """
     envelope, sent_at = parse_envelope(data, signer_id)
+    # JSON can carry U+0000 only escaped (a raw control character is invalid JSON): without that
+    # escape in the body, no field holds one and the per-row check is skipped.
+    nul_possible = b"\\u0000" in data
     for attempt in range(ATTEMPTS):
         now = received or utcnow()
         try:
             with engine.begin() as conn:
-                return _store(conn, signer_id, envelope, sent_at, now)
+                if nonce is not None:
+                    remember_nonce(conn, nonce)
+                return _store(conn, signer_id, envelope, sent_at, now, nul_possible)
         except IntegrityError:
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datetime, now: datetime) -> Ack:
+def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datetime, now: datetime,
+           nul_possible: bool = True) -> Ack:
     skew = now - sent_at
     rejected: list[Rejected] = []
     valid = []
-    for index, raw in enumerate(envelope.ratings):
-        outcome = _valid_rating(signer_id, raw, index)
+    if isinstance(envelope, _WellFormed):
+        outcomes = [_judged(signer_id, sent, nul_possible) for sent in _RECORDS.dump_python(envelope.ratings)]
+    else:
+        outcomes = [_valid_rating(signer_id, raw, index) for index, raw in enumerate(envelope.ratings)]
+    for outcome in outcomes:
         (rejected if isinstance(outcome, Rejected) else valid).append(outcome)
     accepted, duplicate = _store_ratings(conn, signer_id, valid, envelope.sent_at, skew, now, rejected)
     reason_ids = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
@@ -107,18 +139,26 @@ def _valid_rating(signer_id: str, raw: Any, index: int) -> Rejected | tuple[dict
     """The row's fields and its recorded time, or why it is rejected. Pure: no database."""
     label = raw.get("uuid") if isinstance(raw, dict) and isinstance(raw.get("uuid"), str) else f"rating:{index}"
     try:
-        record = RatingRecord.model_validate(raw)
-        recorded = parse_time(record.recorded_at)
+        sent = RatingRecord.model_validate(raw).model_dump()
     except ValidationError as exc:
         return Rejected(id=label, reason=first_error(exc))
+    return _judged(signer_id, sent, nul_possible=True)
+
+
+def _judged(signer_id: str, sent: dict[str, Any], nul_possible: bool) -> Rejected | tuple[dict[str, Any], datetime]:
+    """The checks after the schema: time, signer, 64-bit range, NUL (skipped when the body cannot hold one)."""
+    try:
+        recorded = parse_time(sent["recorded_at"])
     except ValueError as exc:
-        return Rejected(id=label, reason=f"malformed: recorded_at: {exc}")
-    if record.device_id != signer_id:
-        return Rejected(id=record.uuid, reason="device_id is not the signing device")
-    sent = record.model_dump()
-    problem = _out_of_range(sent, ("seq", "mono_ns")) or _nul(sent)
+        return Rejected(id=sent["uuid"], reason=f"malformed: recorded_at: {exc}")
+    if sent["device_id"] != signer_id:
+        return Rejected(id=sent["uuid"], reason="device_id is not the signing device")
+    if INT64_MIN <= sent["seq"] <= INT64_MAX and INT64_MIN <= sent["mono_ns"] <= INT64_MAX:   # the common case
+        problem = _nul(sent) if nul_possible else None
+    else:
+        problem = _out_of_range(sent, ("seq", "mono_ns"))
     if problem:
-        return Rejected(id=record.uuid, reason=problem)
+        return Rejected(id=sent["uuid"], reason=problem)
     return sent, recorded
 
 
@@ -150,7 +190,8 @@ def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str,
         corrected = _corrected(recorded, skew, sent["clock_suspect"])
         new_rows.append({**sent, "received_at": received, "sent_at": sent_at,
                          "corrected_at": iso_utc(corrected) if corrected else None,
-                         "counted_at": iso_utc(corrected or recorded), "clock_corrected": corrected is not None,
+                         "counted_at": iso_utc(corrected) if corrected else _utc_text(sent["recorded_at"], recorded),
+                         "clock_corrected": corrected is not None,
                          "conflict": False})
         held[uuid] = sent      # the same uuid twice in one batch: the second is judged against the first
         accepted.append(uuid)
@@ -162,11 +203,13 @@ def _held(conn: Connection, table, key, values: list[Any], columns: list[Any],
           where: Any = None) -> dict[Any, Any]:
     """The rows of `table` whose `key` is among `values`, by key; in chunks (bound-parameter limits)."""
     found: dict[Any, Any] = {}
+    # One expanding parameter, filled at execution: an IN of 500 literal values cost SQLAlchemy about
+    # 2 ms a batch to build (each value coerced on its own), and the statement is cached this way.
+    query = select(key, *columns).where(key.in_(bindparam("keys", expanding=True)))
+    if where is not None:
+        query = query.where(where)
     for start in range(0, len(values), LOOKUP_CHUNK):
-        query = select(key, *columns).where(key.in_(values[start:start + LOOKUP_CHUNK]))
-        if where is not None:
-            query = query.where(where)
-        for row in conn.execute(query).mappings():
+        for row in conn.execute(query, {"keys": values[start:start + LOOKUP_CHUNK]}).mappings():
             found[row[key.name]] = row
     return found
 
@@ -210,8 +253,14 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
 
 
 def _insert_many(conn: Connection, table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(table.insert(), rows)     # one executemany: SQLAlchemy batches it per backend
+    insert_rows(conn, table, rows)     # one executemany
+
+
+def _utc_text(text: str, moment: datetime) -> str:
+    """`iso_utc(moment)`, without the work when the device already sent it in that form (it always does)."""
+    if _CANONICAL_UTC.fullmatch(text):
+        return text
+    return iso_utc(moment)
 
 
 def _out_of_range(values: dict[str, Any], names: tuple[str, ...]) -> str | None:

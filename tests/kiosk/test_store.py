@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -172,3 +173,19 @@ def test_levels_outside_one_to_five_are_refused(store):
     with pytest.raises(ValueError):
         store.append_rating(6, Channel.TOUCH, "open")
     assert store.count_ratings() == 0
+
+
+def test_rating_ids_are_uuid7_led_by_the_press_time(tmp_path):
+    moments = iter([datetime(2026, 11, 25, 2, 0, 0, 1000, tzinfo=timezone.utc) + timedelta(seconds=s)
+                    for s in (0, 7, 20)])
+    store = RatingStore(tmp_path / "ids.db", Identity("d", "u", "c"), clock=lambda: next(moments))
+    try:
+        stored = [store.append_rating(level, Channel.PANEL, "open") for level in (5, 4, 3)]
+    finally:
+        store.close()
+    ids = [uuid.UUID(rating.uuid) for rating in stored]
+    assert all(found.version == 7 and found.variant == uuid.RFC_4122 for found in ids)
+    assert [found.int >> 80 for found in ids] == [int(datetime.fromisoformat(rating.recorded_at).timestamp() * 1000)
+                                                  for rating in stored]
+    assert sorted(rating.uuid for rating in stored) == [rating.uuid for rating in stored]   # index order = time order
+    assert len({found.int & ((1 << 74) - 1) for found in ids}) == 3

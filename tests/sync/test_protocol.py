@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from sync.protocol import (HASHED_FIELDS, MAX_CLOCK_SKEW_S, SignatureError, canonical_json, iso_utc, rating_hash,
-                           sign, verify_signature)
+from sync.protocol import (HASHED_FIELDS, MAX_CLOCK_SKEW_S, SignatureError, canonical_json, canonical_object, iso_utc,
+                           rating_hash, sign, verify_signature)
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
 BODY = b'{"ratings":[]}'
@@ -76,3 +76,8 @@ def test_canonical_json_round_trips(value):
     import json
     assert json.loads(canonical_json(value)) == value
     assert canonical_json(json.loads(canonical_json(value))) == canonical_json(value)
+
+
+@given(st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.booleans(), st.integers(), st.text()), max_size=6))
+def test_an_object_of_encoded_members_is_the_canonical_encoding(value):
+    assert canonical_object({key: canonical_json(item) for key, item in value.items()}) == canonical_json(value)

@@ -1,10 +1,13 @@
 """Ingest: idempotent per rating uuid, per (device, row id) for reasons and events; gzip bodies."""
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from sqlalchemy import select
 
 from sync.collector.db import conflicts, ratings
-from sync.protocol import Ack, rating_hash
+from sync.protocol import Ack, iso_utc, rating_hash
+from tests.sync.collector.conftest import ago
 
 
 def test_chained_batch_is_accepted_then_duplicate(enroll_device, collector):
@@ -111,3 +114,18 @@ def test_malformed_batches_are_4xx_with_a_detail(enroll_device):
     assert answer.status_code == 422
     answer = device.request("POST", "/v1/ingest", body=b"{}", headers={"Content-Encoding": "br"})
     assert answer.status_code == 415
+
+
+def test_reports_count_a_rating_by_its_time_in_utc_whatever_offset_it_was_sent_with(enroll_device, collector):
+    device = enroll_device()
+    utc = device.rating(5, recorded_at=ago(minutes=1))
+    moment = ago(minutes=2).astimezone(timezone(timedelta(hours=8)))
+    beijing = {**device.rating(4), "recorded_at": moment.isoformat(timespec="microseconds")}   # the chain's last
+    beijing["hash"] = rating_hash(beijing)
+    assert device.ingest(device.batch([utc, beijing])).json()["accepted"] == [utc["uuid"], beijing["uuid"]]
+    with collector.engine.connect() as conn:
+        counted = dict(conn.execute(select(ratings.c.uuid, ratings.c.counted_at)
+                                    .where(ratings.c.device_id == device.device_id)).all())
+    assert counted[utc["uuid"]] == utc["recorded_at"]                     # already canonical: kept as sent
+    assert beijing["recorded_at"].endswith("+08:00")
+    assert counted[beijing["uuid"]] == iso_utc(moment) and counted[beijing["uuid"]].endswith("+00:00")
