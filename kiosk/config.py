@@ -145,12 +145,35 @@ class StaffMember(_Frozen):
                                                  "the config file's folder. None: a neutral silhouette.")
 
 
+MIN_CONTRAST = 3.0     # WCAG 2 AA for large text, against the white drawn on a level's colour
+
+
+def _contrast_with_white(colour: str) -> float:
+    """WCAG contrast ratio of white on `colour` (#RRGGBB)."""
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return 1.05 / (luminance + 0.05)
+
+
 class LevelSettings(_Frozen):
     level: Annotated[int, Field(ge=1, le=5, description="5 = 非常满意 … 1 = 非常不满意")]
     zh: Annotated[str, Field(min_length=1, max_length=12)]
     en: Annotated[str, Field(min_length=1, max_length=24)]
     colour: Annotated[str, Field(pattern=_HEX_COLOUR, description="Button colour, #RRGGBB.")]
     bad: bool = Field(False, description="A bad review (差评): the citizen is asked for reasons.")
+
+    @field_validator("colour")
+    @classmethod
+    def _readable_under_white(cls, value: str) -> str:
+        # The label and face are drawn in white, large and bold: WCAG asks 3:1 for such text.
+        if _contrast_with_white(value) < MIN_CONTRAST:
+            raise ValueError(f"{value} is too light for the white label on it (contrast "
+                             f"{_contrast_with_white(value):.2f}:1, needs {MIN_CONTRAST}:1); choose a darker colour")
+        return value
 
     @property
     def rgba(self) -> tuple[float, float, float, float]:

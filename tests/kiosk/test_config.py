@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from kiosk import config
-from kiosk.config import ConfigError, Mode, Settings
+from kiosk.config import ConfigError, Mode, Settings, load
 from tests.conftest import REPO
 
 
@@ -106,3 +107,16 @@ def test_every_config_error_exits_2_from_every_command(tmp_path, capsys, text, f
     assert main([command, "--config", str(path), *extra]) == 2
     err = capsys.readouterr().err
     assert words in err and (f"{path}: {field}: " in err if field else str(path) in err)
+
+
+def test_level_colours_must_keep_white_labels_readable(tmp_path):
+    from kiosk.config import MIN_CONTRAST, _contrast_with_white
+
+    assert all(_contrast_with_white(level.colour) >= MIN_CONTRAST for level in Settings().levels)
+    assert _contrast_with_white("#000000") == pytest.approx(21.0) and _contrast_with_white("#FFFFFF") == 1.0
+    levels = [level.model_dump() for level in Settings().levels]
+    levels[2]["colour"] = "#F5D142"                    # a pale yellow: white on it can't be read
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"levels": levels}, allow_unicode=True))
+    with pytest.raises(ConfigError, match=r"levels\.2\.colour.*#F5D142 is too light"):
+        load(path)
