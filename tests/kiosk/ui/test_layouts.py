@@ -54,6 +54,15 @@ def problems(screen, size) -> list[str]:
     return found
 
 
+def visible(widget, screen) -> bool:
+    """Drawn: neither the widget nor any of its parents up to the screen is transparent."""
+    while widget is not None and widget is not screen:
+        if widget.opacity == 0:
+            return False
+        widget = widget.parent
+    return True
+
+
 def overlapping(screen) -> list[str]:
     """Pairs of visible things (text, buttons, QR codes, faces, photos) that cover each other, other than a
     widget and what it contains."""
@@ -64,11 +73,7 @@ def overlapping(screen) -> list[str]:
     from kiosk.ui.widgets import FaceIcon, StaffPhoto
 
     def shown(widget) -> bool:
-        while widget is not None and widget is not screen:
-            if widget.opacity == 0:
-                return False
-            widget = widget.parent
-        return True
+        return visible(widget, screen)
 
     def box(widget) -> tuple[float, float, float, float]:
         x, y = widget.to_window(widget.x, widget.y)
@@ -96,30 +101,34 @@ def overlapping(screen) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("locale", list(Locale), ids=lambda locale: locale.value)
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_citizen_screens_fit_every_size(window, make_settings, size, locale):
+def each_citizen_screen(window, settings, size, locale):
+    """Yield (name, screen) for every citizen screen drawn in a window of `size`, in `locale`."""
     from kiosk.ui.app import RatingUi
 
-    settings = demo_settings(make_settings())
     original = window.size
     window.size = size
     pump(3)
     ui = RatingUi(settings, service=None, locale=locale)
     window.add_widget(ui.manager)
     try:
-        found = {}
-        for screen in CITIZEN_SCREENS:
-            ui.show(demo_view(screen, settings))
+        for name in CITIZEN_SCREENS:
+            ui.show(demo_view(name, settings))
             pump(4)
             assert tuple(window.size) == size
-            if issues := problems(ui.manager.current_screen, size) + overlapping(ui.manager.current_screen):
-                found[screen.value] = issues
-        assert found == {}
+            yield name.value, ui.manager.current_screen
     finally:
         window.remove_widget(ui.manager)
         window.size = original
         pump(3)
+
+
+@pytest.mark.parametrize("locale", list(Locale), ids=lambda locale: locale.value)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_citizen_screens_fit_every_size(window, make_settings, size, locale):
+    settings = demo_settings(make_settings())
+    found = {name: issues for name, screen in each_citizen_screen(window, settings, size, locale)
+             if (issues := problems(screen, size) + overlapping(screen))}
+    assert found == {}
 
 
 # Terminals of each size, as sold: a 7" 800×480 panel, a 10.1" 1280×800 one, a 21.5" portrait kiosk.
@@ -130,43 +139,21 @@ def small_targets(screen, touch_px: float) -> list[str]:
     """Every visible thing a finger can press that is narrower or lower than `touch_px`."""
     from kivy.uix.behaviors import ButtonBehavior
 
-    def visible(widget) -> bool:
-        while widget is not None and widget is not screen:
-            if widget.opacity == 0:
-                return False
-            widget = widget.parent
-        return True
-
     return [f"{type(w).__name__} {getattr(w, 'text', '')[:8]!r} {w.width:.0f}x{w.height:.0f} px"
-            for w in screen.walk() if isinstance(w, ButtonBehavior) and visible(w)
+            for w in screen.walk() if isinstance(w, ButtonBehavior) and visible(w, screen)
             and (w.width < touch_px - 0.5 or w.height < touch_px - 0.5)]
 
 
 @pytest.mark.parametrize("locale", list(Locale), ids=lambda locale: locale.value)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_touch_targets_are_at_least_15_mm(window, make_settings, size, locale):
-    from kiosk.ui.app import RatingUi
     from kiosk.ui.metrics import physical
 
     settings = demo_settings(make_settings(ui={"diagonal_in": DIAGONAL_IN[size]}))
-    original = window.size
-    window.size = size
-    pump(3)
-    ui = RatingUi(settings, service=None, locale=locale)
-    window.add_widget(ui.manager)
-    try:
+    found = {}
+    for name, screen in each_citizen_screen(window, settings, size, locale):
         touch_px = physical.touch
         assert touch_px == pytest.approx(15 * (size[0] ** 2 + size[1] ** 2) ** 0.5 / (DIAGONAL_IN[size] * 25.4))
-        found = {}
-        for screen in CITIZEN_SCREENS:
-            ui.show(demo_view(screen, settings))
-            pump(4)
-            if small := small_targets(ui.manager.current_screen, touch_px):
-                found[screen.value] = small
-            if issues := problems(ui.manager.current_screen, size):
-                found[f"{screen.value} layout"] = issues
-        assert found == {}
-    finally:
-        window.remove_widget(ui.manager)
-        window.size = original
-        pump(3)
+        if small := small_targets(screen, touch_px) + problems(screen, size):
+            found[name] = small
+    assert found == {}
