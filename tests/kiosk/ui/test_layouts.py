@@ -12,7 +12,7 @@ from kiosk.demo import demo_settings, demo_view
 from kiosk.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
-SIZES = [(800, 480), (1280, 800), (1080, 1920)]
+SIZES = [(800, 480), (1280, 800), (1080, 1920), (1920, 1080)]
 CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.REASONS, ScreenName.CALLBACK, ScreenName.THANKS,
                    ScreenName.OUT_OF_SERVICE]
 
@@ -131,8 +131,8 @@ def test_citizen_screens_fit_every_size(window, make_settings, size, locale):
     assert found == {}
 
 
-# Terminals of each size, as sold: a 7" 800×480 panel, a 10.1" 1280×800 one, a 21.5" portrait kiosk.
-DIAGONAL_IN = {(800, 480): 7.0, (1280, 800): 10.1, (1080, 1920): 21.5}
+# Terminals of each size, as sold: a 7" 800×480 panel, a 10.1" 1280×800 one, a 21.5" kiosk either way up.
+DIAGONAL_IN = {(800, 480): 7.0, (1280, 800): 10.1, (1080, 1920): 21.5, (1920, 1080): 21.5}
 
 
 def small_targets(screen, touch_px: float) -> list[str]:
