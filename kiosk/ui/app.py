@@ -143,8 +143,12 @@ class RatingUi:
         now = self.presenter.now()
         change = hours.next_change(self.settings.unit.opening_hours, now)
         if change is not None:
-            self._hours_event = Clock.schedule_once(lambda _dt: self._back_to_citizen(),
-                                                    (change - now).total_seconds() + 0.5)
+            # A bound method: Kivy's Clock keeps only a weak reference to it, so a pending redraw hours
+            # away does not keep a discarded screen tree alive (a lambda would be held strongly).
+            self._hours_event = Clock.schedule_once(self._hours_changed, (change - now).total_seconds() + 0.5)
+
+    def _hours_changed(self, _dt: float) -> None:
+        self._back_to_citizen()
 
     def _back_to_citizen(self) -> None:
         if self.service is not None:

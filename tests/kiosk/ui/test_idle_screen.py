@@ -112,3 +112,26 @@ def test_open_mode_rating_screen_dims_too(idle_terminal):
     assert store.count_ratings() == 0 and not ui.dimming.dimmed     # a dark screen's touch only wakes it
     tap(button)
     assert store.count_ratings() == 1
+
+
+def test_a_discarded_screen_tree_is_freed_despite_its_pending_timers(window, make_settings):
+    # The hours redraw and the dimming wait on Kivy's Clock for minutes or hours; were they to hold the UI,
+    # every UI built in a process would live on (in the tests: gc pauses long enough to stall a frame).
+    import gc
+    import weakref
+
+    from kiosk.demo import demo_settings, demo_view
+    from kiosk.presenter import ScreenName
+    from kiosk.ui.app import RatingUi
+
+    settings = demo_settings(make_settings(ui={"dim_after_s": 600}))
+    ui = RatingUi(settings, service=None, now=lambda: MONDAY_10)
+    window.add_widget(ui.manager)
+    ui.show(demo_view(ScreenName.WAITING, settings))
+    pump(3)
+    assert ui._hours_event is not None and ui.dimming.dimmer.due_in() is not None   # both timers pending
+    gone = weakref.ref(ui)
+    window.remove_widget(ui.manager)
+    del ui
+    gc.collect()
+    assert gone() is None
