@@ -49,3 +49,35 @@ def tap(widget) -> None:
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
+
+
+FAST = {"timings": {"thanks_s": 1.0, "cooldown_s": 1.0}}  # long enough to see each screen
+
+
+@pytest.fixture
+def terminal(window, make_settings):
+    """Build the citizen's screens + service + store for the given settings; tear them down afterwards.
+    Modules whose terminal needs more (staff access, a panel, a centre) define their own `terminal`."""
+    from kiosk.service import RatingService
+    from kiosk.store import Identity, RatingStore
+    from kiosk.ui.app import EvaluatorApp, KivyScheduler
+
+    made = []
+
+    def build(**overrides):
+        settings = make_settings(**{**FAST, **overrides})
+        store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
+        service = RatingService(settings, store, KivyScheduler())
+        app = EvaluatorApp(settings, service)
+        root = app.build()
+        window.add_widget(root)
+        service.start()
+        pump()
+        made.append((app, root, store))
+        return app, store
+
+    yield build
+    for app, root, store in made:
+        app.on_stop()
+        window.remove_widget(root)
+        store.close()

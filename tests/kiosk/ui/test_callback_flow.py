@@ -8,38 +8,10 @@ import pytest
 from kiosk.callback_queue import CallbackQueue
 from kiosk.models import EventKind
 from tests.kiosk.ui.conftest import pump, pump_until, tap
-from tests.kiosk.ui.test_rating_flow import FAST, level_button, shown
+from tests.kiosk.ui.test_rating_flow import level_button, shown
 
 PHONE = "13812345678"
 SHOWN = "138 1234 5678"
-
-
-@pytest.fixture
-def terminal(window, make_settings):
-    """Screens + service + store, as tests/kiosk/ui/test_rating_flow.py builds them."""
-    from kiosk.store import Identity, RatingStore
-    from kiosk.service import RatingService
-    from kiosk.ui.app import EvaluatorApp, KivyScheduler
-
-    made = []
-
-    def build(**overrides):
-        settings = make_settings(**{**FAST, **overrides})
-        store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
-        service = RatingService(settings, store, KivyScheduler())
-        app = EvaluatorApp(settings, service)
-        root = app.build()
-        window.add_widget(root)
-        service.start()
-        pump()
-        made.append((app, root, store))
-        return app, store
-
-    yield build
-    for app, root, store in made:
-        app.on_stop()
-        window.remove_widget(root)
-        store.close()
 
 
 def keypad(manager) -> dict:

@@ -1,42 +1,11 @@
 """The citizen's flow driven by simulated touch in a real offscreen Kivy window."""
 from __future__ import annotations
 
-import pytest
 
 from kiosk.config import Locale
 from kiosk.models import Channel, EventKind
-from kiosk.service import RatingService, State
-from kiosk.store import Identity, RatingStore
+from kiosk.service import State
 from tests.kiosk.ui.conftest import pump, pump_until, tap
-
-FAST = {"timings": {"thanks_s": 1.0, "cooldown_s": 1.0}}  # long enough to see each screen
-
-
-@pytest.fixture
-def terminal(window, make_settings):
-    """Build screens + service + store for the given settings; tear them down afterwards."""
-    from kiosk.ui.app import EvaluatorApp, KivyScheduler
-
-    made = []
-
-    def build(**overrides):
-        settings = make_settings(**{**FAST, **overrides})
-        store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
-        service = RatingService(settings, store, KivyScheduler())
-        app = EvaluatorApp(settings, service)
-        root = app.build()
-        window.add_widget(root)
-        service.start()
-        pump()
-        made.append((app, root, store))
-        return app, store
-
-    yield build
-    for app, root, store in made:
-        app.on_stop()
-        window.remove_widget(root)
-        store.close()
-
 
 def shown(manager, name: str) -> bool:
     """The screen is current and its fade is over (a ScreenManager ignores touches mid-transition)."""
