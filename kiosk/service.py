@@ -356,8 +356,17 @@ class RatingService:
     def _rest(self) -> None:
         """Back to the state the mode rests in, with any cooldown still honoured."""
         self._enter(self._resting_state(), request=None, rating=None, selected_reasons=frozenset())
-        remaining = self._cooldown_until - self._monotonic()
-        if self._view.state is State.AWAITING and remaining > 0:
+        self._await_cooldown()
+
+    def _await_cooldown(self) -> None:
+        """Arm the timer that ends a cooldown the view is waiting out.
+
+        Keyed on the view, not on a second reading of the clock: a cooldown that ended
+        between the two readings would leave a terminal that never accepts again. A
+        timer that fires early (the UI's clock is not this one) arms again for the rest.
+        """
+        if self._view.state is State.AWAITING and not self._view.accepting:
+            remaining = max(0.0, self._cooldown_until - self._monotonic())
             self._cooldown_timer = self._scheduler.call_later(remaining, self._cooldown_over)
 
     def _resting_state(self) -> State:
@@ -407,6 +416,7 @@ class RatingService:
     def _cooldown_over(self) -> None:
         with self._lock:
             self._view = replace(self._view, accepting=self._accepting(self._view))
+            self._await_cooldown()
         self._publish()
 
     def _cancel_timers(self) -> None:

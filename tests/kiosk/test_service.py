@@ -324,3 +324,39 @@ def test_without_a_screen_a_bad_review_skips_the_reason_step(settings, store):
     service.start()
     assert service.press(1, Channel.PANEL) is PressOutcome.COUNTED
     assert service.view.state is State.THANKS
+
+
+class _CreepingTime(VirtualTime):
+    """Time that moves on while the service runs: every reading of the clock costs `step_s`."""
+
+    def __init__(self, step_s: float) -> None:
+        super().__init__()
+        self.step_s = step_s
+
+    def monotonic(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+class _EarlyTimers(VirtualTime):
+    """Timers on another clock than the service's (Kivy's Clock): a long one fires `early_s` before its time."""
+
+    def __init__(self, early_s: float) -> None:
+        super().__init__()
+        self.early_s = early_s
+
+    def call_later(self, delay_s: float, callback):
+        return super().call_later(delay_s - self.early_s if delay_s > self.early_s else delay_s, callback)
+
+
+@pytest.mark.parametrize("clock", [_CreepingTime(0.001), _EarlyTimers(0.01)], ids=["time-moves-on", "early-timer"])
+def test_the_cooldown_always_ends_however_the_clocks_disagree(make_settings, store, clock):
+    """Thanks ending right at the cooldown's end once left the terminal refusing every press for good."""
+    settings = make_settings(timings={"thanks_s": 1.0, "cooldown_s": 1.0 + 0.0015})
+    service = RatingService(settings, store, clock, monotonic=clock.monotonic)
+    service.start()
+    for _ in range(20):
+        assert service.press(5, Channel.TOUCH) is PressOutcome.COUNTED
+        clock.advance(3.0)
+        assert service.view.state is State.AWAITING and service.view.accepting
+    assert store.count_ratings() == 20
