@@ -91,6 +91,21 @@ class Credentials:
         return write_private(state_dir / CREDENTIALS_FILE, canonical_json(vars(self)))
 
 
+def _session_for(server: str) -> requests.Session:
+    """A session with the environment's proxy and CA settings read once, when the client is made.
+
+    By default requests reads the proxy variables from os.environ at every request, about a
+    millisecond each (a few per cent of a backlog drain); a sync process's environment does not
+    change while it runs, so the same settings are resolved here once, for this server.
+    """
+    session = requests.Session()
+    settings = session.merge_environment_settings(server, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.trust_env = False
+    return session
+
+
 class CentreClient:
     def __init__(self, server: str, credentials: Credentials | None = None,
                  connect_timeout_s: float = 5.0, read_timeout_s: float = 30.0,
@@ -98,7 +113,7 @@ class CentreClient:
         self.server = server.rstrip("/")
         self.credentials = credentials
         self._timeouts = (connect_timeout_s, read_timeout_s)
-        self._session = session or requests.Session()
+        self._session = session or _session_for(self.server)
 
     def close(self) -> None:
         self._session.close()

@@ -53,3 +53,41 @@ def test_a_drain_stopped_from_progress_applies_every_ack_it_received(collector, 
     assert synced == list(range(1, len(synced) + 1)) and len(synced) in (200, 300)
     assert integrity["ratings_held"] == integrity["last_seq"] == len(synced) and pending == 700 - len(synced)
     assert integrity["gaps"] == [] and integrity["chain_breaks"] == []
+
+
+@pytest.mark.parametrize("no_proxy", ["", "collector.invalid"])
+def test_the_client_goes_through_the_proxy_the_environment_names_when_it_is_made(monkeypatch, no_proxy):
+    """The proxy variables are read once, at construction (not at every request), and still honoured."""
+    import socket
+    import threading
+
+    from sync.client import TransientError
+
+    seen: list[bytes] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(5)
+
+        def proxy() -> None:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                seen.append(conn.recv(4096).split(b"\r\n", 1)[0])
+                conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+        thread = threading.Thread(target=proxy, daemon=True)
+        thread.start()
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        client = CentreClient("http://collector.invalid:8080", Credentials("http://collector.invalid:8080", "d", "s"), 2, 2)
+        monkeypatch.delenv("HTTP_PROXY")          # read at construction: a later change does not matter
+        with pytest.raises(TransientError):
+            client.ingest_gzipped(gzip.compress(b"{}"))
+        client.close()
+        if no_proxy:
+            listener.close()
+        thread.join(5)
+    assert seen == ([] if no_proxy else [b"POST http://collector.invalid:8080/v1/ingest HTTP/1.1"])

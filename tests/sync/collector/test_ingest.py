@@ -1,8 +1,10 @@
 """Ingest: idempotent per rating uuid, per (device, row id) for reasons and events; gzip bodies."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta, timezone
 
+from hypothesis import given, settings as hsettings, strategies as st
 from sqlalchemy import select
 
 from sync.collector.db import conflicts, ratings
@@ -129,3 +131,34 @@ def test_reports_count_a_rating_by_its_time_in_utc_whatever_offset_it_was_sent_w
     assert counted[utc["uuid"]] == utc["recorded_at"]                     # already canonical: kept as sent
     assert beijing["recorded_at"].endswith("+08:00")
     assert counted[beijing["uuid"]] == iso_utc(moment) and counted[beijing["uuid"]].endswith("+00:00")
+
+
+_VALID_ROW = {"uuid": "0193c3a0-1234-7abc-8def-0123456789ab", "seq": 1, "device_id": "dev-1", "unit_id": "u",
+              "counter_id": "c", "staff_id": None, "case_no": None, "level": 5, "channel": "touch", "mode": "open",
+              "recorded_at": "2026-11-27T06:00:00.000000+00:00", "mono_ns": 1, "boot_id": "b", "clock_suspect": False,
+              "app_version": "1", "prev_hash": "0" * 64, "hash": "1" * 64}
+_ODD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.sampled_from(
+    ["", "x", "0" * 36, "0" * 64, "2026-A-1", "2026-11-27T06:00:00+00:00", 5.0, 2 ** 70, [], {}]))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(changes=st.dictionaries(st.sampled_from([*_VALID_ROW, "extra"]), _ODD_VALUES, max_size=3),
+       dropped=st.sets(st.sampled_from(list(_VALID_ROW)), max_size=2))
+def test_the_one_pass_parse_accepts_and_yields_exactly_what_the_wire_model_does(changes, dropped):
+    """The well-formed fast path validates rows as a TypedDict made from RatingRecord: same verdict, same values."""
+    from pydantic import ValidationError
+
+    from sync.collector.ingest import _WellFormed
+    from sync.protocol import RatingRecord
+
+    row = {key: value for key, value in {**_VALID_ROW, **changes}.items() if key not in dropped}
+    body = json.dumps({"device_id": "dev-1", "sent_at": "2026-11-27T06:00:00+00:00", "ratings": [row]})
+    try:
+        expected = RatingRecord.model_validate_json(json.dumps(row)).model_dump()
+    except ValidationError:
+        expected = None
+    try:
+        got = _WellFormed.model_validate_json(body).ratings[0]
+    except ValidationError:
+        got = None
+    assert got == expected
