@@ -188,6 +188,7 @@ def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str,
     duplicate: list[str] = []
     new_rows: list[dict[str, Any]] = []
     received = iso_utc(now)
+    centre = {"received_at": received, "sent_at": sent_at, "conflict": False}   # the same for every row
     for sent, recorded in valid:
         uuid = sent["uuid"]
         if uuid in held:
@@ -202,11 +203,13 @@ def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str,
             rejected.append(Rejected(id=uuid, reason="conflict: the centre holds this uuid with other content"))
             continue
         corrected = _corrected(recorded, skew, sent["clock_suspect"])
-        new_rows.append({**sent, "received_at": received, "sent_at": sent_at,
-                         "corrected_at": iso_utc(corrected) if corrected else None,
-                         "counted_at": iso_utc(corrected) if corrected else _utc_text(sent["recorded_at"], recorded),
-                         "clock_corrected": corrected is not None,
-                         "conflict": False})
+        if corrected is None:
+            times = {"corrected_at": None, "counted_at": _utc_text(sent["recorded_at"], recorded),
+                     "clock_corrected": False}
+        else:
+            counted = iso_utc(corrected)
+            times = {"corrected_at": counted, "counted_at": counted, "clock_corrected": True}
+        new_rows.append({**sent, **centre, **times})
         held[uuid] = sent      # the same uuid twice in one batch: the second is judged against the first
         accepted.append(uuid)
     _insert_many(conn, ratings, new_rows)
