@@ -75,6 +75,19 @@ class CallbackQueue:
         return [PendingCallback(row.id, row.rating_uuid, row.phone, row.consent_version, row.created_at)
                 for row in rows]
 
+    def newest(self) -> str | None:
+        """When the newest request still held was made (None when none is held)."""
+        with self._store.transaction(write=False) as conn:
+            return conn.execute(select(func.max(callback_requests.c.created_at))).scalar_one()
+
+    def any_newer_than(self, moment: str | None) -> bool:
+        """Is a request held that was made after `moment` (any at all, for None)? Indexed: cheap to poll."""
+        query = select(callback_requests.c.id).limit(1)
+        if moment is not None:
+            query = query.where(callback_requests.c.created_at > moment)
+        with self._store.transaction(write=False) as conn:
+            return conn.execute(query).first() is not None
+
     def count(self) -> int:
         with self._store.transaction(write=False) as conn:
             return conn.execute(select(func.count()).select_from(callback_requests)).scalar_one()

@@ -193,6 +193,11 @@ class SyncWorker:
         self.clock_offset_s: float | None = None
         self._last_success: str | None = None
         self._verified: tuple[float, bool] | None = None   # (monotonic time, result) of the last chain walk
+        self._callbacks = CallbackQueue(store)
+        # The newest call-back request the last drain saw. One made after it is sent at once, like a bad
+        # review: it is left after that review, so the review's own upload has usually gone without it.
+        # (Refused ones stay held until their retention ends, so "any held" would wake every poll.)
+        self._callbacks_seen: str | None = None
 
     def run(self) -> None:
         sync = self._settings.sync
@@ -218,7 +223,7 @@ class SyncWorker:
                 wait = sync.backoff_cap_s
                 self._error(f"unexpected {type(exc).__name__}: {exc}; next try in {wait:.0f} s")
             self._save_status(attempted)
-            self._wait(wait, wake_for_bad_reviews=attempt == 0 and self.last_error is None)
+            self._wait(wait, wake_early=attempt == 0 and self.last_error is None)
 
     def _cycle(self) -> None:
         """One drain, config refresh and heartbeat; raises SyncError for the loop to handle."""
@@ -226,6 +231,7 @@ class SyncWorker:
         credentials = Credentials.load(sync.state_dir)
         client = CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
         try:
+            self._callbacks_seen = self._callbacks.newest()
             result = Uploader(self._outbox, client, credentials.device_id, sync.batch_size).drain()
             if result.batches:
                 log.info("sent %d batch(es): %d accepted, %d duplicate, %d rejected", result.batches,
@@ -243,8 +249,8 @@ class SyncWorker:
         finally:
             client.close()
 
-    def _wait(self, seconds: float, wake_for_bad_reviews: bool) -> None:
-        """Sleep until the next drain, but wake for a bad review (sent at once) or stop.
+    def _wait(self, seconds: float, wake_early: bool) -> None:
+        """Sleep until the next drain, but wake for a bad review or a new call-back request (sent at once) or stop.
 
         After a fault the backoff is honoured even for bad reviews: hammering a
         struggling centre would not get them there sooner.
@@ -254,7 +260,8 @@ class SyncWorker:
         while remaining > 0 and not self._stop.wait(min(poll, remaining)):
             remaining -= poll
             try:
-                if wake_for_bad_reviews and self._outbox.has_pending_level(self._settings.bad_levels):
+                if wake_early and (self._outbox.has_pending_level(self._settings.bad_levels)
+                                             or self._callbacks.any_newer_than(self._callbacks_seen)):
                     return
             except StorageError:
                 pass

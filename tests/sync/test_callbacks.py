@@ -1,6 +1,9 @@
 """Call-back requests from the terminal's store to a real collector process, and erased once it holds them."""
 from __future__ import annotations
 
+import threading
+import time
+
 import requests
 from sqlalchemy import create_engine, select
 
@@ -11,7 +14,7 @@ from kiosk.outbox import Outbox
 from kiosk.service import CallbackOutcome, RatingService, State
 from sync.client import CentreClient, Credentials
 from sync.collector.db import callbacks, ratings
-from sync.uploader import Uploader
+from sync.uploader import SyncWorker, Uploader
 from tests.kiosk.virtual_time import VirtualTime
 from tests.sync.conftest import provisioned
 
@@ -93,6 +96,52 @@ def test_a_call_back_about_a_rating_the_centre_lacks_is_refused_and_kept(collect
         assert [p.id for p in queue.pending(5)] == [row_id]           # kept until the retention ends
         assert centre_rows(collector) == []
     finally:
+        store.close()
+
+
+def test_a_call_back_left_after_its_review_went_is_sent_at_once_and_a_refused_one_does_not_spin(
+        collector, terminal_config):
+    """The bad review wakes the worker at once; the number is left later, on the form, and must not wait
+    for the next interval either. A refused request stays held, and must not wake the worker every poll."""
+    settings = provisioned(collector, terminal_config())
+    settings = settings.model_copy(update={"sync": settings.sync.model_copy(
+        update={"interval_s": 3600.0, "bad_review_poll_s": 0.1})})
+    store = open_store(settings)
+    queue, stop = CallbackQueue(store), threading.Event()
+    worker = SyncWorker(settings, store, stop)
+    drains = []
+    original = worker._cycle
+
+    def counted_cycle() -> None:
+        drains.append(time.monotonic())
+        original()
+
+    worker._cycle = counted_cycle
+    thread = threading.Thread(target=worker.run)
+    try:
+        orphan = store.append_rating(1, Channel.PANEL, "open")
+        with store.transaction(write=True) as conn:                   # a rating the centre will never hold
+            conn.exec_driver_sql("UPDATE ratings SET sync_state = 'rejected'")
+        refused = queue.add(orphan.uuid, "01065123456", settings.citizen.callback.consent_version)
+        thread.start()
+        rating = store.append_rating(1, Channel.TOUCH, "open")
+        deadline = time.monotonic() + 10
+        while Outbox(store).depth().ratings:                          # the bad review went at once
+            assert time.monotonic() < deadline, "the bad review was not sent"
+            stop.wait(0.05)
+        stop.wait(1.0)
+        settled = len(drains)
+        stop.wait(1.0)                                                 # ten polls: the refused one stays held…
+        assert len(drains) == settled and [p.id for p in queue.pending(5)] == [refused]   # …and wakes nobody
+        queue.add(rating.uuid, PHONE, settings.citizen.callback.consent_version)
+        deadline = time.monotonic() + 5
+        while PHONE not in [row["phone"] for row in centre_rows(collector)]:
+            assert time.monotonic() < deadline, "the call-back waited for the next interval"
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(30)
         store.close()
 
 
