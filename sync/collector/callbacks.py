@@ -8,14 +8,16 @@ the device erases exactly those.
 """
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, select
 
-from sync.collector.db import callbacks, nul_field, ratings, utcnow
+from sync.collector.db import callbacks, nul_field, ratings, reasons, utcnow
 from sync.collector.errors import BadInput, Forbidden
 from sync.collector.ingest import first_error, parse_time
+from sync.collector.reports import day_bounds, unit_zone
 from sync.protocol import PROTOCOL_VERSION, CallbackAck, CallbackRecord, Rejected, iso_utc
 
 MAX_CALLBACKS = 5000
@@ -56,6 +58,50 @@ def store_callbacks(engine: Engine, signer_id: str, data: bytes) -> CallbackAck:
         if new_rows:
             conn.execute(callbacks.insert(), new_rows)
     return CallbackAck(stored=stored, rejected=rejected, server_time=iso_utc(now))
+
+
+class CallbackListing(BaseModel):
+    """One request as the office reads it, to call the citizen back about that rating."""
+
+    rated_at: str = Field(description="when the rating counts (corrected device time), in the unit's zone")
+    counter_id: str
+    staff_id: str | None
+    level: int
+    reasons: list[str]
+    phone: str
+    consent_version: str
+    rating_uuid: str
+    device_id: str
+    id: int = Field(description="the device's row id")
+
+
+def for_unit_day(engine: Engine, unit_id: str, day: date) -> list[CallbackListing]:
+    """The call-back requests about a unit's ratings of one local day, oldest first."""
+    if nul_field({"unit": unit_id}):
+        raise BadInput("unit: contains a NUL character")
+    with engine.connect() as conn:
+        zone = unit_zone(conn, unit_id)
+        since, until = day_bounds(day, zone)
+        rows = conn.execute(
+            select(callbacks.c.id, callbacks.c.device_id, callbacks.c.rating_uuid, callbacks.c.phone,
+                   callbacks.c.consent_version, ratings.c.counted_at, ratings.c.counter_id, ratings.c.staff_id,
+                   ratings.c.level)
+            .join(ratings, ratings.c.uuid == callbacks.c.rating_uuid)
+            .where(ratings.c.unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until)
+            .order_by(ratings.c.counted_at, callbacks.c.id)).all()
+        uuids = sorted({row.rating_uuid for row in rows})
+        codes: dict[str, list[str]] = {}
+        if uuids:
+            for uuid, code in conn.execute(select(reasons.c.rating_uuid, reasons.c.code)
+                                           .where(reasons.c.rating_uuid.in_(uuids))
+                                           .order_by(reasons.c.rating_uuid, reasons.c.code)):
+                codes.setdefault(uuid, []).append(code)
+    return [CallbackListing(rated_at=datetime.fromisoformat(row.counted_at).astimezone(zone).isoformat(),
+                            counter_id=row.counter_id, staff_id=row.staff_id, level=row.level,
+                            reasons=codes.get(row.rating_uuid, []), phone=row.phone,
+                            consent_version=row.consent_version, rating_uuid=row.rating_uuid,
+                            device_id=row.device_id, id=row.id)
+            for row in rows]
 
 
 def _parse(data: bytes, signer_id: str) -> _Envelope:

@@ -1,4 +1,4 @@
-"""`python -m sync.collector.cli …` (and `evaluator collector …`): serve, codes, rosters, reports, revocation.
+"""`python -m sync.collector.cli …` (and `evaluator collector …`): serve, codes, rosters, reports, call-backs, revocation.
 
 The CLI opens the database directly, so everything an office needs works
 without an admin HTTP endpoint.
@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from sync.collector import enroll, reports
+from sync.collector import callbacks, enroll, reports
 from sync.collector.db import DEFAULT_DB_URL, open_engine
 from sync.collector.errors import BadInput, CollectorError
 from sync.protocol import StaffRecord, hash_secret
@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--counter")
     summary.add_argument("--staff")
     summary.add_argument("--json", action="store_true", help="one JSON object, the keys of the HTTP summary")
+
+    calls = commands.add_parser("callbacks", parents=[common],
+                                help="A unit's call-back requests of a day: the numbers to call, with the rating.")
+    calls.add_argument("--unit", required=True)
+    calls.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the unit's zone")
+    calls.add_argument("--json", action="store_true", help="a JSON list, one object per request")
 
     check = commands.add_parser("integrity", parents=[common],
                                 help="Gaps, chain breaks and cut tails per device; exit 1 when any.")
@@ -133,6 +139,21 @@ def _summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _callbacks(args: argparse.Namespace) -> int:
+    engine = open_engine(args.db)
+    day = args.date or reports.today_in_unit(engine, args.unit)
+    requests = callbacks.for_unit_day(engine, args.unit, day)
+    if args.json:
+        print(json.dumps([request.model_dump(mode="json") for request in requests], ensure_ascii=False))
+        return EXIT_OK
+    print(f"{args.unit} · {day.isoformat()}: {len(requests)} call-back request(s)")
+    for request in requests:
+        staff = f"staff {request.staff_id}" if request.staff_id else "no staff signed in"
+        print(f"  {request.rated_at[11:16]}  {request.phone:<13}  counter {request.counter_id}, {staff}, "
+              f"level {request.level}, reasons: {', '.join(request.reasons) or '—'}  (rating {request.rating_uuid})")
+    return EXIT_OK
+
+
 def _integrity(args: argparse.Namespace) -> int:
     report = reports.integrity(open_engine(args.db))
     if args.json:
@@ -183,7 +204,8 @@ def _revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-HANDLERS = {"serve": _serve, "enroll-code": _enroll_code, "summary": _summary, "integrity": _integrity,
+HANDLERS = {"serve": _serve, "enroll-code": _enroll_code, "summary": _summary, "callbacks": _callbacks,
+            "integrity": _integrity,
             "roster": _roster, "revoke": _revoke}
 
 

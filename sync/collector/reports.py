@@ -38,7 +38,7 @@ def today_in_unit(engine: Engine, unit_id: str) -> date:
         return datetime.now(timezone.utc).astimezone(unit_zone(conn, unit_id)).date()
 
 
-def _day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
     """[start, end) of a local calendar day as UTC text (a day may be 23 or 25 hours long)."""
     try:
         start = datetime.combine(day, time(0), tzinfo=zone)
@@ -55,7 +55,7 @@ def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = No
     if unstorable:   # no stored id can hold it, and PostgreSQL refuses it even in a WHERE
         raise BadInput(f"{unstorable}: contains a NUL character")
     with engine.connect() as conn:
-        since, until = _day_bounds(day, unit_zone(conn, unit_id))
+        since, until = day_bounds(day, unit_zone(conn, unit_id))
         where = [ratings.c.unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until]
         if counter_id is not None:
             where.append(ratings.c.counter_id == counter_id)

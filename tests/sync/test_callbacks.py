@@ -1,6 +1,7 @@
 """Call-back requests from the terminal's store to a real collector process, and erased once it holds them."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -49,6 +50,8 @@ def test_a_call_back_reaches_the_centre_joined_to_its_rating_and_is_erased_here(
     try:
         service.start()
         service.press(1, Channel.TOUCH)
+        service.toggle_reason("wait")
+        service.toggle_reason("attitude")
         service.open_callback()
         assert service.view.state is State.CALLBACK
         rating = service.view.rating
@@ -62,6 +65,18 @@ def test_a_call_back_reaches_the_centre_joined_to_its_rating_and_is_erased_here(
         assert centre_rows(collector) == [{"device_id": settings.device.id, "id": pending.id, "phone": PHONE,
                                            "rating_uuid": rating.uuid, "level": 1}]
         assert queue.count() == 0                                   # acknowledged: erased on the device
+        listed = collector.cli("callbacks", "--unit", "unit-7", "--json")
+        assert listed.returncode == 0, listed.stderr
+        [request] = json.loads(listed.stdout)
+        assert {key: request[key] for key in ("phone", "level", "rating_uuid", "counter_id", "id")} == {
+            "phone": PHONE, "level": 1, "rating_uuid": rating.uuid, "counter_id": "c-3", "id": pending.id}
+        assert request["reasons"] == ["attitude", "wait"] and request["rated_at"].endswith("+08:00")  # unit's zone
+        text = collector.cli("callbacks", "--unit", "unit-7").stdout
+        assert "1 call-back request(s)" in text and PHONE in text and rating.uuid in text
+        other_day = collector.cli("callbacks", "--unit", "unit-7", "--date", "2020-01-01", "--json")
+        assert json.loads(other_day.stdout) == []
+        unknown = collector.cli("callbacks", "--unit", "no-such-unit")
+        assert unknown.returncode == 2 and "unknown unit" in unknown.stderr
         [delivered] = store.events_of(EventKind.CALLBACK_DELIVERED)
         assert delivered["detail"]["callback_id"] == pending.id
 
