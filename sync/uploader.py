@@ -261,7 +261,7 @@ class SyncWorker:
             remaining -= poll
             try:
                 if wake_early and (self._outbox.has_pending_level(self._settings.bad_levels)
-                                             or self._callbacks.any_newer_than(self._callbacks_seen)):
+                                   or self._callbacks.any_newer_than(self._callbacks_seen)):
                     return
             except StorageError:
                 pass

@@ -63,6 +63,8 @@ class _WellFormed(_Envelope):
     `_Envelope` and judged row by row, so each rejection keeps its own reason."""
 
     ratings: list[_RatingRow] = []  # type: ignore[valid-type]
+
+
 _CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")   # what iso_utc writes
 
 
