@@ -224,10 +224,12 @@ def _held(conn: Connection, table, key, values: list[Any], columns: list[Any],
     found: dict[Any, Any] = {}
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = values[start:start + LOOKUP_CHUNK]
-        params: dict[str, Any] = {f"k{i}": value for i, value in enumerate(chunk)}
+        # Padded (with a repeat, which IN ignores) to a power of two: a handful of shapes in all.
+        size = max(8, 1 << (len(chunk) - 1).bit_length())
+        params: dict[str, Any] = {f"k{i}": value for i, value in enumerate(chunk + chunk[-1:] * (size - len(chunk)))}
         if device_id is not None:
             params["device"] = device_id
-        query = _lookup(table, key, tuple(columns), device_id is not None, len(chunk))
+        query = _lookup(table, key, tuple(columns), device_id is not None, size)
         for row in conn.execute(query, params).mappings():
             found[row[key.name]] = row
     return found
@@ -241,8 +243,7 @@ def _lookup(table, key, columns: tuple[Any, ...], by_device: bool, count: int) -
 
     One bound parameter per value, not an expanding one: SQLAlchemy renders an expanding IN again at
     every execution (about 2 ms for 500 values, a tenth of a batch), while this statement is compiled
-    once and then served from the engine's compiled cache. Chunks are full but for a batch's last one,
-    so few shapes are ever built.
+    once and then served from the engine's compiled cache.
     """
     shape = (table.name, key.name, tuple(column.name for column in columns), by_device, count)
     query = _LOOKUPS.get(shape)
