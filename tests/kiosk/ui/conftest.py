@@ -54,30 +54,56 @@ def tap(widget) -> None:
 FAST = {"timings": {"thanks_s": 1.0, "cooldown_s": 1.0}}  # long enough to see each screen
 
 
-@pytest.fixture
-def terminal(window, make_settings):
-    """Build the citizen's screens + service + store for the given settings; tear them down afterwards.
-    Modules whose terminal needs more (staff access, a panel, a centre) define their own `terminal`."""
-    from kiosk.service import RatingService
+def store_for(settings, device_id: str | None = None):
+    """A real SQLite store at the settings' path, as the terminal's identity sees it."""
     from kiosk.store import Identity, RatingStore
-    from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
-    made = []
+    return RatingStore(settings.store.path,
+                       Identity(device_id or settings.device.id, settings.unit.id, settings.counter.id))
 
-    def build(**overrides):
-        settings = make_settings(**{**FAST, **overrides})
-        store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
+
+class Mounted:
+    """Terminals built in the shared window by one test; all removed, and their stores closed, at its end."""
+
+    def __init__(self, window):
+        self._window = window
+        self._made: list = []
+
+    def mount(self, settings, store, **app_options):
+        """Service + screens on `store`, started and drawn; `app_options` go to EvaluatorApp."""
+        from kiosk.service import RatingService
+        from kiosk.ui.app import EvaluatorApp, KivyScheduler
+
         service = RatingService(settings, store, KivyScheduler())
-        app = EvaluatorApp(settings, service)
+        app = EvaluatorApp(settings, service, **app_options)
         root = app.build()
-        window.add_widget(root)
+        self._window.add_widget(root)
         service.start()
         pump()
-        made.append((app, root, store))
-        return app, store
+        self._made.append((app, root, store))
+        return app
 
-    yield build
-    for app, root, store in made:
-        app.on_stop()
-        window.remove_widget(root)
-        store.close()
+    def close(self) -> None:
+        for app, root, store in self._made:
+            app.on_stop()
+            self._window.remove_widget(root)
+            store.close()
+
+
+@pytest.fixture
+def mounted(window):
+    terminals = Mounted(window)
+    yield terminals
+    terminals.close()
+
+
+@pytest.fixture
+def terminal(mounted, make_settings):
+    """Build the citizen's screens + service + store for the given settings; tear them down afterwards.
+    Modules whose terminal needs more (staff access, a panel, a centre) define their own `terminal`."""
+    def build(**overrides):
+        settings = make_settings(**{**FAST, **overrides})
+        store = store_for(settings)
+        return mounted.mount(settings, store), store
+
+    return build

@@ -4,12 +4,10 @@ from __future__ import annotations
 import pytest
 
 from kiosk.app import complaint_link
-from kiosk.service import RatingService
-from kiosk.store import Identity, RatingStore
 from kiosk.ui.qr import qr_matrix
 from sync.client import Credentials
 from sync.protocol import verify_complaint_url
-from tests.kiosk.ui.conftest import pump, pump_until, tap
+from tests.kiosk.ui.conftest import pump, pump_until, store_for, tap
 from tests.kiosk.ui.test_rating_flow import level_button
 
 COMPLAINT = "https://12345.example.gov.cn/complaint?unit=unit-0001"
@@ -17,32 +15,17 @@ QUESTIONNAIRE = "https://zwfw.example.gov.cn/yijian"
 
 
 @pytest.fixture
-def terminal(window, make_settings, tmp_path):
-    from kiosk.ui.app import EvaluatorApp, KivyScheduler
-
-    made = []
-
+def terminal(mounted, make_settings, tmp_path):
     def build(enrolled: bool = True, **overrides):
         settings = make_settings(sync={"state_dir": str(tmp_path / "state")},
                                  citizen={"complaint_url": COMPLAINT, "questionnaire_url": QUESTIONNAIRE},
                                  timings={"thanks_s": 5.0, "cooldown_s": 0.5}, **overrides)
         if enrolled:
             Credentials("http://centre", "dev-0042", "s3cret").save(settings.sync.state_dir)
-        store = RatingStore(settings.store.path, Identity("dev-0042", settings.unit.id, settings.counter.id))
-        service = RatingService(settings, store, KivyScheduler())
-        app = EvaluatorApp(settings, service, complaint_link=complaint_link(settings))
-        root = app.build()
-        window.add_widget(root)
-        service.start()
-        pump()
-        made.append((app, root, store))
-        return app, store
+        store = store_for(settings, "dev-0042")
+        return mounted.mount(settings, store, complaint_link=complaint_link(settings)), store
 
-    yield build
-    for app, root, store in made:
-        app.on_stop()
-        window.remove_widget(root)
-        store.close()
+    return build
 
 
 def bad_review(app) -> None:

@@ -13,40 +13,25 @@ from kiosk.app import staff_access
 from kiosk.models import Channel, EventKind
 from kiosk.service import RatingService
 from kiosk.store import Identity, RatingStore
-from tests.kiosk.ui.conftest import pump, pump_until, tap
+from tests.kiosk.ui.conftest import pump, pump_until, store_for, tap
 
 STAFF = [{"id": "E1023", "name": "李明"}, {"id": "E2000", "name": "王芳"}]
 
 
 @pytest.fixture
-def terminal(window, make_settings, tmp_path):
+def terminal(mounted, make_settings, tmp_path):
     """The touchscreen terminal as `evaluator run` composes it, with PINs set for E1023 and a technician."""
-    from kiosk.ui.app import EvaluatorApp, KivyScheduler
-
-    made = []
-
     def build(**access):
         settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")},
                                  access={"hold_s": 0.5, "idle_s": 5, **access})
         secrets = AccessFile(settings.sync.state_dir)
         secrets.set_staff_pin("E1023", "2468")
         secrets.set_technician_password("97531")
-        store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
-        service = RatingService(settings, store, KivyScheduler())
+        store = store_for(settings)
         allowed, scores = staff_access(settings, store)
-        app = EvaluatorApp(settings, service, access=allowed, scores=scores)
-        root = app.build()
-        window.add_widget(root)
-        service.start()
-        pump()
-        made.append((app, root, store))
-        return app, store, settings
+        return mounted.mount(settings, store, access=allowed, scores=scores), store, settings
 
-    yield build
-    for app, root, store in made:
-        app.on_stop()
-        window.remove_widget(root)
-        store.close()
+    return build
 
 
 def hold(manager, pos, seconds: float):
