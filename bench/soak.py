@@ -8,8 +8,9 @@
    a signed-in staff member with a photo and a signed complaint QR after bad reviews. A cycle is a
    tap on a level button (all five in turn; 2 and 1 go through the reasons screen, submitted with a
    reason or skipped, alternately; every third citizen switches to English first) until the rating
-   screen takes presses again. 500 warm-up cycles, then every 500: VmRSS, VmHWM, live Texture
-   objects (by size) and Kivy Cache entries. Baseline: the same cycles through RatingService and the
+   screen takes presses again (the terminal then trims its C heap, as between any two citizens:
+   kiosk.heap). 500 warm-up cycles, then every 500: VmRSS, VmHWM, glibc's heap in use and free, live
+   Texture objects (by size) and Kivy Cache entries. Baseline: the same cycles through RatingService and the
    store alone (no Kivy) in a child process.
 Goals: RSS drift (end − after warm-up; peak and VmHWM too) ≤ 5 MB, no texture growth; start ≤ 2 s.
 Run: .venv/bin/python bench/soak.py [--cycles N | --quick] [--size WxH] [--trace] [--no-start | --start-only]
@@ -191,6 +192,8 @@ class Sample:
     caches: dict[str, int] = field(default_factory=dict)
     objects: int = 0
     by_type: Counter = field(default_factory=Counter)
+    heap_used_mb: float = 0.0       # glibc's count (kiosk.heap.usage): what RSS is made of
+    heap_free_mb: float = 0.0
 
 
 def soak_settings(folder: Path, size: tuple[int, int] | None = None):
@@ -403,13 +406,16 @@ def sample(cycle: int, elapsed_s: float) -> Sample:
     from kivy.cache import Cache
     from kivy.graphics.texture import Texture
 
+    from kiosk.heap import HeapUsage, usage
+
     rss, hwm = proc_status_mb("VmRSS", "VmHWM")
+    heap = usage() or HeapUsage(0.0, 0.0)
     gc.collect()
     objects = gc.get_objects()
     by_size = Counter((type(o).__name__, o.width, o.height) for o in objects if isinstance(o, Texture))
     result = Sample(cycle, elapsed_s, rss, hwm, sum(by_size.values()), by_size,
                     {category: len(entries) for category, entries in Cache._objects.items()}, len(objects),
-                    Counter(type(o).__qualname__ for o in objects))
+                    Counter(type(o).__qualname__ for o in objects), *heap)
     del objects
     return result
 
@@ -428,7 +434,7 @@ def run_soak(cycles: int, folder: Path, size, trace: bool, baseline: list[Sample
           f"cooldown {FAST['cooldown_s']} s, file store under {Path.cwd()}"
           + ("\n--trace: RSS includes tracemalloc's traces and the snapshot kept from the warm-up" if trace else ""))
     print(f"{'cycle':>6} {'time s':>7} {'RSS MB':>8} {'ΔRSS':>7} {'HWM MB':>8} │ {'service-only':>12} {'Δ':>6} │ "
-          f"{'textures':>8} {'cache':>6} {'gc objects':>10}", flush=True)
+          f"{'textures':>8} {'cache':>6} {'gc objects':>10} │ {'heap used':>9} {'free':>6}", flush=True)
     started = time.monotonic()
     for n in range(total + 1):
         if n in marks:
@@ -453,7 +459,7 @@ def print_row(samples: list[Sample], base_at: dict[int, Sample]) -> None:
     b, base_warm = base_at[s.cycle], base_at[warm.cycle]
     print(f"{s.cycle:6} {s.elapsed_s:7.1f} {s.rss_mb:8.2f} {s.rss_mb - warm.rss_mb:+7.2f} {s.hwm_mb:8.2f} │ "
           f"{b.rss_mb:12.2f} {b.rss_mb - base_warm.rss_mb:+6.2f} │ {s.textures:8} {sum(s.caches.values()):6} "
-          f"{s.objects:10}", flush=True)
+          f"{s.objects:10} │ {s.heap_used_mb:9.2f} {s.heap_free_mb:6.2f}", flush=True)
 
 
 # -- report ------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from drivers.backlight import Backlight, BacklightError
 from kiosk import hours
 from kiosk.config import InputMode, Locale, Mode, Settings
+from kiosk.heap import trim_heap
 from kiosk.input_watch import TouchWatcher
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
@@ -115,6 +116,7 @@ class RatingUi:
             self._reset_locale = True        # this citizen is done: the next one starts in the default
         elif self._reset_locale and view.state in (State.AWAITING, State.IDLE, State.OUT_OF_SERVICE):
             self._reset_locale, self.locale = False, self.default_locale
+            Clock.schedule_once(self._between_citizens, 0)    # after this frame: the screen comes first
         if self.prompts is not None:
             self.prompts.show(view, self.locale)   # after the locale reset: the next citizen hears the default
         model = self.presenter.present(view, self.locale)
@@ -126,6 +128,12 @@ class RatingUi:
         self.dimming.update()
         if model.hours is not None:
             self._refresh_hours_at_next_change()
+
+    @staticmethod
+    def _between_citizens(_dt: float) -> None:
+        # What the last citizen's screens freed goes back to the system (see kiosk.heap): a terminal's
+        # resident memory stays what it holds, over years of ratings.
+        trim_heap()
 
     def _may_dim(self) -> bool:
         """Only a screen that waits for nobody dims: the waiting screen, or an open-mode rating screen with

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 
+import kiosk.ui.app
 from kiosk.config import Locale
 from kiosk.models import Channel, EventKind
 from kiosk.service import State
 from tests.kiosk.ui.conftest import pump, pump_until, tap
+
 
 def shown(manager, name: str) -> bool:
     """The screen is current and its fade is over (a ScreenManager ignores touches mid-transition)."""
@@ -150,3 +152,19 @@ def test_the_citizen_switches_language_and_the_next_one_starts_in_the_default(te
     assert app.ui.locale is Locale.ZH and level_button(manager, 5).text == "非常满意"
     assert next(w for w in rating.walk() if getattr(w, "text", None) == "English")
     assert store.count_ratings() == 1                      # switching language rated nothing
+
+
+def test_the_heap_is_trimmed_once_each_citizen_is_done(terminal, monkeypatch):
+    trims: list[str] = []
+    monkeypatch.setattr(kiosk.ui.app, "trim_heap", lambda: trims.append(app.ui.manager.current) or True)
+    app, store = terminal()
+    manager = app.ui.manager
+    pump()
+    assert trims == []                                   # nobody rated yet
+    tap(level_button(manager, 5))
+    pump_until(lambda: shown(manager, "thanks"))
+    pump()
+    assert trims == []                                   # not while the citizen reads the thanks
+    pump_until(lambda: shown(manager, "rating") and manager.get_screen("rating").model.accepting)
+    pump()
+    assert trims == ["rating"] and store.count_ratings() == 1
