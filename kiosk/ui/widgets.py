@@ -130,6 +130,7 @@ class StaffPhoto(Widget):
     """The signed-in staff member's photo, or a neutral silhouette when there is none (or it cannot be read)."""
 
     source = StringProperty("")
+    _unreadable: set[str] = set()   # files Kivy could not decode: tried (and logged) once per run, not per sign-in
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -139,11 +140,12 @@ class StaffPhoto(Widget):
 
     def _load(self, *_args) -> None:
         self.texture = None
-        if self.source:
+        if self.source and self.source not in self._unreadable:
             try:
                 # Kivy caches it by file name: a few staff photos, loaded once each for the app's life.
                 self.texture = CoreImage(self.source).texture
             except Exception:  # a corrupt or unreadable file: the silhouette, never a crash at the counter
+                self._unreadable.add(self.source)
                 log.warning("staff photo %s cannot be read; showing the silhouette", self.source)
         self._redraw()
 
