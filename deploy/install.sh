@@ -11,7 +11,7 @@
 #   /opt/evaluator/releases/<version>   the app in a virtual environment
 #   /opt/evaluator/current              symlink to the release in use (switched atomically)
 #   /etc/evaluator/config.yaml          the terminal's config (copied once, kept on upgrade)
-#   /etc/evaluator/secrets/             device key, PIN hashes, the centre's config (0700 evaluator)
+#   /etc/evaluator/secrets/             device key, PIN hashes, the centre's config and staff photos (0700 evaluator)
 #   /var/lib/evaluator/                 the rating store and Kivy's config.ini (0750 evaluator)
 #   /etc/systemd/system/evaluator-{kiosk,sync}.service, enabled
 #   /etc/udev/rules.d/99-evaluator-panel.rules          the panel as /dev/evaluator-panel

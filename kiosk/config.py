@@ -141,8 +141,9 @@ class StaffMember(_Frozen):
     name_en: str | None = None
     post: str = Field("", description="岗位, shown on the staff card.")
     post_en: str | None = None
-    photo: Path | None = Field(None, description="Photo for the staff card (PNG/JPEG, portrait); relative to "
-                                                 "the config file's folder. None: a neutral silhouette.")
+    photo: Path | None = Field(None, description="Photo for the staff card (PNG/JPEG, portrait, at most 64 KiB); "
+                                                 "relative to the config file's folder. None: a neutral silhouette. "
+                                                 "On an enrolled terminal the centre's roster photo wins.")
 
 
 MIN_CONTRAST = 3.0     # WCAG 2 AA for large text, against the white drawn on a level's colour
@@ -548,8 +549,25 @@ def _with_provisioning(raw: dict[str, Any], base: Path,
         if isinstance(overlay.get(key), dict):
             merged[key] = {**(merged.get(key) or {}), **overlay[key]}
     if "staff" in overlay:
-        merged["staff"] = overlay["staff"]
+        merged["staff"] = _centre_staff(overlay["staff"], raw.get("staff"), path.parent)
     return merged, path
+
+
+def _centre_staff(centre: Any, local: Any, state_dir: Path) -> Any:
+    """The centre's roster. Its photos are files next to centre.yaml (sync.provision writes them); a member it
+    sends without a photo keeps the one config.yaml gives the same 工号, so local photos survive enrollment."""
+    if not isinstance(centre, list):
+        return centre                       # validation names the problem
+    local_photos = {member.get("id"): member["photo"] for member in (local if isinstance(local, list) else [])
+                    if isinstance(member, dict) and isinstance(member.get("id"), str) and member.get("photo")}
+    staff = []
+    for member in centre:
+        if isinstance(member, dict) and isinstance(member.get("photo"), str):
+            member = {**member, "photo": str(state_dir / member["photo"])}
+        elif isinstance(member, dict) and isinstance(member.get("id"), str) and member["id"] in local_photos:
+            member = {**member, "photo": local_photos[member["id"]]}
+        staff.append(member)
+    return staff
 
 
 def _read_yaml(source: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Callable
 
 from kiosk import callback, hours
 from kiosk.config import Locale, Settings
+from kiosk.photos import PhotoChecker
 from kiosk.service import State, View
 
 
@@ -117,6 +118,7 @@ class Presenter:
         `now`: the unit's wall clock, for "open now" (tests pass their own)."""
         self._settings = settings
         self._complaint_link = complaint_link
+        self._photos = PhotoChecker()
         self.now = now or (lambda: dt.datetime.now(settings.unit.zone))
 
     def present(self, view: View, locale: Locale) -> ScreenModel:
@@ -196,8 +198,7 @@ class Presenter:
         name = member.name_en if english and member.name_en else member.name
         post = member.post_en if english and member.post_en else member.post
         post = f"  ·  {post}" if post else ""
-        photo = str(member.photo) if member.photo and member.photo.is_file() else ""
-        return name, f"{text('staff_no', locale)} {member.id}{post}", photo
+        return name, f"{text('staff_no', locale)} {member.id}{post}", self._photos.usable(member.id, member.photo)
 
 
 def all_texts(settings: Settings) -> str:

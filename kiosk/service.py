@@ -277,16 +277,19 @@ class RatingService:
                 self._finish_reasons(timed_out=False)
         self._publish()
 
-    def sign_in(self, staff_id: str) -> None:
+    def sign_in(self, staff_id: str, source: str = "counter") -> None:
+        """`staff_id` serves at this counter from now on; `source`: the counter PC's `I` line, or "screen" (the
+        staff member's own button after a PIN sign-in)."""
         with self._lock:
-            if self._record_or_fail(EventKind.STAFF_SIGN_IN, staff_id=staff_id):
+            if self._record_or_fail(EventKind.STAFF_SIGN_IN, staff_id=staff_id, source=source):
                 self._view = replace(self._view, staff_id=staff_id)
         self._publish()
 
-    def sign_out(self) -> None:
+    def sign_out(self, source: str = "counter") -> None:
         with self._lock:
             staff_id = self._view.staff_id
-            if staff_id is not None and self._record_or_fail(EventKind.STAFF_SIGN_OUT, staff_id=staff_id):
+            if staff_id is not None and self._record_or_fail(EventKind.STAFF_SIGN_OUT, staff_id=staff_id,
+                                                             source=source):
                 self._view = replace(self._view, staff_id=None)
         self._publish()
 

@@ -23,6 +23,8 @@ _TEXT = {
     "choose_first": ("请先选择您的姓名", "Choose your name first"),
     "ok": ("确定", "OK"),
     "back": ("返回", "Back"),
+    "serve": ("在此窗口服务", "Serve at this counter"),
+    "leave_counter": ("结束在此窗口服务", "Stop serving here"),
 }
 
 
@@ -93,3 +95,13 @@ class SignInForm:
         message = say(self._message[0], locale, **self._message[1]) if self._message else say("pick", locale)
         return SignInModel(title=say("title", locale), choices=tuple(choices), dots="●" * len(self.secret),
                            message=message, ok_label=say("ok", locale), back_label=say("back", locale))
+
+
+def counter_label(signed_in: str | None, serving: str | None, locale: Locale) -> str:
+    """The scores screen's button that takes the counter (as the counter PC's `I` line does) or leaves it.
+
+    Empty (no button) for a technician: only the staff member who signed in with their own PIN may put their
+    name on the citizen's screen. `serving`: who serves at the counter now."""
+    if signed_in is None:
+        return ""
+    return say("leave_counter" if serving == signed_in else "serve", locale)

@@ -12,6 +12,7 @@ Nothing here may change for data already written or sent.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -20,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PROTOCOL_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -198,6 +199,52 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+# -- staff photos --------------------------------------------------------------------
+# A roster entry may carry the portrait its staff card shows, as base64 of a JPEG or PNG
+# file. Small on purpose: the whole roster travels in every changed config, and the card
+# draws the photo a few centimetres high (a 300×400 JPEG is some 30 KB).
+MAX_PHOTO_BYTES = 64 * 1024
+MAX_PHOTO_BASE64 = 4 * -(-MAX_PHOTO_BYTES // 3)
+_PHOTO_SIGNATURES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+
+
+def photo_type(head: bytes) -> str | None:
+    """'jpg' or 'png' by the file's first bytes; None for anything else."""
+    return next((kind for signature, kind in _PHOTO_SIGNATURES.items() if head.startswith(signature)), None)
+
+
+def photo_size_problem(size: int) -> str | None:
+    if size > MAX_PHOTO_BYTES:
+        return f"is {size:,} bytes, at most {MAX_PHOTO_BYTES:,} (a 300×400 JPEG is plenty)"
+    return None if size else "is empty"
+
+
+def check_photo(data: bytes) -> str:
+    """The photo's type ('jpg' or 'png'); ValueError saying why it cannot be a staff photo."""
+    problem = photo_size_problem(len(data))
+    if problem is None and photo_type(data) is None:
+        problem = "is not a JPEG or PNG image"
+    if problem is not None:
+        raise ValueError(problem)
+    return photo_type(data)
+
+
+def encode_photo(data: bytes) -> str:
+    check_photo(data)
+    return _b64(data)
+
+
+def decode_photo(text: str) -> tuple[bytes, str]:
+    """(image bytes, 'jpg' or 'png') of a roster entry's photo; ValueError saying what is wrong."""
+    if len(text) > MAX_PHOTO_BASE64:
+        raise ValueError(f"is {len(text):,} base64 characters, at most {MAX_PHOTO_BASE64:,}")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not base64") from None
+    return data, check_photo(data)
+
+
 
 # -- wire schema ---------------------------------------------------------------------
 
@@ -318,6 +365,16 @@ class StaffRecord(_Wire):
     post_en: str | None = None
     pin_hash: str | None = Field(None, pattern=SECRET_HASH_PATTERN,
                                  description="The staff PIN as a salted scrypt hash (never the PIN).")
+    photo: str | None = Field(None, max_length=MAX_PHOTO_BASE64, json_schema_extra={"contentEncoding": "base64"},
+                              description=f"The staff card's portrait: a JPEG or PNG file of at most "
+                                          f"{MAX_PHOTO_BYTES} bytes, base64-encoded. None: a neutral silhouette.")
+
+    @field_validator("photo")
+    @classmethod
+    def _photo_is_an_image(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_photo(value)
+        return value
 
 
 class DeviceConfig(_Wire):
@@ -325,7 +382,9 @@ class DeviceConfig(_Wire):
 
     unit: dict[str, Any]
     counter: dict[str, Any]
-    staff: list[dict[str, Any]] = []
+    # Plain objects, not StaffRecord: a terminal keeps the keys it knows, so a newer centre may send more.
+    # The collector's OpenAPI document names StaffRecord as their schema.
+    staff: list[dict[str, Any]] = Field([], description="The roster: StaffRecord objects.")
 
 
 class EnrollResponse(_Wire):

@@ -89,7 +89,7 @@ class RatingUi:
         self._shown: View | None = None      # the view on the screen
         self._render_trigger = Clock.create_trigger(self._render_latest)
         self.staff = StaffScreens(settings, self.manager, access, scores, lambda: self.locale, self._back_to_citizen,
-                                  technician) if access is not None and scores is not None else None
+                                  technician, service) if access is not None and scores is not None else None
         self.dimming = ScreenDimmer(self.manager, settings.ui, backlight, self._may_dim)
         self._hours_event = None
         if service is not None:

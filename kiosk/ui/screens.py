@@ -154,6 +154,7 @@ class ScoresScreen(Screen):
     controller = ObjectProperty(None, allownone=True)
     signed_in_name = StringProperty("")
     back_label = StringProperty("")
+    counter_label = StringProperty("")     # 在此窗口服务 or 结束在此窗口服务; empty: no such button
 
     def on_model(self, _screen, model) -> None:
         if model is None:

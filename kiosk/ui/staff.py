@@ -16,7 +16,8 @@ from kivy.uix.screenmanager import ScreenManager
 
 from kiosk.access import AccessControl, Outcome, Role
 from kiosk.config import Corner, Locale, Settings
-from kiosk.signin import SignInForm, say
+from kiosk.service import RatingService
+from kiosk.signin import SignInForm, counter_label, say
 from kiosk.technician import ProvisionField, Technician
 from kiosk.technician import say as say_technician
 from kiosk.ui import kv, screens
@@ -37,8 +38,9 @@ class StaffMode(str, enum.Enum):
 class StaffScreens:
     def __init__(self, settings: Settings, manager: ScreenManager, access: AccessControl, scores: ScoresSource,
                  locale: Callable[[], Locale], leave: Callable[[], None],
-                 technician: Callable[[], Technician] | None = None):
-        """`leave`: show the citizen's current screen again; `technician`: makes what technician mode does.
+                 technician: Callable[[], Technician] | None = None, service: RatingService | None = None):
+        """`leave`: show the citizen's current screen again; `technician`: makes what technician mode does;
+        `service`: where a staff member signed in by PIN takes (or leaves) the counter (None: no such button).
 
         The staff screens and technician mode are built when first opened, not at start: the citizen's
         first frame must not wait for screens that most days nobody opens."""
@@ -50,6 +52,8 @@ class StaffScreens:
         self.form = SignInForm(settings, access)
         self._make_technician = technician
         self._technician: Technician | None = None
+        self._service = service
+        self._signed_in: str | None = None               # the staff member whose scores are open
         self.mode = StaffMode.OFF
         self._hold: tuple[Any, Any] | None = None        # (touch, Clock event) of a corner press
         self._idle = Clock.create_trigger(lambda _dt: self.leave_staff_mode(), self._settings.idle_s)
@@ -160,9 +164,26 @@ class StaffScreens:
     # -- scores and leaving ------------------------------------------------------------
 
     def open_scores(self, staff_id: str | None) -> None:
+        self._signed_in = staff_id
         self.scores_screen.back_label = say("back", self._locale())
+        self.scores_screen.counter_label = counter_label(staff_id, self._service.view.staff_id, self._locale()) \
+            if self._service is not None else ""
         self.scores_screen.model = self._scores(staff_id, self._locale())
         self._enter(StaffMode.SCORES)
+
+    def toggle_counter(self) -> None:
+        """The scores screen's 在此窗口服务 / 结束在此窗口服务: the same sign-in the counter PC's `I`/`O` lines make,
+        recorded with source "screen"; then the citizen's screen, where the staff card shows the change."""
+        staff_id = self._signed_in
+        if self._service is None or staff_id is None:
+            return
+        if self._service.view.staff_id == staff_id:
+            self._service.sign_out(source="screen")
+        else:
+            self._service.sign_in(staff_id, source="screen")
+        log.info("%s %s the counter on the screen", staff_id,
+                 "took" if self._service.view.staff_id == staff_id else "left")
+        self.leave_staff_mode()
 
     # -- technician mode -----------------------------------------------------------------
 
@@ -233,6 +254,7 @@ class StaffScreens:
         """The 返回 buttons; also the idle timeout."""
         self._idle.cancel()
         self.form.reset()
+        self._signed_in = None
         self.mode = StaffMode.OFF
         self._leave()
 

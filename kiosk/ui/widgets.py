@@ -20,6 +20,13 @@ def latin_words(text: str) -> list[str]:
     return [word for word in text.split() if all(ord(ch) < 0x2E80 for ch in word)]
 
 
+def one_line_font(text: str, width: float, height: float, share: float = 0.4) -> float:
+    """A font size at which `text` fits on one line of a `width` button: `share` of its height at most. A CJK
+    character is about as wide as the font is high, a Latin letter (or space) at most 0.6 of it."""
+    ems = sum(1.0 if ord(ch) >= 0x2E80 else 0.6 for ch in text)
+    return min(height * share, width * 0.9 / max(1.0, ems))
+
+
 class FitLabel(Label):
     """Text that fits its box in any language and on any screen: wrapped to the box's width, at
     `max_font_size` or, when that overflows, the largest size that does not.
@@ -130,6 +137,7 @@ class StaffPhoto(Widget):
     """The signed-in staff member's photo, or a neutral silhouette when there is none (or it cannot be read)."""
 
     source = StringProperty("")
+    _unreadable: set[str] = set()   # files Kivy could not decode: tried (and logged) once per run, not per sign-in
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -139,11 +147,12 @@ class StaffPhoto(Widget):
 
     def _load(self, *_args) -> None:
         self.texture = None
-        if self.source:
+        if self.source and self.source not in self._unreadable:
             try:
                 # Kivy caches it by file name: a few staff photos, loaded once each for the app's life.
                 self.texture = CoreImage(self.source).texture
             except Exception:  # a corrupt or unreadable file: the silhouette, never a crash at the counter
+                self._unreadable.add(self.source)
                 log.warning("staff photo %s cannot be read; showing the silhouette", self.source)
         self._redraw()
 

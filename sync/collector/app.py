@@ -21,7 +21,8 @@ from sync.collector.auth import Nonce, authenticate, check_signature, decode_bod
 from sync.collector.db import now_text, open_engine
 from sync.collector.errors import BadInput, CollectorError, Forbidden
 from sync.protocol import (HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, Ack, Batch,
-                           CallbackAck, CallbackBatch, DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat, Summary)
+                           CallbackAck, CallbackBatch, DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat,
+                           StaffRecord, Summary)
 
 MAX_QUERY_ID = 200
 
@@ -104,7 +105,7 @@ def create_app(db_url: str) -> FastAPI:
     _install_error_handlers(app)
     _device_routes(app)
     _report_routes(app)
-    _extend_openapi(app, (Batch, Heartbeat, CallbackBatch))
+    _extend_openapi(app, (Batch, Heartbeat, CallbackBatch, StaffRecord))
     return app
 
 
@@ -183,7 +184,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _extend_openapi(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
-    """Put the raw-read bodies' schemas into components, where the request bodies refer to them."""
+    """Put the raw-read bodies' schemas (and the roster's) into components, where the bodies refer to them."""
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
@@ -194,6 +195,9 @@ def _extend_openapi(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
             for name, definition in body.pop("$defs", {}).items():
                 components.setdefault(name, definition)
             components.setdefault(model.__name__, body)
+        # DeviceConfig keeps its roster as plain objects (a terminal ignores keys it does not know): say what
+        # the reference collector sends in them.
+        components["DeviceConfig"]["properties"]["staff"]["items"] = {"$ref": "#/components/schemas/StaffRecord"}
         app.openapi_schema = schema
         return schema
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sync.collector import callbacks, enroll, reports
 from sync.collector.db import DEFAULT_DB_URL, open_engine
 from sync.collector.errors import BadInput, CollectorError
-from sync.protocol import StaffRecord, hash_secret
+from sync.protocol import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     roster.add_argument("--unit", required=True)
     roster.add_argument("--counter", help="only this counter's devices")
     roster.add_argument("--file", required=True, type=Path, metavar="STAFF.yaml",
-                        help="a YAML or JSON list of {id, name, post, name_en, post_en, pin}; a pin (4–16 "
-                             "digits) is stored and sent only as a salted hash")
+                        help="a YAML or JSON list of {id, name, post, name_en, post_en, pin, photo}; a pin (4–16 "
+                             "digits) is stored and sent only as a salted hash; a photo is a JPEG or PNG file "
+                             f"(relative to STAFF.yaml, at most {MAX_PHOTO_BYTES // 1024} KiB) for the staff card")
 
     revoke = commands.add_parser("revoke", parents=[common], help="Refuse every later request of a device.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
@@ -178,7 +179,7 @@ def _roster(args: argparse.Namespace) -> int:
     if not isinstance(entries, list):
         raise BadInput(f"{args.file}: must be a list of staff members")
     try:
-        staff = [StaffRecord.model_validate(_hash_pin(entry)) for entry in entries]
+        staff = [StaffRecord.model_validate(_with_photo(_hash_pin(entry), args.file.parent)) for entry in entries]
     except ValidationError as exc:
         error = exc.errors()[0]
         raise BadInput(f"{args.file}: {'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}") from None
@@ -196,6 +197,24 @@ def _hash_pin(entry: object) -> object:
     if not (pin.isdigit() and 4 <= len(pin) <= 16):
         raise BadInput(f"staff {entry.get('id')!r}: pin must be 4–16 digits (the terminal has a digit keypad)")
     return {**entry, "pin_hash": hash_secret(pin)}
+
+
+def _with_photo(entry: object, folder: Path) -> object:
+    """A roster entry's `photo` names an image file; the roster carries the image itself (base64), checked here."""
+    if not isinstance(entry, dict) or entry.get("photo") is None:
+        return entry
+    path = folder / str(entry["photo"])
+    where = f"staff {entry.get('id')!r}: photo {path}"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{where}: file not found") from None
+    except OSError as exc:
+        raise BadInput(f"{where}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return {**entry, "photo": encode_photo(data)}
+    except ValueError as exc:
+        raise BadInput(f"{where}: {exc}") from None
 
 
 def _revoke(args: argparse.Namespace) -> int:
