@@ -164,11 +164,13 @@ def run_headless(settings: Settings) -> int:
     return 0
 
 
-def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: Locale,
+def render_snapshot(settings: Settings, name: str, out: Path, locale: Locale,
                     size: tuple[int, int] | None = None) -> Path:
-    """Draw one screen with demo data into a PNG, offscreen."""
-    from kiosk.demo import demo_settings, demo_team_settings, demo_view
+    """Draw one screen (a name in kiosk.demo.SNAPSHOTS) with demo data into a PNG, offscreen."""
+    from kiosk.demo import demo_settings, demo_team_settings, demo_view, snapshot_screen
     from kiosk.ui.boot import prepare_kivy
+
+    screen = snapshot_screen(name)
 
     staff_screen = screen in (ScreenName.SIGN_IN, ScreenName.SCORES, ScreenName.TECHNICIAN, ScreenName.PROVISION)
     demo = demo_team_settings(settings) if staff_screen else demo_settings(settings)
@@ -184,7 +186,7 @@ def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: L
             ui = _staff_demo(demo, screen, locale, Path(scratch))
         else:
             ui = RatingUi(demo, service=None, locale=locale)
-            ui.show(demo_view(screen, demo))
+            ui.show(demo_view(name, demo))
         Window.add_widget(ui.manager)
         for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
             EventLoop.idle()

@@ -16,7 +16,7 @@ from typing import Callable
 
 from kiosk import __version__
 from kiosk.config import ConfigError, Locale, Settings, load
-from kiosk.presenter import ScreenName
+from kiosk.demo import SNAPSHOTS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("panel-sim", help="A virtual EVP-1 panel on a pty, for development and tests.",
                         add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     snap = add("snapshot", _snapshot, "Render one screen with demo data into a PNG (offscreen).")
-    snap.add_argument("screen", nargs="?", choices=[s.value for s in ScreenName], metavar="SCREEN")
+    snap.add_argument("screen", nargs="?", choices=SNAPSHOTS, metavar="SCREEN")
     snap.add_argument("--out", type=Path, metavar="FILE.png")
     snap.add_argument("--lang", choices=[loc.value for loc in Locale], help="default: the config's locale")
     snap.add_argument("--size", type=_size, metavar="WxH", help="window size in pixels, e.g. 800x480")
@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _snapshot(args: argparse.Namespace) -> int:
     if args.list:
-        print("\n".join(screen.value for screen in ScreenName))
+        print("\n".join(SNAPSHOTS))
         return EXIT_OK
     if args.screen is None or args.out is None:
         raise UsageError("give a SCREEN and --out FILE.png (or --list)")
@@ -190,7 +190,7 @@ def _snapshot(args: argparse.Namespace) -> int:
     settings = load(args.config)
     locale = Locale(args.lang) if args.lang else settings.locale
     try:
-        out = render_snapshot(settings, ScreenName(args.screen), args.out, locale, args.size)
+        out = render_snapshot(settings, args.screen, args.out, locale, args.size)
     except FontError as exc:
         raise UsageError(str(exc)) from None
     print(out)

@@ -220,6 +220,10 @@ class TimingSettings(_Frozen):
     solicit_window_s: Annotated[float, Field(gt=0, le=600, description="A request waits this long for its one press.")] = 15.0
     reason_timeout_s: Annotated[float, Field(gt=0, le=600, description="The reason step closes after this long untouched.")] = 30.0
     thanks_s: Annotated[float, Field(gt=0, le=60, description="How long the thanks screen stays.")] = 3.0
+    complaint_qr_s: Annotated[float, Field(gt=0, le=300, description="How long the thanks screen stays when it "
+                                           "shows the complaint QR code, counted from when it appears (never "
+                                           "less than thanks_s); a touch closes it sooner. Only the screen: "
+                                           "presses count again after thanks_s, as after any rating.")] = 15.0
     storage_retry_s: Annotated[float, Field(gt=0, le=3600, description="Out of service: retry storage this often.")] = 5.0
 
 
@@ -415,6 +419,10 @@ class UiSettings(_Frozen):
                                                "display reports, often wrong on panel PCs.")] = None
     touch_target_mm: Annotated[float, Field(ge=7, le=30, description="Smallest side of anything the citizen "
                                             "touches, in millimetres.")] = 15.0
+    qr_mm: Annotated[float, Field(ge=10, le=80, description="Side of a QR code for the citizen's phone, in "
+                                  "millimetres; smaller only where the screen has no room for it.")] = 25.0
+    text_min_mm: Annotated[float, Field(ge=1.5, le=10, description="Smallest text the citizen must read (QR "
+                                        "captions), as font size in millimetres.")] = 3.0
     dim_after_s: Annotated[float | None, Field(ge=5, le=86_400, description="Dim the waiting screen after this "
                                                "long untouched; null = never.")] = 300.0
     brightness: Annotated[float, Field(gt=0, le=1, description="Backlight when awake, share of its maximum.")] = 1.0

@@ -17,13 +17,25 @@ DEMO_STAFF = StaffMember(id="E1023", name="李明", name_en="Li Ming", post="综
 
 
 DEMO_QUESTIONNAIRE = "https://zwfw.example.gov.cn/yijian?unit=unit-0001"
+DEMO_COMPLAINT = "https://12345.example.gov.cn/tousu?unit=unit-0001"
+
+# Snapshot names beyond one per screen: a state of a screen that looks different enough to have its own.
+BAD_THANKS = "thanks_bad"          # the thanks after a bad review, with the complaint QR code
+SNAPSHOTS: tuple[str, ...] = tuple(screen.value for screen in ScreenName) + (BAD_THANKS,)
+
+
+def snapshot_screen(name: str) -> ScreenName:
+    """The screen a snapshot name draws; ValueError for a name that is not in SNAPSHOTS."""
+    return ScreenName.THANKS if name == BAD_THANKS else ScreenName(name)
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The configured terminal, with a staff member signed in so the card shows (and a QR on the waiting screen)."""
-    if settings.citizen.questionnaire_url is None:
-        settings = settings.model_copy(update={"citizen": settings.citizen.model_copy(
-            update={"questionnaire_url": DEMO_QUESTIONNAIRE})})
+    """The configured terminal, with a staff member signed in so the card shows, and the citizen's links set
+    (the questionnaire QR on the waiting screen, the complaint QR after a bad review) where the config has none."""
+    links = {key: url for key, url in (("questionnaire_url", DEMO_QUESTIONNAIRE), ("complaint_url", DEMO_COMPLAINT))
+             if getattr(settings.citizen, key) is None}
+    if links:
+        settings = settings.model_copy(update={"citizen": settings.citizen.model_copy(update=links)})
     if settings.counter.staff_id is not None:
         return settings
     staff = settings.staff or (DEMO_STAFF,)
@@ -37,21 +49,25 @@ def _rating(level: int) -> StoredRating:
                         recorded_at="2026-11-25T02:00:00.000000+00:00", clock_suspect=False, hash="0" * 64)
 
 
-def demo_view(screen: ScreenName, settings: Settings) -> View:
+def demo_view(screen: ScreenName | str, settings: Settings) -> View:
+    """What `screen` (a ScreenName or a name in SNAPSHOTS) shows in the demo."""
     staff = settings.counter.staff_id
+    worst = min(settings.bad_levels or {1})
+    if screen == BAD_THANKS:
+        return View(state=State.THANKS, mode=settings.mode, accepting=False, staff_id=staff, rating=_rating(worst))
+    screen = ScreenName(screen)
     if screen is ScreenName.RATING:
         return View(state=State.AWAITING, mode=settings.mode, accepting=True, staff_id=staff,
                     request=Request(case_no="2026A-0042", staff_id=None, source="counter"))
     if screen is ScreenName.WAITING:
         return View(state=State.IDLE, mode=Mode.SOLICITED, accepting=False, staff_id=staff)
     if screen is ScreenName.REASONS:
-        worst = min(settings.bad_levels or {1})
         first = frozenset({settings.bad_reasons[0].code}) if settings.bad_reasons else frozenset()
         return View(state=State.REASONS, mode=settings.mode, accepting=False, staff_id=staff,
                     rating=_rating(worst), selected_reasons=first)
     if screen is ScreenName.CALLBACK:
         return View(state=State.CALLBACK, mode=settings.mode, accepting=False, staff_id=staff,
-                    rating=_rating(min(settings.bad_levels or {1})))
+                    rating=_rating(worst))
     if screen is ScreenName.THANKS:
         return View(state=State.THANKS, mode=settings.mode, accepting=False, staff_id=staff, rating=_rating(5))
     if screen is ScreenName.OUT_OF_SERVICE:

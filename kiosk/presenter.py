@@ -111,6 +111,12 @@ class ScreenModel:
 ComplaintLink = Callable[[str], str | None]   # rating uuid → signed complaint URL
 
 
+def shows_complaint_qr(settings: Settings, view: View) -> bool:
+    """The thanks after a bad review, with a complaint page configured: its screen shows the complaint QR code."""
+    return view.state is State.THANKS and view.rating is not None and bool(settings.citizen.complaint_url) \
+        and view.rating.level in settings.bad_levels
+
+
 class Presenter:
     def __init__(self, settings: Settings, complaint_link: ComplaintLink | None = None,
                  now: Callable[[], dt.datetime] | None = None):
@@ -157,8 +163,7 @@ class Presenter:
 
     def _qr(self, screen: ScreenName, view: View, locale: Locale) -> dict[str, str]:
         citizen = self._settings.citizen
-        if screen is ScreenName.THANKS and view.rating is not None and citizen.complaint_url \
-                and view.rating.level in self._settings.bad_levels:
+        if shows_complaint_qr(self._settings, view):
             link = self._complaint_link(view.rating.uuid) if self._complaint_link else None
             return {"qr_payload": link or citizen.complaint_url, "qr_caption": text("qr_complaint", locale)}
         if screen is ScreenName.WAITING and citizen.questionnaire_url:

@@ -18,6 +18,7 @@ from kiosk import hours
 from kiosk.config import InputMode, Locale, Mode, Settings
 from kiosk.heap import trim_heap
 from kiosk.input_watch import TouchWatcher
+from kiosk.linger import ComplaintLinger
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
 from kiosk.presenter import ComplaintLink, Presenter, ScreenName
@@ -71,20 +72,22 @@ class RatingUi:
         `backlight`: dimmed when idle (None: an on-screen veil); `now`: the unit's wall clock (tests pass
         their own)."""
         self.prompts = prompts
-        physical.configure(settings.ui.diagonal_in, settings.ui.touch_target_mm)   # the .kv rules read it
+        physical.configure(settings.ui)   # the .kv rules read it
         kv.load(kv.CITIZEN)
         self.settings = settings
         self.service = service
         self.locale = self.default_locale = locale or settings.locale
         self._reset_locale = False
         self.presenter = Presenter(settings, complaint_link, now)
+        self.linger = ComplaintLinger(settings)   # the complaint QR stays up to be scanned
+        self._linger_event = None
         # No fade: on the software GL of many panel PCs a transition renders two
         # window-sized FBOs, and the thanks screen (the proof that the rating
         # counted) would appear 0.3 s late.
         self.manager = ScreenManager(transition=NoTransition())
         for name, cls in SCREEN_CLASSES.items():
             self.manager.add_widget(cls(name=name.value, controller=self))
-        self.callback = CallbackPanel(settings, self.manager, service, lambda: self.locale)
+        self.callback = CallbackPanel(settings, self.manager, service, lambda: self.locale, self.switch_language)
         self._latest: View | None = None     # the newest view from the service, not drawn yet
         self._shown: View | None = None      # the view on the screen
         self._render_trigger = Clock.create_trigger(self._render_latest)
@@ -110,9 +113,10 @@ class RatingUi:
             self.show(self._latest)
 
     def show(self, view: View) -> None:
+        view = self.linger.view_to_draw(view)
         self._shown = view
         self.callback.view_shown(view)       # outside the call-back step, no number stays on screen
-        if view.state in (State.THANKS, State.CALLBACK):
+        if view.state in (State.REASONS, State.CALLBACK, State.THANKS):
             self._reset_locale = True        # this citizen is done: the next one starts in the default
         elif self._reset_locale and view.state in (State.AWAITING, State.IDLE, State.OUT_OF_SERVICE):
             self._reset_locale, self.locale = False, self.default_locale
@@ -128,6 +132,20 @@ class RatingUi:
         self.dimming.update()
         if model.hours is not None:
             self._refresh_hours_at_next_change()
+        self._redraw_when_linger_ends()
+
+    def _redraw_when_linger_ends(self) -> None:
+        if self._linger_event is not None:
+            self._linger_event.cancel()
+            self._linger_event = None
+        remaining = self.linger.remaining_s()
+        if remaining is not None:
+            # A bound method, held weakly by the Clock (see _refresh_hours_at_next_change). A little late
+            # rather than early: Kivy's clock and time.monotonic() need not agree to the millisecond.
+            self._linger_event = Clock.schedule_once(self._linger_over, remaining + 0.05)
+
+    def _linger_over(self, _dt: float) -> None:
+        self._back_to_citizen()
 
     @staticmethod
     def _between_citizens(_dt: float) -> None:
@@ -165,8 +183,14 @@ class RatingUi:
     def switch_language(self) -> None:
         """中文 ⇄ English for the citizen at the screen; back to the default after their rating."""
         self.locale = Locale.EN if self.locale is Locale.ZH else Locale.ZH
+        self.callback.language_changed()
         if self.service is not None:
             self.show(self.service.view)
+
+    def dismiss_thanks(self) -> None:
+        """A touch on the thanks screen: a complaint QR code kept up for scanning goes with the service's thanks."""
+        self.linger.dismiss()
+        self._back_to_citizen()
 
     # -- screen → service ----------------------------------------------------
 

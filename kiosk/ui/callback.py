@@ -22,10 +22,12 @@ log = logging.getLogger(__name__)
 
 class CallbackPanel:
     def __init__(self, settings: Settings, manager: ScreenManager, service: RatingService | None,
-                 locale: Callable[[], Locale]):
+                 locale: Callable[[], Locale], switch_language: Callable[[], None]):
+        """`locale`: the citizen's language now; `switch_language`: the screens' 中文/English (kiosk.ui.app)."""
         self._settings = settings.citizen.callback
         self._service = service
         self._locale = locale
+        self.switch_language = switch_language    # the screen's language button
         self.form = CallbackForm(self._settings)
         self.screen = screens.CallbackScreen(name=ScreenName.CALLBACK.value, controller=self)
         manager.add_widget(self.screen)
@@ -65,6 +67,11 @@ class CallbackPanel:
         self._redraw()
         if self._service is not None:
             self._service.cancel_callback()
+
+    def language_changed(self) -> None:
+        """The citizen switched language: the form in the new one; on this screen, a touch like any other
+        (the service ignores the activity outside the call-back step)."""
+        self._touched()
 
     def view_shown(self, view: View) -> None:
         """Every view the citizen's screens draw: outside the call-back step the form is blank."""

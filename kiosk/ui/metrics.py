@@ -3,7 +3,8 @@
 Layouts share the window out by proportion, which keeps them legible from a
 7" 800×480 panel to a 21.5" portrait one; but a button has to be big enough
 for a finger whatever the screen (15 mm is the usual accessibility minimum).
-The .kv rules take `physical.touch` as a floor for every touch target.
+The .kv rules take `physical.touch` as a floor for every touch target, `physical.qr` as the size a QR code
+aims for and `physical.text` as a floor for small print such as a QR code's caption.
 
 The pixel density comes from the configured screen diagonal: panel PCs often
 report no DPI or a wrong one (SDL's kmsdrm and offscreen drivers say 96).
@@ -15,7 +16,12 @@ import math
 from kivy.event import EventDispatcher
 from kivy.properties import NumericProperty
 
+from kiosk.config import UiSettings
+
 MM_PER_INCH = 25.4
+# Without a configured diagonal, millimetres come from the DPI the display reports (often a flat 96, well
+# under a 7" panel's real 133): a text size in millimetres alone could then come out unreadably small.
+TEXT_FLOOR_PX = 14
 
 
 def px_per_mm(size_px: tuple[int, int], diagonal_in: float | None, reported_dpi: float) -> float:
@@ -26,22 +32,24 @@ def px_per_mm(size_px: tuple[int, int], diagonal_in: float | None, reported_dpi:
 
 
 class Physical(EventDispatcher):
-    """Follows the window: `mm` is one millimetre in pixels, `touch` the smallest touch target."""
+    """Follows the window: `mm` is one millimetre in pixels, `touch` the smallest touch target, `qr` the side a
+    QR code should have for a phone to scan it, `text` the smallest font size a citizen must read."""
 
     mm = NumericProperty(96 / MM_PER_INCH)
     touch = NumericProperty(15 * 96 / MM_PER_INCH)
+    qr = NumericProperty(25 * 96 / MM_PER_INCH)
+    text = NumericProperty(TEXT_FLOOR_PX)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._diagonal_in: float | None = None
-        self._touch_mm = 15.0
+        self._ui: UiSettings | None = None
         self._window = None
 
-    def configure(self, diagonal_in: float | None, touch_mm: float) -> None:
+    def configure(self, ui: UiSettings) -> None:
         """Called with the terminal's settings before its screens are built, and again if they change."""
         from kivy.core.window import Window
 
-        self._diagonal_in, self._touch_mm = diagonal_in, touch_mm
+        self._ui = ui
         if self._window is not Window:
             Window.bind(size=lambda *_: self._update())
             self._window = Window
@@ -50,8 +58,11 @@ class Physical(EventDispatcher):
     def _update(self) -> None:
         from kivy.metrics import Metrics
 
-        self.mm = px_per_mm(tuple(self._window.size), self._diagonal_in, Metrics.dpi)
-        self.touch = self._touch_mm * self.mm
+        ui = self._ui
+        self.mm = px_per_mm(tuple(self._window.size), ui.diagonal_in, Metrics.dpi)
+        self.touch = ui.touch_target_mm * self.mm
+        self.qr = ui.qr_mm * self.mm
+        self.text = max(ui.text_min_mm * self.mm, TEXT_FLOOR_PX)
 
 
 physical = Physical()

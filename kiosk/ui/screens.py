@@ -74,6 +74,10 @@ class ReasonsScreen(ModelScreen):
             toggle.state = "down" if reason.selected else "normal"
 
 
+class KeypadButton(Button):
+    """A key of a number keypad: the citizen's call-back and the staff's PIN (rule in widgets.kv)."""
+
+
 class CallbackScreen(ModelScreen):
     """Draws a kiosk.callback.CallbackFormModel; its controller is a kiosk.ui.callback.CallbackPanel."""
 
@@ -87,7 +91,13 @@ class CallbackScreen(ModelScreen):
 
 
 class ThanksScreen(ModelScreen):
-    pass
+    def on_touch_down(self, touch) -> bool:
+        # The thanks screen has nothing to press: a touch means "done", which closes a complaint QR code
+        # kept up for scanning (the staff corner and the dimmer have seen the touch already).
+        if self.collide_point(*touch.pos) and self.controller is not None:
+            self.controller.dismiss_thanks()
+            return True
+        return super().on_touch_down(touch)
 
 
 class OutOfServiceScreen(ModelScreen):
@@ -95,10 +105,6 @@ class OutOfServiceScreen(ModelScreen):
 
 
 # -- staff screens (behind the hidden corner) ------------------------------------------
-
-
-class KeypadButton(Button):
-    pass
 
 
 class ChoiceButton(Button):

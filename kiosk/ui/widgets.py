@@ -43,7 +43,7 @@ class FitLabel(Label):
         self._fit_trigger = Clock.create_trigger(self._fit, -1)
         super().__init__(**kwargs)
         self.bind(size=self._fit_trigger, text=self._fit_trigger, max_font_size=self._fit_trigger,
-                  font_name=self._fit_trigger, bold=self._fit_trigger)
+                  min_font_size=self._fit_trigger, font_name=self._fit_trigger, bold=self._fit_trigger)
         self.text_size = self.size
         self._fit_trigger()
 

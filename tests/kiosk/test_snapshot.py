@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.demo import BAD_THANKS, SNAPSHOTS
 from kiosk.presenter import ScreenName
 from kiosk.ui.fonts import SYSTEM_CJK_FONTS, FontError, find_font, missing_glyphs
 
@@ -40,10 +41,10 @@ def png_rows(path: Path) -> tuple[int, int, list[bytes]]:
 def test_list_names_every_screen(tmp_path):
     done = snapshot("--list", cwd=tmp_path)
     assert done.returncode == 0
-    assert done.stdout.split() == [screen.value for screen in ScreenName]
+    assert done.stdout.split() == [screen.value for screen in ScreenName] + [BAD_THANKS]
 
 
-@pytest.mark.parametrize("screen", [screen.value for screen in ScreenName])
+@pytest.mark.parametrize("screen", SNAPSHOTS)
 def test_every_screen_renders_to_a_png(tmp_path, screen):
     out = tmp_path / f"{screen}.png"
     done = snapshot(screen, "--out", str(out), "--size", "800x480", cwd=tmp_path)
@@ -52,6 +53,19 @@ def test_every_screen_renders_to_a_png(tmp_path, screen):
     assert (width, height) == (800, 480)
     assert len(set(rows)) > 50                     # a drawn screen, not a blank one
     assert not (tmp_path / "var").exists()         # demo data only: no store is created
+
+
+# One screen per further size, so the test stays a few seconds: the layouts themselves are checked at every
+# size from widget geometry (tests/kiosk/ui/test_layouts.py); this checks the command draws at that size.
+@pytest.mark.parametrize(("screen", "size"), [("callback", (1280, 800)), (BAD_THANKS, (1080, 1920))],
+                         ids=["1280x800", "1080x1920"])
+def test_snapshots_come_at_the_size_asked_for(tmp_path, screen, size):
+    out = tmp_path / f"{screen}.png"
+    done = snapshot(screen, "--out", str(out), "--size", f"{size[0]}x{size[1]}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    width, height, rows = png_rows(out)
+    assert (width, height) == size
+    assert len(set(rows)) > 50
 
 
 def test_languages_render_differently(tmp_path):

@@ -5,16 +5,33 @@ Checked from widget geometry in a real offscreen window resized to each size.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kiosk.config import Locale
-from kiosk.demo import demo_settings, demo_view
+from kiosk.demo import BAD_THANKS, demo_settings, demo_view
 from kiosk.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
 SIZES = [(800, 480), (1280, 800), (1080, 1920), (1920, 1080)]
 CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.REASONS, ScreenName.CALLBACK, ScreenName.THANKS,
                    ScreenName.OUT_OF_SERVICE]
+
+
+def refused_number(ui) -> None:
+    """The call-back form refusing a number: consent ticked, the longest number typed, the longest error."""
+    ui.callback.toggle_consent()
+    for key in "512345678901":
+        ui.callback.key(key)
+    ui.callback.submit()
+    assert ui.callback.screen.form_model.error
+
+
+# Each screen as the demo shows it, and the states that look different: the thanks after a bad review with
+# its complaint QR code, the call-back form with an error under it.
+CITIZEN_STATES = [(name.value, name, None) for name in CITIZEN_SCREENS] + [
+    (BAD_THANKS, BAD_THANKS, None), ("callback_error", ScreenName.CALLBACK, refused_number)]
 
 
 def natural_size(label) -> tuple[float, float]:
@@ -101,8 +118,8 @@ def overlapping(screen) -> list[str]:
     return found
 
 
-def each_citizen_screen(window, settings, size, locale):
-    """Yield (name, screen) for every citizen screen drawn in a window of `size`, in `locale`."""
+def each_citizen_screen(window, settings, size, locale, states=CITIZEN_STATES):
+    """Yield (name, screen) for every citizen screen state drawn in a window of `size`, in `locale`."""
     from kiosk.ui.app import RatingUi
 
     original = window.size
@@ -111,11 +128,13 @@ def each_citizen_screen(window, settings, size, locale):
     ui = RatingUi(settings, service=None, locale=locale)
     window.add_widget(ui.manager)
     try:
-        for name in CITIZEN_SCREENS:
-            ui.show(demo_view(name, settings))
+        for name, demo, prepare in states:
+            ui.show(demo_view(demo, settings))
+            if prepare is not None:
+                prepare(ui)
             pump(4)
             assert tuple(window.size) == size
-            yield name.value, ui.manager.current_screen
+            yield name, ui.manager.current_screen
     finally:
         window.remove_widget(ui.manager)
         window.size = original
@@ -149,11 +168,65 @@ def small_targets(screen, touch_px: float) -> list[str]:
 def test_touch_targets_are_at_least_15_mm(window, make_settings, size, locale):
     from kiosk.ui.metrics import physical
 
+    from kiosk.ui.screens import KeypadButton
+
     settings = demo_settings(make_settings(ui={"diagonal_in": DIAGONAL_IN[size]}))
     found = {}
+    keys_checked = 0
     for name, screen in each_citizen_screen(window, settings, size, locale):
         touch_px = physical.touch
         assert touch_px == pytest.approx(15 * (size[0] ** 2 + size[1] ** 2) ** 0.5 / (DIAGONAL_IN[size] * 25.4))
         if small := small_targets(screen, touch_px) + problems(screen, size):
             found[name] = small
+        keys_checked += sum(isinstance(w, KeypadButton) and visible(w, screen) for w in screen.walk())
     assert found == {}
+    assert keys_checked == 2 * 12          # the call-back keypad's keys were among the targets, in both its states
+
+
+def drawn_side(qr) -> float:
+    """The side of the QR code as drawn (the widget centres a square in its box)."""
+    return min(qr.width, qr.height)
+
+
+@pytest.mark.parametrize("locale", list(Locale), ids=lambda locale: locale.value)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_qr_codes_are_big_enough_to_scan_and_their_captions_to_read(window, make_settings, size, locale):
+    from kiosk.ui.metrics import physical
+    from kiosk.ui.qr import QrCode
+
+    settings = demo_settings(make_settings(ui={"diagonal_in": DIAGONAL_IN[size]}))
+    with_qr = [(ScreenName.WAITING.value, ScreenName.WAITING, None), (BAD_THANKS, BAD_THANKS, None)]
+    for name, screen in each_citizen_screen(window, settings, size, locale, with_qr):
+        codes = [w for w in screen.walk() if isinstance(w, QrCode) and visible(w, screen)]
+        assert len(codes) == 1 and codes[0].matrix, name
+        mm = drawn_side(codes[0]) / physical.mm
+        assert mm >= settings.ui.qr_mm - 0.1, f"{name}: QR code {mm:.1f} mm"
+        caption = screen.ids.qr_caption
+        assert caption.text and caption.font_size >= physical.text - 0.01, f"{name}: caption {caption.font_size} px"
+        assert physical.text >= settings.ui.text_min_mm * physical.mm - 0.01
+
+
+def test_keypad_keys_are_styled_with_the_citizen_screens_and_follow_the_screen(window, make_settings):
+    """The call-back keypad's rule loads with the citizen's screens, not with the staff's (opened later, if ever):
+    keys drawn before any staff screen has been opened are not Kivy's default 15 px grey buttons."""
+    from kivy.lang import Builder
+
+    from kiosk.ui import kv
+    from kiosk.ui.screens import KeypadButton
+
+    kv.load(kv.CITIZEN)
+    ours = [Path(rule.ctx.filename) for rule in Builder.match(KeypadButton())]
+    ours = {path.name for path in ours if path.parent == kv.KV_DIR}      # not Kivy's own style.kv
+    assert ours and ours <= set(kv.CITIZEN)
+
+    settings = demo_settings(make_settings())
+    sizes = {}
+    states = [(ScreenName.CALLBACK.value, ScreenName.CALLBACK, None)]
+    for size in ((800, 480), (1280, 800)):
+        for _name, screen in each_citizen_screen(window, settings, size, settings.locale, states):
+            keys = list(screen.ids.keypad.children)
+            assert len(keys) == 12 and all(tuple(key.background_color) == (1, 1, 1, 1) for key in keys)
+            sizes[size] = {key.font_size for key in keys}
+    small, large = sizes[(800, 480)], sizes[(1280, 800)]
+    assert len(small) == len(large) == 1
+    assert 15 < small.pop() < large.pop()    # bigger than Kivy's default, and bigger on a bigger screen
