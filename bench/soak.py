@@ -42,7 +42,8 @@ LEVELS = (5, 2, 4, 1, 3)            # good and bad alternate; every level in tur
 # Tiny but > 0, as config requires. The cooldown outlasts the thanks screen and its frame, as with the
 # defaults (3 s, 5 s), so after a good rating the rating screen is drawn dimmed ("请稍候") and then
 # taking presses; after a bad one the reasons step outlasts the cooldown, as it does in the hall.
-FAST = {"thanks_s": 0.02, "cooldown_s": 0.25, "reason_timeout_s": 30.0}
+# The complaint QR's thanks lingers no longer than any thanks (a real citizen may close it by touch).
+FAST = {"thanks_s": 0.02, "complaint_qr_s": 0.02, "cooldown_s": 0.25, "reason_timeout_s": 30.0}
 FIRST_FRAME = "FIRST_FRAME"
 
 
