@@ -16,7 +16,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from drivers.backlight import Backlight, BacklightError
 from kiosk import hours
 from kiosk.config import InputMode, Locale, Mode, Settings
-from kiosk.heap import trim_heap
+from kiosk import heap
 from kiosk.input_watch import TouchWatcher
 from kiosk.linger import ComplaintLinger
 from kiosk.models import Channel
@@ -149,9 +149,9 @@ class RatingUi:
 
     @staticmethod
     def _between_citizens(_dt: float) -> None:
-        # What the last citizen's screens freed goes back to the system (see kiosk.heap): a terminal's
-        # resident memory stays what it holds, over years of ratings.
-        trim_heap()
+        # What the last citizen's screens left is collected and goes back to the system (see kiosk.heap):
+        # a terminal's resident memory stays what it holds, over years of ratings.
+        heap.settle()
 
     def _may_dim(self) -> bool:
         """Only a screen that waits for nobody dims: the waiting screen, or an open-mode rating screen with
@@ -270,6 +270,7 @@ class EvaluatorApp(App):
         return self.ui.manager
 
     def on_start(self) -> None:
+        heap.freeze_startup()                # built: later full collections need not walk all this again
         self.service.start()
         if self.link is not None:
             self.link.start()
@@ -284,6 +285,7 @@ class EvaluatorApp(App):
             self._touch_watch = Clock.schedule_interval(watcher.check, TOUCH_CHECK_S)
 
     def on_stop(self) -> None:
+        heap.release()
         self._notifier.stopping()
         for event in (self._watchdog, self._touch_watch):
             if event is not None:

@@ -1,11 +1,13 @@
 """The C heap's free pages go back to the system when the terminal trims it (kiosk.heap)."""
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
 
-from kiosk.heap import trim_heap, usage
+from kiosk.heap import freeze_startup, release, settle, trim_heap, usage
 
 BLOCK = 4096                  # served from malloc's heap (its mmap'd chunks start at 128 KiB)
 BLOCKS = 16_384               # 64 MiB
@@ -47,3 +49,46 @@ def test_usage_counts_what_is_handed_out_and_what_is_free():
     assert held.in_use_mb - before.in_use_mb > 15
     assert held.in_use_mb - freed.in_use_mb > 15 and freed.free_mb - held.free_mb > 15
     del pin
+
+
+class Node:
+    """An object in a reference cycle: freed only by the cyclic collector."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def no_automatic_collection():
+    gc.disable()                 # only the code under test collects
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def test_once_start_up_is_frozen_settling_collects_what_a_citizen_left(no_automatic_collection):
+    built = Node()                              # alive at start-up: frozen, never walked again
+    freeze_startup()
+    try:
+        assert gc.get_freeze_count() > 0
+        left = Node()
+        gone = weakref.ref(left)
+        del left
+        assert gone() is not None               # unreachable, still held: only a collection frees it
+        settle()
+        assert gone() is None
+        assert built.me is built
+    finally:
+        release()
+    assert gc.get_freeze_count() == 0
+
+
+def test_without_a_frozen_start_up_settling_leaves_collection_to_python(no_automatic_collection):
+    left = Node()
+    gone = weakref.ref(left)
+    del left
+    settle()                                    # a full walk of every object would take a frame or more
+    assert gone() is not None
+    gc.collect()
+    assert gone() is None

@@ -154,17 +154,17 @@ def test_the_citizen_switches_language_and_the_next_one_starts_in_the_default(te
     assert store.count_ratings() == 1                      # switching language rated nothing
 
 
-def test_the_heap_is_trimmed_once_each_citizen_is_done(terminal, monkeypatch):
-    trims: list[str] = []
-    monkeypatch.setattr(kiosk.ui.app, "trim_heap", lambda: trims.append(app.ui.manager.current) or True)
+def test_memory_settles_once_each_citizen_is_done(terminal, monkeypatch):
+    settled: list[str] = []
+    monkeypatch.setattr(kiosk.ui.app.heap, "settle", lambda: settled.append(app.ui.manager.current))
     app, store = terminal()
     manager = app.ui.manager
     pump()
-    assert trims == []                                   # nobody rated yet
+    assert settled == []                                   # nobody rated yet
     tap(level_button(manager, 5))
     pump_until(lambda: shown(manager, "thanks"))
     pump()
-    assert trims == []                                   # not while the citizen reads the thanks
+    assert settled == []                                   # not while the citizen reads the thanks
     pump_until(lambda: shown(manager, "rating") and manager.get_screen("rating").model.accepting)
     pump()
-    assert trims == ["rating"] and store.count_ratings() == 1
+    assert settled == ["rating"] and store.count_ratings() == 1
