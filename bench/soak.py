@@ -10,7 +10,7 @@
    reason or skipped, alternately; every third citizen switches to English first) until the rating
    screen takes presses again (the terminal then trims its C heap, as between any two citizens:
    kiosk.heap). 500 warm-up cycles, then every 500: VmRSS, VmHWM, glibc's heap in use and free, live
-   Texture objects (by size) and Kivy Cache entries. Baseline: the same cycles through RatingService and the
+   Texture objects (by size; those made since start-up: see `sample`) and Kivy Cache entries. Baseline: the same cycles through RatingService and the
    store alone (no Kivy) in a child process.
 Goals: RSS drift (end − after warm-up; peak and VmHWM too) ≤ 5 MB, no texture growth; start ≤ 2 s.
 Run: .venv/bin/python bench/soak.py [--cycles N | --quick] [--size WxH] [--trace] [--no-start | --start-only]
@@ -403,7 +403,11 @@ class Terminal:
 
 
 def sample(cycle: int, elapsed_s: float) -> Sample:
-    """RSS first (the census below allocates), then live textures and Kivy's cache entries."""
+    """RSS first (the census below allocates), then live textures and Kivy's cache entries.
+
+    The census walks what the garbage collector sees: the terminal freezes everything its start-up
+    built out of that view (kiosk.heap.freeze_startup), so textures and objects are those made
+    since. What was frozen can only go, never grow: growth still shows."""
     from kivy.cache import Cache
     from kivy.graphics.texture import Texture
 
