@@ -436,7 +436,7 @@ def run_soak(cycles: int, folder: Path, size, trace: bool, baseline: list[Sample
     base_at = {s.cycle: s for s in baseline}
     print(f"\nsoak: {cycles} rating cycles after {WARMUP} warm-up, offscreen window {terminal.window.size}, "
           f"levels {LEVELS} (2 and 1 via the reasons screen), thanks {FAST['thanks_s']} s, "
-          f"cooldown {FAST['cooldown_s']} s, file store under {Path.cwd()}"
+          f"cooldown {FAST['cooldown_s']} s, file store in {folder}"
           + ("\n--trace: RSS includes tracemalloc's traces and the snapshot kept from the warm-up" if trace else ""))
     print(f"{'cycle':>6} {'time s':>7} {'RSS MB':>8} {'ΔRSS':>7} {'HWM MB':>8} │ {'service-only':>12} {'Δ':>6} │ "
           f"{'textures':>8} {'cache':>6} {'gc objects':>10} │ {'heap used':>9} {'free':>6}", flush=True)
