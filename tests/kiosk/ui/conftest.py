@@ -51,6 +51,36 @@ def tap(widget) -> None:
     touch.touch_up()
 
 
+def read_qr_codes(widget, magnify: int = 2) -> list[str]:
+    """What a phone reads off `widget` as the window draws it: its pixels read back from the GPU and decoded
+    by zbar (a real decoder, not a re-encoding). Skips or fails as tests.testdeps says when zbar is missing.
+
+    The pixels are magnified `magnify` times, each screen pixel into a square of identical ones, as a phone
+    held to the screen sees each pixel over several of its camera's: zbar's sampler wants about 3 pixels per
+    module, which a code drawn at 2.2 screen pixels per module does not give it at 1:1.
+    """
+    from kivy.graphics import ClearBuffers, ClearColor, Color, Fbo, Rectangle
+
+    from tests.testdeps import qr_decoder
+
+    decode = qr_decoder()
+    drawn = widget.export_as_image().texture        # exactly the pixels the window draws for the widget
+    drawn.mag_filter = "nearest"                    # magnify by repeating pixels, never by blending them
+    width, height = drawn.width * magnify, drawn.height * magnify
+    fbo = Fbo(size=(width, height))
+    with fbo:
+        ClearColor(1, 1, 1, 1)
+        ClearBuffers()
+        Color(1, 1, 1, 1)
+        Rectangle(texture=drawn, size=(width, height))
+    fbo.draw()
+    # RGBA, top row first (export_as_image flipped the widget once, the read-back flips it back); the codes are
+    # black on white, so the green channel alone is their luminance.
+    green = fbo.pixels[1::4]
+    assert len(green) == width * height
+    return [symbol.data.decode("utf-8") for symbol in decode((green, width, height)) if symbol.type == "QRCODE"]
+
+
 FAST = {"timings": {"thanks_s": 1.0, "cooldown_s": 1.0}}  # long enough to see each screen
 
 
