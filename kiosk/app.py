@@ -167,7 +167,7 @@ def run_headless(settings: Settings) -> int:
 def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: Locale,
                     size: tuple[int, int] | None = None) -> Path:
     """Draw one screen with demo data into a PNG, offscreen."""
-    from kiosk.demo import demo_settings, demo_team_settings, demo_view
+    from kiosk.demo import demo_settings, demo_team_settings, show_demo
     from kiosk.ui.boot import prepare_kivy
 
     staff_screen = screen in (ScreenName.SIGN_IN, ScreenName.SCORES, ScreenName.TECHNICIAN, ScreenName.PROVISION)
@@ -184,7 +184,7 @@ def render_snapshot(settings: Settings, screen: ScreenName, out: Path, locale: L
             ui = _staff_demo(demo, screen, locale, Path(scratch))
         else:
             ui = RatingUi(demo, service=None, locale=locale)
-            ui.show(demo_view(screen, demo))
+            show_demo(ui, screen, demo)
         Window.add_widget(ui.manager)
         for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
             EventLoop.idle()

@@ -44,6 +44,8 @@ def demo_view(screen: ScreenName, settings: Settings) -> View:
                     request=Request(case_no="2026A-0042", staff_id=None, source="counter"))
     if screen is ScreenName.WAITING:
         return View(state=State.IDLE, mode=Mode.SOLICITED, accepting=False, staff_id=staff)
+    if screen is ScreenName.ATTRACT:     # open mode, ready, no request: what turns into the attract screen
+        return View(state=State.AWAITING, mode=Mode.OPEN, accepting=True, staff_id=staff)
     if screen is ScreenName.REASONS:
         worst = min(settings.bad_levels or {1})
         first = frozenset({settings.bad_reasons[0].code}) if settings.bad_reasons else frozenset()
@@ -58,6 +60,13 @@ def demo_view(screen: ScreenName, settings: Settings) -> View:
         return View(state=State.OUT_OF_SERVICE, mode=settings.mode, accepting=False, staff_id=staff,
                     error="var/evaluator.db: database or disk is full")
     raise ValueError(f"no demo for screen {screen}")
+
+
+def show_demo(ui, screen: ScreenName, settings: Settings) -> None:
+    """Draw `screen`'s demo view on a kiosk.ui.app.RatingUi; the attract screen is its view left untouched."""
+    ui.show(demo_view(screen, settings))
+    if screen is ScreenName.ATTRACT:
+        ui.attract_now()
 
 
 DEMO_TEAM = (DEMO_STAFF,

@@ -43,9 +43,13 @@ def pump(frames: int = 3) -> None:
 
 def tap(widget) -> None:
     """A finger down and up on the widget's centre, through Kivy's input pipeline."""
+    tap_at(*widget.to_window(*widget.center))
+
+
+def tap_at(x: float, y: float) -> None:
+    """A finger down and up at window coordinates, through Kivy's input pipeline."""
     from kivy.tests.common import UnitTestTouch
 
-    x, y = widget.to_window(*widget.center)
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()

@@ -8,13 +8,13 @@ from __future__ import annotations
 import pytest
 
 from kiosk.config import Locale
-from kiosk.demo import demo_settings, demo_view
+from kiosk.demo import demo_settings, show_demo
 from kiosk.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
 SIZES = [(800, 480), (1280, 800), (1080, 1920), (1920, 1080)]
-CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.REASONS, ScreenName.CALLBACK, ScreenName.THANKS,
-                   ScreenName.OUT_OF_SERVICE]
+CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.ATTRACT, ScreenName.REASONS, ScreenName.CALLBACK,
+                   ScreenName.THANKS, ScreenName.OUT_OF_SERVICE]
 
 
 def natural_size(label) -> tuple[float, float]:
@@ -112,9 +112,9 @@ def each_citizen_screen(window, settings, size, locale):
     window.add_widget(ui.manager)
     try:
         for name in CITIZEN_SCREENS:
-            ui.show(demo_view(name, settings))
+            show_demo(ui, name, settings)
             pump(4)
-            assert tuple(window.size) == size
+            assert tuple(window.size) == size and ui.manager.current == name.value
             yield name.value, ui.manager.current_screen
     finally:
         window.remove_widget(ui.manager)
