@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
-SCREENS := rating waiting reasons callback thanks thanks_bad out_of_service sign_in scores technician provision
+SCREENS := rating waiting attract reasons callback thanks thanks_bad out_of_service sign_in scores technician provision
 
 .PHONY: run test postgres bench sysdeps setup snapshots snapshots-sizes sounds clean
 
@@ -53,7 +53,7 @@ snapshots: setup
 		echo docs/screenshots/$$screen-$$lang.png; done; done
 
 # The citizen's screens at the sizes terminals have (7" 800x480, 10" 1280x800, 21.5" portrait).
-CITIZEN_SCREENS := rating waiting reasons callback thanks thanks_bad out_of_service
+CITIZEN_SCREENS := rating waiting attract reasons callback thanks thanks_bad out_of_service
 SIZES := 800x480 1280x800 1080x1920
 snapshots-sizes: setup
 	@mkdir -p docs/screenshots/sizes

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# What the deploy tests (tests/deploy) need beyond Python: shellcheck, and
-# systemd's systemd-analyze, systemd-sysusers and systemd-tmpfiles (Debian
-# package systemd; containers often lack it). Installs what is missing when
-# run as root, quietly; otherwise says what to install. Prints nothing when
-# all is there.
+# What the tests need beyond Python: shellcheck and systemd's systemd-analyze,
+# systemd-sysusers and systemd-tmpfiles (Debian package systemd; containers
+# often lack it) for the deploy tests; espeak-ng, to rebuild the spoken
+# prompts and compare them with the committed ones; libzbar0, the QR decoder
+# that reads back the codes the screens draw (through pyzbar). Installs what
+# is missing when run as root, quietly; otherwise says what to install.
+# Prints nothing when all is there.
 set -euo pipefail
 
 missing=()
@@ -14,14 +16,17 @@ for tool in systemd-analyze systemd-sysusers systemd-tmpfiles; do
     break
   fi
 done
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+# A library, not a command: ask dpkg (pyzbar loads libzbar.so.0 through ctypes).
+dpkg-query -W -f='${Status}' libzbar0 2>/dev/null | grep -q "install ok installed" || missing+=(libzbar0)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then
-  echo "testdeps: not a Debian system; the deploy tests need: ${missing[*]} (else they skip)" >&2
+  echo "testdeps: not a Debian system; some tests need: ${missing[*]} (else they skip)" >&2
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "testdeps: the deploy tests need: ${missing[*]} (else they skip)" >&2
+  echo "testdeps: some tests need: ${missing[*]} (else they skip)" >&2
   echo "testdeps: run 'sudo apt-get install ${missing[*]}' (or run make as root)" >&2
   exit 0
 fi

@@ -167,7 +167,7 @@ def run_headless(settings: Settings) -> int:
 def render_snapshot(settings: Settings, name: str, out: Path, locale: Locale,
                     size: tuple[int, int] | None = None) -> Path:
     """Draw one screen (a name in kiosk.demo.SNAPSHOTS) with demo data into a PNG, offscreen."""
-    from kiosk.demo import demo_settings, demo_team_settings, demo_view, snapshot_screen
+    from kiosk.demo import demo_settings, demo_team_settings, show_demo, snapshot_screen
     from kiosk.ui.boot import prepare_kivy
 
     screen = snapshot_screen(name)
@@ -186,7 +186,7 @@ def render_snapshot(settings: Settings, name: str, out: Path, locale: Locale,
             ui = _staff_demo(demo, screen, locale, Path(scratch))
         else:
             ui = RatingUi(demo, service=None, locale=locale)
-            ui.show(demo_view(name, demo))
+            show_demo(ui, name, demo)
         Window.add_widget(ui.manager)
         for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames
             EventLoop.idle()

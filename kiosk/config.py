@@ -423,6 +423,10 @@ class UiSettings(_Frozen):
                                   "millimetres; smaller only where the screen has no room for it.")] = 25.0
     text_min_mm: Annotated[float, Field(ge=1.5, le=10, description="Smallest text the citizen must read (QR "
                                         "captions), as font size in millimetres.")] = 3.0
+    attract_after_s: Annotated[float | None, Field(ge=0, le=86_400, description="Open mode: show the attract "
+                                                   "screen (unit, counter, staff, hours, questionnaire QR) after "
+                                                   "this long untouched; a touch brings the rating screen back. "
+                                                   "0 or null = never.")] = 60.0
     dim_after_s: Annotated[float | None, Field(ge=5, le=86_400, description="Dim the waiting screen after this "
                                                "long untouched; null = never.")] = 300.0
     brightness: Annotated[float, Field(gt=0, le=1, description="Backlight when awake, share of its maximum.")] = 1.0
@@ -430,6 +434,16 @@ class UiSettings(_Frozen):
                                            "maximum (or how much light the on-screen veil lets through).")] = 0.15
     backlight: Path | None = Field(None, description="sysfs backlight folder (/sys/class/backlight/NAME); null = "
                                    "the first one there; none = dim with an on-screen veil.")
+
+    @field_validator("attract_after_s")
+    @classmethod
+    def _attract_off_or_readable(cls, value: float | None) -> float | None:
+        if value == 0:
+            return None        # 0 reads as "off" in a config file; one spelling of "never" inside
+        if value is not None and value < 1:
+            # Likely a slip (minutes meant?): the rating screen would vanish before anyone could read it.
+            raise ValueError(f"{value} s is too short; give at least 1 s, or 0 / null for never")
+        return value
 
     @model_validator(mode="after")
     def _dimmer_than_awake(self) -> "UiSettings":

@@ -61,6 +61,8 @@ def demo_view(screen: ScreenName | str, settings: Settings) -> View:
                     request=Request(case_no="2026A-0042", staff_id=None, source="counter"))
     if screen is ScreenName.WAITING:
         return View(state=State.IDLE, mode=Mode.SOLICITED, accepting=False, staff_id=staff)
+    if screen is ScreenName.ATTRACT:     # open mode, ready, no request: what turns into the attract screen
+        return View(state=State.AWAITING, mode=Mode.OPEN, accepting=True, staff_id=staff)
     if screen is ScreenName.REASONS:
         first = frozenset({settings.bad_reasons[0].code}) if settings.bad_reasons else frozenset()
         return View(state=State.REASONS, mode=settings.mode, accepting=False, staff_id=staff,
@@ -74,6 +76,14 @@ def demo_view(screen: ScreenName | str, settings: Settings) -> View:
         return View(state=State.OUT_OF_SERVICE, mode=settings.mode, accepting=False, staff_id=staff,
                     error="var/evaluator.db: database or disk is full")
     raise ValueError(f"no demo for screen {screen}")
+
+
+def show_demo(ui, screen: ScreenName | str, settings: Settings) -> None:
+    """Draw the demo view of `screen` (a ScreenName or a name in SNAPSHOTS) on a kiosk.ui.app.RatingUi; the
+    attract screen is its view left untouched."""
+    ui.show(demo_view(screen, settings))
+    if screen == ScreenName.ATTRACT:
+        ui.attract_now()
 
 
 DEMO_TEAM = (DEMO_STAFF,

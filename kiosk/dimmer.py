@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Callable, Protocol
 
+from kiosk.idle import IdleSwitch
+
 log = logging.getLogger(__name__)
 
 
@@ -31,46 +33,42 @@ class Dimmer:
                  fallback: DimOutput | None = None, clock: Callable[[], float] = time.monotonic):
         """`after_s`: idle time before dimming (None = never); `awake`/`dimmed`: brightness shares;
         `output`: the backlight or the veil; `fallback`: used from then on if `output` fails."""
-        self._after_s, self._awake, self._dimmed = after_s, awake, dimmed
+        self._awake, self._dimmed = awake, dimmed
         self._output, self._fallback = output, fallback
-        self._clock = clock
-        self._last_activity = clock()
-        self._allowed = False      # only the waiting screen dims
-        self.state = Brightness.AWAKE
+        self._idle = IdleSwitch(after_s, clock)   # only the waiting screen dims (the UI allows it)
         self._apply()
+
+    @property
+    def state(self) -> Brightness:
+        return Brightness.DIMMED if self._idle.idle else Brightness.AWAKE
 
     def activity(self) -> bool:
         """A touch, key or state change: restart the idle time. True if this woke the screen."""
-        self._last_activity = self._clock()
-        if self.state is Brightness.DIMMED:
-            self.state = Brightness.AWAKE
+        woke = self._idle.activity()
+        if woke:
             self._apply()
-            return True
-        return False
+        return woke
 
     def allow(self, allowed: bool) -> None:
         """Whether the screen now shown may dim (the waiting screen) or must stay lit (a rating in progress,
         out of service, staff screens). A change counts as activity."""
-        if allowed != self._allowed:
-            self._allowed = allowed
-            self.activity()
+        if self._idle.allow(allowed):
+            self._apply()
 
     def due_in(self) -> float | None:
         """Seconds until the screen dims if nothing happens; None when it won't (never, or already dim)."""
-        if self._after_s is None or not self._allowed or self.state is Brightness.DIMMED:
-            return None
-        return max(0.0, self._last_activity + self._after_s - self._clock())
+        return self._idle.due_in()
 
-    def tick(self) -> None:
-        """Called every few seconds: dim once the idle time has passed."""
-        due = self.due_in()
-        if due is not None and due <= 0:
-            self.state = Brightness.DIMMED
+    def tick(self) -> bool:
+        """Called every few seconds: dim once the idle time has passed. True if it just dimmed."""
+        dimmed = self._idle.tick()
+        if dimmed:
             self._apply()
+        return dimmed
 
     def restore(self) -> None:
         """Full brightness, e.g. when the app stops: a dim screen must not outlive it."""
-        self.state = Brightness.AWAKE
+        self._idle.activity()
         self._apply()
 
     def _apply(self) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kiosk import callback, hours
-from kiosk.config import Locale, Settings
+from kiosk.config import Locale, Mode, Settings
 from kiosk.photos import PhotoChecker
 from kiosk.service import State, View
 
@@ -19,6 +19,7 @@ from kiosk.service import State, View
 class ScreenName(str, enum.Enum):
     RATING = "rating"
     WAITING = "waiting"
+    ATTRACT = "attract"          # open mode, untouched for ui.attract_after_s: the waiting screen's content
     REASONS = "reasons"
     CALLBACK = "callback"        # a phone number for a call-back, after the reasons
     THANKS = "thanks"
@@ -44,6 +45,7 @@ _TEXT = {
     "case": ("业务编号", "Case"),
     "waiting": ("欢迎光临", "Welcome"),
     "waiting_hint": ("办理业务后，请在此评价", "You can rate our service here after your visit"),
+    "attract_hint": ("请触摸屏幕，对本次服务进行评价", "Touch the screen to rate our service"),
     "no_staff": ("暂无工作人员签到", "No staff signed in"),
     "staff_no": ("工号", "Staff No."),
     "reasons_title": ("很抱歉给您带来不好的体验", "We are sorry about your experience"),
@@ -110,6 +112,15 @@ class ScreenModel:
 
 ComplaintLink = Callable[[str], str | None]   # rating uuid → signed complaint URL
 
+# The screens that show the unit's opening hours and the questionnaire QR: the two faces of "waiting".
+_WAITING_SCREENS = (ScreenName.WAITING, ScreenName.ATTRACT)
+
+
+def waits_for_nobody(view: View) -> bool:
+    """Open mode's rating screen with no request open: ready for whoever comes, asking nobody in particular.
+    Only such a view turns into the attract screen when left untouched (and it may dim)."""
+    return view.state is State.AWAITING and view.mode is Mode.OPEN and view.request is None
+
 
 def shows_complaint_qr(settings: Settings, view: View) -> bool:
     """The thanks after a bad review, with a complaint page configured: its screen shows the complaint QR code."""
@@ -127,9 +138,11 @@ class Presenter:
         self._photos = PhotoChecker()
         self.now = now or (lambda: dt.datetime.now(settings.unit.zone))
 
-    def present(self, view: View, locale: Locale) -> ScreenModel:
+    def present(self, view: View, locale: Locale, attract: bool = False) -> ScreenModel:
+        """`attract`: the UI's idle time has run out, so a view that `waits_for_nobody` shows as the attract
+        screen; any other view shows as itself (the service's view always wins)."""
         settings = self._settings
-        screen = SCREEN_FOR_STATE[view.state]
+        screen = ScreenName.ATTRACT if attract and waits_for_nobody(view) else SCREEN_FOR_STATE[view.state]
         title, subtitle = self._headline(screen, view, locale)
         staff_name, staff_line, staff_photo = self._staff(view, locale)
         rated = self._level(view.rating.level, locale) if view.rating else None
@@ -150,12 +163,13 @@ class Presenter:
             rated_level=rated,
             detail=view.error or "",
             rated_caption=text("recorded_as", locale) + rated.label if rated else "",
-            solicit_label=text("solicit", locale),
+            # 请评价 means nothing on the attract screen: the terminal is always ready, a touch returns to rating.
+            solicit_label="" if screen is ScreenName.ATTRACT else text("solicit", locale),
             submit_label=text("submit", locale),
             skip_label=text("skip", locale),
             language_label="English" if locale is Locale.ZH else "中文",
             hours=hours.present(settings.unit.opening_hours, self.now(), locale)
-            if screen is ScreenName.WAITING else None,
+            if screen in _WAITING_SCREENS else None,
             callback_label=callback.say("callback", locale)
             if screen is ScreenName.REASONS and settings.citizen.callback.enabled else "",
             **self._qr(screen, view, locale),
@@ -166,7 +180,7 @@ class Presenter:
         if shows_complaint_qr(self._settings, view):
             link = self._complaint_link(view.rating.uuid) if self._complaint_link else None
             return {"qr_payload": link or citizen.complaint_url, "qr_caption": text("qr_complaint", locale)}
-        if screen is ScreenName.WAITING and citizen.questionnaire_url:
+        if screen in _WAITING_SCREENS and citizen.questionnaire_url:
             return {"qr_payload": citizen.questionnaire_url, "qr_caption": text("qr_questionnaire", locale)}
         return {}
 
@@ -179,8 +193,9 @@ class Presenter:
             case = view.request.case_no if view.request else None
             subtitle = f"{text('case', locale)} {case}" if case else ""
             return text("prompt" if view.accepting else "cooldown", locale), subtitle
-        if screen is ScreenName.WAITING:
-            return text("waiting", locale), text("waiting_hint", locale)
+        if screen in _WAITING_SCREENS:
+            return text("waiting", locale), text("waiting_hint" if screen is ScreenName.WAITING else "attract_hint",
+                                                  locale)
         if screen is ScreenName.REASONS:
             return text("reasons_title", locale), text("reasons_prompt", locale)
         if screen is ScreenName.CALLBACK:

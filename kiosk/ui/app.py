@@ -15,19 +15,20 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from drivers.backlight import Backlight, BacklightError
 from kiosk import hours
-from kiosk.config import InputMode, Locale, Mode, Settings
+from kiosk.config import InputMode, Locale, Settings
 from kiosk import heap
+from kiosk.idle import IdleSwitch
 from kiosk.input_watch import TouchWatcher
 from kiosk.linger import ComplaintLinger
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
-from kiosk.presenter import ComplaintLink, Presenter, ScreenName
+from kiosk.presenter import ComplaintLink, Presenter, ScreenName, waits_for_nobody
 from kiosk.service import Cancellable, RatingService, State, View
 from kiosk.sound import PromptPlayer, open_prompts
 from kiosk.access import AccessControl
 from kiosk.ui import kv, screens
 from kiosk.ui.callback import CallbackPanel
-from kiosk.ui.dimming import ScreenDimmer
+from kiosk.ui.dimming import IdleWatch, ScreenDimmer
 from kiosk.ui.metrics import physical
 from kiosk.sdnotify import Notifier, watchdog_interval_s
 from kiosk.technician import Technician
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 SCREEN_CLASSES = {
     ScreenName.RATING: screens.RatingScreen,
     ScreenName.WAITING: screens.WaitingScreen,
+    ScreenName.ATTRACT: screens.WaitingScreen,   # the same screen, for open mode's idle time (presenter)
     ScreenName.REASONS: screens.ReasonsScreen,
     ScreenName.THANKS: screens.ThanksScreen,
     ScreenName.OUT_OF_SERVICE: screens.OutOfServiceScreen,
@@ -94,6 +96,10 @@ class RatingUi:
         self.staff = StaffScreens(settings, self.manager, access, scores, lambda: self.locale, self._back_to_citizen,
                                   technician, service) if access is not None and scores is not None else None
         self.dimming = ScreenDimmer(self.manager, settings.ui, backlight, self._may_dim)
+        # Open mode: the attract screen after ui.attract_after_s untouched. Bound after the dimmer's touch
+        # handler, so called before it: a touch on the attract screen goes no further (see _touch_down).
+        self.attract = IdleWatch(IdleSwitch(settings.ui.attract_after_s), self._may_attract, self._attract_started)
+        self.manager.bind(on_touch_down=self._touch_down)
         self._hours_event = None
         if service is not None:
             service.add_view_listener(self.view_changed)
@@ -110,6 +116,7 @@ class RatingUi:
     def _render_latest(self, _dt: float) -> None:
         if self._latest is not None:
             self.dimming.activity()           # a request from the counter wakes the screen before anyone looks
+            self.attract.activity()           # and a panel press on the attract screen shows its thanks
             self.show(self._latest)
 
     def show(self, view: View) -> None:
@@ -123,13 +130,13 @@ class RatingUi:
             Clock.schedule_once(self._between_citizens, 0)    # after this frame: the screen comes first
         if self.prompts is not None:
             self.prompts.show(view, self.locale)   # after the locale reset: the next citizen hears the default
-        model = self.presenter.present(view, self.locale)
+        model = self.presenter.present(view, self.locale, attract=self.attracting)
         screen = self.manager.get_screen(model.screen.value)
         screen.model = model
-        staff_in_front = self.staff is not None and self.staff.active
-        if self.manager.current != model.screen.value and not staff_in_front:
+        if self.manager.current != model.screen.value and not self._staff_in_front():
             self.manager.current = model.screen.value
         self.dimming.update()
+        self.attract.update()
         if model.hours is not None:
             self._refresh_hours_at_next_change()
         self._redraw_when_linger_ends()
@@ -155,12 +162,50 @@ class RatingUi:
 
     def _may_dim(self) -> bool:
         """Only a screen that waits for nobody dims: the waiting screen, or an open-mode rating screen with
-        no request; never a rating in progress, out of service or the staff screens."""
+        no request (or the attract screen it turned into); never a rating in progress, out of service or the
+        staff screens."""
         view = self._shown
-        if view is None or (self.staff is not None and self.staff.active):
+        if view is None or self._staff_in_front():
             return False
-        return view.state is State.IDLE or (view.state is State.AWAITING and view.mode is Mode.OPEN
-                                            and view.request is None)
+        return view.state is State.IDLE or waits_for_nobody(view)
+
+    def _may_attract(self) -> bool:
+        """Only open mode's rating screen with no request turns into the attract screen."""
+        view = self._shown
+        return view is not None and not self._staff_in_front() and waits_for_nobody(view)
+
+    def _staff_in_front(self) -> bool:
+        return self.staff is not None and self.staff.active
+
+    @property
+    def attracting(self) -> bool:
+        """The attract screen is what the citizen sees (or would, once the staff screens close)."""
+        return self.attract.switch.idle and self._may_attract()
+
+    def attract_now(self) -> None:
+        """The attract screen now, as if left untouched for ui.attract_after_s (snapshots, layout checks)."""
+        self.attract.switch.go_idle()
+        self._redraw()
+
+    def _attract_started(self) -> None:
+        # Nobody touched the screen for a while: whoever switched the language has gone.
+        self.locale = self.default_locale
+        self._redraw()
+
+    def _touch_down(self, _manager, _touch) -> bool:
+        """Every touch restarts the attract screen's idle time. On the attract screen a touch only brings
+        the rating screen back: it is swallowed, so it can press nothing (and wakes a dimmed screen too)."""
+        if not self.attracting:
+            self.attract.activity()
+            return False
+        self.dimming.activity()               # the dimmer's own handler will not see this touch
+        self.attract.activity()
+        self._redraw()
+        return True
+
+    def _redraw(self) -> None:
+        if self._shown is not None:
+            self.show(self._shown)
 
     def _refresh_hours_at_next_change(self) -> None:
         # "Open now" flips at the opening and closing times: redraw then, not every minute.
@@ -220,6 +265,8 @@ class RatingUi:
     def key_down(self, key: int, codepoint: str | None) -> bool:
         """A typed key (USB-HID panels type digits); True when it was ours."""
         self.dimming.activity()               # keys count as activity but are never swallowed: they may rate
+        if self.attract.activity():
+            self._redraw()                    # the rating screen again; a rating key's thanks follows
         name = _KEY_NAMES.get(key, codepoint or "")
         keyboard = self.settings.keyboard
         if name in keyboard.levels:
@@ -294,6 +341,7 @@ class EvaluatorApp(App):
             self.link.stop()
         self.service.stop()
         self.ui.dimming.restore()
+        self.ui.attract.cancel()
         if self.ui.prompts is not None:
             self.ui.prompts.stop()
         Window.unbind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)

@@ -1,4 +1,5 @@
-"""Dimming on the Kivy side: the veil, the timer, and the touch that only wakes (logic: kiosk.dimmer)."""
+"""Inactivity on the Kivy side: the idle timers, dimming's veil and the touch that only wakes (logic: kiosk.idle,
+kiosk.dimmer)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -33,6 +34,47 @@ class Veil:
         self._rect.pos, self._rect.size = widget.pos, widget.size
 
 
+class IdleWatch:
+    """Runs an idle switch (kiosk.idle.IdleSwitch, kiosk.dimmer.Dimmer) on Kivy's Clock: `allowed()` is asked
+    again when it falls due, and `went_idle()` is called when it turns idle."""
+
+    def __init__(self, switch, allowed: Callable[[], bool], went_idle: Callable[[], None] | None = None):
+        self.switch = switch
+        self._allowed = allowed
+        self._went_idle = went_idle
+        self._event = None
+
+    def activity(self) -> bool:
+        """A touch, key or new view; True if the switch was idle."""
+        was_idle = self.switch.activity()
+        self._arm()
+        return was_idle
+
+    def update(self) -> None:
+        """The screen changed: whether it may go idle now."""
+        self.switch.allow(self._allowed())
+        self._arm()
+
+    def cancel(self) -> None:
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+
+    def _arm(self) -> None:
+        # One pending one-shot at a time: a discarded UI leaves no interval ticking behind. The Clock holds
+        # a bound method weakly, so a pending check does not keep the UI alive either.
+        self.cancel()
+        due = self.switch.due_in()
+        self._event = Clock.schedule_once(self._check, due) if due is not None else None
+
+    def _check(self, _dt: float) -> None:
+        self._event = None
+        self.switch.allow(self._allowed())
+        if self.switch.tick() and self._went_idle is not None:
+            self._went_idle()
+        self._arm()
+
+
 class ScreenDimmer:
     """Dims `manager` (its backlight, else a veil) once `may_dim()` has held for `ui.dim_after_s` untouched."""
 
@@ -40,8 +82,7 @@ class ScreenDimmer:
         self.veil = Veil(manager, settings.brightness)
         self.dimmer = Dimmer(settings.dim_after_s, settings.brightness, settings.dim_brightness,
                              backlight or self.veil, fallback=self.veil)
-        self._may_dim = may_dim
-        self._event = None
+        self._watch = IdleWatch(self.dimmer, may_dim)
         # Bound after the staff screens' corner watch, so called before it: a waking touch goes no further.
         manager.bind(on_touch_down=lambda _manager, _touch: self.activity())
 
@@ -51,29 +92,12 @@ class ScreenDimmer:
 
     def activity(self) -> bool:
         """A touch, key or new view; True if it woke the screen (a touch is then swallowed)."""
-        woke = self.dimmer.activity()
-        self._arm()
-        return woke
+        return self._watch.activity()
 
     def update(self) -> None:
         """The screen changed: whether it may dim now."""
-        self.dimmer.allow(self._may_dim())
-        self._arm()
+        self._watch.update()
 
     def restore(self) -> None:
-        if self._event is not None:
-            self._event.cancel()
+        self._watch.cancel()
         self.dimmer.restore()
-
-    def _arm(self) -> None:
-        # One pending one-shot at a time: a discarded UI leaves no interval ticking behind.
-        if self._event is not None:
-            self._event.cancel()
-        due = self.dimmer.due_in()
-        self._event = Clock.schedule_once(self._check, due) if due is not None else None
-
-    def _check(self, _dt: float) -> None:
-        self._event = None
-        self.dimmer.allow(self._may_dim())
-        self.dimmer.tick()
-        self._arm()

@@ -3,26 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.testdeps import IS_ROOT, require  # noqa: F401  (the deploy tests import them from here)
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 INSTALL = DEPLOY / "install.sh"
-IS_ROOT = os.geteuid() == 0
-
-
-def require(tool: str) -> str:
-    """The tool's path; without it skip (not root) or fail (root: deploy/testdeps.sh installs it)."""
-    path = shutil.which(tool)
-    if path:
-        return path
-    if IS_ROOT:
-        pytest.fail(f"{tool} is missing; as root it must be there: run `bash deploy/testdeps.sh`")
-    pytest.skip(f"{tool} is not installed (`sudo bash deploy/testdeps.sh` installs it)")
 
 
 def install(root: Path, *args: str, env: dict[str, str] | None = None,

@@ -120,3 +120,14 @@ def test_level_colours_must_keep_white_labels_readable(tmp_path):
     path.write_text(yaml.safe_dump({"levels": levels}, allow_unicode=True))
     with pytest.raises(ConfigError, match=r"levels\.2\.colour.*#F5D142 is too light"):
         load(path)
+
+
+def test_the_attract_screen_waits_a_minute_by_default_and_0_or_null_turn_it_off(tmp_path):
+    assert Settings().ui.attract_after_s == 60.0
+    path = tmp_path / "config.yaml"
+    for text, expected in (("0", None), ("null", None), ("1.5", 1.5)):
+        path.write_text(f"ui: {{attract_after_s: {text}}}")
+        assert load(path).ui.attract_after_s == expected
+    path.write_text("ui: {attract_after_s: 0.5}")
+    with pytest.raises(ConfigError, match=r"ui\.attract_after_s: .*0\.5 s is too short; give at least 1 s"):
+        load(path)

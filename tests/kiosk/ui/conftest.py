@@ -43,12 +43,56 @@ def pump(frames: int = 3) -> None:
 
 def tap(widget) -> None:
     """A finger down and up on the widget's centre, through Kivy's input pipeline."""
+    tap_at(*widget.to_window(*widget.center))
+
+
+def tap_at(x: float, y: float) -> None:
+    """A finger down and up at window coordinates, through Kivy's input pipeline."""
     from kivy.tests.common import UnitTestTouch
 
-    x, y = widget.to_window(*widget.center)
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
+
+
+def read_qr_codes(widget) -> list[str]:
+    """What a phone reads off `widget` as the window draws it: its pixels read back from the GPU and decoded
+    by zbar (a real decoder, not a re-encoding). Skips or fails as tests.testdeps says when zbar is missing.
+
+    A phone sees each screen pixel over a few of its camera's, at whatever distance it is held: the pixels
+    go to zbar as drawn, then magnified 2 and 3 times (each pixel into a square of identical ones) until it
+    reads something. zbar's sampler wants about 3 pixels per module, which a code drawn at 2.2 screen pixels
+    per module does not give it at 1:1; at some sizes it reads 1:1 and not the magnified copy.
+    """
+    from tests.testdeps import qr_decoder
+
+    decode = qr_decoder()
+    drawn = widget.export_as_image().texture        # exactly the pixels the window draws for the widget
+    drawn.mag_filter = "nearest"                    # magnify by repeating pixels, never by blending them
+    for magnify in (1, 2, 3):
+        found = [symbol.data.decode("utf-8") for symbol in decode(_luminance(drawn, magnify))
+                 if symbol.type == "QRCODE"]
+        if found:
+            return found
+    return []
+
+
+def _luminance(drawn, magnify: int) -> tuple[bytes, int, int]:
+    from kivy.graphics import ClearBuffers, ClearColor, Color, Fbo, Rectangle
+
+    width, height = drawn.width * magnify, drawn.height * magnify
+    fbo = Fbo(size=(width, height))
+    with fbo:
+        ClearColor(1, 1, 1, 1)
+        ClearBuffers()
+        Color(1, 1, 1, 1)
+        Rectangle(texture=drawn, size=(width, height))
+    fbo.draw()
+    # RGBA, top row first (export_as_image flipped the widget once, the read-back flips it back); the codes are
+    # black on white, so the green channel alone is their luminance.
+    green = fbo.pixels[1::4]
+    assert len(green) == width * height
+    return green, width, height
 
 
 FAST = {"timings": {"thanks_s": 1.0, "cooldown_s": 1.0}}  # long enough to see each screen

@@ -1,4 +1,5 @@
-"""The waiting (attract) screen: opening hours, and dimming after inactivity, in a real offscreen window."""
+"""The waiting screen, open mode's attract screen, opening hours and dimming after inactivity, in a real
+offscreen window touched through Kivy's input pipeline."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ from drivers.backlight import Backlight
 from kiosk.service import RatingService, State
 from kiosk.store import Identity, RatingStore
 from tests.drivers.test_backlight import device
-from tests.kiosk.ui.conftest import pump, pump_until, tap
+from tests.kiosk.ui.conftest import pump, pump_until, read_qr_codes, tap, tap_at
 
 SOLICITED = {"mode": "solicited", "timings": {"thanks_s": 1.0}}
 MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -38,9 +39,37 @@ def idle_terminal(window, make_settings):
     yield build
     for ui, service, store in made:
         ui.dimming.restore()
+        ui.attract.cancel()
         service.stop()
         window.remove_widget(ui.manager)
         store.close()
+
+
+def shown_texts(screen) -> list[str]:
+    """The text of every label the screen draws (not those made transparent)."""
+    from kivy.uix.label import Label
+
+    def drawn(widget) -> bool:
+        while widget is not None and widget is not screen:   # (the window is its own parent)
+            if widget.opacity == 0:
+                return False
+            widget = widget.parent
+        return True
+
+    return [w.text for w in screen.walk() if isinstance(w, Label) and w.text and drawn(w)]
+
+
+def test_waiting_screen_shows_the_unit_and_the_counter(idle_terminal):
+    ui, _service, _store = idle_terminal()
+    unit, counter = ui.settings.unit, ui.settings.counter
+    screen = ui.manager.get_screen("waiting")
+    pump()
+    texts = shown_texts(screen)
+    assert unit.name in texts and counter.name in texts
+    ui.switch_language()
+    pump()
+    texts = shown_texts(screen)
+    assert unit.name_en in texts and counter.name_en in texts and unit.name not in texts
 
 
 def test_waiting_screen_shows_the_hours_and_whether_open_now(idle_terminal):
@@ -114,9 +143,11 @@ def test_open_mode_rating_screen_dims_too(idle_terminal):
     assert store.count_ratings() == 1
 
 
-def test_a_discarded_screen_tree_is_freed_despite_its_pending_timers(window, make_settings):
-    # The hours redraw and the dimming wait on Kivy's Clock for minutes or hours; were they to hold the UI,
-    # every UI built in a process would live on (in the tests: gc pauses long enough to stall a frame).
+@pytest.mark.parametrize("screen", ["waiting", "attract"])
+def test_a_discarded_screen_tree_is_freed_despite_its_pending_timers(window, make_settings, screen):
+    # The hours redraw, the dimming and the attract screen wait on Kivy's Clock for minutes or hours; were
+    # they to hold the UI, every UI built in a process would live on (in the tests: gc pauses long enough to
+    # stall a frame).
     import gc
     import weakref
 
@@ -124,14 +155,112 @@ def test_a_discarded_screen_tree_is_freed_despite_its_pending_timers(window, mak
     from kiosk.presenter import ScreenName
     from kiosk.ui.app import RatingUi
 
-    settings = demo_settings(make_settings(ui={"dim_after_s": 600}))
+    settings = demo_settings(make_settings(ui={"dim_after_s": 600, "attract_after_s": 600}))
     ui = RatingUi(settings, service=None, now=lambda: MONDAY_10)
     window.add_widget(ui.manager)
-    ui.show(demo_view(ScreenName.WAITING, settings))
+    ui.show(demo_view(ScreenName(screen), settings))    # the attract demo: open mode's rating screen, untouched
     pump(3)
-    assert ui._hours_event is not None and ui.dimming.dimmer.due_in() is not None   # both timers pending
+    assert ui.dimming.dimmer.due_in() is not None                                  # timers pending
+    assert ui._hours_event is not None if screen == "waiting" else ui.attract.switch.due_in() is not None
     gone = weakref.ref(ui)
     window.remove_widget(ui.manager)
     del ui
     gc.collect()
     assert gone() is None
+
+
+# -- open mode's attract screen -------------------------------------------------------------------------------
+
+QUESTIONNAIRE = "https://zwfw.example.gov.cn/yijian?unit=unit-0001"
+OPEN_ATTRACT = {"mode": "open", "ui": {"attract_after_s": 1}, "citizen": {"questionnaire_url": QUESTIONNAIRE},
+                "timings": {"thanks_s": 1.0, "cooldown_s": 1.0}}
+
+
+def attract_screen(ui, waited_from: float):
+    """Wait for the attract screen; it must not come before ui.attract_after_s without a touch."""
+    pump_until(lambda: ui.manager.current == "attract", timeout_s=5)
+    assert time.monotonic() - waited_from >= ui.settings.ui.attract_after_s
+    pump(3)
+    return ui.manager.current_screen
+
+
+def test_open_mode_shows_the_attract_screen_after_the_idle_time(idle_terminal):
+    start = time.monotonic()
+    ui, _service, _store = idle_terminal(**OPEN_ATTRACT)
+    assert ui.manager.current == "rating"
+    from kivy.uix.button import Button
+
+    english = next(w for w in ui.manager.get_screen("rating").walk() if isinstance(w, Button) and w.text == "English")
+    tap(english)                                       # a citizen reads in English, then leaves
+    assert ui.locale.value == "en"
+    screen = attract_screen(ui, start)
+    texts = shown_texts(screen)
+    settings = ui.settings
+    assert settings.unit.name in texts and settings.counter.name in texts   # back in the default language
+    assert "周一至周五  09:00–12:00  13:30–17:30\n周六、周日  休息" in texts and "正在办公" in texts
+    assert "欢迎光临" in texts and "请触摸屏幕，对本次服务进行评价" in texts
+    assert "扫码提出意见和建议" in texts and read_qr_codes(screen) == [QUESTIONNAIRE]
+    assert screen.ids.solicit.opacity == 0 and screen.ids.solicit.disabled   # no 请评价: always ready here
+
+
+def test_a_touch_on_the_attract_screen_brings_back_the_rating_screen_and_rates_nothing(idle_terminal):
+    start = time.monotonic()
+    ui, service, store = idle_terminal(**OPEN_ATTRACT)
+    pump(3)
+    excellent = next(b for b in ui.manager.get_screen("rating").ids.levels.children if b.level == 5)
+    where = excellent.to_window(*excellent.center)
+    attract_screen(ui, start)
+    tap_at(*where)                                     # where 非常满意 is on the rating screen
+    assert ui.manager.current == "rating" and store.count_ratings() == 0
+    pump(3)                                            # the rating screen laid out again, as a finger's pause
+    again = time.monotonic()
+    tap(excellent)                                     # now it rates, as any touch on the rating screen
+    assert store.count_ratings() == 1
+    pump_until(lambda: ui.manager.current == "thanks")
+    pump_until(lambda: ui.manager.current == "rating" and service.view.accepting)
+    attract_screen(ui, again)                          # and untouched again, the attract screen again
+    assert store.count_ratings() == 1
+
+
+def test_a_panel_press_on_the_attract_screen_rates_once_and_shows_thanks(idle_terminal):
+    from drivers.panel import Backoff
+    from drivers.simulator import PanelSimulator
+    from kiosk.panel_link import PanelLink
+
+    with PanelSimulator() as sim:
+        start = time.monotonic()
+        ui, service, store = idle_terminal(**OPEN_ATTRACT, panel={"port": sim.device_path, "ping_interval_s": None})
+        link = PanelLink(ui.settings, service, backoff=Backoff(initial=0.05, cap=0.5))
+        link.start()
+        try:
+            pump_until(lambda: link.panel.connected)
+            attract_screen(ui, start)
+            sim.press(2)                               # the panel's 满意 key, read by the panel's thread
+            pump_until(lambda: ui.manager.current == "thanks")
+            [rating] = store.recent_ratings(5)
+            assert rating["level"] == 4 and rating["channel"] == "panel"
+        finally:
+            link.stop()
+
+
+def test_a_key_on_the_attract_screen_rates_once_and_any_other_key_brings_back_the_rating_screen(window, terminal):
+    from kivy.core.window import Keyboard
+
+    start = time.monotonic()
+    app, store = terminal(**OPEN_ATTRACT)
+    attract_screen(app.ui, start)
+    window.dispatch("on_key_down", Keyboard.keycodes["q"], 0, "q", [])     # not a rating key
+    assert app.ui.manager.current == "rating" and store.count_ratings() == 0
+    again = time.monotonic()
+    attract_screen(app.ui, again)
+    window.dispatch("on_key_down", Keyboard.keycodes["2"], 0, "2", [])     # a USB-HID panel's 满意
+    pump_until(lambda: app.ui.manager.current == "thanks")
+    [rating] = store.recent_ratings(5)
+    assert rating["level"] == 4 and rating["channel"] == "keyboard"
+
+
+def test_without_an_attract_time_open_mode_stays_on_the_rating_screen(idle_terminal):
+    ui, _service, _store = idle_terminal(**{**OPEN_ATTRACT, "ui": {"attract_after_s": 0}})
+    assert ui.attract.switch.due_in() is None
+    pump(5)
+    assert ui.manager.current == "rating"

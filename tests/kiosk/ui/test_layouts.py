@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import Locale
-from kiosk.demo import BAD_THANKS, demo_settings, demo_view
+from kiosk.demo import BAD_THANKS, demo_settings, show_demo, snapshot_screen
 from kiosk.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
 SIZES = [(800, 480), (1280, 800), (1080, 1920), (1920, 1080)]
-CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.REASONS, ScreenName.CALLBACK, ScreenName.THANKS,
-                   ScreenName.OUT_OF_SERVICE]
+CITIZEN_SCREENS = [ScreenName.RATING, ScreenName.WAITING, ScreenName.ATTRACT, ScreenName.REASONS, ScreenName.CALLBACK,
+                   ScreenName.THANKS, ScreenName.OUT_OF_SERVICE]
 
 
 def refused_number(ui) -> None:
@@ -129,11 +129,11 @@ def each_citizen_screen(window, settings, size, locale, states=CITIZEN_STATES):
     window.add_widget(ui.manager)
     try:
         for name, demo, prepare in states:
-            ui.show(demo_view(demo, settings))
+            show_demo(ui, demo, settings)
             if prepare is not None:
                 prepare(ui)
             pump(4)
-            assert tuple(window.size) == size
+            assert tuple(window.size) == size and ui.manager.current == snapshot_screen(demo).value
             yield name, ui.manager.current_screen
     finally:
         window.remove_widget(ui.manager)

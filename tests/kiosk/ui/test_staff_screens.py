@@ -240,7 +240,7 @@ def test_staff_screens_and_technician_mode_are_built_when_first_opened(window, m
     service.start()
     try:
         manager = app.ui.manager
-        citizen = {"rating", "waiting", "reasons", "callback", "thanks", "out_of_service"}
+        citizen = {"rating", "waiting", "attract", "reasons", "callback", "thanks", "out_of_service"}
         assert set(manager.screen_names) == citizen and made == []
         hold(manager, top_right(manager), 0.8)
         assert manager.current == "sign_in" and set(manager.screen_names) == citizen | {"sign_in"}
