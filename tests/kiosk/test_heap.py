@@ -22,6 +22,9 @@ def rss_mib() -> float:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
 def test_trimming_returns_the_free_pages_inside_the_heap():
+    # In a process that has run for a while the heap has free space of its own, resident or not: trimmed
+    # first, none of it is, so the blocks below take fresh pages.
+    trim_heap()
     start = rss_mib()
     blocks = [bytes(BLOCK) for _ in range(BLOCKS)]          # zero-filled: every page touched
     pin = bytes(BLOCK)                                       # above them all: the heap's top stays in use
@@ -30,10 +33,10 @@ def test_trimming_returns_the_free_pages_inside_the_heap():
     freed_only = rss_mib() - start
     assert trim_heap()
     trimmed = rss_mib() - start
-    assert grown > 56, f"the scenario did not grow the heap: +{grown:.1f} MiB"
+    assert grown > 48, f"the scenario did not grow the heap: +{grown:.1f} MiB"
     # Freeing alone gives nothing back: the free space sits below the pinned top.
     assert freed_only > grown - 8, f"glibc gave back memory by itself: +{grown:.1f} → +{freed_only:.1f} MiB"
-    assert trimmed < freed_only - 48, f"trimming gave back too little: +{freed_only:.1f} → +{trimmed:.1f} MiB"
+    assert freed_only - trimmed > 0.75 * grown, f"trimming gave back too little: +{freed_only:.1f} → +{trimmed:.1f} MiB"
     del pin
 
 
