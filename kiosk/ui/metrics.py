@@ -56,10 +56,11 @@ class Physical(EventDispatcher):
         self._update()
 
     def _update(self) -> None:
-        from kivy.metrics import Metrics
-
         ui = self._ui
-        self.mm = px_per_mm(tuple(self._window.size), ui.diagonal_in, Metrics.dpi)
+        # The window's own dpi, which is what Metrics.dpi reports, but not Metrics.dpi itself: in Kivy 2.3, a
+        # Metrics.dpi read before anything has read Metrics.dp caches dp as -1 for good, and every dp() in
+        # the .kv rules turns negative (the staff table and technician rows drew with negative heights).
+        self.mm = px_per_mm(tuple(self._window.size), ui.diagonal_in, self._window.dpi)
         self.touch = ui.touch_target_mm * self.mm
         self.qr = ui.qr_mm * self.mm
         self.text = max(ui.text_min_mm * self.mm, TEXT_FLOOR_PX)

@@ -62,6 +62,17 @@ def sign_in(app, who: str, pin: str) -> None:
     pump()
 
 
+def shown_rows(screen) -> list[tuple[str, str]]:
+    """The table rows the screen draws, each laid out with a real height (a dp() gone negative once drew
+    every row at -44 px: the staff table and the technician's status were blank)."""
+    from kiosk.ui.screens import ScoreLine
+
+    pump(2)
+    rows = [w for w in screen.walk() if isinstance(w, ScoreLine)]
+    assert rows and all(w.height > 0 for w in rows), [w.height for w in rows]
+    return [(w.left, w.right) for w in rows]
+
+
 def test_a_long_press_in_the_corner_opens_sign_in_and_a_short_one_does_not(terminal):
     app, store, _settings = terminal()
     manager = app.ui.manager
@@ -97,6 +108,7 @@ def test_staff_pin_opens_scores_that_match_the_summary(terminal, tmp_path):
     bars = manager.get_screen("scores").ids.bars
     pump()
     assert [entry[2] for entry in bars.entries] == [2, 1, 0, 1, 1]
+    assert len(shown_rows(manager.get_screen("scores"))) >= len(model.staff)
     assert [e["detail"]["user_id"] for e in store.events_of(EventKind.ACCESS_GRANTED)] == ["E1023"]
 
 
@@ -192,6 +204,7 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     assert dict(sections["按键面板"])["connected"] == "✓"
     assert json.loads(screen.model.qr_payload)["device"] == settings.device.id
     assert screen.ids.qr.payload == screen.model.qr_payload
+    assert ("id", settings.device.id) in shown_rows(screen)
 
     tap(screen.ids.check)
     assert "2 条评价" in screen.message
