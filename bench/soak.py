@@ -9,7 +9,10 @@
    tap on a level button (all five in turn; 2 and 1 go through the reasons screen, submitted with a
    reason or skipped, alternately; every third citizen switches to English first) until the rating
    screen takes presses again (the terminal then trims its C heap, as between any two citizens:
-   kiosk.heap). 500 warm-up cycles, then every 500: VmRSS, VmHWM, glibc's heap in use and free, live
+   kiosk.heap). The citizens repeat with a period of 30 cycles, and every checkpoint falls at the same
+   point of it: what the last citizen left on the screen (English or not, which reason) moves RSS by
+   about 3 MB, so checkpoints at different points measured that, not drift. 510 warm-up cycles, then
+   every 510: VmRSS, VmHWM, glibc's heap in use and free, live
    Texture objects (by size; those made since start-up: see `sample`) and Kivy Cache entries. Baseline: the same cycles through RatingService and the
    store alone (no Kivy) in a child process.
 Goals: RSS drift (end − after warm-up; peak and VmHWM too) ≤ 5 MB, no texture growth; start ≤ 2 s.
@@ -25,6 +28,7 @@ import argparse
 import gc
 import importlib.util
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -37,8 +41,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 GOAL_DRIFT_MB, GOAL_START_S = 5.0, 2.0
-WARMUP, EVERY, START_RUNS = 500, 500, 5
 LEVELS = (5, 2, 4, 1, 3)            # good and bad alternate; every level in turn
+ENGLISH_EVERY, REASONS = 3, 6       # every third citizen reads English; the default reasons, toggled in turn
+# The citizens' pattern repeats after lcm(levels, English, submit/skip alternating per round of levels,
+# reasons) cycles. Checkpoints fall on whole periods, so each compares the terminal in the same state.
+PATTERN = math.lcm(len(LEVELS), ENGLISH_EVERY, 2 * len(LEVELS), REASONS)
+WARMUP = EVERY = 17 * PATTERN       # 510
+CYCLES = 20 * EVERY                 # 10,200: the issue's 10,000 cycles, in whole periods
+START_RUNS = 5
 # Tiny but > 0, as config requires. The cooldown outlasts the thanks screen and its frame, as with the
 # defaults (3 s, 5 s), so after a good rating the rating screen is drawn dimmed ("请稍候") and then
 # taking presses; after a bad one the reasons step outlasts the cooldown, as it does in the hall.
@@ -239,6 +249,7 @@ def service_child(cycles: int, folder: Path) -> None:
     from kiosk.service import RatingService
 
     settings = soak_settings(folder)
+    assert len(settings.bad_reasons) == REASONS, "PATTERN assumes the default reasons"
     store, scheduler, clock = open_store(settings), StepScheduler(), iter(range(0, 10**12, 60))
     service = RatingService(settings, store, scheduler, monotonic=lambda: float(next(clock)))
     service.start()
@@ -315,6 +326,7 @@ class Terminal:
         from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
         self.window, self.bad = EventLoop.window, settings.bad_levels
+        assert len(settings.bad_reasons) == REASONS, "PATTERN assumes the default reasons"
         self.store = open_store(settings)
         self.service = RatingService(settings, self.store, KivyScheduler())
         access, scores = staff_access(settings, self.store)
@@ -347,7 +359,7 @@ class Terminal:
     def cycle(self, n: int) -> None:
         level = LEVELS[n % len(LEVELS)]
         rating = self.manager.get_screen("rating")
-        if n % 3 == 1:        # every third citizen reads English: both rebuilds of the buttons, per cycle
+        if n % ENGLISH_EVERY == 1:        # every third citizen reads English: both rebuilds of the buttons, per cycle
             self._switch_language(rating)
         tap(next(button for button in rating.ids.levels.children if button.level == level))
         assert self.service.view.rating is not None and self.service.view.rating.level == level, n
@@ -529,8 +541,9 @@ def _size(text: str) -> tuple[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=10_000, help="cycles after the warm-up (default 10000)")
-    parser.add_argument("--quick", action="store_true", help="1000 cycles")
+    parser.add_argument("--cycles", type=int, default=CYCLES,
+                        help=f"cycles after the warm-up, rounded up to whole checkpoints of {EVERY} (default {CYCLES})")
+    parser.add_argument("--quick", action="store_true", help=f"{2 * EVERY} cycles")
     parser.add_argument("--trace", action="store_true", help="tracemalloc diffs (slower; inflates RSS)")
     parser.add_argument("--no-start", action="store_true", help="skip the cold-start measurement")
     parser.add_argument("--start-only", action="store_true", help="only the cold-start measurement")
@@ -546,7 +559,7 @@ def main() -> int:
     if args.service_child is not None:
         service_child(args.service_child, args.folder)
         return 0
-    cycles, began = (1000 if args.quick else args.cycles), time.monotonic()
+    cycles, began = (2 * EVERY if args.quick else -(-args.cycles // EVERY) * EVERY), time.monotonic()
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         scratch = Path(tmp)

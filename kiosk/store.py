@@ -100,7 +100,16 @@ _PROCESS_BOOT_ID = str(uuid.uuid4())
 
 # The newest migration in kiosk/migrations/versions (a test holds the two together). A store already
 # at it opens without importing Alembic, which is a third of the terminal's own start-up time.
+# Revisions are numbered "0001", "0002", … so that a release can tell a newer store from a foreign one.
 SCHEMA_HEAD = "0004"
+# The oldest schema whose software can still read and write a store at SCHEMA_HEAD, kept in the file's
+# header (PRAGMA user_version) by the migration. It is what lets `evaluator upgrade` roll back: a new
+# release migrates the store at its first start, and if it then fails its health check the previous
+# release must open that store again. A migration that only adds (a table, an index, a nullable
+# column) leaves this alone; one that an older release would write wrongly (a NOT NULL column it
+# does not fill, a changed hash) moves it to its own revision, and a rollback past it stops with a
+# StorageError that says so instead of writing ratings an older release cannot get right.
+SCHEMA_COMPATIBLE_FROM = "0004"
 
 
 def _alembic_config():
@@ -147,7 +156,8 @@ class RatingStore:
         cursor.close()
 
     def _migrate(self) -> None:
-        if self._schema_version() == SCHEMA_HEAD:
+        version = self._schema_version()
+        if version == SCHEMA_HEAD or self._usable_newer(version):
             return
         from alembic import command
         from alembic.util import CommandError
@@ -160,9 +170,10 @@ class RatingStore:
             config.attributes["connection"] = conn
             try:
                 command.upgrade(config, "head")
-            except CommandError as exc:   # e.g. a store written by a newer release, after a rollback
+            except CommandError as exc:
                 conn.exec_driver_sql("ROLLBACK")
                 raise StorageError(f"{self.path}: cannot upgrade the schema: {exc}") from None
+            conn.exec_driver_sql(f"PRAGMA user_version = {int(SCHEMA_COMPATIBLE_FROM)}")
             conn.exec_driver_sql("COMMIT")
 
     def _check_schema(self) -> None:
@@ -170,21 +181,45 @@ class RatingStore:
         version = self._schema_version()
         if version is None:
             raise StorageError(f"{self.path}: not a rating store (no schema version)")
-        if version != SCHEMA_HEAD:
+        if version != SCHEMA_HEAD and not self._usable_newer(version):
             raise StorageError(f"{self.path}: schema version {version} is not this software's ({SCHEMA_HEAD}); "
                                "start the terminal of the matching release once")
+
+    def _usable_newer(self, version: str | None) -> bool:
+        """True for a store that a newer release migrated and declared usable by this one (opened as it
+        is, never downgraded); a StorageError naming both releases' schemas for one it declared not."""
+        if version is None or not version.isdigit() or int(version) <= int(SCHEMA_HEAD):
+            return False
+        compatible_from = self._read_only(lambda raw: raw.execute("PRAGMA user_version").fetchone()[0])
+        if 0 < compatible_from <= int(SCHEMA_HEAD):
+            log.warning("%s: schema %s is from a newer release, which keeps it usable from schema %04d on; "
+                        "this release (schema %s) uses it as it is", self.path, version, compatible_from,
+                        SCHEMA_HEAD)
+            return True
+        needs = (f"it needs schema {compatible_from:04d} or later" if compatible_from
+                 else "it does not say that an older release can use it")
+        raise StorageError(f"{self.path}: schema {version} was written by a newer release and {needs}; "
+                           f"this release has schema {SCHEMA_HEAD}: install the newer release again "
+                           "(evaluator upgrade WHEEL)")
+
+    def _read_only(self, query: Callable[[sqlite3.Connection], Any]) -> Any:
+        raw = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            return query(raw)
+        finally:
+            raw.close()
 
     def _schema_version(self) -> str | None:
         """The store's Alembic revision, read without writing (not even WAL mode); None for a new or foreign
         file. A missing file stays missing: the terminal's own migration creates it."""
         if not self.path.exists():
             return None
-        raw = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        try:
+
+        def read(raw: sqlite3.Connection) -> tuple[str] | None:
             found = raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
-            version = raw.execute("SELECT version_num FROM alembic_version").fetchone() if found.fetchone() else None
-        finally:
-            raw.close()
+            return raw.execute("SELECT version_num FROM alembic_version").fetchone() if found.fetchone() else None
+
+        version = self._read_only(read)
         return version[0] if version else None
 
     def close(self) -> None:

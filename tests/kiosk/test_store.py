@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 
 from sync.protocol import GENESIS_HASH, rating_hash
 from kiosk.models import Channel, EventKind
-from kiosk.store import SCHEMA_HEAD, Identity, RatingStore, StorageError, _alembic_config
+from kiosk.store import SCHEMA_COMPATIBLE_FROM, SCHEMA_HEAD, Identity, RatingStore, StorageError, _alembic_config
 
 
 def test_durability_pragmas_read_back(store):
@@ -37,6 +37,70 @@ def test_schema_is_created_by_alembic_and_reopening_keeps_the_data(settings, sto
 def test_schema_head_constant_is_the_newest_migration():
     # A store at SCHEMA_HEAD opens without Alembic: a new migration must move the constant too.
     assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def test_revisions_are_numbered_in_order():
+    # A release tells a newer store from a foreign one by comparing these numbers.
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    revisions = [script.revision for script in reversed(list(scripts.walk_revisions()))]
+    assert revisions == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert SCHEMA_COMPATIBLE_FROM <= SCHEMA_HEAD
+
+
+def test_a_migrated_store_says_which_schemas_can_use_it(store):
+    with sqlite3.connect(store.path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (int(SCHEMA_COMPATIBLE_FROM),)
+
+
+def future_release_migrates(path, compatible_from: int) -> None:
+    """What a later release's migration does at its first start: adds a table and a nullable column,
+    moves the revision, and writes which schemas can still use the store."""
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE future_things (id INTEGER PRIMARY KEY, note TEXT)")
+        raw.execute("ALTER TABLE ratings ADD COLUMN future_note TEXT")
+        raw.execute("UPDATE alembic_version SET version_num = ?", (f"{int(SCHEMA_HEAD) + 1:04d}",))
+        raw.execute(f"PRAGMA user_version = {compatible_from}")
+    raw.close()
+
+
+@pytest.mark.parametrize("migrate", [True, False], ids=["terminal", "read-only tool"])
+def test_after_a_rollback_a_store_a_newer_release_keeps_usable_opens_as_it_is(settings, store, migrate, caplog):
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.close()
+    future_release_migrates(store.path, int(SCHEMA_HEAD))
+    newer = f"{int(SCHEMA_HEAD) + 1:04d}"
+    again = RatingStore(settings.store.path, store.identity, migrate=migrate)
+    try:
+        if migrate:
+            again.append_rating(1, Channel.PANEL, "open")
+        assert again.count_ratings() == (2 if migrate else 1)
+        assert again.verify().ok
+    finally:
+        again.close()
+    with sqlite3.connect(settings.store.path) as raw:      # used as it is: never downgraded
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (newer,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (int(SCHEMA_HEAD),)
+    raw.close()
+    assert f"schema {newer} is from a newer release" in caplog.text
+
+
+@pytest.mark.parametrize("compatible_from, says", [
+    (int(SCHEMA_HEAD) + 1, f"it needs schema {int(SCHEMA_HEAD) + 1:04d} or later"),
+    (0, "it does not say that an older release can use it"),
+])
+@pytest.mark.parametrize("migrate", [True, False], ids=["terminal", "read-only tool"])
+def test_a_store_a_newer_release_made_unusable_here_is_refused_untouched(settings, store, compatible_from, says,
+                                                                         migrate):
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.close()
+    future_release_migrates(store.path, compatible_from)
+    before = store.path.read_bytes()
+    with pytest.raises(StorageError) as refused:
+        RatingStore(settings.store.path, store.identity, migrate=migrate)
+    newer = f"{int(SCHEMA_HEAD) + 1:04d}"
+    assert f"schema {newer} was written by a newer release and {says}" in str(refused.value)
+    assert f"this release has schema {SCHEMA_HEAD}" in str(refused.value)
+    assert store.path.read_bytes() == before
 
 
 def test_the_tables_in_code_are_the_schema_the_migrations_build(store):
