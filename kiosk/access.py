@@ -2,15 +2,19 @@
 
 Secrets are kept only as salted scrypt hashes, in `access.yaml` beside the
 device key in `sync.state_dir` (0600), never in config.yaml. Too many wrong
-tries lock sign-in for a while; every grant, refusal and lock is an event.
+tries lock sign-in for a while; every grant, refusal and lock is an event,
+and a restart picks the count and the lock up from those events: pulling
+the plug does not buy a fresh set of tries.
 No Kivy here: the sign-in screen only relays what is typed.
 """
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +25,8 @@ from kiosk.files import write_private
 from kiosk.models import EventKind
 from kiosk.store import RatingStore, StorageError
 from sync.protocol import check_secret, hash_secret
+
+log = logging.getLogger(__name__)
 
 ACCESS_FILE = "access.yaml"
 MIN_SECRET = 4           # digits; the screen's keypad types nothing else
@@ -104,6 +110,34 @@ class AccessControl:
         self._lock = threading.Lock()
         self._failures = 0
         self._locked_until = float("-inf")
+        self._restore()
+
+    def _restore(self) -> None:
+        """Wrong tries since the last grant or lock, and a lock still running, from the recorded events.
+        Its remaining time comes from the wall clock (the only clock that spans a restart), capped at
+        the configured lockout so that a clock set back cannot lock sign-in for longer."""
+        if self._store is None:
+            return
+        kinds = (EventKind.ACCESS_GRANTED, EventKind.ACCESS_DENIED, EventKind.ACCESS_LOCKED)
+        try:
+            latest = self._store.latest_events(kinds, self._settings.max_tries)
+            now = self._store.now()
+        except StorageError as exc:
+            log.warning("sign-in starts with no lockout history: %s", exc)
+            return
+        for event in latest:
+            if event["kind"] == EventKind.ACCESS_DENIED.value:
+                self._failures += 1
+                continue
+            if event["kind"] == EventKind.ACCESS_LOCKED.value:
+                ends = datetime.fromisoformat(event["recorded_at"]).timestamp() + float(event["detail"]["seconds"])
+                left = min(ends - now.timestamp(), self._settings.lockout_s)
+                if left > 0:
+                    self._locked_until = self._monotonic() + left
+                    log.info("sign-in locked for another %.0f s (locked before the restart)", left)
+            break
+        # A full count with no lock after it: the lock's own event was lost (disk full at that moment).
+        self._failures = min(self._failures, self._settings.max_tries - 1)
 
     def locked_for(self) -> float:
         """Seconds until sign-in opens again; 0 when open."""

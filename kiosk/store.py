@@ -403,6 +403,13 @@ class RatingStore:
                                .order_by(events.c.id.desc()).limit(1)).first()
         return {**row._mapping, "detail": json.loads(row.detail)} if row else None
 
+    def latest_events(self, kinds: tuple[EventKind, ...], limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` events of these kinds, newest first."""
+        with self.transaction(write=False) as conn:
+            rows = conn.execute(select(events).where(events.c.kind.in_([EventKind(k).value for k in kinds]))
+                                .order_by(events.c.id.desc()).limit(limit))
+            return [{**row._mapping, "detail": json.loads(row.detail)} for row in rows]
+
     def day_counts(self, start: datetime, end: datetime) -> DayCounts:
         """Counts for ratings and events recorded in [start, end)."""
         since, until = iso_utc(start), iso_utc(end)

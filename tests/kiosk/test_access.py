@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from kiosk.access import AccessControl, AccessFile, Outcome, Role, check_secret, hash_secret
 from kiosk.models import EventKind
+from kiosk.store import Identity, RatingStore
 from tests.kiosk.virtual_time import VirtualTime
 
 
@@ -66,6 +68,75 @@ def test_five_wrong_tries_lock_sign_in_for_five_minutes(access, store):
     assert control.locked_for() == 0
     assert control.sign_in(Role.STAFF, "E1023", "2468").outcome is Outcome.GRANTED
     assert [e["detail"]["seconds"] for e in store.events_of(EventKind.ACCESS_LOCKED)] == [300]
+
+
+class WallClock:
+    """The store's wall clock, moved by hand: the lock's end across a restart is a wall-clock time."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def restartable(make_settings, tmp_path):
+    """AccessControl as a terminal builds it at each start, on one store file with a hand-moved clock."""
+    settings = make_settings(staff=[{"id": "E1023", "name": "李明"}], access={"max_tries": 5, "lockout_s": 300})
+    secrets, wall, opened = AccessFile(tmp_path / "state"), WallClock(), []
+    secrets.set_staff_pin("E1023", "2468")
+
+    def start() -> AccessControl:
+        if opened:
+            opened[-1].close()          # the previous run of the terminal is gone
+        opened.append(RatingStore(settings.store.path, Identity("d", "u", "c"), clock=wall))
+        return AccessControl(settings, opened[-1], secrets, monotonic=VirtualTime().monotonic)
+
+    yield start, wall
+    opened[-1].close()
+
+
+def test_a_restart_does_not_end_a_lock(restartable):
+    start, wall = restartable
+    control = start()
+    for _ in range(5):
+        control.sign_in(Role.STAFF, "E1023", "0000")
+    assert control.sign_in(Role.STAFF, "E1023", "2468").outcome is Outcome.LOCKED
+    wall.now += timedelta(seconds=100)
+    control = start()                                    # the plug pulled 100 s into the lock
+    locked = control.sign_in(Role.STAFF, "E1023", "2468")
+    assert locked.outcome is Outcome.LOCKED and locked.locked_for_s == pytest.approx(200)
+    wall.now += timedelta(seconds=200)
+    assert start().sign_in(Role.STAFF, "E1023", "2468").outcome is Outcome.GRANTED
+
+
+def test_a_restart_keeps_the_count_of_wrong_tries(restartable):
+    start, _wall = restartable
+    control = start()
+    assert [control.sign_in(Role.STAFF, "E1023", "0000").tries_left for _ in range(3)] == [4, 3, 2]
+    control = start()
+    assert control.sign_in(Role.STAFF, "E1023", "0000").tries_left == 1
+    assert start().sign_in(Role.STAFF, "E1023", "0000").outcome is Outcome.LOCKED
+    assert start().sign_in(Role.STAFF, "E1023", "2468").outcome is Outcome.LOCKED
+
+
+def test_a_grant_before_the_restart_clears_the_count(restartable):
+    start, _wall = restartable
+    control = start()
+    control.sign_in(Role.STAFF, "E1023", "0000")
+    control.sign_in(Role.STAFF, "E1023", "0000")
+    assert control.sign_in(Role.STAFF, "E1023", "2468").outcome is Outcome.GRANTED
+    assert start().sign_in(Role.STAFF, "E1023", "0000").tries_left == 4
+
+
+def test_a_clock_set_back_cannot_lengthen_a_lock(restartable):
+    start, wall = restartable
+    control = start()
+    for _ in range(5):
+        control.sign_in(Role.STAFF, "E1023", "0000")
+    wall.now -= timedelta(days=1)
+    assert start().locked_for() == 300
 
 
 def test_set_pin_stores_only_a_hash_for_a_roster_member(tmp_path):
