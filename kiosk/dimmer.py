@@ -66,6 +66,10 @@ class Dimmer:
             self._apply()
         return dimmed
 
+    def quiet_s(self) -> float:
+        """Seconds the waiting screen has been untouched (kiosk.idle.IdleSwitch.quiet_s)."""
+        return self._idle.quiet_s()
+
     def restore(self) -> None:
         """Full brightness, e.g. when the app stops: a dim screen must not outlive it."""
         self._idle.activity()

@@ -47,6 +47,10 @@ class IdleSwitch:
             return True
         return False
 
+    def quiet_s(self) -> float:
+        """Seconds since the last activity while the screen shown allows idling; 0 while it does not."""
+        return self._clock() - self._last_activity if self._allowed else 0.0
+
     def go_idle(self) -> None:
         """Idle now, whatever the time (snapshots of the attract screen)."""
         self.idle = True

@@ -11,6 +11,8 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from kiosk.device_watch import DeviceWatcher
+
 log = logging.getLogger(__name__)
 
 SYS_INPUT = Path("/sys/class/input")
@@ -38,21 +40,12 @@ class TouchWatcher:
     """Calls `replugged` once when a touchscreen appears that the app did not open at start."""
 
     def __init__(self, replugged: Callable[[], None], sys_input: Path = SYS_INPUT):
-        self._sys_input = sys_input
+        self._devices = DeviceWatcher("touchscreen", lambda: touch_devices(sys_input))
         self._replugged = replugged
-        self._opened = touch_devices(sys_input)    # what Kivy's providers found when the app started
-        self._missing_logged = False
         self.fired = False
 
     def check(self, *_args) -> None:
-        if self.fired:
-            return
-        now = touch_devices(self._sys_input)
-        if now - self._opened:
-            log.warning("touchscreen %s appeared (replugged?); restarting so it is read again",
-                        ", ".join(sorted(now - self._opened)))
+        if not self.fired and self._devices.check():
+            log.warning("restarting so that the touchscreen is read again")
             self.fired = True
             self._replugged()
-        elif self._opened - now and not self._missing_logged:
-            log.warning("touchscreen %s is gone; waiting for it to come back", ", ".join(sorted(self._opened - now)))
-            self._missing_logged = True

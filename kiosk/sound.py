@@ -5,7 +5,9 @@ it, are pure functions of the settings and the views. `PromptPlayer` plays
 them through Kivy's audio (the SDL2 mixer); it knows no widget, imports Kivy
 only when it is built (after `kiosk.ui.boot.prepare_kivy`), loads each file
 once, and never lets a missing or broken audio device reach the caller: it
-logs once and stays silent.
+logs once and stays silent. SDL opens the device once per process, so a
+speaker plugged in later is heard only after a restart: `sound_outputs`
+names the cards that can play, for the app to notice a new one.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from kiosk.service import State, View
 log = logging.getLogger(__name__)
 
 SOUNDS_DIR = Path(__file__).parent / "sounds"
+PROC_ASOUND = Path("/proc/asound")
 
 
 class Prompt(str, enum.Enum):
@@ -62,6 +65,18 @@ def prompt_file(sound: SoundSettings, prompt: Prompt, locale: Locale) -> Path:
     return SOUNDS_DIR / f"{prompt.value}-chime.wav"
 
 
+def sound_outputs(proc_asound: Path = PROC_ASOUND) -> frozenset[str]:
+    """The sound cards that can play (they have a playback PCM), as "cardN:id"; none without ALSA."""
+    found = set()
+    for card in proc_asound.glob("card[0-9]*"):
+        try:
+            if any(card.glob("pcm*p")):
+                found.add(f"{card.name}:{(card / 'id').read_text().strip()}")
+        except OSError:
+            continue                  # gone between glob and read: it is being unplugged
+    return frozenset(found)
+
+
 class PromptPlayer:
     """Plays the prompt each view change calls for; one at a time, never raising."""
 
@@ -87,6 +102,11 @@ class PromptPlayer:
     def stop(self) -> None:
         with self._lock:
             self._halt()
+
+    @property
+    def silent(self) -> bool:
+        """The device (or a file) failed: nothing plays until the terminal starts again."""
+        return self._silent
 
     def _load(self, path: Path) -> None:
         if path in self._loaded or self._silent:
@@ -126,7 +146,8 @@ class PromptPlayer:
 
     def _go_silent(self, why: str) -> None:
         if not self._silent:
-            log.warning("voice prompts off until restart: %s", why)
+            log.warning("voice prompts off until restart: %s (under systemd the terminal restarts by itself "
+                        "once a sound output is plugged in and nobody is at the counter)", why)
         self._silent = True
         self._loaded.clear()
 

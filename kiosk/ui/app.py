@@ -18,13 +18,14 @@ from kiosk import hours
 from kiosk.config import InputMode, Locale, Settings
 from kiosk import heap
 from kiosk.idle import IdleSwitch
+from kiosk.device_watch import DeviceWatcher
 from kiosk.input_watch import TouchWatcher
 from kiosk.linger import ComplaintLinger
 from kiosk.models import Channel
 from kiosk.panel_link import PanelLink
 from kiosk.presenter import ComplaintLink, Presenter, ScreenName, waits_for_nobody
 from kiosk.service import Cancellable, RatingService, State, View
-from kiosk.sound import PromptPlayer, open_prompts
+from kiosk.sound import PromptPlayer, open_prompts, sound_outputs
 from kiosk.access import AccessControl
 from kiosk.ui import kv, screens
 from kiosk.ui.callback import CallbackPanel
@@ -47,6 +48,8 @@ SCREEN_CLASSES = {
 _KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
 _ESCAPE, _F1 = Keyboard.keycodes["escape"], Keyboard.keycodes["f1"]
 TOUCH_CHECK_S = 2.0   # how often the touchscreen's presence is checked
+SOUND_CHECK_S = 5.0   # how often a sound output is looked for while the voice prompts are silent
+RESTART_QUIET_S = 30.0  # untouched this long on a screen waiting for nobody: a restart bothers no one
 
 
 
@@ -174,6 +177,11 @@ class RatingUi:
         view = self._shown
         return view is not None and not self._staff_in_front() and waits_for_nobody(view)
 
+    def quiet_s(self) -> float:
+        """Seconds the screen has waited for nobody, untouched (0 during a rating or on the staff screens):
+        how long since anyone was at the counter, as far as the terminal can tell."""
+        return self.dimming.quiet_s() if self._may_dim() else 0.0
+
     def _staff_in_front(self) -> bool:
         return self.staff is not None and self.staff.active
 
@@ -294,8 +302,10 @@ class EvaluatorApp(App):
     def __init__(self, settings: Settings, service: RatingService, link: PanelLink | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
                  technician: Callable[[Callable[[], None]], Technician] | None = None,
-                 complaint_link: ComplaintLink | None = None, **kwargs):
-        """`technician`: makes technician mode, given how to restart (this App's stop)."""
+                 complaint_link: ComplaintLink | None = None,
+                 sound_outputs: Callable[[], frozenset[str]] = sound_outputs, **kwargs):
+        """`technician`: makes technician mode, given how to restart (this App's stop); `sound_outputs`:
+        the sound cards there are (kiosk.sound.sound_outputs)."""
         super().__init__(**kwargs)
         self.settings = settings
         self.service = service
@@ -304,8 +314,9 @@ class EvaluatorApp(App):
         self.scores = scores
         self.make_technician = technician
         self.complaint_link = complaint_link
+        self._sound_outputs = sound_outputs
         self._notifier = Notifier()
-        self._watchdog = self._touch_watch = None
+        self._watchdog = self._touch_watch = self._sound_watch = None
         self.ui: RatingUi | None = None
 
     def build(self):
@@ -330,11 +341,30 @@ class EvaluatorApp(App):
             # Touch providers never reopen a replugged screen: restart (systemd starts us again) instead.
             watcher = TouchWatcher(self.stop)
             self._touch_watch = Clock.schedule_interval(watcher.check, TOUCH_CHECK_S)
+        self._sound_watch = self.watch_sound()
+
+    def watch_sound(self):
+        """Voice prompts silent for want of a sound output come back once one is plugged in: SDL opens its
+        device once per process, so the terminal restarts, but only under systemd (which starts it again)
+        and when nobody is at the counter. The Clock event of the watch; None when there is nothing to do."""
+        prompts = self.ui.prompts
+        if prompts is None or not prompts.silent or not self._notifier.enabled:
+            return None
+        outputs = DeviceWatcher("sound output", self._sound_outputs)
+
+        def poll(_dt: float) -> bool | None:
+            if outputs.check() and self.ui.quiet_s() >= RESTART_QUIET_S:
+                log.warning("restarting so that the voice prompts play on the new sound output")
+                self.stop()
+                return False
+            return None
+
+        return Clock.schedule_interval(poll, SOUND_CHECK_S)
 
     def on_stop(self) -> None:
         heap.release()
         self._notifier.stopping()
-        for event in (self._watchdog, self._touch_watch):
+        for event in (self._watchdog, self._touch_watch, self._sound_watch):
             if event is not None:
                 event.cancel()
         if self.link is not None:

@@ -98,6 +98,9 @@ class ScreenDimmer:
         """The screen changed: whether it may dim now."""
         self._watch.update()
 
+    def quiet_s(self) -> float:
+        return self.dimmer.quiet_s()
+
     def restore(self) -> None:
         self._watch.cancel()
         self.dimmer.restore()

@@ -27,6 +27,22 @@ def test_turns_idle_once_after_the_idle_time_while_allowed_and_activity_ends_it(
     assert switch.allow(False) is True and not switch.idle           # a screen that may not idle ends it
 
 
+@pytest.mark.parametrize("after_s", [60, None], ids=["idles", "never idles"])
+def test_quiet_time_counts_from_the_last_activity_while_the_screen_allows_idling(after_s):
+    clock = Clock()
+    switch = IdleSwitch(after_s, clock)
+    clock.now = 100
+    assert switch.quiet_s() == 0                                      # a rating in progress: nobody left yet
+    switch.allow(True)
+    clock.now = 130
+    assert switch.quiet_s() == 30
+    switch.activity()
+    clock.now = 135
+    assert switch.quiet_s() == 5
+    switch.allow(False)
+    assert switch.quiet_s() == 0
+
+
 def test_never_idles_without_an_idle_time():
     clock = Clock()
     switch = IdleSwitch(None, clock)
