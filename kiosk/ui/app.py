@@ -200,16 +200,25 @@ class RatingUi:
         self.locale = self.default_locale
         self._redraw()
 
-    def _touch_down(self, _manager, _touch) -> bool:
+    def _touch_down(self, _manager, touch) -> bool:
         """Every touch restarts the attract screen's idle time. On the attract screen a touch only brings
-        the rating screen back: it is swallowed, so it can press nothing (and wakes a dimmed screen too)."""
+        the rating screen back: it is swallowed, so it can press nothing (and wakes a dimmed screen too).
+        One on its 中文/English button also switches the language, as the citizen asked."""
         if not self.attracting:
             self.attract.activity()
             return False
         self.dimming.activity()               # the dimmer's own handler will not see this touch
         self.attract.activity()
-        self._redraw()
+        if self._on_language_button(self.manager.get_screen(ScreenName.ATTRACT.value), touch):
+            self.switch_language()            # redraws: the rating screen, in the other language
+        else:
+            self._redraw()
         return True
+
+    @staticmethod
+    def _on_language_button(screen, touch) -> bool:
+        button = next((w.ids["language"] for w in screen.walk(restrict=True) if "language" in w.ids), None)
+        return button is not None and button.collide_point(*button.to_widget(*touch.pos))
 
     def _redraw(self) -> None:
         if self._shown is not None:

@@ -222,6 +222,19 @@ def test_a_touch_on_the_attract_screen_brings_back_the_rating_screen_and_rates_n
     assert store.count_ratings() == 1
 
 
+def test_the_language_button_on_the_attract_screen_brings_the_rating_screen_in_that_language(idle_terminal):
+    start = time.monotonic()
+    ui, _service, store = idle_terminal(**OPEN_ATTRACT)
+    screen = attract_screen(ui, start)
+    button = next(w.ids["language"] for w in screen.walk(restrict=True) if "language" in w.ids)
+    assert button.text == "English"
+    tap(button)
+    assert ui.manager.current == "rating" and ui.locale.value == "en" and store.count_ratings() == 0
+    ui.attract.cancel()               # a busy machine's next frames may take the 1 s that brings it back
+    pump(3)
+    assert "Very satisfied" in shown_texts(ui.manager.current_screen)
+
+
 def test_a_panel_press_on_the_attract_screen_rates_once_and_shows_thanks(idle_terminal):
     from drivers.panel import Backoff
     from drivers.simulator import PanelSimulator
