@@ -120,6 +120,9 @@ def _alembic_config():
     return config
 
 
+CHECKPOINT_WAIT_MS = 200      # the longest a checkpoint waits for readers (see RatingStore.checkpoint)
+
+
 class RatingStore:
     def __init__(self, path: Path, identity: Identity, *, busy_timeout_ms: int = 5000,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), migrate: bool = True):
@@ -353,11 +356,20 @@ class RatingStore:
     def checkpoint(self) -> None:
         """Copy the WAL into the database file and empty it, so erased rows leave no old copy in the WAL.
 
-        A reader in another process may hold the WAL back; then the next checkpoint finishes the job.
+        A reader in another process (the uploader) may hold the WAL back; then the next checkpoint finishes
+        the job. It is not waited for beyond CHECKPOINT_WAIT_MS: the store's lock is held meanwhile, and
+        a citizen's press must not wait the whole busy timeout behind an erasure that can wait.
         """
         def run() -> None:
             with self._lock:
-                self._connection().connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                raw = self._connection().connection.driver_connection
+                raw.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+                try:
+                    busy, _frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                if busy:
+                    log.info("%s: WAL checkpoint held back by a reader; the next one finishes it", self.path)
         self._guard(run)
 
     def probe_writable(self, size_bytes: int = 16384) -> None:

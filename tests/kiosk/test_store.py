@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -101,6 +102,30 @@ def test_a_store_a_newer_release_made_unusable_here_is_refused_untouched(setting
     assert f"schema {newer} was written by a newer release and {says}" in str(refused.value)
     assert f"this release has schema {SCHEMA_HEAD}" in str(refused.value)
     assert store.path.read_bytes() == before
+
+
+def test_a_checkpoint_held_back_by_a_reader_does_not_hold_the_store_for_the_busy_timeout(settings):
+    # A minute's busy timeout: a checkpoint that waited it out would hold every press for a minute.
+    store = RatingStore(settings.store.path, Identity("d", "u", "c"), busy_timeout_ms=60_000)
+    wal = settings.store.path.with_name(settings.store.path.name + "-wal")
+    reader = sqlite3.connect(settings.store.path, isolation_level=None)   # as the uploader reads
+    try:
+        store.append_rating(5, Channel.TOUCH, "open")
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM ratings").fetchone()           # holds a snapshot of the WAL
+        store.append_rating(4, Channel.TOUCH, "open")
+        started = time.monotonic()
+        store.checkpoint()
+        assert time.monotonic() - started < 10
+        assert wal.stat().st_size > 0                                       # held back: the next one finishes
+        assert store.pragma("busy_timeout") == 60_000                       # presses still wait as configured
+        reader.execute("COMMIT")
+        store.append_rating(3, Channel.TOUCH, "open")
+        store.checkpoint()
+        assert wal.stat().st_size == 0 and store.count_ratings() == 3
+    finally:
+        reader.close()
+        store.close()
 
 
 def test_the_tables_in_code_are_the_schema_the_migrations_build(store):
