@@ -3,9 +3,31 @@
 The console script ``evaluator`` is the single entry point for citizens'
 terminals, technicians and the development tools alike.
 """
+import os
+import time
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPyWithDate(build_py):
+    """Also writes kiosk/_build.py: the day this release was built (UTC), below which the terminal's wall
+    clock cannot be right (kiosk.BUILD_DATE). SOURCE_DATE_EPOCH, when set, gives the day instead, for
+    reproducible builds."""
+
+    def run(self):
+        super().run()
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
+        target = Path(self.build_lib) / "kiosk" / "_build.py"
+        if not target.parent.is_dir():
+            return      # an editable install copies no package: the checkout's own day applies
+        target.write_text('"""Written by setup.py when this release was built."""\n'
+                          f'BUILD_DAY = "{time.strftime("%Y-%m-%d", time.gmtime(epoch))}"\n', encoding="utf-8")
+
 
 setup(
+    cmdclass={"build_py": BuildPyWithDate},
     name="satisfaction-evaluator",
     version="0.1.0",
     description="Satisfaction evaluator terminal (满意度评价器) for public service halls",

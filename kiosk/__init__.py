@@ -5,4 +5,10 @@ __version__ = "0.1.0"
 
 # A wall clock earlier than this build cannot be right (devices without an RTC
 # boot in 1970 or at the image date): ratings stamped before it are flagged.
-BUILD_DATE = datetime(2026, 11, 1, tzinfo=timezone.utc)
+# A built release knows its day (setup.py writes kiosk/_build.py); a source
+# checkout falls back to a day set by hand, no later than its newest change.
+try:
+    from kiosk._build import BUILD_DAY
+except ImportError:
+    BUILD_DAY = "2026-11-01"
+BUILD_DATE = datetime.fromisoformat(BUILD_DAY).replace(tzinfo=timezone.utc)

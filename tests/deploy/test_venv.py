@@ -18,7 +18,7 @@ OFFLINE = {"PIP_NO_DEPS": "1", "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "1
 def test_venv_from_the_repo_points_at_its_place_on_the_terminal(tmp_path: Path) -> None:
     root = tmp_path / "root"
     had_build = (REPO / "build").exists()
-    install(root, env=OFFLINE)
+    install(root, env={**OFFLINE, "SOURCE_DATE_EPOCH": "1803859200"})   # 2027-03-01, the build's day
     current = root / "opt/evaluator/current"
     release = current.resolve()
     evaluator = current / "bin/evaluator"
@@ -29,11 +29,14 @@ def test_venv_from_the_repo_points_at_its_place_on_the_terminal(tmp_path: Path) 
         if not path.is_symlink():
             assert str(root) not in path.read_text(errors="replace"), path
     # The app is importable from the venv (run outside the repo so the checkout is not on sys.path).
-    code = "import kiosk, importlib.metadata as m; print(kiosk.__file__, m.version('satisfaction-evaluator'))"
+    code = ("import kiosk, importlib.metadata as m; "
+            "print(kiosk.__file__, m.version('satisfaction-evaluator'), kiosk.BUILD_DATE.isoformat())")
     probe = subprocess.run([str(current / "bin/python"), "-c", code],
                            cwd=tmp_path, capture_output=True, text=True, check=True)
-    location, version = probe.stdout.split()
+    location, version, built = probe.stdout.split()
     assert location.startswith(str(current) + "/") and version == release.name
+    # The clock's floor is the day the release was built, not a date someone had to remember to set.
+    assert built == "2027-03-01T00:00:00+00:00"
     # Building from a copy leaves no build/ or egg-info behind in the checkout.
     assert (REPO / "build").exists() == had_build
 
