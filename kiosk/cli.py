@@ -118,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="how long the new release has to turn healthy (default: %(default)s)")
     up.add_argument("--find-links", type=Path, action="append", default=[], metavar="DIR")
     up.add_argument("--no-index", action="store_true", help="install only from --find-links (offline)")
+    up.add_argument("--keep-free-mb", type=int, metavar="MB",
+                    help="refuse unless this much disk stays free for the ratings once the release is built "
+                         "(default: 256)")
     status = add("status", _status, "Device, store, sync, panel and clock in one view; exit 1 when unhealthy.")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     prov = add("provision", _provision, "Enroll this terminal with the centre using a one-time code.")
@@ -315,14 +318,15 @@ def _set_pin(args: argparse.Namespace) -> int:
 def _upgrade(args: argparse.Namespace) -> int:
     import functools
 
-    from kiosk.upgrade import (DEFAULT_CONFIG, Outcome, UpgradeError, WheelNameError, check_health,
-                               restart_services, upgrade)
+    from kiosk.upgrade import (DEFAULT_CONFIG, KEEP_FREE_BYTES, Outcome, UpgradeError, WheelNameError,
+                               check_health, restart_services, upgrade)
 
     config = Path(args.config) if args.config else DEFAULT_CONFIG
     try:
         result = upgrade(args.wheel, args.base, restart=restart_services,
                          health_check=functools.partial(check_health, config=config),
-                         timeout_s=args.timeout, find_links=args.find_links, no_index=args.no_index)
+                         timeout_s=args.timeout, find_links=args.find_links, no_index=args.no_index,
+                         keep_free_bytes=KEEP_FREE_BYTES if args.keep_free_mb is None else args.keep_free_mb << 20)
     except WheelNameError as exc:
         raise UsageError(str(exc)) from None
     except UpgradeError as exc:

@@ -13,6 +13,12 @@ until `current` is switched; the switch is a rename of a symlink, so a power
 cut leaves either the old release or the new one live, never neither. The old
 release stays on disk: rolling back is one more switch.
 
+The releases share the disk with the ratings (one SD card, usually), and a
+terminal is upgraded for years: a release is built only when, after it,
+`keep_free_bytes` stay free, and a successful upgrade removes every release
+but the new one and the one it replaced (the rollback target), failed ones
+included.
+
 Each release is a full venv with its own pip (`python -m venv`, about 7 s
 here, most of it ensurepip). The alternative, `--without-pip` plus the
 running interpreter's pip with `pip --python <venv>` (under 0.1 s), needs a
@@ -43,6 +49,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE = Path("/opt/evaluator")
 DEFAULT_CONFIG = Path("/etc/evaluator/config.yaml")
 SERVICES = ("evaluator-kiosk", "evaluator-sync")
+KEEP_FREE_BYTES = 256 * 1024 * 1024   # left free for the ratings once a release is built (~500,000 ratings)
 
 # PEP 440 versions as wheel builders write them (normalized); anything else is refused
 # rather than guessed at, because the version becomes a directory name.
@@ -103,14 +110,17 @@ def upgrade(wheel: Path, base: Path = DEFAULT_BASE, *,
             progress: Callable[[str], None] = print,
             find_links: Sequence[Path] = (),
             no_index: bool = False,
-            poll_s: float = 2.0) -> UpgradeResult:
+            poll_s: float = 2.0,
+            keep_free_bytes: int = KEEP_FREE_BYTES) -> UpgradeResult:
     """Install `wheel` as releases/<version>, make it current, restart, and keep it only if it turns healthy.
 
     `restart` restarts the services (raising means it failed); `health_check`
     gets the new release's directory and is polled until it returns True or
     `timeout_s` passes. On failure `current` goes back to the previous release
     and `restart` runs again. Raises UpgradeError (WheelNameError for a bad
-    argument) when it refuses before anything live changed.
+    argument) when it refuses before anything live changed, among others when
+    building the release (estimated as big as the current one) would leave
+    less than `keep_free_bytes` free on its disk.
     """
     version = wheel_version(wheel)
     if not zipfile.is_zipfile(wheel):   # a truncated download fails here, before a venv is built
@@ -124,6 +134,8 @@ def upgrade(wheel: Path, base: Path = DEFAULT_BASE, *,
         if previous_path is not None and previous_path.resolve() == release.resolve():
             say(f"{version} is already the current release ({release}); nothing to do")
             return UpgradeResult(Outcome.ALREADY_CURRENT, version, release, release)
+        if not release.exists():
+            _check_room(release.parent, previous_path, keep_free_bytes)
         _prepare_release(wheel, release, python, find_links, no_index, say)
         _switch(base, os.path.relpath(release, base))
         say(f"current -> {release}; restarting the services")
@@ -135,8 +147,42 @@ def upgrade(wheel: Path, base: Path = DEFAULT_BASE, *,
             raise
         if reason is None:
             say(f"upgraded to {version}" + (f" (from {previous_path.name})" if previous_path else ""))
+            _remove_old_releases(release.parent, {release, previous_path}, say)
             return UpgradeResult(Outcome.UPGRADED, version, release, previous_path)
         return _roll_back(base, version, release, previous, reason, restart, say)
+
+
+def _check_room(releases: Path, previous: Path | None, keep_free_bytes: int) -> None:
+    releases.mkdir(parents=True, exist_ok=True)
+    needed = _size(previous) if previous is not None and previous.is_dir() else 0
+    free = shutil.disk_usage(releases).free
+    if free - needed < keep_free_bytes:
+        mib = 1024 * 1024
+        raise UpgradeError(f"not enough room in {releases}: {free / mib:.0f} MiB free, the release needs about "
+                           f"{needed / mib:.0f} MiB (as big as the current one) and {keep_free_bytes / mib:.0f} MiB "
+                           "must stay free for the ratings; free some space (old releases are in "
+                           f"{releases}) and run the upgrade again")
+
+
+def _remove_old_releases(releases: Path, keep: set[Path | None], say: Callable[[str], None]) -> None:
+    """Every release but `keep`: a successful upgrade needs only the new one and its rollback target."""
+    kept = {path.resolve() for path in keep if path is not None}
+    for old in sorted(releases.iterdir()):
+        if old.is_dir() and not old.is_symlink() and old.resolve() not in kept:
+            size = _size(old)
+            shutil.rmtree(old, ignore_errors=True)
+            say(f"removed the old release {old} ({size / 1024 / 1024:.0f} MiB)")
+
+
+def _size(folder: Path) -> int:
+    """Bytes the files under `folder` take on disk (symlinks not followed)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.lstat().st_blocks * 512
+        except OSError:
+            continue
+    return total
 
 
 def _prepare_release(wheel: Path, release: Path, python: str, find_links: Sequence[Path], no_index: bool,

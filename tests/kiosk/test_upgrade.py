@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -237,6 +238,40 @@ def test_the_current_version_again_changes_nothing(site, house) -> None:
     assert result.outcome is Outcome.ALREADY_CURRENT
     assert restart.seen == [] and checks == []
     assert tree(site["root"]) == before
+
+
+def test_a_successful_upgrade_keeps_only_the_new_release_and_its_rollback_target(site, house) -> None:
+    base = site["base"]
+    link_target_release(base, "0.9", make_current=False)          # replaced long ago
+    link_target_release(base, "1.0", make_current=False)          # failed its health check, kept for inspection
+    link_target_release(base, "1.5", make_current=True)
+    release = installed_release(base, house / f"{DIST}-2.0-py3-none-any.whl", make_current=False)
+    outside = {k: v for k, v in tree(site["root"]).items() if not k.startswith("opt/")}
+
+    result, lines = run_upgrade(site, house / f"{DIST}-2.0-py3-none-any.whl", house, Restarts(base), [],
+                                python=NO_PYTHON)
+
+    assert result.outcome is Outcome.UPGRADED and result.current == release
+    assert sorted(path.name for path in (base / "releases").iterdir()) == ["1.5", "2.0"]
+    assert sum("removed the old release" in line for line in lines) == 2
+    assert {k: v for k, v in tree(site["root"]).items() if not k.startswith("opt/")} == outside
+
+
+def test_a_release_that_would_leave_too_little_room_for_the_ratings_is_refused(site, house) -> None:
+    base = site["base"]
+    current = link_target_release(base, "1.0", make_current=True)
+    (current / "lib.so").write_bytes(os.urandom(64 << 20))       # the current release takes 64 MiB
+    before = tree(site["root"])
+    free = shutil.disk_usage(base).free
+
+    with pytest.raises(UpgradeError) as refused:                  # 32 MiB short once the release is built
+        run_upgrade(site, house / f"{DIST}-2.0-py3-none-any.whl", house, Restarts(base), [],
+                    python=NO_PYTHON, keep_free_bytes=free - (32 << 20))
+
+    message = str(refused.value)
+    assert "not enough room" in message and "the release needs about 64 MiB" in message
+    assert "must stay free for the ratings" in message
+    assert tree(site["root"]) == before                           # nothing built, nothing switched
 
 
 def test_an_installed_release_is_reused_not_rebuilt(site, house) -> None:
