@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Callable
 
 from kivy.app import App
-from kivy.clock import Clock
+from kivy.clock import Clock, ClockEvent
 from kivy.core.window import Keyboard, Window
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -352,7 +352,7 @@ class EvaluatorApp(App):
             self._touch_watch = Clock.schedule_interval(watcher.check, TOUCH_CHECK_S)
         self._sound_watch = self.watch_sound()
 
-    def watch_sound(self):
+    def watch_sound(self) -> ClockEvent | None:
         """Voice prompts silent for want of a sound output come back once one is plugged in: SDL opens its
         device once per process, so the terminal restarts, but only under systemd (which starts it again)
         and when nobody is at the counter. The Clock event of the watch; None when there is nothing to do."""
