@@ -20,19 +20,24 @@ _ABS_X, _ABS_MT_POSITION_X = 0x00, 0x35
 
 
 def touch_devices(sys_input: Path = SYS_INPUT) -> frozenset[str]:
-    """Names of the input devices that report absolute positions (touchscreens), by their eventN node."""
+    """The input devices that report absolute positions (touchscreens), as "inputN:eventN:name".
+
+    inputN is what tells a replugged screen from the one the app opened: the kernel numbers input
+    devices from a counter it never winds back, while the eventN node of an unplugged device is
+    free again and usually goes to the same screen when it comes back."""
     found = set()
     for event in sys_input.glob("event*"):
         try:
-            words = (event / "device" / "capabilities" / "abs").read_text().split()
-            name = (event / "device" / "name").read_text().strip()
+            device = (event / "device").resolve(strict=True)
+            words = (device / "capabilities" / "abs").read_text().split()
+            name = (device / "name").read_text().strip()
         except OSError:
             continue                               # gone between glob and read: it is being unplugged
         # Words of a 64-bit kernel's unsigned long, highest first. (On a 32-bit kernel a word is
         # 32 bits and the high ones land wrong, but touchscreens also set ABS_X, in the lowest.)
         bits = int("".join(f"{int(word, 16):016x}" for word in words), 16) if words else 0
         if bits >> _ABS_X & 1 or bits >> _ABS_MT_POSITION_X & 1:
-            found.add(f"{event.name}:{name}")
+            found.add(f"{device.name}:{event.name}:{name}")
     return frozenset(found)
 
 

@@ -7,11 +7,21 @@ from pathlib import Path
 from kiosk.input_watch import TouchWatcher, touch_devices
 
 
-def add_device(sys_input: Path, event: str, name: str, abs_caps: str) -> None:
-    device = sys_input / event / "device"
+def add_device(sys_input: Path, event: str, name: str, abs_caps: str, input_no: int | None = None) -> None:
+    """As sysfs shows one: /sys/class/input/eventN/device is a link to the inputN device (numbered by the
+    kernel from a counter that never goes back; `input_no` defaults to the event's number)."""
+    device = sys_input / f"input{event.removeprefix('event') if input_no is None else input_no}"
     (device / "capabilities").mkdir(parents=True)
     (device / "capabilities" / "abs").write_text(abs_caps + "\n")
     (device / "name").write_text(name + "\n")
+    (sys_input / event).mkdir()
+    (sys_input / event / "device").symlink_to(f"../{device.name}")
+
+
+def unplug(sys_input: Path, event: str) -> None:
+    device = (sys_input / event / "device").resolve()
+    shutil.rmtree(sys_input / event)
+    shutil.rmtree(device)
 
 
 def test_touchscreens_are_told_from_keyboards_by_their_absolute_axes(tmp_path):
@@ -19,7 +29,7 @@ def test_touchscreens_are_told_from_keyboards_by_their_absolute_axes(tmp_path):
     add_device(tmp_path, "event1", "ILITEK Multi-Touch", "3273800000000003")   # ABS_MT_POSITION_X (0x35) and X/Y
     add_device(tmp_path, "event2", "eGalax Touch", "3")                       # ABS_X, ABS_Y only
     add_device(tmp_path, "event3", "Wide bitmap", "1 0")                      # two words: the high one is bit 64
-    assert touch_devices(tmp_path) == {"event1:ILITEK Multi-Touch", "event2:eGalax Touch"}
+    assert touch_devices(tmp_path) == {"input1:event1:ILITEK Multi-Touch", "input2:event2:eGalax Touch"}
 
 
 def test_a_replugged_touchscreen_restarts_the_app_once(tmp_path):
@@ -28,11 +38,23 @@ def test_a_replugged_touchscreen_restarts_the_app_once(tmp_path):
     watcher = TouchWatcher(lambda: restarts.append(True), tmp_path)
     watcher.check()
     assert restarts == []
-    shutil.rmtree(tmp_path / "event4")                   # cable pulled
+    unplug(tmp_path, "event4")                           # cable pulled
     watcher.check()
     assert restarts == []                                # nothing to read until it is back
     add_device(tmp_path, "event7", "ILITEK Multi-Touch", "3273800000000003")  # re-enumerated as event7
     watcher.check()
+    watcher.check()
+    assert restarts == [True]
+
+
+def test_a_screen_replugged_under_its_old_event_node_restarts_the_app_too(tmp_path):
+    # The kernel hands the freed event4 to the screen again; only its inputN is new.
+    add_device(tmp_path, "event4", "ILITEK Multi-Touch", "3273800000000003", input_no=11)
+    restarts = []
+    watcher = TouchWatcher(lambda: restarts.append(True), tmp_path)
+    unplug(tmp_path, "event4")
+    watcher.check()
+    add_device(tmp_path, "event4", "ILITEK Multi-Touch", "3273800000000003", input_no=12)
     watcher.check()
     assert restarts == [True]
 
