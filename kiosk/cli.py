@@ -368,6 +368,8 @@ def _status_text(status) -> str:
         lines.append(f"{part}:")
         lines.extend(f"  {key:<20} {'—' if value is None else value}" for key, value in values.items())
     lines.append("healthy" if status.healthy else "PROBLEMS:\n" + "\n".join(f"  - {p}" for p in status.problems))
+    if status.warnings:
+        lines.append("WARNINGS:\n" + "\n".join(f"  - {w}" for w in status.warnings))
     return "\n".join(lines)
 
 

@@ -30,7 +30,9 @@ class Status:
     sync: dict[str, Any]
     panel: dict[str, Any]
     clock: dict[str, Any]
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)   # the terminal cannot do its job: unhealthy
+    # Worth a technician's look, but ratings are taken and kept: a release is not rolled back for these.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -81,7 +83,10 @@ def gather(settings: Settings, store: RatingStore | None, now: datetime | None =
         depth = Outbox(store).depth()
         status.sync.update(queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at)
     if status.clock["suspect"]:
-        status.problems.append(f"clock reads {status.clock['utc']}, before this release was built")
+        # A terminal without a real-time clock and without network keeps the time it last saw; its ratings
+        # are flagged clock_suspect and corrected by the centre (docs/sync-protocol.md), so it still works.
+        status.warnings.append(f"clock reads {status.clock['utc']}, before this release was built: "
+                               "ratings are flagged clock_suspect until it is set (NTP, or the centre)")
     if status.store.get("free_bytes", 1) < 50 * 1024 * 1024:
         status.problems.append("less than 50 MB free for the rating store")
     return status

@@ -5,7 +5,7 @@ import csv
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from kiosk.models import Channel, EventKind
@@ -83,7 +83,7 @@ def test_status_shows_store_panel_and_queue(tmp_path):
     done = evaluator("status", "--json", config=config)
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout)
-    assert status["healthy"] is True and status["problems"] == []
+    assert status["healthy"] is True and status["problems"] == [] and status["warnings"] == []
     assert status["store"]["ratings"] == 2 and status["store"]["last_seq"] == 2
     assert status["store"]["integrity"] == "ok" and status["store"]["free_bytes"] > 0
     assert status["sync"]["queue_depth"] == 2 and status["sync"]["provisioned"] is False
@@ -91,6 +91,24 @@ def test_status_shows_store_panel_and_queue(tmp_path):
     assert status["device"]["id"] == "dev-0001" and status["clock"]["suspect"] is False
     text = evaluator("status", config=config)
     assert text.returncode == 0 and "healthy" in text.stdout and "queue_depth" in text.stdout
+
+
+def test_a_clock_before_the_build_is_a_warning_not_a_failure(tmp_path):
+    # A terminal with neither a real-time clock nor a network keeps a lagging clock, and an upgrade built
+    # since must not be rolled back for it: its ratings are flagged, and the centre corrects their time.
+    from kiosk import BUILD_DATE
+    from kiosk.config import load
+    from kiosk.status import gather
+
+    config = make_config(tmp_path)
+    store = open_store(config)
+    try:
+        status = gather(load(str(config)), store, now=BUILD_DATE - timedelta(days=3))
+    finally:
+        store.close()
+    assert status.clock["suspect"] is True and status.healthy and status.problems == []
+    assert status.warnings and "before this release was built" in status.warnings[0]
+    assert status.to_json()["warnings"] == status.warnings
 
 
 def test_status_of_a_terminal_whose_store_is_unusable_exits_1(tmp_path):
