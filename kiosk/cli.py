@@ -114,8 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("wheel", type=Path, metavar="WHEEL")
     up.add_argument("--base", type=Path, default=Path("/opt/evaluator"), metavar="DIR",
                     help="where releases/ and current live (default: %(default)s)")
-    up.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                    help="how long the new release has to turn healthy (default: %(default)s)")
+    up.add_argument("--timeout", type=float, default=90.0, metavar="S",
+                    help="how long the new release has to turn healthy and stay so (default: %(default)s)")
+    up.add_argument("--settle", type=float, default=30.0, metavar="S",
+                    help="how long it must stay healthy, its services running without a crash, before it is "
+                         "kept (default: %(default)s)")
     up.add_argument("--find-links", type=Path, action="append", default=[], metavar="DIR")
     up.add_argument("--no-index", action="store_true", help="install only from --find-links (offline)")
     up.add_argument("--keep-free-mb", type=int, metavar="MB",
@@ -318,19 +321,26 @@ def _set_pin(args: argparse.Namespace) -> int:
 def _upgrade(args: argparse.Namespace) -> int:
     import functools
 
-    from kiosk.upgrade import (DEFAULT_CONFIG, KEEP_FREE_BYTES, Outcome, UpgradeError, WheelNameError,
+    from kiosk.upgrade import (DEFAULT_CONFIG, KEEP_FREE_BYTES, SERVICES, Outcome, UpgradeError, WheelNameError,
                                check_health, restart_services, upgrade)
 
     config = Path(args.config) if args.config else DEFAULT_CONFIG
+    if args.settle >= args.timeout:
+        raise UsageError(f"--settle {args.settle:g} must be shorter than --timeout {args.timeout:g}")
     try:
         result = upgrade(args.wheel, args.base, restart=restart_services,
-                         health_check=functools.partial(check_health, config=config),
-                         timeout_s=args.timeout, find_links=args.find_links, no_index=args.no_index,
+                         health_check=functools.partial(check_health, config=config, services=SERVICES),
+                         timeout_s=args.timeout, settle_s=args.settle,
+                         find_links=args.find_links, no_index=args.no_index,
                          keep_free_bytes=KEEP_FREE_BYTES if args.keep_free_mb is None else args.keep_free_mb << 20)
     except WheelNameError as exc:
         raise UsageError(str(exc)) from None
     except UpgradeError as exc:
         print(f"evaluator upgrade: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt as exc:     # Ctrl-C, SIGHUP or SIGTERM mid-check: upgrade() rolled back first
+        print(f"evaluator upgrade: interrupted ({exc or 'Ctrl-C'}); the previous release is current again",
+              file=sys.stderr)
         return EXIT_FAILED
     print(result)
     return EXIT_FAILED if result.outcome is Outcome.ROLLED_BACK else EXIT_OK

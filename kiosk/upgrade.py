@@ -35,6 +35,8 @@ import logging
 import os
 import re
 import shutil
+import signal
+import threading
 import subprocess
 import sys
 import time
@@ -111,23 +113,29 @@ def upgrade(wheel: Path, base: Path = DEFAULT_BASE, *,
             find_links: Sequence[Path] = (),
             no_index: bool = False,
             poll_s: float = 2.0,
-            keep_free_bytes: int = KEEP_FREE_BYTES) -> UpgradeResult:
+            keep_free_bytes: int = KEEP_FREE_BYTES,
+            settle_s: float = 0.0) -> UpgradeResult:
     """Install `wheel` as releases/<version>, make it current, restart, and keep it only if it turns healthy.
 
     `restart` restarts the services (raising means it failed); `health_check`
-    gets the new release's directory and is polled until it returns True or
+    gets the new release's directory and is polled until it has returned True
+    for `settle_s` on end (a release that starts, then crashes, fails) or
     `timeout_s` passes. On failure `current` goes back to the previous release
-    and `restart` runs again. Raises UpgradeError (WheelNameError for a bad
+    and `restart` runs again; so it does when the upgrade itself is stopped
+    mid-check (Ctrl-C, an SSH session hanging up, SIGTERM). Raises UpgradeError (WheelNameError for a bad
     argument) when it refuses before anything live changed, among others when
     building the release (estimated as big as the current one) would leave
     less than `keep_free_bytes` free on its disk.
     """
     version = wheel_version(wheel)
+    if settle_s >= timeout_s:
+        raise UpgradeError(f"the release must stay healthy for {settle_s:g} s within a timeout of {timeout_s:g} s: "
+                           "give it a longer timeout")
     if not zipfile.is_zipfile(wheel):   # a truncated download fails here, before a venv is built
         raise WheelNameError(f"{wheel} is not a readable wheel (missing, or not a zip archive)")
     say = _reporter(progress)
     base.mkdir(parents=True, exist_ok=True)
-    with _exclusive(base):
+    with _exclusive(base), _signals_interrupt():
         previous = _current_target(base)
         release = base / "releases" / version
         previous_path = _resolve(base, previous)
@@ -140,7 +148,7 @@ def upgrade(wheel: Path, base: Path = DEFAULT_BASE, *,
         _switch(base, os.path.relpath(release, base))
         say(f"current -> {release}; restarting the services")
         try:
-            reason = _restart_and_check(release, restart, health_check, timeout_s, poll_s, say)
+            reason = _restart_and_check(release, restart, health_check, timeout_s, poll_s, settle_s, say)
         except BaseException as exc:
             # Ctrl-C mid-check: an unproven release must not stay live.
             _roll_back(base, version, release, previous, f"interrupted ({exc!r})", restart, say)
@@ -210,27 +218,57 @@ def _prepare_release(wheel: Path, release: Path, python: str, find_links: Sequen
 
 
 def _restart_and_check(release: Path, restart: Callable[[], None], health_check: Callable[[Path], bool],
-                       timeout_s: float, poll_s: float, say: Callable[[str], None]) -> str | None:
-    """None when the new release came up healthy in time, else why not."""
+                       timeout_s: float, poll_s: float, settle_s: float, say: Callable[[str], None]) -> str | None:
+    """None when the new release came up healthy in time and stayed so for `settle_s`, else why not."""
     try:
         restart()
     except Exception as exc:  # noqa: BLE001 - any failure to restart means: roll back
         return f"restart failed: {exc}"
-    deadline = time.monotonic() + timeout_s
-    attempts, last = 0, "returned False"
+    started = time.monotonic()
+    deadline = started + timeout_s
+    attempts, last, healthy_since = 0, "returned False", None
     while True:
         attempts += 1
         try:
-            if health_check(release):
-                say(f"health check passed (attempt {attempts})")
-                return None
-            last = "returned False"
+            passed = bool(health_check(release))
+            last = "passed" if passed else "returned False"
         except Exception as exc:  # noqa: BLE001 - a crashing check is a failed check
-            last = f"raised {exc!r}"
-        if time.monotonic() + poll_s > deadline:
-            return (f"health check of {release} did not pass within {timeout_s:g} s "
+            passed, last = False, f"raised {exc!r}"
+        now = time.monotonic()
+        if passed:
+            if healthy_since is None:
+                healthy_since = now
+                say(f"health check passed (attempt {attempts})" + (f"; watching it for {settle_s:g} s"
+                                                                  if settle_s > 0 else ""))
+            if now - healthy_since >= settle_s:
+                return None
+        elif healthy_since is not None:
+            say(f"health check failed again after {now - healthy_since:.0f} s healthy ({last})")
+            healthy_since = None
+        if now + poll_s > deadline:
+            kept = f" and stay healthy for {settle_s:g} s" if settle_s > 0 else ""
+            return (f"health check of {release} did not pass{kept} within {timeout_s:g} s "
                     f"({attempts} attempts; the last {last})")
         time.sleep(poll_s)
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGHUP (the SSH session that ran the upgrade hung up) and SIGTERM interrupt like Ctrl-C: a release
+    half built is removed, and an unproven one is rolled back rather than left live."""
+    if threading.current_thread() is not threading.main_thread():
+        yield                          # handlers can be set from the main thread only
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"{signal.Signals(signum).name} during the health check")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _roll_back(base: Path, version: str, release: Path, previous: str | None, reason: str,
@@ -280,8 +318,29 @@ def _user_exists(name: str) -> bool:
     return True
 
 
-def check_health(release: Path, *, config: Path | None = DEFAULT_CONFIG, timeout_s: float = 30) -> bool:
-    """True when the release's own `evaluator status --json` exits 0 (see kiosk.status)."""
+def services_steady(units: Sequence[str] = SERVICES, timeout_s: float = 30) -> str | None:
+    """None when every unit is active and systemd has not had to restart it since it was last started
+    (NRestarts counts the restarts after a crash, and `systemctl restart` sets it back to 0); else what
+    is wrong. A release whose screen dies a few seconds after it said READY shows here, not in status."""
+    for unit in units:
+        try:
+            done = subprocess.run(["systemctl", "show", "--property=ActiveState", "--property=NRestarts", unit],
+                                  check=True, capture_output=True, text=True, timeout=timeout_s)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"cannot ask systemd about {unit}: {exc}"
+        fields = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+        state, restarts = fields.get("ActiveState", "unknown"), fields.get("NRestarts", "0")
+        if state != "active":
+            return f"{unit} is {state}"
+        if restarts != "0":
+            return f"{unit} crashed and was restarted {restarts} time(s) since the upgrade restarted it"
+    return None
+
+
+def check_health(release: Path, *, config: Path | None = DEFAULT_CONFIG, timeout_s: float = 30,
+                 services: Sequence[str] = ()) -> bool:
+    """True when the release's own `evaluator status --json` exits 0 (see kiosk.status) and the `services`
+    run steadily (services_steady)."""
     command = [str(release / "bin" / "evaluator"), "status", "--json"]
     if config is not None:
         command += ["--config", str(config)]
@@ -297,7 +356,11 @@ def check_health(release: Path, *, config: Path | None = DEFAULT_CONFIG, timeout
     if done.returncode != 0:
         detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
         log.warning("health check of %s: exit %d: %s", release, done.returncode, detail[0])
-    return done.returncode == 0
+        return False
+    trouble = services_steady(services, timeout_s) if services else None
+    if trouble is not None:
+        log.warning("health check of %s: %s", release, trouble)
+    return trouble is None
 
 
 # -- the symlink and the filesystem -------------------------------------------------

@@ -129,6 +129,8 @@ def test_a_store_from_a_newer_release_is_refused_clearly(config_file):
 def test_bad_arguments_exit_2(config_file):
     assert evaluator("summary", "--date", "25/11/2026", config=config_file).returncode == 2
     assert evaluator("snapshot", "nope", "--out", "x.png", config=config_file).returncode == 2
+    settle = evaluator("upgrade", "x-1.0-py3-none-any.whl", "--settle", "60", "--timeout", "30", config=config_file)
+    assert settle.returncode == 2 and "--settle 60 must be shorter than --timeout 30" in settle.stderr
 
 
 def test_panel_sim_takes_the_terminals_config(tmp_path):

@@ -20,19 +20,23 @@ import base64
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from kiosk.upgrade import (
+    SERVICES,
     Outcome,
     UpgradeError,
     UpgradeResult,
     WheelNameError,
     check_health,
+    services_steady,
     upgrade,
     wheel_version,
 )
@@ -320,6 +324,117 @@ def test_an_interrupted_health_check_still_rolls_back(site, house) -> None:
 
     assert os.readlink(base / "current") == "releases/1.0"
     assert restart.seen == ["releases/2.0", "releases/1.0"]
+
+
+def test_a_release_that_turns_unhealthy_while_it_settles_is_rolled_back(site, house) -> None:
+    # A screen that says READY and crashes seconds later: the first check passes, the next ones do not.
+    base = site["base"]
+    link_target_release(base, "1.0", make_current=True)
+    installed_release(base, house / f"{DIST}-2.0-py3-none-any.whl", make_current=False)
+    answers = iter([True, True, False])
+    restart, lines = Restarts(base), []
+
+    result = upgrade(house / f"{DIST}-2.0-py3-none-any.whl", base, restart=restart,
+                     health_check=lambda _release: next(answers, False), python=NO_PYTHON,
+                     progress=lines.append, timeout_s=1.0, poll_s=0.05, settle_s=0.5)
+
+    assert result.outcome is Outcome.ROLLED_BACK and os.readlink(base / "current") == "releases/1.0"
+    assert "did not pass and stay healthy for 0.5 s within 1 s" in result.reason
+    assert any("health check failed again" in line for line in lines)
+
+
+def test_a_release_is_kept_once_it_stayed_healthy_for_the_settle_time(site, house) -> None:
+    base = site["base"]
+    link_target_release(base, "1.0", make_current=True)
+    installed_release(base, house / f"{DIST}-2.0-py3-none-any.whl", make_current=False)
+    checked: list[float] = []
+
+    def healthy(_release: Path) -> bool:
+        checked.append(time.monotonic())
+        return True
+
+    result = upgrade(house / f"{DIST}-2.0-py3-none-any.whl", base, restart=Restarts(base), health_check=healthy,
+                     python=NO_PYTHON, progress=lambda line: None, timeout_s=5.0, poll_s=0.05, settle_s=0.5)
+
+    assert result.outcome is Outcome.UPGRADED
+    assert checked[-1] - checked[0] >= 0.5 and len(checked) > 2
+
+
+HANGUP_CHILD = """
+import os, sys, time
+from pathlib import Path
+from kiosk.upgrade import upgrade
+base, wheel, ready = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+def health(_release):
+    ready.write_text(os.readlink(base / "current"))
+    time.sleep(0.1)
+    return False
+try:
+    upgrade(wheel, base, restart=lambda: None, health_check=health, python="/nonexistent/python3",
+            progress=print, timeout_s=60, poll_s=0.1)
+except KeyboardInterrupt as exc:
+    print("interrupted:", exc, flush=True)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["ssh hung up", "terminated"])
+def test_an_upgrade_stopped_by_a_signal_mid_check_rolls_back(site, house, sig) -> None:
+    base = site["base"]
+    link_target_release(base, "1.0", make_current=True)
+    installed_release(base, house / f"{DIST}-2.0-py3-none-any.whl", make_current=False)
+    ready = site["root"] / "checking"
+    child = subprocess.Popen([sys.executable, "-c", HANGUP_CHILD, str(base),
+                              str(house / f"{DIST}-2.0-py3-none-any.whl"), str(ready)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
+            time.sleep(0.05)
+        assert ready.read_text() == "releases/2.0"                    # live, and being checked
+        child.send_signal(sig)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 3, err
+    assert f"interrupted: {sig.name} during the health check" in out
+    assert "rolling back" in out and os.readlink(base / "current") == "releases/1.0"
+
+
+def test_the_health_check_asks_systemd_whether_the_services_run_steadily(site, house, tmp_path, monkeypatch):
+    # systemd cannot run here: a `systemctl` on PATH answers `show` as systemd 252 does.
+    release = installed_release(site["base"], house / f"{DIST}-2.0-py3-none-any.whl", make_current=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    answers = tmp_path / "answers"
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\n[ "$1" = show ] || exit 1\nunit=$(eval echo \\${{$#}})\n'
+                         f'cat "{answers}/$unit"\n')
+    systemctl.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    answers.mkdir()
+
+    def systemd_says(kiosk: str, sync: str) -> bool:
+        (answers / "evaluator-kiosk").write_text(kiosk)
+        (answers / "evaluator-sync").write_text(sync)
+        return check_health(release, config=site["config"], services=SERVICES)
+
+    steady = "ActiveState=active\nNRestarts=0\n"
+    assert systemd_says(steady, steady) is True
+    assert services_steady() is None
+    assert systemd_says("ActiveState=activating\nNRestarts=2\n", steady) is False
+    assert services_steady() == "evaluator-kiosk is activating"
+    assert systemd_says(steady, "ActiveState=active\nNRestarts=1\n") is False
+    assert "evaluator-sync crashed and was restarted 1 time(s)" in services_steady()
+    assert check_health(release, config=site["config"]) is True       # without services: status alone
+
+
+def test_a_settle_time_longer_than_the_timeout_is_refused(site, house) -> None:
+    with pytest.raises(UpgradeError, match="longer timeout"):
+        upgrade(house / f"{DIST}-2.0-py3-none-any.whl", site["base"], restart=Restarts(site["base"]),
+                health_check=lambda _release: True, python=NO_PYTHON, timeout_s=10, settle_s=10)
+    assert not (site["base"] / "releases").exists()
 
 
 @pytest.mark.parametrize("name", [
