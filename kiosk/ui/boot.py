@@ -6,13 +6,17 @@ and nothing else in the package imports Kivy at module level before it.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 from kiosk.config import InputMode, Settings
+from kiosk.input_watch import Touchscreen, touchscreens
 from kiosk.presenter import all_texts
 from kiosk.ui.fonts import find_font
+
+log = logging.getLogger(__name__)
 
 
 def prepare_kivy(settings: Settings, size: tuple[int, int] | None = None, offscreen: bool = False) -> Path:
@@ -52,14 +56,24 @@ def prepare_kivy(settings: Settings, size: tuple[int, int] | None = None, offscr
     return font
 
 
-def _input_providers(config, mode: InputMode) -> None:
+def _input_providers(config, mode: InputMode, screens: list[Touchscreen] | None = None) -> None:
     """Exactly one provider per touch device: Kivy's default mouse + probesysfs pair counts each touch twice
-    on a console, where no desktop turns touches into pointer events (and under a desktop, the reverse)."""
+    on a console, where no desktop turns touches into pointer events (and under a desktop, the reverse).
+
+    On the console each touchscreen found now gets its own: mtdev for a multitouch screen, hidinput for a
+    single-touch one. Kivy's probesysfs would pick multitouch screens only (a resistive panel would get
+    no input at all) and, on a Raspberry Pi, every input device, keyboards included. A screen plugged in
+    later restarts the terminal (kiosk.input_watch), which then finds it here."""
     for name in list(config.options("input")) if config.has_section("input") else []:
         config.remove_option("input", name)
     if not config.has_section("input"):
         config.add_section("input")
     if mode is InputMode.TOUCHSCREEN:
-        config.set("input", "touchscreen_%(name)s", "probesysfs,provider=mtdev")
+        screens = touchscreens() if screens is None else screens
+        for screen in screens:
+            config.set("input", f"touch_{screen.event}",
+                       f"{'mtdev' if screen.multitouch else 'hidinput'},{screen.node}")
+        if not screens:
+            log.warning("no touchscreen found; the terminal restarts when one is plugged in")
     else:
         config.set("input", "mouse", "mouse,disable_multitouch")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kiosk.input_watch import TouchWatcher, touch_devices
+from kiosk.input_watch import TouchWatcher, touch_devices, touchscreens
 
 
 def add_device(sys_input: Path, event: str, name: str, abs_caps: str, input_no: int | None = None) -> None:
@@ -76,5 +76,32 @@ def test_exactly_one_input_provider_whatever_config_ini_held(tmp_path):
                               env={**os.environ, "KIVY_HOME": str(tmp_path), "KIVY_NO_ARGS": "1"})
         assert done.returncode == 0, done.stderr
         seen[mode] = done.stdout.strip().splitlines()[-1]
-    assert seen["touchscreen"] == "[('touchscreen_%(name)s', 'probesysfs,provider=mtdev')]"
+    assert seen["touchscreen"] == "[]"          # this machine has no touchscreen: no provider, none twice
     assert seen["desktop"] == "[('mouse', 'mouse,disable_multitouch')]"
+
+
+def test_each_touchscreen_gets_one_provider_that_reads_it(tmp_path):
+    """mtdev for a multitouch screen, hidinput for a single-touch one, nothing for a keyboard."""
+    from kivy.config import ConfigParser
+
+    from kiosk.config import InputMode
+    from kiosk.ui.boot import _input_providers
+
+    add_device(tmp_path, "event0", "AT Translated Set 2 keyboard", "0")
+    add_device(tmp_path, "event3", "ILITEK Multi-Touch", "3273800000000003")
+    add_device(tmp_path, "event5", "eGalax Touch", "3")                       # resistive: ABS_X, ABS_Y only
+    config = ConfigParser(name="input-test")
+    config.add_section("input")
+    config.set("input", "mouse", "mouse")                                      # whatever was there goes
+    _input_providers(config, InputMode.TOUCHSCREEN, touchscreens(tmp_path))
+    assert sorted(config.items("input")) == [("touch_event3", "mtdev,/dev/input/event3"),
+                                             ("touch_event5", "hidinput,/dev/input/event5")]
+    _input_providers(config, InputMode.DESKTOP, touchscreens(tmp_path))
+    assert config.items("input") == [("mouse", "mouse,disable_multitouch")]
+
+
+def test_capability_words_are_read_in_the_kernels_word_size(tmp_path):
+    # The same multitouch screen as a 32-bit kernel writes it: ABS_MT_POSITION_X (bit 53) in the high word.
+    add_device(tmp_path, "event1", "ILITEK Multi-Touch", "660800 3")
+    assert [s.multitouch for s in touchscreens(tmp_path, word_bits=32)] == [True]
+    assert [s.multitouch for s in touchscreens(tmp_path, word_bits=64)] == [False]   # read as 64-bit: ABS_X only
