@@ -31,6 +31,7 @@ from __future__ import annotations
 import enum
 import errno
 import fcntl
+import hashlib
 import logging
 import os
 import re
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE = Path("/opt/evaluator")
 DEFAULT_CONFIG = Path("/etc/evaluator/config.yaml")
 SERVICES = ("evaluator-kiosk", "evaluator-sync")
+WHEEL_DIGEST_FILE = ".wheel-sha256"   # in each release upgrade() builds: the wheel it was built from
 KEEP_FREE_BYTES = 256 * 1024 * 1024   # left free for the ratings once a release is built (~500,000 ratings)
 
 # PEP 440 versions as wheel builders write them (normalized); anything else is refused
@@ -195,6 +197,12 @@ def _size(folder: Path) -> int:
 
 def _prepare_release(wheel: Path, release: Path, python: str, find_links: Sequence[Path], no_index: bool,
                      say: Callable[[str], None]) -> None:
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    built_from = release / WHEEL_DIGEST_FILE
+    if release.exists() and built_from.is_file() and built_from.read_text().strip() != digest:
+        # A release that failed, and a corrected wheel that kept its version: the old build is not it.
+        say(f"{release} was built from another wheel of version {release.name}; building it again")
+        shutil.rmtree(release)
     if release.exists():
         if not _runnable(release):
             raise UpgradeError(f"{release} exists but has no runnable bin/evaluator (an interrupted install?); "
@@ -211,6 +219,7 @@ def _prepare_release(wheel: Path, release: Path, python: str, find_links: Sequen
               "--no-input", *options, str(wheel)], "pip install", timeout_s=1800)
         if not _runnable(release):
             raise UpgradeError(f"{wheel.name} installed no `evaluator` console script")
+        built_from.write_text(digest + "\n")
     except BaseException:
         # Never live and never complete: leaving it would only block the next attempt.
         shutil.rmtree(release, ignore_errors=True)

@@ -31,6 +31,7 @@ import pytest
 
 from kiosk.upgrade import (
     SERVICES,
+    WHEEL_DIGEST_FILE,
     Outcome,
     UpgradeError,
     UpgradeResult,
@@ -292,6 +293,24 @@ def test_an_installed_release_is_reused_not_rebuilt(site, house) -> None:
     assert (release / "marker").read_text() == "built earlier"
     assert restart.seen == ["releases/2.0"]
     assert any("reusing" in line for line in lines)
+
+
+def test_a_release_built_from_another_wheel_of_the_same_version_is_built_again(site, house, tmp_path) -> None:
+    # 3.0 failed its check and was kept; the vendor's corrected wheel kept the version number.
+    base = site["base"]
+    link_target_release(base, "2.0", make_current=True)
+    failed = installed_release(base, house / f"{DIST}-3.0-py3-none-any.whl", make_current=False)
+    (failed / WHEEL_DIGEST_FILE).write_text(hashlib.sha256((house / f"{DIST}-3.0-py3-none-any.whl")
+                                                           .read_bytes()).hexdigest() + "\n")
+    corrected = tmp_path / "corrected"
+    corrected.mkdir()
+    wheel = write_wheel(corrected, "3.0", healthy=True)
+
+    result, lines = run_upgrade(site, wheel, house, Restarts(base), [])
+
+    assert result.outcome is Outcome.UPGRADED and os.readlink(base / "current") == "releases/3.0"
+    assert any("built from another wheel of version 3.0" in line for line in lines)
+    assert (failed / WHEEL_DIGEST_FILE).read_text().strip() == hashlib.sha256(wheel.read_bytes()).hexdigest()
 
 
 def test_a_failed_restart_rolls_back(site, house) -> None:
