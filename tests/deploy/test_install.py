@@ -19,7 +19,8 @@ from .conftest import IS_ROOT, REPO, install, mode, require, snapshot
 
 VERSION = re.search(r'version="([^"]+)"', (REPO / "setup.py").read_text()).group(1)
 UNITS = ("evaluator-kiosk.service", "evaluator-sync.service")
-CHIPS = {("1a86", "7523"), ("10c4", "ea60"), ("0403", "6001"), ("067b", "2303")}
+CHIPS = {("1a86", "7523"), ("1a86", "55d3"), ("1a86", "55d4"), ("10c4", "ea60"), ("0403", "6001"), ("0403", "6015"),
+         ("067b", "2303")}
 
 
 def udev_matches(text: str) -> set[tuple[str, ...]]:
