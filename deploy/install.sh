@@ -362,7 +362,7 @@ install_units() {
   else
     rm -f "$dropin"
     [ "$version" -gt 0 ] || version=unknown
-    say "systemd $version: evaluator-sync restarts every 5 s (a growing backoff needs systemd >= $BACKOFF_MIN_SYSTEMD)"
+    say "systemd $version: evaluator-sync restarts 30 s after an exit (a backoff from 5 s to 5 min needs systemd >= $BACKOFF_MIN_SYSTEMD)"
   fi
   for unit in "${UNITS[@]}"; do
     if [ -n "$ROOT" ]; then
