@@ -12,7 +12,7 @@
 #   /opt/evaluator/current              symlink to the release in use (switched atomically)
 #   /etc/evaluator/config.yaml          the terminal's config (copied once, kept on upgrade)
 #   /etc/evaluator/secrets/             device key, PIN hashes, the centre's config and staff photos (0700 evaluator)
-#   /var/lib/evaluator/                 the rating store and Kivy's config.ini (0750 evaluator)
+#   /var/lib/evaluator/                 the rating store (0750 evaluator)
 #   /etc/systemd/system/evaluator-{kiosk,sync}.service, enabled
 #   /etc/udev/rules.d/99-evaluator-panel.rules          the panel as /dev/evaluator-panel
 #   /etc/udev/rules.d/99-evaluator-backlight.rules      the backlight writable by group video (dimming)
@@ -34,6 +34,7 @@ SPECIFIC_MARK="# evaluator: panel-specific rule"
 CMDLINE=/boot/firmware/cmdline.txt
 GRUB_DROPIN=/etc/default/grub.d/evaluator.cfg
 BACKOFF_MIN_SYSTEMD=254   # RestartSteps= and RestartMaxDelaySec= appeared in systemd 254
+KIVY_CONFIG=/var/lib/evaluator/kivy/config.ini
 
 ROOT=""
 NO_VENV=0
@@ -307,12 +308,11 @@ install_config() {
     fi
     put_file "$tmp" "$config" 0644
   fi
-  local kivy_config
-  kivy_config=$(at /var/lib/evaluator/kivy/config.ini)
-  if [ -e "$kivy_config" ]; then
-    say "kept /var/lib/evaluator/kivy/config.ini (yours)"
-  else
-    put_file "$HERE/kiosk/kivy-config.ini" "$kivy_config" 0644   # root's, read by the app
+  # Earlier installers wrote a Kivy config.ini here, which Kivy never read: the app sets KIVY_NO_CONFIG
+  # (kiosk/ui/boot.py) and takes input, cursor and Escape from config.yaml. Left there, it misleads.
+  if [ -e "$(at "$KIVY_CONFIG")" ]; then
+    remove "$KIVY_CONFIG"
+    say "(Kivy never read it: the input settings are ui.input in /etc/evaluator/config.yaml)"
   fi
 }
 

@@ -5,10 +5,11 @@ Every run passes --root, so nothing here touches this machine's /etc, /opt or
 """
 from __future__ import annotations
 
-import configparser
+import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,6 @@ def test_tree_modes_and_symlinks(staged: Path) -> None:
     assert mode(staged / "etc/evaluator/secrets") == 0o700
     assert mode(staged / "var/lib/evaluator") == 0o750
     assert mode(staged / "var/lib/evaluator/kivy") == 0o750
-    assert mode(staged / "var/lib/evaluator/kivy/config.ini") == 0o644
     assert mode(staged / "etc/evaluator/config.yaml") == 0o644
 
     for name in ("99-evaluator-panel.rules", "99-evaluator-backlight.rules"):
@@ -74,13 +74,46 @@ def test_config_has_the_system_paths(staged: Path) -> None:
                                                                  "state_dir"]
 
 
-def test_kivy_config_has_one_touch_provider_and_no_mouse(staged: Path) -> None:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(staged / "var/lib/evaluator/kivy/config.ini")
-    assert dict(parser["input"]) == {"mtdev_%(name)s": "probesysfs,provider=mtdev"}
-    assert parser["kivy"]["exit_on_escape"] == "0"
-    assert parser["graphics"]["show_cursor"] == "0"
-    assert not any("mouse" in key or "mouse" in value for key, value in parser["input"].items())
+# What an older installer wrote to /var/lib/evaluator/kivy/config.ini, with a technician's "fix" in it.
+OLD_KIVY_CONFIG = """[kivy]
+exit_on_escape = 1
+
+[graphics]
+show_cursor = 1
+maxfps = 7
+
+[input]
+mouse = mouse
+mtdev_%(name)s = probesysfs,provider=mtdev
+"""
+
+def kivy_config_of_the_app(config_yaml: Path, kivy_home: Path) -> dict[str, dict[str, str]]:
+    """Kivy's settings as `evaluator run` leaves them before its window opens, in a fresh interpreter."""
+    code = ("import json, sys\n"
+            "from kiosk.config import load\n"
+            "from kiosk.ui.boot import prepare_kivy\n"
+            "prepare_kivy(load(sys.argv[1]))\n"
+            "from kivy.config import Config\n"
+            "print(json.dumps({s: dict(Config.items(s)) for s in ('kivy', 'graphics', 'input')}))\n")
+    # As under systemd: KIVY_HOME from the unit, no KIVY_NO_CONFIG (the app decides).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIVY_")}
+    env["KIVY_HOME"] = str(kivy_home)
+    result = subprocess.run([sys.executable, "-c", code, str(config_yaml)], capture_output=True, text=True,
+                            env=env, cwd=REPO, check=True, timeout=120)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_no_kivy_config_ini_the_input_comes_from_config_yaml(staged: Path) -> None:
+    kivy_ini = staged / "var/lib/evaluator/kivy/config.ini"
+    assert not kivy_ini.exists()  # the app sets KIVY_NO_CONFIG: Kivy would never read one
+    kivy_ini.write_text(OLD_KIVY_CONFIG)
+    config = kivy_config_of_the_app(staged / "etc/evaluator/config.yaml", kivy_ini.parent)
+    assert config["input"] == {"touchscreen_%(name)s": "probesysfs,provider=mtdev"}  # ui.input: touchscreen
+    assert config["kivy"]["exit_on_escape"] == "0" and config["graphics"]["show_cursor"] == "0"  # ui.kiosk
+    assert config["graphics"].get("maxfps") != "7"  # nothing of the file reached Kivy
+
+    rerun = install(staged, "--no-venv")  # an upgrade over an older install clears it away
+    assert not kivy_ini.exists() and "removed /var/lib/evaluator/kivy/config.ini" in rerun.stdout
 
 
 def test_udev_rule_per_chip_with_group_and_mode(staged: Path) -> None:
@@ -101,10 +134,7 @@ def test_rerun_changes_nothing_and_keeps_edits(staged: Path) -> None:
     assert "installed /" not in second.stdout and "updated /" not in second.stdout
 
     config = staged / "etc/evaluator/config.yaml"
-    kivy = staged / "var/lib/evaluator/kivy/config.ini"
     config.write_text(config.read_text().replace("name: 1号窗口", "name: 7号窗口"))
-    kivy.write_text(kivy.read_text().replace("mtdev_%(name)s = probesysfs,provider=mtdev",
-                                             "mouse = mouse,disable_multitouch"))
     edited = snapshot(staged)
     third = install(staged, "--no-venv")
     assert snapshot(staged) == edited
@@ -214,9 +244,8 @@ def test_owners_recorded_under_root_apply_with_systemd_tools(staged: Path) -> No
                                 ("etc/evaluator/secrets", 0o700)):
         st = (staged / path).stat()
         assert (st.st_uid, st.st_mode & 0o7777) == (uid, expected_mode), path
-    for config in ("etc/evaluator/config.yaml", "var/lib/evaluator/kivy/config.ini"):  # root's, readable
-        st = (staged / config).stat()
-        assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o644), config
+    st = (staged / "etc/evaluator/config.yaml").stat()  # root's, readable
+    assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o644)
 
 
 def test_wheel_names_the_release(tmp_path: Path) -> None:
