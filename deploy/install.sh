@@ -17,6 +17,7 @@
 #   /etc/udev/rules.d/99-evaluator-panel.rules          the panel as /dev/evaluator-panel
 #   /etc/udev/rules.d/99-evaluator-backlight.rules      the backlight writable by group video (dimming)
 #   /etc/sysusers.d/evaluator.conf, /etc/tmpfiles.d/evaluator.conf   the user, owners and modes
+#   with --x11: /etc/systemd/system/evaluator-kiosk.service.d/x11.conf
 #
 # Owners with --root: nothing is chowned (the staging tree's users are not
 # this machine's). The owners are recorded in etc/sysusers.d/evaluator.conf
@@ -34,6 +35,10 @@ SPECIFIC_MARK="# evaluator: panel-specific rule"
 CMDLINE=/boot/firmware/cmdline.txt
 GRUB_DROPIN=/etc/default/grub.d/evaluator.cfg
 BACKOFF_MIN_SYSTEMD=254   # RestartSteps= and RestartMaxDelaySec= appeared in systemd 254
+X11_DROPIN=/etc/systemd/system/evaluator-kiosk.service.d/x11.conf
+XWRAPPER=/etc/X11/Xwrapper.config
+# What installers before rootless Xorg wrote to $XWRAPPER; a file with other content is not ours.
+OLD_XWRAPPER=$'allowed_users=anybody\nneeds_root_rights=yes'
 KIVY_CONFIG=/var/lib/evaluator/kivy/config.ini
 
 ROOT=""
@@ -46,7 +51,8 @@ PANEL_VENDOR=""
 PANEL_PRODUCT=""
 PANEL_SERIAL=""
 X11=0
-X11_PACKAGES=(xserver-xorg xinit xserver-xorg-legacy)
+# No xserver-xorg-legacy: Xorg runs rootless as the evaluator user (deploy/systemd/x11.conf says why).
+X11_PACKAGES=(xserver-xorg xinit)
 TMP_DIRS=()
 
 say() { printf 'install.sh: %s\n' "$*"; }
@@ -64,9 +70,10 @@ Install (default):
   --panel-vendor VID      write one udev rule for this panel (4 hex digits, e.g. 1a86)…
   --panel-product PID     …and product (e.g. 7523) instead of the generic per-chip rules
   --panel-serial S        …and, with two adapters of one chip, its serial number
-Uninstall:
   --x11                   run the kiosk under X11 (xinit, no desktop) instead of on the KMS/DRM
-                          console: installs Xorg, the x11.conf drop-in, touches as pointer events
+                          console: installs Xorg, the x11.conf drop-in, touches as pointer events;
+                          a later run without it goes back to the console
+Uninstall:
   --uninstall             remove the app, the units and the udev rule; keep /etc/evaluator
                           and /var/lib/evaluator (the ratings)
   --purge                 with --uninstall: remove those too, and the evaluator user
@@ -168,23 +175,39 @@ install_packages() {
   fi
 }
 
-install_x11() {  # the drop-in that starts Xorg and the kiosk under xinit, or its removal
-  local dropin wrapper
-  dropin=$(at /etc/systemd/system/evaluator-kiosk.service.d/x11.conf)
-  wrapper=$(at /etc/X11/Xwrapper.config)
-  if [ "$X11" -eq 0 ]; then
-    if [ -e "$dropin" ]; then
-      rm -f "$dropin"
-      say "removed the x11.conf drop-in: the kiosk runs on the KMS/DRM console"
-    fi
-    return
+install_x11() {  # X11 or the console: the xinit drop-in, or its removal
+  local was_x11=0
+  [ -e "$(at "$X11_DROPIN")" ] && was_x11=1
+  remove_old_xwrapper
+  if [ "$X11" -eq 1 ]; then
+    put_file "$HERE/systemd/x11.conf" "$(at "$X11_DROPIN")" 0644
+  else
+    remove "$X11_DROPIN"
+    rmdir "$(at "$(dirname "$X11_DROPIN")")" 2>/dev/null || true
+    [ "$was_x11" -eq 0 ] || say "the kiosk runs on the KMS/DRM console again (no --x11)"
   fi
-  install -d -m 0755 "$(dirname "$dropin")" "$(dirname "$wrapper")"
-  put_file "$HERE/systemd/x11.conf" "$dropin" 0644
-  local tmp
-  tmp=$(make_temp_dir)/Xwrapper.config
-  printf 'allowed_users=anybody\nneeds_root_rights=yes\n' >"$tmp"
-  put_file "$tmp" "$wrapper" 0644
+  # Only on a switch: a rerun in the same mode keeps the technician's ui.input.
+  [ "$was_x11" -eq "$X11" ] || input_follows_display
+}
+
+remove_old_xwrapper() {  # Xorg runs rootless now: drop the wrapper config that earlier installers wrote
+  local wrapper
+  wrapper=$(at "$XWRAPPER")
+  if [ -f "$wrapper" ] && [ "$(cat "$wrapper")" = "$OLD_XWRAPPER" ]; then
+    remove "$XWRAPPER"
+  fi
+}
+
+input_follows_display() {  # ui.input for the display mode: X11 turns touches into pointer events, the console not
+  local config want=touchscreen
+  config=$(at /etc/evaluator/config.yaml)
+  [ "$X11" -eq 0 ] || want=desktop
+  case $(yaml_get "$config" ui input) in
+    "$want") ;;
+    "") say "warning: no 'input:' under 'ui:' in /etc/evaluator/config.yaml: set ui.input: $want by hand" ;;
+    *) yaml_set "$config" ui input "$want"
+       say "set ui.input: $want in /etc/evaluator/config.yaml (one input provider per touch device)" ;;
+  esac
 }
 
 install_user() {
@@ -261,6 +284,18 @@ install_app() {
   say "/opt/evaluator/current -> releases/$version"
 }
 
+yaml_get() {  # FILE SECTION KEY: the value of "  KEY: VALUE" under "SECTION:", without its comment; empty if none
+  awk -v sec="$2" -v key="$3" '
+      /^[A-Za-z_][A-Za-z0-9_]*:/ { cur = substr($0, 1, index($0, ":") - 1) }
+      cur == sec && index($0, "  " key ":") == 1 {
+        value = substr($0, length(key) + 4)
+        sub(/[[:space:]]+#.*/, "", value)
+        gsub(/^[[:space:]]+|[[:space:]]+$/, "", value)
+        print value
+        exit
+      }' "$1"
+}
+
 yaml_set() {  # FILE SECTION KEY VALUE: set "  KEY: VALUE" under "SECTION:", keeping its comment
   local file=$1 section=$2 key=$3 value=$4 tmp
   tmp=$(mktemp "$file.XXXXXX")
@@ -281,6 +316,9 @@ yaml_set() {  # FILE SECTION KEY VALUE: set "  KEY: VALUE" under "SECTION:", kee
     rm -f "$tmp"
     die "$file: found no '$key:' under '$section:' to set (has config.yaml changed layout?)"
   fi
+  # mktemp made the copy 0600: an edited /etc/evaluator/config.yaml must stay readable by the app.
+  chmod --reference="$file" "$tmp"
+  [ -n "$ROOT" ] || chown --reference="$file" "$tmp"
   mv "$tmp" "$file"
 }
 
@@ -512,7 +550,8 @@ do_uninstall() {
     done
     remove "/etc/systemd/system/$unit"
   done
-  remove /etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf
+  remove /etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf "$X11_DROPIN"
+  remove_old_xwrapper
   remove "$UDEV_RULE" "$BACKLIGHT_RULE" /opt/evaluator
   console_blank_restore
   if [ "$PURGE" -eq 1 ]; then
@@ -523,7 +562,8 @@ do_uninstall() {
       say "removed user evaluator"
     fi
   else
-    rmdir "$(at /etc/systemd/system/evaluator-sync.service.d)" 2>/dev/null || true
+    rmdir "$(at /etc/systemd/system/evaluator-sync.service.d)" "$(at /etc/systemd/system/evaluator-kiosk.service.d)" \
+      2>/dev/null || true
     say "kept /etc/evaluator (config, device key) and /var/lib/evaluator (the ratings): --purge removes them"
   fi
   if systemd_running; then

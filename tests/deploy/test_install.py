@@ -260,12 +260,54 @@ def test_wheel_names_the_release(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / "opt/evaluator/releases").iterdir()) == sorted({"9.8.7", VERSION})
 
 
-def test_x11_installs_the_xinit_drop_in_and_pointer_input(tmp_path: Path) -> None:
+X11_DROPIN = "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
+
+
+def test_x11_and_back_to_the_console(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    config = root / "etc/evaluator/config.yaml"
+    install(root, "--no-venv")
+    assert load(config).ui.input.value == "touchscreen"
+    (root / "etc/X11").mkdir(parents=True)
+    wrapper = root / "etc/X11/Xwrapper.config"
+    wrapper.write_text("allowed_users=anybody\nneeds_root_rights=yes\n")  # what the root-Xorg installer wrote
+
+    switched = install(root, "--no-venv", "--x11")  # the kept config follows the switch
+    dropin = root / X11_DROPIN
+    assert dropin.read_bytes() == (REPO / "deploy/systemd/x11.conf").read_bytes() and mode(dropin) == 0o644
+    assert load(config).ui.input.value == "desktop"  # X11 makes touches pointer events
+    assert mode(config) == 0o644  # still readable by the app after the edit
+    assert "set ui.input: desktop" in switched.stdout
+    assert not wrapper.exists()  # Xorg runs rootless: no wrapper config
+
+    again = install(root, "--no-venv", "--x11")  # a rerun in the same mode keeps the technician's choice
+    assert "ui.input" not in again.stdout
+
+    back = install(root, "--no-venv")  # back to the console
+    assert not dropin.exists() and not dropin.parent.exists()
+    assert load(config).ui.input.value == "touchscreen" and "set ui.input: touchscreen" in back.stdout
+    assert "console again" in back.stdout
+
+
+def test_a_wrapper_config_not_written_by_us_is_kept(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    wrapper = root / "etc/X11/Xwrapper.config"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text("allowed_users=console\n")  # Debian's own
+    install(root, "--no-venv", "--x11")
+    install(root, "--uninstall")
+    assert wrapper.read_text() == "allowed_users=console\n"
+
+
+def test_help_lists_x11_as_an_install_option() -> None:
+    result = subprocess.run(["bash", str(REPO / "deploy/install.sh"), "--help"], capture_output=True, text=True,
+                            check=True)
+    install_part, uninstall_part = result.stdout.split("Uninstall:")
+    assert "--x11" in install_part and "--x11" not in uninstall_part
+
+
+def test_uninstall_removes_the_x11_drop_in(tmp_path: Path) -> None:
     root = tmp_path / "root"
     install(root, "--no-venv", "--x11")
-    dropin = root / "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
-    assert "xinit" in dropin.read_text() and mode(dropin) == 0o644
-    assert "allowed_users=anybody" in (root / "etc/X11/Xwrapper.config").read_text()
-    assert load(root / "etc/evaluator/config.yaml").ui.input.value == "desktop"   # X11 makes touches pointers
-    install(root, "--no-venv")                                                       # back to the console
-    assert not dropin.exists()
+    install(root, "--uninstall")  # without --purge: the data stays, the drop-in goes
+    assert not list((root / "etc/systemd/system").rglob("evaluator-*"))

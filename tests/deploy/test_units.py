@@ -11,31 +11,17 @@ is needed: this works in a container whose PID 1 is not systemd.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, install, require
+from .conftest import REPO, directives, install, require
 
 SYSTEMD = REPO / "deploy/systemd"
 HOST_UNITS = Path("/usr/lib/systemd/system")
-
-
-def directives(path: Path) -> list[tuple[str, str, str]]:
-    """(section, key, value) for every assignment, repeats included (systemd allows them)."""
-    section, found = "", []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-        else:
-            key, _, value = line.partition("=")
-            found.append((section, key.strip(), value.strip()))
-    return found
 
 
 def values(path: Path, section: str, key: str) -> list[str]:
@@ -91,12 +77,28 @@ def test_x11_dropin_verifies(verify_root) -> None:
     dropin = verify_root.root / "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
     dropin.parent.mkdir()
     shutil.copy(SYSTEMD / "x11.conf", dropin)
-    xinit = verify_root.root / "usr/bin/xinit"  # stands in for the xinit package
-    xinit.parent.mkdir(parents=True)
-    xinit.write_text("#!/bin/sh\n")
-    xinit.chmod(0o755)
+    (verify_root.root / "usr/bin").mkdir(parents=True)
+    for name in ("env", "xinit"):  # stand in for coreutils and the xinit package; verify checks the first word
+        program = verify_root.root / "usr/bin" / name
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
     result = verify_root("evaluator-kiosk.service")
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_x11_dropin_keeps_the_hardening_and_the_watchdog() -> None:
+    dropin = SYSTEMD / "x11.conf"
+    command = shlex.split(values(dropin, "Service", "ExecStart")[-1])
+    # systemd's WATCHDOG_PID names xinit: the app must not inherit it, or it never pings (tests/kiosk/test_watchdog.py).
+    assert command[:4] == ["/usr/bin/env", "-u", "WATCHDOG_PID", "/usr/bin/xinit"]
+    assert values(dropin, "Service", "NotifyAccess") == ["all"]  # the pings come from xinit's child
+    # Rootless Xorg: the real server, not /usr/bin/Xorg (the setuid wrapper when xserver-xorg-legacy is there),
+    # and nothing of the unit's hardening undone: it implies NoNewPrivileges, which no wrapper could get around.
+    assert command[command.index("--") + 1] == "/usr/lib/xorg/Xorg" and "-keeptty" in command
+    assert {key for _section, key, _value in directives(dropin)} == {"Environment", "NotifyAccess", "ExecStart"}
+    kiosk = SYSTEMD / "evaluator-kiosk.service"
+    assert values(kiosk, "Service", "User") == ["evaluator"] and values(kiosk, "Service", "TTYPath") == ["/dev/tty1"]
+    assert values(kiosk, "Service", "StandardInput") == ["tty-fail"]  # systemd gives tty1 to the user: Xorg opens it
 
 
 def test_restart_backoff_keys_need_systemd_254(verify_root) -> None:
