@@ -17,7 +17,10 @@
 #   /etc/udev/rules.d/99-evaluator-panel.rules          the panel as /dev/evaluator-panel
 #   /etc/udev/rules.d/99-evaluator-backlight.rules      the backlight writable by group video (dimming)
 #   /etc/sysusers.d/evaluator.conf, /etc/tmpfiles.d/evaluator.conf   the user, owners and modes
-#   with --x11: /etc/systemd/system/evaluator-kiosk.service.d/x11.conf
+#   /etc/systemd/logind.conf.d/evaluator-kiosk.conf, /etc/sysctl.d/90-evaluator-kiosk.conf
+#                                       kiosk lockdown: no login prompt on other VTs, no SysRq
+#   with --x11: /etc/systemd/system/evaluator-kiosk.service.d/x11.conf and
+#               /etc/X11/xorg.conf.d/10-evaluator-kiosk.conf (no VT switch, no Ctrl+Alt+Backspace)
 #
 # Owners with --root: nothing is chowned (the staging tree's users are not
 # this machine's). The owners are recorded in etc/sysusers.d/evaluator.conf
@@ -36,10 +39,13 @@ CMDLINE=/boot/firmware/cmdline.txt
 GRUB_DROPIN=/etc/default/grub.d/evaluator.cfg
 BACKOFF_MIN_SYSTEMD=254   # RestartSteps= and RestartMaxDelaySec= appeared in systemd 254
 X11_DROPIN=/etc/systemd/system/evaluator-kiosk.service.d/x11.conf
+XORG_SNIPPET=/etc/X11/xorg.conf.d/10-evaluator-kiosk.conf
 XWRAPPER=/etc/X11/Xwrapper.config
 # What installers before rootless Xorg wrote to $XWRAPPER; a file with other content is not ours.
 OLD_XWRAPPER=$'allowed_users=anybody\nneeds_root_rights=yes'
 KIVY_CONFIG=/var/lib/evaluator/kivy/config.ini
+LOGIND_DROPIN=/etc/systemd/logind.conf.d/evaluator-kiosk.conf
+SYSCTL_FILE=/etc/sysctl.d/90-evaluator-kiosk.conf
 
 ROOT=""
 NO_VENV=0
@@ -175,14 +181,15 @@ install_packages() {
   fi
 }
 
-install_x11() {  # X11 or the console: the xinit drop-in, or its removal
+install_x11() {  # X11 or the console: the xinit drop-in and Xorg's lockdown snippet, or their removal
   local was_x11=0
   [ -e "$(at "$X11_DROPIN")" ] && was_x11=1
   remove_old_xwrapper
   if [ "$X11" -eq 1 ]; then
     put_file "$HERE/systemd/x11.conf" "$(at "$X11_DROPIN")" 0644
+    put_file "$HERE/kiosk/xorg-kiosk.conf" "$(at "$XORG_SNIPPET")" 0644
   else
-    remove "$X11_DROPIN"
+    remove "$X11_DROPIN" "$XORG_SNIPPET"
     rmdir "$(at "$(dirname "$X11_DROPIN")")" 2>/dev/null || true
     [ "$was_x11" -eq 0 ] || say "the kiosk runs on the KMS/DRM console again (no --x11)"
   fi
@@ -208,6 +215,11 @@ input_follows_display() {  # ui.input for the display mode: X11 turns touches in
     *) yaml_set "$config" ui input "$want"
        say "set ui.input: $want in /etc/evaluator/config.yaml (one input provider per touch device)" ;;
   esac
+}
+
+install_lockdown() {  # no login prompt on another VT (Ctrl+Alt+F2…), no Magic SysRq keys
+  put_file "$HERE/kiosk/logind-kiosk.conf" "$(at "$LOGIND_DROPIN")" 0644
+  put_file "$HERE/kiosk/sysctl-kiosk.conf" "$(at "$SYSCTL_FILE")" 0644
 }
 
 install_user() {
@@ -472,6 +484,10 @@ activate() {  # live system only: reload what changed, restart what runs
     udevadm trigger --subsystem-match=tty --action=change 2>/dev/null || true
     udevadm trigger --subsystem-match=backlight --action=change 2>/dev/null || true
   fi
+  if command -v sysctl >/dev/null && sysctl -q -p "$SYSCTL_FILE" 2>/dev/null; then
+    say "Magic SysRq keys off ($SYSCTL_FILE)"
+  fi
+  say "no login prompts on other VTs from the next boot ($LOGIND_DROPIN: logind reads it at start)"
   if systemd_running; then
     systemctl daemon-reload
     systemctl try-restart "${UNITS[@]}"
@@ -489,6 +505,7 @@ do_install() {
   install_config
   install_units
   install_x11
+  install_lockdown
   install_udev
   console_blank_off
   apply_tmpfiles
@@ -550,8 +567,9 @@ do_uninstall() {
     done
     remove "/etc/systemd/system/$unit"
   done
-  remove /etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf "$X11_DROPIN"
+  remove /etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf "$X11_DROPIN" "$XORG_SNIPPET"
   remove_old_xwrapper
+  remove "$LOGIND_DROPIN" "$SYSCTL_FILE"
   remove "$UDEV_RULE" "$BACKLIGHT_RULE" /opt/evaluator
   console_blank_restore
   if [ "$PURGE" -eq 1 ]; then

@@ -16,7 +16,7 @@ import pytest
 
 from kiosk.config import load
 
-from .conftest import IS_ROOT, REPO, install, mode, require, snapshot
+from .conftest import IS_ROOT, REPO, directives, install, mode, require, snapshot
 
 VERSION = re.search(r'version="([^"]+)"', (REPO / "setup.py").read_text()).group(1)
 UNITS = ("evaluator-kiosk.service", "evaluator-sync.service")
@@ -260,7 +260,9 @@ def test_wheel_names_the_release(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / "opt/evaluator/releases").iterdir()) == sorted({"9.8.7", VERSION})
 
 
-X11_DROPIN = "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
+X11_FILES = ("etc/systemd/system/evaluator-kiosk.service.d/x11.conf", "etc/X11/xorg.conf.d/10-evaluator-kiosk.conf")
+LOCKDOWN = {"etc/systemd/logind.conf.d/evaluator-kiosk.conf": "kiosk/logind-kiosk.conf",
+            "etc/sysctl.d/90-evaluator-kiosk.conf": "kiosk/sysctl-kiosk.conf"}
 
 
 def test_x11_and_back_to_the_console(tmp_path: Path) -> None:
@@ -273,8 +275,9 @@ def test_x11_and_back_to_the_console(tmp_path: Path) -> None:
     wrapper.write_text("allowed_users=anybody\nneeds_root_rights=yes\n")  # what the root-Xorg installer wrote
 
     switched = install(root, "--no-venv", "--x11")  # the kept config follows the switch
-    dropin = root / X11_DROPIN
+    dropin, snippet = (root / path for path in X11_FILES)
     assert dropin.read_bytes() == (REPO / "deploy/systemd/x11.conf").read_bytes() and mode(dropin) == 0o644
+    assert snippet.read_bytes() == (REPO / "deploy/kiosk/xorg-kiosk.conf").read_bytes() and mode(snippet) == 0o644
     assert load(config).ui.input.value == "desktop"  # X11 makes touches pointer events
     assert mode(config) == 0o644  # still readable by the app after the edit
     assert "set ui.input: desktop" in switched.stdout
@@ -284,7 +287,7 @@ def test_x11_and_back_to_the_console(tmp_path: Path) -> None:
     assert "ui.input" not in again.stdout
 
     back = install(root, "--no-venv")  # back to the console
-    assert not dropin.exists() and not dropin.parent.exists()
+    assert not dropin.exists() and not snippet.exists() and not dropin.parent.exists()
     assert load(config).ui.input.value == "touchscreen" and "set ui.input: touchscreen" in back.stdout
     assert "console again" in back.stdout
 
@@ -299,15 +302,27 @@ def test_a_wrapper_config_not_written_by_us_is_kept(tmp_path: Path) -> None:
     assert wrapper.read_text() == "allowed_users=console\n"
 
 
+def test_kiosk_lockdown_installed_and_uninstalled(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    install(root, "--no-venv", "--x11")
+    for path, source in LOCKDOWN.items():
+        assert (root / path).read_bytes() == (REPO / "deploy" / source).read_bytes() and mode(root / path) == 0o644
+    logind = directives(root / "etc/systemd/logind.conf.d/evaluator-kiosk.conf")
+    assert ("Login", "NAutoVTs", "0") in logind and ("Login", "ReserveVT", "0") in logind
+    sysctl = [line.replace(" ", "") for line in (root / "etc/sysctl.d/90-evaluator-kiosk.conf").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert sysctl == ["kernel.sysrq=0"]
+    xorg = (root / X11_FILES[1]).read_text()
+    assert re.search(r'Section "ServerFlags"(.|\n)*Option "DontVTSwitch" "true"(.|\n)*Option "DontZap" "true"', xorg)
+
+    install(root, "--uninstall")  # without --purge: the data stays, the lockdown and the x11 files go
+    for path in (*LOCKDOWN, *X11_FILES):
+        assert not (root / path).exists(), path
+    assert not list((root / "etc/systemd/system").rglob("evaluator-*"))
+
+
 def test_help_lists_x11_as_an_install_option() -> None:
     result = subprocess.run(["bash", str(REPO / "deploy/install.sh"), "--help"], capture_output=True, text=True,
                             check=True)
     install_part, uninstall_part = result.stdout.split("Uninstall:")
     assert "--x11" in install_part and "--x11" not in uninstall_part
-
-
-def test_uninstall_removes_the_x11_drop_in(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    install(root, "--no-venv", "--x11")
-    install(root, "--uninstall")  # without --purge: the data stays, the drop-in goes
-    assert not list((root / "etc/systemd/system").rglob("evaluator-*"))
