@@ -12,11 +12,15 @@
 #   /opt/evaluator/current              symlink to the release in use (switched atomically)
 #   /etc/evaluator/config.yaml          the terminal's config (copied once, kept on upgrade)
 #   /etc/evaluator/secrets/             device key, PIN hashes, the centre's config and staff photos (0700 evaluator)
-#   /var/lib/evaluator/                 the rating store and Kivy's config.ini (0750 evaluator)
+#   /var/lib/evaluator/                 the rating store (0750 evaluator)
 #   /etc/systemd/system/evaluator-{kiosk,sync}.service, enabled
 #   /etc/udev/rules.d/99-evaluator-panel.rules          the panel as /dev/evaluator-panel
 #   /etc/udev/rules.d/99-evaluator-backlight.rules      the backlight writable by group video (dimming)
 #   /etc/sysusers.d/evaluator.conf, /etc/tmpfiles.d/evaluator.conf   the user, owners and modes
+#   /etc/systemd/logind.conf.d/evaluator-kiosk.conf, /etc/sysctl.d/90-evaluator-kiosk.conf
+#                                       kiosk lockdown: no login prompt on other VTs, no SysRq
+#   with --x11: /etc/systemd/system/evaluator-kiosk.service.d/x11.conf and
+#               /etc/X11/xorg.conf.d/10-evaluator-kiosk.conf (no VT switch, no Ctrl+Alt+Backspace)
 #
 # Owners with --root: nothing is chowned (the staging tree's users are not
 # this machine's). The owners are recorded in etc/sysusers.d/evaluator.conf
@@ -34,6 +38,14 @@ SPECIFIC_MARK="# evaluator: panel-specific rule"
 CMDLINE=/boot/firmware/cmdline.txt
 GRUB_DROPIN=/etc/default/grub.d/evaluator.cfg
 BACKOFF_MIN_SYSTEMD=254   # RestartSteps= and RestartMaxDelaySec= appeared in systemd 254
+X11_DROPIN=/etc/systemd/system/evaluator-kiosk.service.d/x11.conf
+XORG_SNIPPET=/etc/X11/xorg.conf.d/10-evaluator-kiosk.conf
+XWRAPPER=/etc/X11/Xwrapper.config
+# What installers before rootless Xorg wrote to $XWRAPPER; a file with other content is not ours.
+OLD_XWRAPPER=$'allowed_users=anybody\nneeds_root_rights=yes'
+KIVY_CONFIG=/var/lib/evaluator/kivy/config.ini
+LOGIND_DROPIN=/etc/systemd/logind.conf.d/evaluator-kiosk.conf
+SYSCTL_FILE=/etc/sysctl.d/90-evaluator-kiosk.conf
 
 ROOT=""
 NO_VENV=0
@@ -45,7 +57,8 @@ PANEL_VENDOR=""
 PANEL_PRODUCT=""
 PANEL_SERIAL=""
 X11=0
-X11_PACKAGES=(xserver-xorg xinit xserver-xorg-legacy)
+# No xserver-xorg-legacy: Xorg runs rootless as the evaluator user (deploy/systemd/x11.conf says why).
+X11_PACKAGES=(xserver-xorg xinit)
 TMP_DIRS=()
 
 say() { printf 'install.sh: %s\n' "$*"; }
@@ -63,9 +76,10 @@ Install (default):
   --panel-vendor VID      write one udev rule for this panel (4 hex digits, e.g. 1a86)…
   --panel-product PID     …and product (e.g. 7523) instead of the generic per-chip rules
   --panel-serial S        …and, with two adapters of one chip, its serial number
-Uninstall:
   --x11                   run the kiosk under X11 (xinit, no desktop) instead of on the KMS/DRM
-                          console: installs Xorg, the x11.conf drop-in, touches as pointer events
+                          console: installs Xorg, the x11.conf drop-in, touches as pointer events;
+                          a later run without it goes back to the console
+Uninstall:
   --uninstall             remove the app, the units and the udev rule; keep /etc/evaluator
                           and /var/lib/evaluator (the ratings)
   --purge                 with --uninstall: remove those too, and the evaluator user
@@ -167,23 +181,45 @@ install_packages() {
   fi
 }
 
-install_x11() {  # the drop-in that starts Xorg and the kiosk under xinit, or its removal
-  local dropin wrapper
-  dropin=$(at /etc/systemd/system/evaluator-kiosk.service.d/x11.conf)
-  wrapper=$(at /etc/X11/Xwrapper.config)
-  if [ "$X11" -eq 0 ]; then
-    if [ -e "$dropin" ]; then
-      rm -f "$dropin"
-      say "removed the x11.conf drop-in: the kiosk runs on the KMS/DRM console"
-    fi
-    return
+install_x11() {  # X11 or the console: the xinit drop-in and Xorg's lockdown snippet, or their removal
+  local was_x11=0
+  [ -e "$(at "$X11_DROPIN")" ] && was_x11=1
+  remove_old_xwrapper
+  if [ "$X11" -eq 1 ]; then
+    put_file "$HERE/systemd/x11.conf" "$(at "$X11_DROPIN")" 0644
+    put_file "$HERE/kiosk/xorg-kiosk.conf" "$(at "$XORG_SNIPPET")" 0644
+  else
+    remove "$X11_DROPIN" "$XORG_SNIPPET"
+    rmdir "$(at "$(dirname "$X11_DROPIN")")" 2>/dev/null || true
+    [ "$was_x11" -eq 0 ] || say "the kiosk runs on the KMS/DRM console again (no --x11)"
   fi
-  install -d -m 0755 "$(dirname "$dropin")" "$(dirname "$wrapper")"
-  put_file "$HERE/systemd/x11.conf" "$dropin" 0644
-  local tmp
-  tmp=$(make_temp_dir)/Xwrapper.config
-  printf 'allowed_users=anybody\nneeds_root_rights=yes\n' >"$tmp"
-  put_file "$tmp" "$wrapper" 0644
+  # Only on a switch: a rerun in the same mode keeps the technician's ui.input.
+  [ "$was_x11" -eq "$X11" ] || input_follows_display
+}
+
+remove_old_xwrapper() {  # Xorg runs rootless now: drop the wrapper config that earlier installers wrote
+  local wrapper
+  wrapper=$(at "$XWRAPPER")
+  if [ -f "$wrapper" ] && [ "$(cat "$wrapper")" = "$OLD_XWRAPPER" ]; then
+    remove "$XWRAPPER"
+  fi
+}
+
+input_follows_display() {  # ui.input for the display mode: X11 turns touches into pointer events, the console not
+  local config want=touchscreen
+  config=$(at /etc/evaluator/config.yaml)
+  [ "$X11" -eq 0 ] || want=desktop
+  case $(yaml_get "$config" ui input) in
+    "$want") ;;
+    "") say "warning: no 'input:' under 'ui:' in /etc/evaluator/config.yaml: set ui.input: $want by hand" ;;
+    *) yaml_set "$config" ui input "$want"
+       say "set ui.input: $want in /etc/evaluator/config.yaml (one input provider per touch device)" ;;
+  esac
+}
+
+install_lockdown() {  # no login prompt on another VT (Ctrl+Alt+F2…), no Magic SysRq keys
+  put_file "$HERE/kiosk/logind-kiosk.conf" "$(at "$LOGIND_DROPIN")" 0644
+  put_file "$HERE/kiosk/sysctl-kiosk.conf" "$(at "$SYSCTL_FILE")" 0644
 }
 
 install_user() {
@@ -260,6 +296,18 @@ install_app() {
   say "/opt/evaluator/current -> releases/$version"
 }
 
+yaml_get() {  # FILE SECTION KEY: the value of "  KEY: VALUE" under "SECTION:", without its comment; empty if none
+  awk -v sec="$2" -v key="$3" '
+      /^[A-Za-z_][A-Za-z0-9_]*:/ { cur = substr($0, 1, index($0, ":") - 1) }
+      cur == sec && index($0, "  " key ":") == 1 {
+        value = substr($0, length(key) + 4)
+        sub(/[[:space:]]+#.*/, "", value)
+        gsub(/^[[:space:]]+|[[:space:]]+$/, "", value)
+        print value
+        exit
+      }' "$1"
+}
+
 yaml_set() {  # FILE SECTION KEY VALUE: set "  KEY: VALUE" under "SECTION:", keeping its comment
   local file=$1 section=$2 key=$3 value=$4 tmp
   tmp=$(mktemp "$file.XXXXXX")
@@ -280,6 +328,9 @@ yaml_set() {  # FILE SECTION KEY VALUE: set "  KEY: VALUE" under "SECTION:", kee
     rm -f "$tmp"
     die "$file: found no '$key:' under '$section:' to set (has config.yaml changed layout?)"
   fi
+  # mktemp made the copy 0600: an edited /etc/evaluator/config.yaml must stay readable by the app.
+  chmod --reference="$file" "$tmp"
+  [ -n "$ROOT" ] || chown --reference="$file" "$tmp"
   mv "$tmp" "$file"
 }
 
@@ -307,12 +358,11 @@ install_config() {
     fi
     put_file "$tmp" "$config" 0644
   fi
-  local kivy_config
-  kivy_config=$(at /var/lib/evaluator/kivy/config.ini)
-  if [ -e "$kivy_config" ]; then
-    say "kept /var/lib/evaluator/kivy/config.ini (yours)"
-  else
-    put_file "$HERE/kiosk/kivy-config.ini" "$kivy_config" 0644   # root's, read by the app
+  # Earlier installers wrote a Kivy config.ini here, which Kivy never read: the app sets KIVY_NO_CONFIG
+  # (kiosk/ui/boot.py) and takes input, cursor and Escape from config.yaml. Left there, it misleads.
+  if [ -e "$(at "$KIVY_CONFIG")" ]; then
+    remove "$KIVY_CONFIG"
+    say "(Kivy never read it: the input settings are ui.input in /etc/evaluator/config.yaml)"
   fi
 }
 
@@ -362,7 +412,7 @@ install_units() {
   else
     rm -f "$dropin"
     [ "$version" -gt 0 ] || version=unknown
-    say "systemd $version: evaluator-sync restarts every 5 s (a growing backoff needs systemd >= $BACKOFF_MIN_SYSTEMD)"
+    say "systemd $version: evaluator-sync restarts 30 s after an exit (a backoff from 5 s to 5 min needs systemd >= $BACKOFF_MIN_SYSTEMD)"
   fi
   for unit in "${UNITS[@]}"; do
     if [ -n "$ROOT" ]; then
@@ -434,6 +484,10 @@ activate() {  # live system only: reload what changed, restart what runs
     udevadm trigger --subsystem-match=tty --action=change 2>/dev/null || true
     udevadm trigger --subsystem-match=backlight --action=change 2>/dev/null || true
   fi
+  if command -v sysctl >/dev/null && sysctl -q -p "$SYSCTL_FILE" 2>/dev/null; then
+    say "Magic SysRq keys off ($SYSCTL_FILE)"
+  fi
+  say "no login prompts on other VTs from the next boot ($LOGIND_DROPIN: logind reads it at start)"
   if systemd_running; then
     systemctl daemon-reload
     systemctl try-restart "${UNITS[@]}"
@@ -451,6 +505,7 @@ do_install() {
   install_config
   install_units
   install_x11
+  install_lockdown
   install_udev
   console_blank_off
   apply_tmpfiles
@@ -512,7 +567,9 @@ do_uninstall() {
     done
     remove "/etc/systemd/system/$unit"
   done
-  remove /etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf
+  remove /etc/systemd/system/evaluator-sync.service.d/restart-backoff.conf "$X11_DROPIN" "$XORG_SNIPPET"
+  remove_old_xwrapper
+  remove "$LOGIND_DROPIN" "$SYSCTL_FILE"
   remove "$UDEV_RULE" "$BACKLIGHT_RULE" /opt/evaluator
   console_blank_restore
   if [ "$PURGE" -eq 1 ]; then
@@ -523,7 +580,8 @@ do_uninstall() {
       say "removed user evaluator"
     fi
   else
-    rmdir "$(at /etc/systemd/system/evaluator-sync.service.d)" 2>/dev/null || true
+    rmdir "$(at /etc/systemd/system/evaluator-sync.service.d)" "$(at /etc/systemd/system/evaluator-kiosk.service.d)" \
+      2>/dev/null || true
     say "kept /etc/evaluator (config, device key) and /var/lib/evaluator (the ratings): --purge removes them"
   fi
   if systemd_running; then

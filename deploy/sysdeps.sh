@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages the terminal needs: the CJK font, Mesa's EGL/GL for Kivy's
 # SDL window (offscreen too), mtdev for touch panels, and venv for Python.
+# Kivy's bundled SDL also loads at run time, so pip cannot pull them in:
+# libasound2 (ALSA, the voice prompts) and libgbm1 + libdrm2 (its kmsdrm video
+# driver, the console without X). A Debian 12 netinst without a desktop lacks
+# them; names as in Debian 12 and Raspberry Pi OS Bookworm.
 # Installs what is missing when run as root; otherwise says what to install.
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
-packages=(fonts-wqy-microhei libegl1 libgles2 libgl1-mesa-dri libmtdev1)
+packages=(fonts-wqy-microhei libegl1 libgles2 libgl1-mesa-dri libmtdev1 libasound2 libgbm1 libdrm2)
 if ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
   packages+=(python3-venv)
 fi

@@ -41,6 +41,21 @@ def snapshot(root: Path) -> dict[str, tuple[str, int, str]]:
     return entries
 
 
+def directives(path: Path) -> list[tuple[str, str, str]]:
+    """(section, key, value) of each assignment in a systemd-style INI file, repeats included."""
+    section, found = "", []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+        else:
+            key, _, value = line.partition("=")
+            found.append((section, key.strip(), value.strip()))
+    return found
+
+
 def mode(path: Path) -> int:
     return path.lstat().st_mode & 0o7777
 

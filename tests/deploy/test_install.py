@@ -5,17 +5,18 @@ Every run passes --root, so nothing here touches this machine's /etc, /opt or
 """
 from __future__ import annotations
 
-import configparser
+import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from kiosk.config import load
 
-from .conftest import IS_ROOT, REPO, install, mode, require, snapshot
+from .conftest import IS_ROOT, REPO, directives, install, mode, require, snapshot
 
 VERSION = re.search(r'version="([^"]+)"', (REPO / "setup.py").read_text()).group(1)
 UNITS = ("evaluator-kiosk.service", "evaluator-sync.service")
@@ -46,7 +47,6 @@ def test_tree_modes_and_symlinks(staged: Path) -> None:
     assert mode(staged / "etc/evaluator/secrets") == 0o700
     assert mode(staged / "var/lib/evaluator") == 0o750
     assert mode(staged / "var/lib/evaluator/kivy") == 0o750
-    assert mode(staged / "var/lib/evaluator/kivy/config.ini") == 0o644
     assert mode(staged / "etc/evaluator/config.yaml") == 0o644
 
     for name in ("99-evaluator-panel.rules", "99-evaluator-backlight.rules"):
@@ -75,13 +75,46 @@ def test_config_has_the_system_paths(staged: Path) -> None:
                                                                  "state_dir"]
 
 
-def test_kivy_config_has_one_touch_provider_and_no_mouse(staged: Path) -> None:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(staged / "var/lib/evaluator/kivy/config.ini")
-    assert dict(parser["input"]) == {"mtdev_%(name)s": "probesysfs,provider=mtdev"}
-    assert parser["kivy"]["exit_on_escape"] == "0"
-    assert parser["graphics"]["show_cursor"] == "0"
-    assert not any("mouse" in key or "mouse" in value for key, value in parser["input"].items())
+# What an older installer wrote to /var/lib/evaluator/kivy/config.ini, with a technician's "fix" in it.
+OLD_KIVY_CONFIG = """[kivy]
+exit_on_escape = 1
+
+[graphics]
+show_cursor = 1
+maxfps = 7
+
+[input]
+mouse = mouse
+mtdev_%(name)s = probesysfs,provider=mtdev
+"""
+
+def kivy_config_of_the_app(config_yaml: Path, kivy_home: Path) -> dict[str, dict[str, str]]:
+    """Kivy's settings as `evaluator run` leaves them before its window opens, in a fresh interpreter."""
+    code = ("import json, sys\n"
+            "from kiosk.config import load\n"
+            "from kiosk.ui.boot import prepare_kivy\n"
+            "prepare_kivy(load(sys.argv[1]))\n"
+            "from kivy.config import Config\n"
+            "print(json.dumps({s: dict(Config.items(s)) for s in ('kivy', 'graphics', 'input')}))\n")
+    # As under systemd: KIVY_HOME from the unit, no KIVY_NO_CONFIG (the app decides).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIVY_")}
+    env["KIVY_HOME"] = str(kivy_home)
+    result = subprocess.run([sys.executable, "-c", code, str(config_yaml)], capture_output=True, text=True,
+                            env=env, cwd=REPO, check=True, timeout=120)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_no_kivy_config_ini_the_input_comes_from_config_yaml(staged: Path) -> None:
+    kivy_ini = staged / "var/lib/evaluator/kivy/config.ini"
+    assert not kivy_ini.exists()  # the app sets KIVY_NO_CONFIG: Kivy would never read one
+    kivy_ini.write_text(OLD_KIVY_CONFIG)
+    config = kivy_config_of_the_app(staged / "etc/evaluator/config.yaml", kivy_ini.parent)
+    assert config["input"] == {"touchscreen_%(name)s": "probesysfs,provider=mtdev"}  # ui.input: touchscreen
+    assert config["kivy"]["exit_on_escape"] == "0" and config["graphics"]["show_cursor"] == "0"  # ui.kiosk
+    assert config["graphics"].get("maxfps") != "7"  # nothing of the file reached Kivy
+
+    rerun = install(staged, "--no-venv")  # an upgrade over an older install clears it away
+    assert not kivy_ini.exists() and "removed /var/lib/evaluator/kivy/config.ini" in rerun.stdout
 
 
 def test_udev_rule_per_chip_with_group_and_mode(staged: Path) -> None:
@@ -102,10 +135,7 @@ def test_rerun_changes_nothing_and_keeps_edits(staged: Path) -> None:
     assert "installed /" not in second.stdout and "updated /" not in second.stdout
 
     config = staged / "etc/evaluator/config.yaml"
-    kivy = staged / "var/lib/evaluator/kivy/config.ini"
     config.write_text(config.read_text().replace("name: 1号窗口", "name: 7号窗口"))
-    kivy.write_text(kivy.read_text().replace("mtdev_%(name)s = probesysfs,provider=mtdev",
-                                             "mouse = mouse,disable_multitouch"))
     edited = snapshot(staged)
     third = install(staged, "--no-venv")
     assert snapshot(staged) == edited
@@ -215,9 +245,8 @@ def test_owners_recorded_under_root_apply_with_systemd_tools(staged: Path) -> No
                                 ("etc/evaluator/secrets", 0o700)):
         st = (staged / path).stat()
         assert (st.st_uid, st.st_mode & 0o7777) == (uid, expected_mode), path
-    for config in ("etc/evaluator/config.yaml", "var/lib/evaluator/kivy/config.ini"):  # root's, readable
-        st = (staged / config).stat()
-        assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o644), config
+    st = (staged / "etc/evaluator/config.yaml").stat()  # root's, readable
+    assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o644)
 
 
 def test_wheel_names_the_release(tmp_path: Path) -> None:
@@ -232,12 +261,69 @@ def test_wheel_names_the_release(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / "opt/evaluator/releases").iterdir()) == sorted({"9.8.7", VERSION})
 
 
-def test_x11_installs_the_xinit_drop_in_and_pointer_input(tmp_path: Path) -> None:
+X11_FILES = ("etc/systemd/system/evaluator-kiosk.service.d/x11.conf", "etc/X11/xorg.conf.d/10-evaluator-kiosk.conf")
+LOCKDOWN = {"etc/systemd/logind.conf.d/evaluator-kiosk.conf": "kiosk/logind-kiosk.conf",
+            "etc/sysctl.d/90-evaluator-kiosk.conf": "kiosk/sysctl-kiosk.conf"}
+
+
+def test_x11_and_back_to_the_console(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    config = root / "etc/evaluator/config.yaml"
+    install(root, "--no-venv")
+    assert load(config).ui.input.value == "touchscreen"
+    (root / "etc/X11").mkdir(parents=True)
+    wrapper = root / "etc/X11/Xwrapper.config"
+    wrapper.write_text("allowed_users=anybody\nneeds_root_rights=yes\n")  # what the root-Xorg installer wrote
+
+    switched = install(root, "--no-venv", "--x11")  # the kept config follows the switch
+    dropin, snippet = (root / path for path in X11_FILES)
+    assert dropin.read_bytes() == (REPO / "deploy/systemd/x11.conf").read_bytes() and mode(dropin) == 0o644
+    assert snippet.read_bytes() == (REPO / "deploy/kiosk/xorg-kiosk.conf").read_bytes() and mode(snippet) == 0o644
+    assert load(config).ui.input.value == "desktop"  # X11 makes touches pointer events
+    assert mode(config) == 0o644  # still readable by the app after the edit
+    assert "set ui.input: desktop" in switched.stdout
+    assert not wrapper.exists()  # Xorg runs rootless: no wrapper config
+
+    again = install(root, "--no-venv", "--x11")  # a rerun in the same mode keeps the technician's choice
+    assert "ui.input" not in again.stdout
+
+    back = install(root, "--no-venv")  # back to the console
+    assert not dropin.exists() and not snippet.exists() and not dropin.parent.exists()
+    assert load(config).ui.input.value == "touchscreen" and "set ui.input: touchscreen" in back.stdout
+    assert "console again" in back.stdout
+
+
+def test_a_wrapper_config_not_written_by_us_is_kept(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    wrapper = root / "etc/X11/Xwrapper.config"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text("allowed_users=console\n")  # Debian's own
+    install(root, "--no-venv", "--x11")
+    install(root, "--uninstall")
+    assert wrapper.read_text() == "allowed_users=console\n"
+
+
+def test_kiosk_lockdown_installed_and_uninstalled(tmp_path: Path) -> None:
     root = tmp_path / "root"
     install(root, "--no-venv", "--x11")
-    dropin = root / "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
-    assert "xinit" in dropin.read_text() and mode(dropin) == 0o644
-    assert "allowed_users=anybody" in (root / "etc/X11/Xwrapper.config").read_text()
-    assert load(root / "etc/evaluator/config.yaml").ui.input.value == "desktop"   # X11 makes touches pointers
-    install(root, "--no-venv")                                                       # back to the console
-    assert not dropin.exists()
+    for path, source in LOCKDOWN.items():
+        assert (root / path).read_bytes() == (REPO / "deploy" / source).read_bytes() and mode(root / path) == 0o644
+    logind = directives(root / "etc/systemd/logind.conf.d/evaluator-kiosk.conf")
+    assert ("Login", "NAutoVTs", "0") in logind and ("Login", "ReserveVT", "0") in logind
+    sysctl = [line.replace(" ", "") for line in (root / "etc/sysctl.d/90-evaluator-kiosk.conf").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert sysctl == ["kernel.sysrq=0"]
+    xorg = (root / X11_FILES[1]).read_text()
+    assert re.search(r'Section "ServerFlags"(.|\n)*Option "DontVTSwitch" "true"(.|\n)*Option "DontZap" "true"', xorg)
+
+    install(root, "--uninstall")  # without --purge: the data stays, the lockdown and the x11 files go
+    for path in (*LOCKDOWN, *X11_FILES):
+        assert not (root / path).exists(), path
+    assert not list((root / "etc/systemd/system").rglob("evaluator-*"))
+
+
+def test_help_lists_x11_as_an_install_option() -> None:
+    result = subprocess.run(["bash", str(REPO / "deploy/install.sh"), "--help"], capture_output=True, text=True,
+                            check=True)
+    install_part, uninstall_part = result.stdout.split("Uninstall:")
+    assert "--x11" in install_part and "--x11" not in uninstall_part

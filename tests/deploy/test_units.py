@@ -11,31 +11,17 @@ is needed: this works in a container whose PID 1 is not systemd.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, install, require
+from .conftest import REPO, directives, install, require
 
 SYSTEMD = REPO / "deploy/systemd"
 HOST_UNITS = Path("/usr/lib/systemd/system")
-
-
-def directives(path: Path) -> list[tuple[str, str, str]]:
-    """(section, key, value) for every assignment, repeats included (systemd allows them)."""
-    section, found = "", []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-        else:
-            key, _, value = line.partition("=")
-            found.append((section, key.strip(), value.strip()))
-    return found
 
 
 def values(path: Path, section: str, key: str) -> list[str]:
@@ -80,7 +66,7 @@ def test_both_units_verify_clean(verify_root) -> None:
 def test_verify_reports_a_broken_unit(verify_root) -> None:
     """The check above can fail: a typo in a key, or a missing executable, is reported."""
     unit = verify_root.root / "etc/systemd/system/evaluator-sync.service"
-    unit.write_text(unit.read_text().replace("RestartSec=5", "RestartSecs=5"))
+    unit.write_text(unit.read_text().replace("RestartSec=30", "RestartSecs=30"))
     assert "Unknown key" in verify_root("evaluator-sync.service").stderr
     (verify_root.root / "opt/evaluator/current/bin/evaluator").unlink()
     result = verify_root("evaluator-kiosk.service")
@@ -91,12 +77,28 @@ def test_x11_dropin_verifies(verify_root) -> None:
     dropin = verify_root.root / "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
     dropin.parent.mkdir()
     shutil.copy(SYSTEMD / "x11.conf", dropin)
-    xinit = verify_root.root / "usr/bin/xinit"  # stands in for the xinit package
-    xinit.parent.mkdir(parents=True)
-    xinit.write_text("#!/bin/sh\n")
-    xinit.chmod(0o755)
+    (verify_root.root / "usr/bin").mkdir(parents=True)
+    for name in ("env", "xinit"):  # stand in for coreutils and the xinit package; verify checks the first word
+        program = verify_root.root / "usr/bin" / name
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
     result = verify_root("evaluator-kiosk.service")
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_x11_dropin_keeps_the_hardening_and_the_watchdog() -> None:
+    dropin = SYSTEMD / "x11.conf"
+    command = shlex.split(values(dropin, "Service", "ExecStart")[-1])
+    # systemd's WATCHDOG_PID names xinit: the app must not inherit it, or it never pings (tests/kiosk/test_watchdog.py).
+    assert command[:4] == ["/usr/bin/env", "-u", "WATCHDOG_PID", "/usr/bin/xinit"]
+    assert values(dropin, "Service", "NotifyAccess") == ["all"]  # the pings come from xinit's child
+    # Rootless Xorg: the real server, not /usr/bin/Xorg (the setuid wrapper when xserver-xorg-legacy is there),
+    # and nothing of the unit's hardening undone: it implies NoNewPrivileges, which no wrapper could get around.
+    assert command[command.index("--") + 1] == "/usr/lib/xorg/Xorg" and "-keeptty" in command
+    assert {key for _section, key, _value in directives(dropin)} == {"Environment", "NotifyAccess", "ExecStart"}
+    kiosk = SYSTEMD / "evaluator-kiosk.service"
+    assert values(kiosk, "Service", "User") == ["evaluator"] and values(kiosk, "Service", "TTYPath") == ["/dev/tty1"]
+    assert values(kiosk, "Service", "StandardInput") == ["tty-fail"]  # systemd gives tty1 to the user: Xorg opens it
 
 
 def test_restart_backoff_keys_need_systemd_254(verify_root) -> None:
@@ -143,7 +145,12 @@ def test_kiosk_unit_owns_the_console_with_a_watchdog() -> None:
     assert "systemd-user-sessions.service" in values(path, "Unit", "After")[0].split()
 
 
-def test_sync_unit_restarts_every_5_s() -> None:
+def test_sync_unit_restart_delay_without_and_with_backoff() -> None:
+    """systemd 252 (Debian 12, Pi OS Bookworm) only knows a flat delay: long enough not to spin on a
+    worker that exits at every start; from 254 on the drop-in grows it from 5 s to 5 min."""
     path = SYSTEMD / "evaluator-sync.service"
-    assert values(path, "Service", "RestartSec") == ["5"]
+    assert values(path, "Service", "RestartSec") == ["30"]
+    dropin = SYSTEMD / "restart-backoff.conf"
+    assert [values(dropin, "Service", key) for key in ("RestartSec", "RestartSteps", "RestartMaxDelaySec")] == [
+        ["5"], ["6"], ["300"]]
     assert "network-online.target" in values(path, "Unit", "After")[0].split()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from drivers.simulator import PanelSimulator
+
+X11_DROPIN = Path(__file__).resolve().parents[2] / "deploy/systemd/x11.conf"
 
 
 def receive(sock: socket.socket, wanted: str, timeout_s: float = 30.0) -> list[str]:
@@ -35,14 +38,35 @@ def notify_socket(tmp_path: Path):
     sock.close()
 
 
-def start(args: list[str], tmp_path: Path, notify: Path) -> subprocess.Popen:
+def quiet_for(sock: socket.socket, seconds: float) -> list[str]:
+    """Every datagram that arrives within `seconds`."""
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            seen.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+    return seen
+
+
+def start(args: list[str], tmp_path: Path, notify: Path, watchdog_pid: int | None = None,
+          prefix: list[str] | None = None) -> subprocess.Popen:
     config = tmp_path / "config.yaml"
     config.write_text("store: {path: var/e.db}\nui: {kiosk: false, fullscreen: false}\n", encoding="utf-8")
     env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000", "KIVY_NO_ARGS": "1",
            "KIVY_HOME": str(tmp_path / "kivy")}
     env.pop("WATCHDOG_PID", None)
-    return subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", *args, "--config", str(config)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if watchdog_pid is not None:
+        env["WATCHDOG_PID"] = str(watchdog_pid)
+    return subprocess.Popen([*(prefix or []), sys.executable, "-m", "kiosk.cli", "run", *args, "--config",
+                             str(config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait(timeout=30)
 
 
 @pytest.mark.parametrize("headless", [True, False], ids=["headless", "touchscreen"])
@@ -61,8 +85,7 @@ def test_run_says_ready_then_pings_and_says_stopping(notify_socket, tmp_path, he
                 process.send_signal(signal.SIGTERM)
                 receive(sock, "STOPPING=1", timeout_s=10)
         finally:
-            process.kill()
-            process.wait(timeout=30)
+            stop(process)
 
 
 def test_a_store_that_cannot_be_opened_shows_out_of_service_then_restarts(notify_socket, tmp_path):
@@ -81,5 +104,30 @@ def test_a_store_that_cannot_be_opened_shows_out_of_service_then_restarts(notify
         assert process.wait(timeout=30) == 75             # restart, so the terminal starts afresh on it
         assert "out of service" in process.stderr.read()
     finally:
-        process.kill()
-        process.wait(timeout=30)
+        stop(process)
+
+
+def test_x11_dropin_keeps_an_inherited_watchdog_pid_from_silencing_the_app(notify_socket, tmp_path):
+    """Under --x11 the unit's main process is xinit, so systemd's WATCHDOG_PID is xinit's pid and the app
+    inherits it. The app then rightly leaves the pings to that pid (sd_watchdog_enabled(3)): it sends none, and
+    systemd would kill the kiosk every WatchdogSec. x11.conf starts xinit through a prefix that drops the
+    variable; run with that very prefix, the same app pings. This test's own pid plays xinit's."""
+    sock, path = notify_socket
+    exec_start = [line.split("=", 1)[1] for line in X11_DROPIN.read_text().splitlines()
+                  if line.startswith("ExecStart=")][-1]
+    words = shlex.split(exec_start)
+    prefix = words[:words.index("/usr/bin/xinit")]
+    with PanelSimulator() as sim:
+        process = start(["--panel", sim.device_path], tmp_path, path, watchdog_pid=os.getpid())
+        try:
+            receive(sock, "READY=1")
+            heard = quiet_for(sock, 2.0)                       # ten ping intervals
+            assert not any("WATCHDOG=1" in message for message in heard), heard
+        finally:
+            stop(process)
+        process = start(["--panel", sim.device_path], tmp_path, path, watchdog_pid=os.getpid(), prefix=prefix)
+        try:
+            receive(sock, "READY=1")
+            receive(sock, "WATCHDOG=1", timeout_s=5)
+        finally:
+            stop(process)
