@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 
 from kiosk import __version__
 from kiosk.config import Locale, Settings
-from kiosk.export import export_csv
+from kiosk.export import NoStick, export_csv
 from kiosk.models import EventKind
 from kiosk.scoring import today
 from kiosk.status import gather
@@ -38,6 +38,8 @@ _TEXT = {
     "bad_storage": ("存储异常：{why}", "Storage problem: {why}"),
     "exported": ("已导出 {n} 条到 {path}", "{n} ratings written to {path}"),
     "export_failed": ("导出失败：{why}", "Export failed: {why}"),
+    "no_stick": ("导出失败：{path} 未挂载U盘（插入并挂载U盘后再导出）",
+                 "Export failed: no USB stick mounted at {path} (mount one there and export again)"),
     "lit": ("已点亮按键 {key}", "Key {key} lit"),
     "no_panel": ("未连接按键面板", "No panel connected"),
     "hint": ("二维码：设备登记信息", "QR: device registration"),
@@ -200,6 +202,9 @@ class Technician:
         out = self._settings.access.export_dir / f"ratings-{self._settings.device.id}-{until.isoformat()}.csv"
         try:
             done = export_csv(self._store, self._settings, since, until, out)
+        except NoStick as exc:
+            self._record(Action.EXPORT, ok=False, path=str(out), problem=str(exc))
+            return say("no_stick", locale, path=exc.folder)
         except (OSError, StorageError) as exc:
             self._record(Action.EXPORT, ok=False, path=str(out), problem=str(exc))
             return say("export_failed", locale, why=exc)

@@ -157,7 +157,7 @@ def test_staff_screens_return_to_the_citizen_after_a_minute_without_touch(termin
 
 
 @pytest.fixture
-def technician_terminal(window, make_settings, tmp_path):
+def technician_terminal(window, make_settings, tmp_path, usb_stick):
     """The terminal with a real panel on a pty, and technician mode whose restart is recorded."""
     from drivers.panel import Backoff
     from drivers.simulator import PanelSimulator
@@ -167,7 +167,7 @@ def technician_terminal(window, make_settings, tmp_path):
 
     with PanelSimulator() as sim:
         settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")},
-                                 access={"hold_s": 0.5, "export_dir": str(tmp_path / "usb")},
+                                 access={"hold_s": 0.5, "export_dir": str(usb_stick)},
                                  panel={"port": sim.device_path, "ping_interval_s": None})
         AccessFile(settings.sync.state_dir).set_technician_password("97531")
         store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
