@@ -48,6 +48,7 @@ _TEXT = {
     "test_connection": ("测试连接", "Test connection"), "sync_now": ("立即上传", "Upload now"),
     "provision": ("设备登记", "Enroll"),
     "working": ("请稍候…", "Working…"),
+    "checking": ("正在检查存储，请稍候…", "Checking the storage…"),
     "reachable": ("已连接 {server}（{ms:.0f} 毫秒）", "Reached {server} ({ms:.0f} ms)"),
     "unreachable": ("无法连接：{why}", "Cannot reach the centre: {why}"),
     "uploading": ("上传中 {n}/{total}", "Uploading {n}/{total}"),
@@ -183,9 +184,14 @@ class Technician:
     def opened(self) -> None:
         self._record(Action.OPENED)
 
-    def check_storage(self, locale: Locale) -> str:
+    def check_storage(self, locale: Locale, done: Done) -> None:
+        """Off the UI thread: on years of ratings on an SD card the check outlasts the watchdog that the
+        UI's main loop pings (30 s), which would kill the screen mid-check."""
+        self._background(lambda: done(self._check_storage(locale)))
+
+    def _check_storage(self, locale: Locale) -> str:
         try:
-            integrity = self._store.pragma("integrity_check")
+            integrity = self._store.integrity_check()
             result = self._store.verify()
         except StorageError as exc:
             self._record(Action.CHECK_STORAGE, ok=False, problem=str(exc))
