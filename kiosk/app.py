@@ -7,6 +7,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
+from typing import Callable
 
 from kiosk.config import Locale, Settings
 from kiosk.presenter import ScreenName
@@ -117,10 +118,12 @@ def staff_access(settings: Settings, store: RatingStore):
     return access, scores
 
 
-def technician_mode(settings: Settings, store: RatingStore, link, restart, config_path: str | None = None):
+def technician_mode(settings: Settings, store: RatingStore, link, restart, config_path: str | None = None,
+                    background: Callable[[Callable[[], None]], None] | None = None):
     """Technician mode on this terminal's store, panel link and centre. `restart` ends the app; systemd
-    starts it again. `config_path`: the config.yaml an enrollment must validate with."""
-    from kiosk.technician import Technician
+    starts it again. `config_path`: the config.yaml an enrollment must validate with. `background`: where
+    the slow actions run (default: a thread of their own)."""
+    from kiosk.technician import Technician, in_thread
     from sync.actions import CentreActions
 
     panel = link.panel if link is not None else None
@@ -131,7 +134,7 @@ def technician_mode(settings: Settings, store: RatingStore, link, restart, confi
     return Technician(settings, store, panels=link.status if link is not None else list, light_key=light,
                       restart=restart, frames=panel.recent_frames if panel is not None else list,
                       reconnect=panel.reconnect if panel is not None else (lambda: None),
-                      centre=CentreActions(settings, store, config_path))
+                      centre=CentreActions(settings, store, config_path), background=background or in_thread)
 
 
 def run_headless(settings: Settings) -> int:
@@ -208,11 +211,12 @@ def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Pat
         "store": demo.store.model_copy(update={"path": scratch / "demo.db"})})
     store = fill_demo_store(demo, demo.store.path, datetime.now(timezone.utc))
     access, scores = staff_access(demo, store)
-    technician = technician_mode(demo, store, None, restart=lambda: None)
+    # A snapshot draws the check's result: the check runs at once, as no watchdog waits on this window.
+    technician = technician_mode(demo, store, None, restart=lambda: None, background=lambda work: work())
     ui = RatingUi(demo, service=None, locale=locale, access=access, scores=scores, technician=lambda: technician)
     staff_id = demo.counter.staff_id
     if screen is ScreenName.TECHNICIAN:
-        ui.staff.open_technician(technician.check_storage(locale))
+        technician.check_storage(locale, ui.staff.open_technician)
     elif screen is ScreenName.PROVISION:
         ui.staff.open_technician()
         ui.staff.open_provision()

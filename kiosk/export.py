@@ -4,6 +4,10 @@ Read-only and streamed in seq order, so a five-year store exports in constant
 memory; the file is written beside its target and renamed into place with an
 fsync, so a stick pulled mid-export leaves no half file under the real name.
 Nothing identifies a citizen: a rating row holds none of that.
+
+An export goes to a separate disk or nowhere: with no stick mounted, the
+mount point is a plain folder on the SD card, and a CSV written there would
+look like success while the stick the staff member takes away stays empty.
 """
 from __future__ import annotations
 
@@ -30,6 +34,29 @@ CHUNK = 2000
 Progress = Callable[[int, int], None]   # (rows written, rows to write)
 
 
+class NoStick(OSError):
+    """The export's folder is on the terminal's own disk: no USB stick (or other disk) is mounted there."""
+
+    def __init__(self, folder: Path):
+        super().__init__(f"no USB stick mounted at {folder}: it is on the terminal's own disk (the ratings "
+                         "store's or the system's); mount a stick there and export again")
+        self.folder = folder
+
+
+def require_separate_disk(folder: Path, store_path: Path) -> None:
+    """NoStick unless `folder` (or, while it does not exist yet, its nearest existing parent) lies on a
+    filesystem other than the one holding the store and the root filesystem.
+
+    The device ids are compared rather than asking os.path.ismount(folder): a file may go into a
+    sub-folder of the stick, and a bind mount of the SD card is a mount point but no stick."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    own = {store_path.absolute().parent.stat().st_dev, Path("/").stat().st_dev}
+    if existing.stat().st_dev in own:
+        raise NoStick(folder)
+
+
 @dataclass(frozen=True)
 class Exported:
     path: Path
@@ -38,7 +65,9 @@ class Exported:
 
 def export_csv(store: RatingStore, settings: Settings, since: date, until: date, out: Path,
                progress: Progress | None = None) -> Exported:
-    """Ratings recorded on the local days since…until (both included) → `out` (UTF-8 with BOM, for Excel)."""
+    """Ratings recorded on the local days since…until (both included) → `out` (UTF-8 with BOM, for Excel).
+    NoStick when `out` would land on the terminal's own disk (see require_separate_disk)."""
+    require_separate_disk(out.parent, store.path)
     zone = settings.unit.zone
     start, end = day_bounds(since, zone)[0], day_bounds(until, zone)[1]
     in_range = (ratings.c.recorded_at >= iso_utc(start)) & (ratings.c.recorded_at < iso_utc(end))

@@ -389,6 +389,15 @@ class RatingStore:
         with self.transaction(write=False) as conn:
             return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
 
+    def integrity_check(self) -> str:
+        """PRAGMA integrity_check: "ok", or its first finding. On a connection of its own, not under the
+        store's lock: on years of ratings the check reads for seconds, and every press takes that lock."""
+        def check(raw: sqlite3.Connection) -> str:
+            raw.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            return raw.execute("PRAGMA integrity_check").fetchone()[0]
+
+        return self._guard(lambda: self._read_only(check))
+
     def count_ratings(self) -> int:
         with self.transaction(write=False) as conn:
             return conn.execute(select(func.count()).select_from(ratings)).scalar_one()

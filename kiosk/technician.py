@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 
 from kiosk import __version__
 from kiosk.config import Locale, Settings
-from kiosk.export import export_csv
+from kiosk.export import NoStick, export_csv
 from kiosk.models import EventKind
 from kiosk.scoring import today
 from kiosk.status import gather
@@ -38,6 +38,8 @@ _TEXT = {
     "bad_storage": ("存储异常：{why}", "Storage problem: {why}"),
     "exported": ("已导出 {n} 条到 {path}", "{n} ratings written to {path}"),
     "export_failed": ("导出失败：{why}", "Export failed: {why}"),
+    "no_stick": ("导出失败：{path} 未挂载U盘（插入并挂载U盘后再导出）",
+                 "Export failed: no USB stick mounted at {path} (mount one there and export again)"),
     "lit": ("已点亮按键 {key}", "Key {key} lit"),
     "no_panel": ("未连接按键面板", "No panel connected"),
     "hint": ("二维码：设备登记信息", "QR: device registration"),
@@ -46,6 +48,7 @@ _TEXT = {
     "test_connection": ("测试连接", "Test connection"), "sync_now": ("立即上传", "Upload now"),
     "provision": ("设备登记", "Enroll"),
     "working": ("请稍候…", "Working…"),
+    "checking": ("正在检查存储，请稍候…", "Checking the storage…"),
     "reachable": ("已连接 {server}（{ms:.0f} 毫秒）", "Reached {server} ({ms:.0f} ms)"),
     "unreachable": ("无法连接：{why}", "Cannot reach the centre: {why}"),
     "uploading": ("上传中 {n}/{total}", "Uploading {n}/{total}"),
@@ -181,9 +184,14 @@ class Technician:
     def opened(self) -> None:
         self._record(Action.OPENED)
 
-    def check_storage(self, locale: Locale) -> str:
+    def check_storage(self, locale: Locale, done: Done) -> None:
+        """Off the UI thread: on years of ratings on an SD card the check outlasts the watchdog that the
+        UI's main loop pings (30 s), which would kill the screen mid-check."""
+        self._background(lambda: done(self._check_storage(locale)))
+
+    def _check_storage(self, locale: Locale) -> str:
         try:
-            integrity = self._store.pragma("integrity_check")
+            integrity = self._store.integrity_check()
             result = self._store.verify()
         except StorageError as exc:
             self._record(Action.CHECK_STORAGE, ok=False, problem=str(exc))
@@ -200,6 +208,9 @@ class Technician:
         out = self._settings.access.export_dir / f"ratings-{self._settings.device.id}-{until.isoformat()}.csv"
         try:
             done = export_csv(self._store, self._settings, since, until, out)
+        except NoStick as exc:
+            self._record(Action.EXPORT, ok=False, path=str(out), problem=str(exc))
+            return say("no_stick", locale, path=exc.folder)
         except (OSError, StorageError) as exc:
             self._record(Action.EXPORT, ok=False, path=str(out), problem=str(exc))
             return say("export_failed", locale, why=exc)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -54,3 +55,19 @@ def store(settings: Settings):
     opened = RatingStore(settings.store.path, identity)
     yield opened
     opened.close()
+
+
+# A real filesystem other than tmp_path's and the root's; where the store's disk is the SD card, this is the stick.
+SEPARATE_DISK = Path("/dev/shm")
+
+
+@pytest.fixture
+def usb_stick(tmp_path: Path):
+    """A folder on a mounted filesystem apart from the store's (tmp_path) and the root: it stands in for a
+    mounted USB stick, which a test cannot mount. /dev/shm is a real tmpfs mount on Linux; skips without one."""
+    own = {tmp_path.stat().st_dev, Path("/").stat().st_dev}
+    if not os.path.ismount(SEPARATE_DISK) or SEPARATE_DISK.stat().st_dev in own:
+        pytest.skip(f"{SEPARATE_DISK} is not a filesystem of its own here")
+    folder = Path(tempfile.mkdtemp(dir=SEPARATE_DISK, prefix="evaluator-usb-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

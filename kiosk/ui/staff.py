@@ -194,7 +194,8 @@ class StaffScreens:
         self._enter(StaffMode.TECHNICIAN)
 
     def technician_check(self) -> None:
-        self.open_technician(self.technician.check_storage(self._locale()))
+        self._working(self.technician_screen, "checking")
+        self.technician.check_storage(self._locale(), _on_ui(self._technician_message))
 
     def technician_export(self) -> None:
         self.open_technician(self.technician.export(self._locale()))
@@ -218,8 +219,8 @@ class StaffScreens:
         if self.mode is StaffMode.TECHNICIAN:        # the technician may have left meanwhile
             self.open_technician(message)
 
-    def _working(self, screen) -> None:
-        screen.message = say_technician("working", self._locale())
+    def _working(self, screen, text_key: str = "working") -> None:
+        screen.message = say_technician(text_key, self._locale())
 
     def technician_restart(self) -> None:
         self.technician.restart()

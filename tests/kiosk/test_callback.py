@@ -264,13 +264,13 @@ def test_no_call_back_is_offered_when_disabled(make_settings, store):
     assert service.view.state is State.REASONS
 
 
-def test_the_number_appears_in_no_event_log_export_or_technician_screen(settings, store, tmp_path, caplog):
+def test_the_number_appears_in_no_event_log_export_or_technician_screen(settings, store, usb_stick, caplog):
     caplog.set_level(logging.DEBUG)
     service, _timers = bad_review_at_callback(settings, store)
     service.submit_callback(PHONE, True, settings.citizen.callback.consent_version)
     with sqlite3.connect(settings.store.path) as raw:
         assert not raw.execute("SELECT count(*) FROM events WHERE detail LIKE ?", (f"%{PHONE}%",)).fetchone()[0]
-    out = tmp_path / "export.csv"
+    out = usb_stick / "export.csv"
     export_csv(store, settings, date(2000, 1, 1), date(2100, 1, 1), out)
     assert out.read_text(encoding="utf-8-sig").count("\n") >= 2 and PHONE not in out.read_text(encoding="utf-8-sig")
     technician = technician_mode(settings, store, None, restart=lambda: None)

@@ -28,7 +28,7 @@ def open_store(config: Path, clock=None) -> RatingStore:
                        **({"clock": clock} if clock else {}))
 
 
-def test_export_writes_the_chosen_local_days_with_reasons(tmp_path):
+def test_export_writes_the_chosen_local_days_with_reasons(tmp_path, usb_stick):
     config = make_config(tmp_path)
     # Local (Shanghai) days 24, 25, 26 November: 23:30 local on the 24th is 15:30 UTC.
     moments = iter([datetime(2026, 11, 24, 15, 30, tzinfo=timezone.utc),
@@ -46,7 +46,7 @@ def test_export_writes_the_chosen_local_days_with_reasons(tmp_path):
     store.append_rating(2, Channel.TOUCH, "open")
     store.close()
 
-    out = tmp_path / "usb" / "ratings.csv"
+    out = usb_stick / "exports" / "ratings.csv"                                 # a new folder on the stick
     done = evaluator("export", "--since", "2026-11-25", "--until", "2026-11-26", "--out", str(out), config=config)
     assert done.returncode == 0, done.stderr
     assert "3 rating(s)" in done.stdout and "3/3 ratings" in done.stderr        # the progress bar's last state
@@ -70,6 +70,46 @@ def test_export_refuses_a_backwards_range_and_a_missing_store(tmp_path):
     open_store(config).close()
     done = evaluator("export", "--since", "2026-11-25", "--until", "2026-11-24", "--out", str(out), config=config)
     assert done.returncode == 2 and "before --since" in done.stderr and not out.exists()
+
+
+def test_export_refuses_a_folder_on_the_terminals_own_disk(tmp_path):
+    # /media/usb0 with no stick in it: a plain folder on the SD card, beside the store; whether it is there
+    # already or would be made, the CSV must not land on the SD card while the screen says "exported".
+    config = make_config(tmp_path)
+    store = open_store(config)
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.close()
+    existing = tmp_path / "media" / "usb0"
+    existing.mkdir(parents=True)
+    for out in (existing / "ratings.csv", tmp_path / "media" / "usb1" / "ratings.csv"):
+        done = evaluator("export", "--since", "2000-01-01", "--out", str(out), config=config)
+        assert done.returncode == 2, done.stdout
+        assert f"no USB stick mounted at {out.parent}" in done.stderr and "Traceback" not in done.stderr
+    assert list(existing.iterdir()) == [] and not (tmp_path / "media" / "usb1").exists()
+
+
+def test_technician_mode_refuses_the_same_way_and_records_it(make_settings, tmp_path, usb_stick):
+    from kiosk.app import technician_mode
+    from kiosk.config import Locale
+    from kiosk.store import Identity, RatingStore
+
+    settings = make_settings(access={"export_dir": str(tmp_path / "media" / "usb0")})
+    store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
+    try:
+        store.append_rating(4, Channel.TOUCH, "open")
+        technician = technician_mode(settings, store, None, restart=lambda: None)
+        assert technician.export(Locale.ZH) == f"导出失败：{settings.access.export_dir} 未挂载U盘（插入并挂载U盘后再导出）"
+        assert "no USB stick mounted at" in technician.export(Locale.EN)
+        assert not settings.access.export_dir.exists()
+        failed = store.events_of(EventKind.TECHNICIAN_ACTION)[-1]["detail"]
+        assert failed["action"] == "export" and failed["ok"] is False and "no USB stick" in failed["problem"]
+
+        on_stick = make_settings(access={"export_dir": str(usb_stick)})
+        message = technician_mode(on_stick, store, None, restart=lambda: None).export(Locale.EN)
+        assert message.startswith("1 ratings written to " + str(usb_stick)), message
+        assert len(list(usb_stick.glob("ratings-*.csv"))) == 1
+    finally:
+        store.close()
 
 
 def test_status_shows_store_panel_and_queue(tmp_path):

@@ -278,3 +278,28 @@ def test_rating_ids_are_uuid7_led_by_the_press_time(tmp_path):
                                                   for rating in stored]
     assert sorted(rating.uuid for rating in stored) == [rating.uuid for rating in stored]   # index order = time order
     assert len({found.int & ((1 << 74) - 1) for found in ids}) == 3
+
+
+def test_integrity_check_does_not_wait_for_the_stores_lock(store):
+    # The check reads the whole file (seconds on years of ratings); a press waiting for it behind the
+    # store's lock would freeze the screen that made the press.
+    import queue
+    import threading
+
+    store.append_rating(5, Channel.TOUCH, "open")
+    inside, release, found = threading.Event(), threading.Event(), queue.Queue()
+
+    def write_transaction() -> None:
+        with store.transaction(write=True):
+            inside.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=write_transaction)
+    holder.start()
+    try:
+        assert inside.wait(5)
+        threading.Thread(target=lambda: found.put(store.integrity_check()), daemon=True).start()
+        assert found.get(timeout=10) == "ok"
+    finally:
+        release.set()
+        holder.join()

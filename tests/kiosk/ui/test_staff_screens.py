@@ -157,7 +157,7 @@ def test_staff_screens_return_to_the_citizen_after_a_minute_without_touch(termin
 
 
 @pytest.fixture
-def technician_terminal(window, make_settings, tmp_path):
+def technician_terminal(window, make_settings, tmp_path, usb_stick):
     """The terminal with a real panel on a pty, and technician mode whose restart is recorded."""
     from drivers.panel import Backoff
     from drivers.simulator import PanelSimulator
@@ -167,7 +167,7 @@ def technician_terminal(window, make_settings, tmp_path):
 
     with PanelSimulator() as sim:
         settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")},
-                                 access={"hold_s": 0.5, "export_dir": str(tmp_path / "usb")},
+                                 access={"hold_s": 0.5, "export_dir": str(usb_stick)},
                                  panel={"port": sim.device_path, "ping_interval_s": None})
         AccessFile(settings.sync.state_dir).set_technician_password("97531")
         store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
@@ -207,7 +207,7 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     assert ("id", settings.device.id) in shown_rows(screen)
 
     tap(screen.ids.check)
-    assert "2 条评价" in screen.message
+    pump_until(lambda: "2 条评价" in screen.message)
     tap(screen.ids.export)
     exported = list((settings.access.export_dir).glob("ratings-*.csv"))
     assert len(exported) == 1 and "2 条" in screen.message
@@ -229,6 +229,28 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     actions = [e["detail"]["action"] for e in store.events_of(EventKind.TECHNICIAN_ACTION)]
     assert actions == ["opened", "check_storage", "export", "test_key", "reconnect_panel", "restart"]
     assert store.count_ratings() == 2                                              # nothing added or changed
+
+
+def test_the_screen_keeps_drawing_while_technician_mode_checks_a_large_store(technician_terminal):
+    # Years of ratings on an SD card make the check outlast the 30 s watchdog that the main loop pings; a
+    # real chain of 30,000 ratings (the store's own INSERT and hash) makes it long enough to count frames in.
+    from bench.sync_backlog import fill_store
+    from kivy.clock import Clock
+
+    app, store, _sim, _restarts, settings = technician_terminal
+    fill_store(settings, 30_000)
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.8)
+    sign_in(app, "__technician__", "97531")
+    screen = manager.get_screen("technician")
+    tap(screen.ids.check)
+    assert screen.message == "正在检查存储，请稍候…"           # the tap returned at once, showing the check runs
+    drawn = Clock.frames_displayed
+    pump_until(lambda: screen.message != "正在检查存储，请稍候…", timeout_s=60)
+    assert Clock.frames_displayed - drawn >= 5                 # frames (and watchdog pings) went on meanwhile
+    assert screen.message == "存储完好：30000 条评价，哈希链完整"
+    checked = store.events_of(EventKind.TECHNICIAN_ACTION)[-1]["detail"]
+    assert (checked["action"], checked["ok"], checked["checked"]) == ("check_storage", True, 30_000)
 
 
 def test_staff_screens_and_technician_mode_are_built_when_first_opened(window, make_settings, tmp_path):
