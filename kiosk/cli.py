@@ -275,7 +275,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from kiosk import scoring
-    from kiosk.export import export_csv
+    from kiosk.export import export_csv, on_own_disk
 
     settings = load(args.config)
     until = args.until or scoring.today(settings.unit.zone)
@@ -290,6 +290,8 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{done.rows} rating(s) from {args.since} to {until} written to {done.path}")
+    if on_own_disk(done.path.parent, settings.store.path):
+        print(f"note: {done.path.parent} is on the terminal's own disk, not on a USB stick", file=sys.stderr)
     return EXIT_OK
 
 

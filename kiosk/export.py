@@ -5,9 +5,11 @@ memory; the file is written beside its target and renamed into place with an
 fsync, so a stick pulled mid-export leaves no half file under the real name.
 Nothing identifies a citizen: a rating row holds none of that.
 
-An export goes to a separate disk or nowhere: with no stick mounted, the
-mount point is a plain folder on the SD card, and a CSV written there would
-look like success while the stick the staff member takes away stays empty.
+The screen's export goes to a separate disk or nowhere: with no stick
+mounted, the mount point is a plain folder on the SD card, and a CSV written
+there would look like success while the stick the staff member takes away
+stays empty. `evaluator export --out` writes where the technician says (a
+file to copy off over SSH), and only warns.
 """
 from __future__ import annotations
 
@@ -43,18 +45,16 @@ class NoStick(OSError):
         self.folder = folder
 
 
-def require_separate_disk(folder: Path, store_path: Path) -> None:
-    """NoStick unless `folder` (or, while it does not exist yet, its nearest existing parent) lies on a
-    filesystem other than the one holding the store and the root filesystem.
+def on_own_disk(folder: Path, store_path: Path) -> bool:
+    """Whether `folder` (or, while it does not exist yet, its nearest existing parent) lies on the filesystem
+    holding the store or on the root filesystem: no USB stick (or other disk) is mounted there.
 
     The device ids are compared rather than asking os.path.ismount(folder): a file may go into a
     sub-folder of the stick, and a bind mount of the SD card is a mount point but no stick."""
     existing = folder.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    own = {store_path.absolute().parent.stat().st_dev, Path("/").stat().st_dev}
-    if existing.stat().st_dev in own:
-        raise NoStick(folder)
+    return existing.stat().st_dev in {store_path.absolute().parent.stat().st_dev, Path("/").stat().st_dev}
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,12 @@ class Exported:
 
 
 def export_csv(store: RatingStore, settings: Settings, since: date, until: date, out: Path,
-               progress: Progress | None = None) -> Exported:
+               progress: Progress | None = None, require_stick: bool = False) -> Exported:
     """Ratings recorded on the local days since…until (both included) → `out` (UTF-8 with BOM, for Excel).
-    NoStick when `out` would land on the terminal's own disk (see require_separate_disk)."""
-    require_separate_disk(out.parent, store.path)
+    `require_stick`: NoStick, before anything is written, when `out` would land on the terminal's own disk
+    (on_own_disk)."""
+    if require_stick and on_own_disk(out.parent, store.path):
+        raise NoStick(out.parent)
     zone = settings.unit.zone
     start, end = day_bounds(since, zone)[0], day_bounds(until, zone)[1]
     in_range = (ratings.c.recorded_at >= iso_utc(start)) & (ratings.c.recorded_at < iso_utc(end))

@@ -207,7 +207,7 @@ class Technician:
         since = until - timedelta(days=EXPORT_DAYS - 1)
         out = self._settings.access.export_dir / f"ratings-{self._settings.device.id}-{until.isoformat()}.csv"
         try:
-            done = export_csv(self._store, self._settings, since, until, out)
+            done = export_csv(self._store, self._settings, since, until, out, require_stick=True)
         except NoStick as exc:
             self._record(Action.EXPORT, ok=False, path=str(out), problem=str(exc))
             return say("no_stick", locale, path=exc.folder)

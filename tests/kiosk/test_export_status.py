@@ -72,23 +72,24 @@ def test_export_refuses_a_backwards_range_and_a_missing_store(tmp_path):
     assert done.returncode == 2 and "before --since" in done.stderr and not out.exists()
 
 
-def test_export_refuses_a_folder_on_the_terminals_own_disk(tmp_path):
-    # /media/usb0 with no stick in it: a plain folder on the SD card, beside the store; whether it is there
-    # already or would be made, the CSV must not land on the SD card while the screen says "exported".
+def test_the_cli_exports_where_it_is_told_and_says_when_that_is_the_terminals_own_disk(tmp_path, usb_stick):
+    # A technician over SSH writes a file to copy off; only the screen's export insists on a stick.
     config = make_config(tmp_path)
     store = open_store(config)
     store.append_rating(5, Channel.TOUCH, "open")
     store.close()
-    existing = tmp_path / "media" / "usb0"
-    existing.mkdir(parents=True)
-    for out in (existing / "ratings.csv", tmp_path / "media" / "usb1" / "ratings.csv"):
-        done = evaluator("export", "--since", "2000-01-01", "--out", str(out), config=config)
-        assert done.returncode == 2, done.stdout
-        assert f"no USB stick mounted at {out.parent}" in done.stderr and "Traceback" not in done.stderr
-    assert list(existing.iterdir()) == [] and not (tmp_path / "media" / "usb1").exists()
+    local = tmp_path / "home" / "ratings.csv"
+    done = evaluator("export", "--since", "2000-01-01", "--out", str(local), config=config)
+    assert done.returncode == 0 and local.is_file(), done.stderr
+    assert f"note: {local.parent} is on the terminal's own disk, not on a USB stick" in done.stderr
+    stick = evaluator("export", "--since", "2000-01-01", "--out", str(usb_stick / "r.csv"), config=config)
+    assert stick.returncode == 0 and "note:" not in stick.stderr
 
 
-def test_technician_mode_refuses_the_same_way_and_records_it(make_settings, tmp_path, usb_stick):
+def test_the_screens_export_refuses_a_folder_on_the_terminals_own_disk_and_records_it(make_settings, tmp_path,
+                                                                                       usb_stick):
+    # /media/usb0 with no stick in it: a plain folder on the SD card, beside the store; whether it is there
+    # already or would be made, the CSV must not land on the SD card while the screen says "exported".
     from kiosk.app import technician_mode
     from kiosk.config import Locale
     from kiosk.store import Identity, RatingStore
@@ -99,8 +100,10 @@ def test_technician_mode_refuses_the_same_way_and_records_it(make_settings, tmp_
         store.append_rating(4, Channel.TOUCH, "open")
         technician = technician_mode(settings, store, None, restart=lambda: None)
         assert technician.export(Locale.ZH) == f"导出失败：{settings.access.export_dir} 未挂载U盘（插入并挂载U盘后再导出）"
-        assert "no USB stick mounted at" in technician.export(Locale.EN)
         assert not settings.access.export_dir.exists()
+        settings.access.export_dir.mkdir(parents=True)
+        assert "no USB stick mounted at" in technician.export(Locale.EN)
+        assert list(settings.access.export_dir.iterdir()) == []
         failed = store.events_of(EventKind.TECHNICIAN_ACTION)[-1]["detail"]
         assert failed["action"] == "export" and failed["ok"] is False and "no USB stick" in failed["problem"]
 
