@@ -64,15 +64,17 @@ def read_sync_status(state_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def gather(settings: Settings, store: RatingStore | None, now: datetime | None = None) -> Status:
-    """`store` None: it could not be opened (the caller names why in `problems`)."""
+def gather(settings: Settings, store: RatingStore | None, now: datetime | None = None,
+           quick_check: bool = True) -> Status:
+    """`store` None: it could not be opened (the caller names why in `problems`). `quick_check`: read the
+    whole file for SQLite's quick_check (seconds on a large store on an SD card: not on the UI thread)."""
     now = now or datetime.now(timezone.utc)
     sync_state = read_sync_status(settings.sync.state_dir)
     status = Status(
         device={"id": settings.device.id, "unit": settings.unit.id, "unit_name": settings.unit.name,
                 "counter": settings.counter.id, "counter_name": settings.counter.name, "version": __version__,
                 "mode": settings.mode.value},
-        store=_store_part(settings, store),
+        store=_store_part(settings, store, quick_check),
         sync={"server": settings.sync.server,
               "provisioned": (settings.sync.state_dir / "device.json").is_file(),
               **{key: sync_state.get(key) for key in ("last_success_at", "last_attempt_at", "last_error")}},
@@ -92,7 +94,7 @@ def gather(settings: Settings, store: RatingStore | None, now: datetime | None =
     return status
 
 
-def _store_part(settings: Settings, store: RatingStore | None) -> dict[str, Any]:
+def _store_part(settings: Settings, store: RatingStore | None, quick_check: bool) -> dict[str, Any]:
     path = settings.store.path
     part: dict[str, Any] = {"path": str(path)}
     try:
@@ -104,6 +106,7 @@ def _store_part(settings: Settings, store: RatingStore | None) -> dict[str, Any]
         return part
     last = store.recent_ratings(1)
     part.update(ratings=store.count_ratings(), last_seq=last[0]["seq"] if last else 0,
-                last_rating_at=last[0]["recorded_at"] if last else None,
-                integrity=store.pragma("quick_check"))
+                last_rating_at=last[0]["recorded_at"] if last else None)
+    if quick_check:
+        part["integrity"] = store.pragma("quick_check")
     return part

@@ -146,7 +146,8 @@ class Technician:
         self.provision_form = ProvisionForm()
 
     def model(self, locale: Locale) -> TechnicianModel:
-        status = gather(self._settings, self._store)
+        # No quick_check here: the screen is drawn on the UI thread, and 检查存储 runs the full check apart.
+        status = gather(self._settings, self._store, quick_check=False)
         sections = [(say(part, locale), tuple((key, _text(value)) for key, value in getattr(status, part).items()))
                      for part in ("device", "store", "sync", "clock")]
         for panel in self._panels():

@@ -201,6 +201,7 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     screen = manager.get_screen("technician")
     sections = dict(screen.model.sections)
     assert dict(sections["设备"])["id"] == settings.device.id and dict(sections["存储"])["ratings"] == "2"
+    assert "integrity" not in dict(sections["存储"])        # no whole-file quick_check each time it is drawn
     assert dict(sections["按键面板"])["connected"] == "✓"
     assert json.loads(screen.model.qr_payload)["device"] == settings.device.id
     assert screen.ids.qr.payload == screen.model.qr_payload
