@@ -49,6 +49,7 @@ _TEXT = {
     "provision": ("设备登记", "Enroll"),
     "working": ("请稍候…", "Working…"),
     "checking": ("正在检查存储，请稍候…", "Checking the storage…"),
+    "exporting": ("正在导出到U盘，请稍候…", "Exporting to the USB stick…"),
     "reachable": ("已连接 {server}（{ms:.0f} 毫秒）", "Reached {server} ({ms:.0f} ms)"),
     "unreachable": ("无法连接：{why}", "Cannot reach the centre: {why}"),
     "uploading": ("上传中 {n}/{total}", "Uploading {n}/{total}"),
@@ -203,7 +204,11 @@ class Technician:
         self._record(Action.CHECK_STORAGE, ok=ok, problem=problem, checked=result.checked)
         return say("ok_storage", locale, n=result.checked) if ok else say("bad_storage", locale, why=problem)
 
-    def export(self, locale: Locale, now: datetime | None = None) -> str:
+    def export(self, locale: Locale, done: Done, now: datetime | None = None) -> None:
+        """Off the UI thread too: a slow or failing stick must not hold the screen (and the watchdog) up."""
+        self._background(lambda: done(self._export(locale, now)))
+
+    def _export(self, locale: Locale, now: datetime | None) -> str:
         until = today(self._settings.unit.zone, now)
         since = until - timedelta(days=EXPORT_DAYS - 1)
         out = self._settings.access.export_dir / f"ratings-{self._settings.device.id}-{until.isoformat()}.csv"

@@ -198,7 +198,8 @@ class StaffScreens:
         self.technician.check_storage(self._locale(), _on_ui(self._technician_message))
 
     def technician_export(self) -> None:
-        self.open_technician(self.technician.export(self._locale()))
+        self._working(self.technician_screen, "exporting")
+        self.technician.export(self._locale(), _on_ui(self._technician_message))
 
     def technician_test_key(self, key: int) -> None:
         self.open_technician(self.technician.test_key(key, self._locale()))

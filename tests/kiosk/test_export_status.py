@@ -98,18 +98,22 @@ def test_the_screens_export_refuses_a_folder_on_the_terminals_own_disk_and_recor
     store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
     try:
         store.append_rating(4, Channel.TOUCH, "open")
-        technician = technician_mode(settings, store, None, restart=lambda: None)
-        assert technician.export(Locale.ZH) == f"导出失败：{settings.access.export_dir} 未挂载U盘（插入并挂载U盘后再导出）"
+        said: list[str] = []
+        inline = {"restart": lambda: None, "background": lambda work: work()}
+        technician = technician_mode(settings, store, None, **inline)
+        technician.export(Locale.ZH, said.append)
+        assert said[-1] == f"导出失败：{settings.access.export_dir} 未挂载U盘（插入并挂载U盘后再导出）"
         assert not settings.access.export_dir.exists()
         settings.access.export_dir.mkdir(parents=True)
-        assert "no USB stick mounted at" in technician.export(Locale.EN)
+        technician.export(Locale.EN, said.append)
+        assert "no USB stick mounted at" in said[-1]
         assert list(settings.access.export_dir.iterdir()) == []
         failed = store.events_of(EventKind.TECHNICIAN_ACTION)[-1]["detail"]
         assert failed["action"] == "export" and failed["ok"] is False and "no USB stick" in failed["problem"]
 
         on_stick = make_settings(access={"export_dir": str(usb_stick)})
-        message = technician_mode(on_stick, store, None, restart=lambda: None).export(Locale.EN)
-        assert message.startswith("1 ratings written to " + str(usb_stick)), message
+        technician_mode(on_stick, store, None, **inline).export(Locale.EN, said.append)
+        assert said[-1].startswith("1 ratings written to " + str(usb_stick)), said
         assert len(list(usb_stick.glob("ratings-*.csv"))) == 1
     finally:
         store.close()

@@ -210,6 +210,8 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     tap(screen.ids.check)
     pump_until(lambda: "2 条评价" in screen.message)
     tap(screen.ids.export)
+    assert screen.message == "正在导出到U盘，请稍候…"          # a slow stick does not hold the screen up
+    pump_until(lambda: "2 条" in screen.message)
     exported = list((settings.access.export_dir).glob("ratings-*.csv"))
     assert len(exported) == 1 and "2 条" in screen.message
     assert len(exported[0].read_text(encoding="utf-8-sig").splitlines()) == 3      # header and two ratings
