@@ -22,7 +22,7 @@ class DeviceWatcher:
         self._missing_logged = False
         self.appeared = False
 
-    def check(self, *_args) -> bool:
+    def check(self) -> bool:
         """True from the first check that finds a device the app did not start with (logged once)."""
         if self.appeared:
             return True

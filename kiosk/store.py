@@ -419,10 +419,8 @@ class RatingStore:
             return [{**row._mapping, "detail": json.loads(row.detail)} for row in rows]
 
     def last_event(self, kind: EventKind) -> dict[str, Any] | None:
-        with self.transaction(write=False) as conn:
-            row = conn.execute(select(events).where(events.c.kind == EventKind(kind).value)
-                               .order_by(events.c.id.desc()).limit(1)).first()
-        return {**row._mapping, "detail": json.loads(row.detail)} if row else None
+        latest = self.latest_events((kind,), 1)
+        return latest[0] if latest else None
 
     def latest_events(self, kinds: tuple[EventKind, ...], limit: int) -> list[dict[str, Any]]:
         """The newest `limit` events of these kinds, newest first."""
