@@ -41,7 +41,7 @@ sysdeps:
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,collector]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,centre]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -68,7 +68,7 @@ snapshots-sizes: setup
 sounds: setup
 	@if ! command -v espeak-ng >/dev/null && [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null; fi
-	$(PY) -m kiosk.soundgen
+	$(PY) -m tools.soundgen
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,4 +1,4 @@
-"""One distribution for the whole terminal: kiosk, drivers, sync.
+"""One distribution for the terminal and the centre: kiosk, drivers, contract, sync, centre, evaluator.
 
 The console script ``evaluator`` is the single entry point for citizens'
 terminals, technicians and the development tools alike.
@@ -32,9 +32,10 @@ setup(
     version="0.1.0",
     description="Satisfaction evaluator terminal (满意度评价器) for public service halls",
     python_requires=">=3.11",
-    packages=find_packages(include=["kiosk", "kiosk.*", "drivers", "drivers.*", "sync", "sync.*"]),
+    packages=find_packages(include=["kiosk", "kiosk.*", "drivers", "drivers.*", "contract", "contract.*", "sync", "sync.*",
+                                    "centre", "centre.*", "evaluator", "evaluator.*"]),
     package_data={
-        "kiosk": ["migrations/*.py", "migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
+        "kiosk": ["store/migrations/*.py", "store/migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
     },
     install_requires=[
         "kivy==2.3.1",
@@ -50,13 +51,13 @@ setup(
     ],
     extras_require={
         # httptools and uvloop: uvicorn picks them up by itself; against its pure-Python HTTP parser
-        # and asyncio's loop they take about a sixth off the collector's CPU time per batch (bench/).
-        "collector": ["fastapi>=0.110", "uvicorn>=0.29", "httptools>=0.6", "uvloop>=0.19; sys_platform != 'win32'"],
-        # the collector on PostgreSQL: SQLAlchemy's "postgresql+psycopg://" URLs
+        # and asyncio's loop they take about a sixth off the centre's CPU time per batch (bench/).
+        "centre": ["fastapi>=0.110", "uvicorn>=0.29", "httptools>=0.6", "uvloop>=0.19; sys_platform != 'win32'"],
+        # the centre on PostgreSQL: SQLAlchemy's "postgresql+psycopg://" URLs
         "postgres": ["psycopg[binary]>=3.1,<4"],
         # pyzbar: the tests decode the QR codes the screens draw (it loads Debian's libzbar0, deploy/testdeps.sh)
         "dev": ["pytest>=8", "hypothesis>=6.100", "schemathesis>=4.32,<5", "psycopg[binary]>=3.1,<4",
                 "pyzbar>=0.1.9,<0.2"],
     },
-    entry_points={"console_scripts": ["evaluator = kiosk.cli:main"]},
+    entry_points={"console_scripts": ["evaluator = evaluator.cli:main"]},
 )

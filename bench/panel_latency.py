@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import RawBaseline, interleaved, report  # noqa: E402
 from drivers.simulator import PanelSimulator  # noqa: E402
 from kiosk.config import Settings  # noqa: E402
-from kiosk.panel_link import PanelLink  # noqa: E402
-from kiosk.service import RatingService, ThreadScheduler  # noqa: E402
+from kiosk.devices.panel_link import PanelLink  # noqa: E402
+from kiosk.rating.service import RatingService, ThreadScheduler  # noqa: E402
 from kiosk.store import Identity, RatingStore  # noqa: E402
 
 GOAL_P99_MS = 20.0

@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kiosk.config import Settings  # noqa: E402
-from kiosk.models import Channel  # noqa: E402
-from kiosk.service import PressOutcome, RatingService  # noqa: E402
+from kiosk.store.tables import Channel  # noqa: E402
+from kiosk.rating.service import PressOutcome, RatingService  # noqa: E402
 from kiosk.store import Identity, RatingStore  # noqa: E402
 from bench.common import RawBaseline, interleaved, report  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Long-run soak: rating cycles through the real offscreen UI; memory drift, textures, cold start.
 
-1. Cold start to first frame: `python -m kiosk.cli run` in fresh processes on the store the first of them
+1. Cold start to first frame: `python -m evaluator.cli run` in fresh processes on the store the first of them
    created (a terminal's every boot; that first start is reported apart),
    timed from Popen in the parent and from the child's own start (/proc start time and the script's
    import) to the first Window.on_flip, glFinish'ed; the baseline is a bare Kivy App with one Label.
@@ -9,7 +9,7 @@
    tap on a level button (all five in turn; 2 and 1 go through the reasons screen, submitted with a
    reason or skipped, alternately; every third citizen switches to English first) until the rating
    screen takes presses again (the terminal then trims its C heap, as between any two citizens:
-   kiosk.heap). The citizens repeat with a period of 30 cycles, and every checkpoint falls at the same
+   kiosk.devices.heap). The citizens repeat with a period of 30 cycles, and every checkpoint falls at the same
    point of it: what the last citizen left on the screen (English or not, which reason) moves RSS by
    about 3 MB, so checkpoints at different points measured that, not drift. 510 warm-up cycles, then
    every 510: VmRSS, VmHWM, glibc's heap in use and free, live
@@ -95,7 +95,7 @@ def watch_first_frame() -> None:
 
 
 def start_child(kind: str, config: str) -> None:
-    if kind == "app":   # the real `python -m kiosk.cli run`, with the hook added once Kivy is configured
+    if kind == "app":   # the real `python -m evaluator.cli run`, with the hook added once Kivy is configured
         import runpy
 
         from kiosk.ui import boot
@@ -109,7 +109,7 @@ def start_child(kind: str, config: str) -> None:
 
         boot.prepare_kivy = prepare_and_watch
         sys.argv = ["evaluator", "run", "--config", config]
-        runpy.run_module("kiosk.cli", run_name="__main__", alter_sys=True)
+        runpy.run_module("evaluator.cli", run_name="__main__", alter_sys=True)
         return
     for name, value in (("KIVY_NO_FILELOG", "1"), ("KIVY_NO_CONFIG", "1"), ("KIVY_LOG_MODE", "PYTHON")):
         os.environ.setdefault(name, value)      # as prepare_kivy sets them
@@ -203,7 +203,7 @@ class Sample:
     caches: dict[str, int] = field(default_factory=dict)
     objects: int = 0
     by_type: Counter = field(default_factory=Counter)
-    heap_used_mb: float = 0.0       # glibc's count (kiosk.heap.usage): what RSS is made of
+    heap_used_mb: float = 0.0       # glibc's count (kiosk.devices.heap.usage): what RSS is made of
     heap_free_mb: float = 0.0
 
 
@@ -244,9 +244,9 @@ def checkpoints(total: int) -> set[int]:
 
 def service_child(cycles: int, folder: Path) -> None:
     from bench.press_to_commit import StepScheduler
-    from kiosk.app import open_store
-    from kiosk.models import Channel
-    from kiosk.service import RatingService
+    from evaluator.terminal import open_store
+    from kiosk.store.tables import Channel
+    from kiosk.rating.service import RatingService
 
     settings = soak_settings(folder)
     assert len(settings.bad_reasons) == REASONS, "PATTERN assumes the default reasons"
@@ -310,7 +310,7 @@ def tap(widget) -> None:
 
 
 class Terminal:
-    """The composition of kiosk.app.run_terminal (no panel), driven by simulated touch."""
+    """The composition of evaluator.terminal.run_terminal (no panel), driven by simulated touch."""
 
     def __init__(self, folder: Path, size: tuple[int, int] | None):
         from kiosk.ui.boot import prepare_kivy
@@ -321,8 +321,8 @@ class Terminal:
         from kivy.base import EventLoop
 
         EventLoop.ensure_window()
-        from kiosk.app import complaint_link, open_store, staff_access, technician_mode
-        from kiosk.service import RatingService
+        from evaluator.terminal import complaint_link, open_store, staff_access, technician_mode
+        from kiosk.rating.service import RatingService
         from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
         self.window, self.bad = EventLoop.window, settings.bad_levels
@@ -418,12 +418,12 @@ def sample(cycle: int, elapsed_s: float) -> Sample:
     """RSS first (the census below allocates), then live textures and Kivy's cache entries.
 
     The census walks what the garbage collector sees: the terminal freezes everything its start-up
-    built out of that view (kiosk.heap.freeze_startup), so textures and objects are those made
+    built out of that view (kiosk.devices.heap.freeze_startup), so textures and objects are those made
     since. What was frozen can only go, never grow: growth still shows."""
     from kivy.cache import Cache
     from kivy.graphics.texture import Texture
 
-    from kiosk.heap import HeapUsage, usage
+    from kiosk.devices.heap import HeapUsage, usage
 
     rss, hwm = proc_status_mb("VmRSS", "VmHWM")
     heap = usage() or HeapUsage(0.0, 0.0)

@@ -34,12 +34,12 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kiosk import BUILD_DATE, __version__  # noqa: E402
-from kiosk import scoring  # noqa: E402
+from kiosk.rating import scoring  # noqa: E402
 from kiosk.config import Settings  # noqa: E402
-from kiosk.models import Channel, EventKind, SyncState  # noqa: E402
-from kiosk.scores import build_scores  # noqa: E402
+from kiosk.store.tables import Channel, EventKind, SyncState  # noqa: E402
+from kiosk.screens.scores import build_scores  # noqa: E402
 from kiosk.store import _INSERT_RATING, Identity, RatingStore  # noqa: E402
-from sync.protocol import GENESIS_HASH, iso_utc, rating_hash  # noqa: E402
+from contract import GENESIS_HASH, iso_utc, rating_hash  # noqa: E402
 from bench.common import interleaved, report  # noqa: E402
 
 GOAL_TODAY_MS, GOAL_TREND_MS, GOAL_SCREEN_MS = 20.0, 100.0, 120.0

@@ -43,14 +43,14 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from kiosk import BUILD_DATE, __version__  # noqa: E402
-from kiosk.app import open_store  # noqa: E402
+from evaluator.terminal import open_store  # noqa: E402
 from kiosk.config import Settings, load  # noqa: E402
-from kiosk.ids import rating_uuid  # noqa: E402
-from kiosk.models import Channel  # noqa: E402
-from kiosk.outbox import Cursor, Outbox  # noqa: E402
+from kiosk.store.ids import rating_uuid  # noqa: E402
+from kiosk.store.tables import Channel  # noqa: E402
+from kiosk.store.outbox import Cursor, Outbox  # noqa: E402
 from kiosk.store import _INSERT_RATING, Identity, RatingStore  # noqa: E402
 from sync.client import GZIP_LEVEL, CentreClient, Credentials  # noqa: E402
-from sync.protocol import PROTOCOL_VERSION, canonical_json, canonical_object, iso_utc, rating_hash  # noqa: E402
+from contract import PROTOCOL_VERSION, canonical_json, canonical_object, iso_utc, rating_hash  # noqa: E402
 from sync.provision import provision  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
 
@@ -154,7 +154,7 @@ def _chain_after(seed: dict[str, Any], count: int) -> Iterator[dict[str, Any]]:
 
 
 class Collector:
-    """A real `sync.collector.cli serve` process on a free loopback port."""
+    """A real `centre.cli serve` process on a free loopback port."""
 
     def __init__(self, folder: Path):
         with socket.socket() as sock:
@@ -173,7 +173,7 @@ class Collector:
             time.sleep(0.05)
 
     def _cli(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "sync.collector.cli", *args, "--db", self.db]
+        return [sys.executable, "-m", "centre.cli", *args, "--db", self.db]
 
     def _healthy(self) -> bool:
         try:

@@ -2,7 +2,7 @@
 
 kiosk/ never imports sync/ (the uploader depends on the store, not the other
 way round); the composition root hands an instance of this to
-kiosk.technician. Each call blocks on the network with the configured
+kiosk.screens.technician. Each call blocks on the network with the configured
 timeouts, so the technician screen runs them off the UI thread.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kiosk.config import Settings
-from kiosk.outbox import Outbox
+from kiosk.store.outbox import Outbox
 from kiosk.store import RatingStore
 from sync.client import CentreClient, Credentials
 from sync.provision import Provisioned, provision

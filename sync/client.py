@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from kiosk.files import write_private
-from sync.protocol import (
+from contract import (
     Ack,
     Batch,
     CallbackAck,

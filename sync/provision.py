@@ -23,12 +23,12 @@ from typing import Any
 import yaml
 
 from kiosk import __version__
-from kiosk.access import AccessFile
+from kiosk.rating.access import AccessFile
 from kiosk.config import (PROVISIONED_FILE, ConfigError, CounterSettings, Settings, StaffMember, UnitSettings,
                           load)
 from kiosk.files import write_private
 from sync.client import CentreClient, Credentials, SyncError
-from sync.protocol import DeviceConfig, decode_photo
+from contract import DeviceConfig, decode_photo
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def centre_part(credentials: Credentials, config: DeviceConfig) -> CentrePart:
     staff = []
     for member in config.staff:
         # Only keys this terminal knows: a newer centre may send more. PIN hashes go to access.yaml
-        # (kiosk.access), never into a config file; a photo goes to its own file.
+        # (kiosk.rating.access), never into a config file; a photo goes to its own file.
         entry = {k: v for k, v in member.items() if k in StaffMember.model_fields and k != "photo"}
         name = _roster_photo(member, photos)
         if name is not None:

@@ -22,12 +22,12 @@ from typing import Callable
 from kiosk import __version__
 from kiosk.config import Settings
 from kiosk.files import write_private
-from kiosk.callback_queue import CallbackQueue
-from kiosk.outbox import Cursor, EncodedBatch, Outbox
-from kiosk.status import SYNC_STATUS_FILE, panel_status
+from kiosk.store.callbacks import CallbackQueue
+from kiosk.store.outbox import Cursor, EncodedBatch, Outbox
+from kiosk.store.status import SYNC_STATUS_FILE, panel_status
 from kiosk.store import RatingStore, StorageError
 from sync.client import AuthError, CentreClient, Credentials, GzipBody, SyncError, TransientError
-from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
+from contract import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
 from sync.provision import ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)

@@ -14,25 +14,25 @@ from kivy.core.window import Keyboard, Window
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from drivers.backlight import Backlight, BacklightError
-from kiosk import hours
+from kiosk.screens import hours
 from kiosk.config import InputMode, Locale, Settings
-from kiosk import heap
-from kiosk.idle import IdleSwitch
-from kiosk.device_watch import DeviceWatcher
-from kiosk.input_watch import TouchWatcher
-from kiosk.linger import ComplaintLinger
-from kiosk.models import Channel
-from kiosk.panel_link import PanelLink
-from kiosk.presenter import ComplaintLink, Presenter, ScreenName, waits_for_nobody
-from kiosk.service import Cancellable, RatingService, State, View
-from kiosk.sound import PromptPlayer, open_prompts, sound_outputs
-from kiosk.access import AccessControl
+from kiosk.devices import heap
+from kiosk.screens.idle import IdleSwitch
+from kiosk.devices.device_watch import DeviceWatcher
+from kiosk.devices.input_watch import TouchWatcher
+from kiosk.screens.linger import ComplaintLinger
+from kiosk.store.tables import Channel
+from kiosk.devices.panel_link import PanelLink
+from kiosk.screens.presenter import ComplaintLink, Presenter, ScreenName, waits_for_nobody
+from kiosk.rating.service import Cancellable, RatingService, State, View
+from kiosk.devices.sound import PromptPlayer, open_prompts, sound_outputs
+from kiosk.rating.access import AccessControl
 from kiosk.ui import kv, screens
 from kiosk.ui.callback import CallbackPanel
 from kiosk.ui.dimming import IdleWatch, ScreenDimmer
 from kiosk.ui.metrics import physical
-from kiosk.sdnotify import Notifier, watchdog_interval_s
-from kiosk.technician import Technician
+from kiosk.devices.sdnotify import Notifier, watchdog_interval_s
+from kiosk.screens.technician import Technician
 from kiosk.ui.staff import ScoresSource, StaffScreens
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class RatingUi:
 
     @staticmethod
     def _between_citizens(_dt: float) -> None:
-        # What the last citizen's screens left is collected and goes back to the system (see kiosk.heap):
+        # What the last citizen's screens left is collected and goes back to the system (see kiosk.devices.heap):
         # a terminal's resident memory stays what it holds, over years of ratings.
         heap.settle()
 
@@ -314,7 +314,7 @@ class EvaluatorApp(App):
                  complaint_link: ComplaintLink | None = None,
                  sound_outputs: Callable[[], frozenset[str]] = sound_outputs, **kwargs):
         """`technician`: makes technician mode, given how to restart (this App's stop); `sound_outputs`:
-        the sound cards there are (kiosk.sound.sound_outputs)."""
+        the sound cards there are (kiosk.devices.sound.sound_outputs)."""
         super().__init__(**kwargs)
         self.settings = settings
         self.service = service

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from kiosk.config import InputMode, Settings
-from kiosk.input_watch import Touchscreen, touchscreens
-from kiosk.presenter import all_texts
+from kiosk.devices.input_watch import Touchscreen, touchscreens
+from kiosk.screens.presenter import all_texts
 from kiosk.ui.fonts import find_font
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def _input_providers(config, mode: InputMode, screens: list[Touchscreen] | None 
     On the console each touchscreen found now gets its own: mtdev for a multitouch screen, hidinput for a
     single-touch one. Kivy's probesysfs would pick multitouch screens only (a resistive panel would get
     no input at all) and, on a Raspberry Pi, every input device, keyboards included. A screen plugged in
-    later restarts the terminal (kiosk.input_watch), which then finds it here."""
+    later restarts the terminal (kiosk.devices.input_watch), which then finds it here."""
     for name in list(config.options("input")) if config.has_section("input") else []:
         config.remove_option("input", name)
     if not config.has_section("input"):

@@ -1,4 +1,4 @@
-"""The call-back screen's controller: taps into the form (kiosk.callback), the result into the service.
+"""The call-back screen's controller: taps into the form (kiosk.screens.callback_form), the result into the service.
 
 The form holds the digits only while the step is open: whenever the service
 leaves the call-back state (stored, cancelled, timed out, out of service),
@@ -11,10 +11,10 @@ from typing import Callable
 
 from kivy.uix.screenmanager import ScreenManager
 
-from kiosk.callback import CallbackForm, Message
+from kiosk.screens.callback_form import CallbackForm, Message
 from kiosk.config import Locale, Settings
-from kiosk.presenter import ScreenName
-from kiosk.service import CallbackOutcome, RatingService, State, View
+from kiosk.screens.presenter import ScreenName
+from kiosk.rating.service import CallbackOutcome, RatingService, State, View
 from kiosk.ui import screens
 
 log = logging.getLogger(__name__)

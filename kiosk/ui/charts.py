@@ -1,6 +1,6 @@
 """Charts for the staff scores screen, drawn with Kivy graphics. They draw; they decide nothing.
 
-Every figure and text arrives computed (kiosk.scores.ScoresModel). Each chart
+Every figure and text arrives computed (kiosk.screens.scores.ScoresModel). Each chart
 redraws once per frame at most (Clock.create_trigger, as FaceIcon does) and
 exposes the geometry it drew (`bar_rects`, `fill_rect`, `segments`…) so
 tests check what is on screen without reading pixels.

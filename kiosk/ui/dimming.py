@@ -1,5 +1,5 @@
-"""Inactivity on the Kivy side: the idle timers, dimming's veil and the touch that only wakes (logic: kiosk.idle,
-kiosk.dimmer)."""
+"""Inactivity on the Kivy side: the idle timers, dimming's veil and the touch that only wakes (logic: kiosk.screens.idle,
+kiosk.screens.dimmer)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -9,7 +9,7 @@ from kivy.graphics import Color, Rectangle
 
 from drivers.backlight import Backlight
 from kiosk.config import UiSettings
-from kiosk.dimmer import Brightness, Dimmer
+from kiosk.screens.dimmer import Brightness, Dimmer
 
 
 class Veil:
@@ -35,7 +35,7 @@ class Veil:
 
 
 class IdleWatch:
-    """Runs an idle switch (kiosk.idle.IdleSwitch, kiosk.dimmer.Dimmer) on Kivy's Clock: `allowed()` is asked
+    """Runs an idle switch (kiosk.screens.idle.IdleSwitch, kiosk.screens.dimmer.Dimmer) on Kivy's Clock: `allowed()` is asked
     again when it falls due, and `went_idle()` is called when it turns idle."""
 
     def __init__(self, switch, allowed: Callable[[], bool], went_idle: Callable[[], None] | None = None):

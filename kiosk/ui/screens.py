@@ -8,8 +8,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
-from kiosk.callback import KEYS as CALLBACK_KEYS
-from kiosk.presenter import ScreenModel
+from kiosk.screens.callback_form import KEYS as CALLBACK_KEYS
+from kiosk.screens.presenter import ScreenModel
 from kiosk.ui.charts import LevelBars, RateGauge, TrendChart  # noqa: F401  (registered for scores.kv)
 from kiosk.ui.widgets import LevelButton, ReasonToggle, dim
 
@@ -79,7 +79,7 @@ class KeypadButton(Button):
 
 
 class CallbackScreen(ModelScreen):
-    """Draws a kiosk.callback.CallbackFormModel; its controller is a kiosk.ui.callback.CallbackPanel."""
+    """Draws a kiosk.screens.callback_form.CallbackFormModel; its controller is a kiosk.ui.callback.CallbackPanel."""
 
     form_model = ObjectProperty(None, allownone=True)
 
@@ -116,7 +116,7 @@ KEYPAD = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "C", "0", "←")   # C cl
 
 
 class SignInScreen(Screen):
-    """Draws a SignInModel; the form (kiosk.signin) decides everything."""
+    """Draws a SignInModel; the form (kiosk.screens.sign_in) decides everything."""
 
     form_model = ObjectProperty(None, allownone=True)
     controller = ObjectProperty(None, allownone=True)
@@ -154,7 +154,7 @@ class ScoreLine(BoxLayout):
 
 
 class ScoresScreen(Screen):
-    """Draws a kiosk.scores.ScoresModel; read-only."""
+    """Draws a kiosk.screens.scores.ScoresModel; read-only."""
 
     model = ObjectProperty(None, allownone=True)
     controller = ObjectProperty(None, allownone=True)
@@ -181,7 +181,7 @@ class ScoresScreen(Screen):
 
 
 class TechnicianScreen(Screen):
-    """Draws a kiosk.technician.TechnicianModel; each button is one Technician method."""
+    """Draws a kiosk.screens.technician.TechnicianModel; each button is one Technician method."""
 
     model = ObjectProperty(None, allownone=True)
     controller = ObjectProperty(None, allownone=True)
@@ -209,7 +209,7 @@ KEYBOARD = tuple("1234567890qwertyuiopasdfghjkl:zxcvbnm./-_") + ("←",)
 
 
 class ProvisionScreen(Screen):
-    """Server URL and enrollment code typed on an on-screen keyboard (kiosk.technician.ProvisionForm)."""
+    """Server URL and enrollment code typed on an on-screen keyboard (kiosk.screens.technician.ProvisionForm)."""
 
     controller = ObjectProperty(None, allownone=True)
     title = StringProperty("")

@@ -1,7 +1,7 @@
 """The way behind the citizen's screens: corner hold → sign-in → staff scores, and back when idle.
 
 It adds its screens to the citizen's ScreenManager and watches its touches;
-the form and the figures come from kiosk.signin and kiosk.scores, so nothing
+the form and the figures come from kiosk.screens.sign_in and kiosk.screens.scores, so nothing
 here decides who may enter or computes a number.
 """
 from __future__ import annotations
@@ -14,17 +14,17 @@ from typing import Any, Callable
 from kivy.clock import Clock
 from kivy.uix.screenmanager import ScreenManager
 
-from kiosk.access import AccessControl, Outcome, Role
+from kiosk.rating.access import AccessControl, Outcome, Role
 from kiosk.config import Corner, Locale, Settings
-from kiosk.service import RatingService
-from kiosk.signin import SignInForm, counter_label, say
-from kiosk.technician import ProvisionField, Technician
-from kiosk.technician import say as say_technician
+from kiosk.rating.service import RatingService
+from kiosk.screens.sign_in import SignInForm, counter_label, say
+from kiosk.screens.technician import ProvisionField, Technician
+from kiosk.screens.technician import say as say_technician
 from kiosk.ui import kv, screens
 
 log = logging.getLogger(__name__)
 
-ScoresSource = Callable[[str | None, Locale], Any]   # (signed-in staff id, locale) → kiosk.scores.ScoresModel
+ScoresSource = Callable[[str | None, Locale], Any]   # (signed-in staff id, locale) → kiosk.screens.scores.ScoresModel
 
 
 class StaffMode(str, enum.Enum):

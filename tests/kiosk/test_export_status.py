@@ -8,12 +8,12 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kiosk.models import Channel, EventKind
+from kiosk.store.tables import Channel, EventKind
 from kiosk.store import Identity, RatingStore
 
 
 def evaluator(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args, "--config", str(config)],
+    return subprocess.run([sys.executable, "-m", "evaluator.cli", *args, "--config", str(config)],
                           capture_output=True, text=True, timeout=60)
 
 
@@ -90,7 +90,7 @@ def test_the_screens_export_refuses_a_folder_on_the_terminals_own_disk_and_recor
                                                                                        usb_stick):
     # /media/usb0 with no stick in it: a plain folder on the SD card, beside the store; whether it is there
     # already or would be made, the CSV must not land on the SD card while the screen says "exported".
-    from kiosk.app import technician_mode
+    from evaluator.terminal import technician_mode
     from kiosk.config import Locale
     from kiosk.store import Identity, RatingStore
 
@@ -145,7 +145,7 @@ def test_a_clock_before_the_build_is_a_warning_not_a_failure(tmp_path):
     # since must not be rolled back for it: its ratings are flagged, and the centre corrects their time.
     from kiosk import BUILD_DATE
     from kiosk.config import load
-    from kiosk.status import gather
+    from kiosk.store.status import gather
 
     config = make_config(tmp_path)
     store = open_store(config)

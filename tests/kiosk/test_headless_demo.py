@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-EVALUATOR = [sys.executable, "-m", "kiosk.cli"]
+EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
 
 
 def test_panel_sim_drives_a_headless_terminal(tmp_path: Path):

@@ -22,7 +22,7 @@ ROUNDS = 20
 
 
 def start_terminal(config: Path, log) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--headless", "--config", str(config)],
+    return subprocess.Popen([sys.executable, "-m", "evaluator.cli", "run", "--headless", "--config", str(config)],
                             stdout=log, stderr=log)
 
 
@@ -89,7 +89,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_press(tmp_path):
             seq_before += len(stored)
 
     assert total_acknowledged > ROUNDS                          # the stream really was cut mid-flow
-    verify = subprocess.run([sys.executable, "-m", "kiosk.cli", "verify", "--config", str(config)],
+    verify = subprocess.run([sys.executable, "-m", "evaluator.cli", "verify", "--config", str(config)],
                             capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0, verify.stderr
     with sqlite3.connect(db) as conn:

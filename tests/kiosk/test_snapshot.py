@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.demo import BAD_THANKS, SNAPSHOTS
-from kiosk.presenter import ScreenName
+from kiosk.screens.demo import BAD_THANKS, SNAPSHOTS
+from kiosk.screens.presenter import ScreenName
 from kiosk.ui.fonts import SYSTEM_CJK_FONTS, FontError, find_font, missing_glyphs
 
 KIVY_ROBOTO = Path(__import__("kivy").__file__).parent / "data" / "fonts" / "Roboto-Regular.ttf"
 
 
 def snapshot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", "snapshot", *args],
+    return subprocess.run([sys.executable, "-m", "evaluator.cli", "snapshot", *args],
                           capture_output=True, text=True, timeout=120, cwd=cwd)
 
 

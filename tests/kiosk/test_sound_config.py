@@ -6,10 +6,10 @@ import shutil
 import pytest
 
 from kiosk import config
-from kiosk.cli import main as cli_main
+from evaluator.cli import main as cli_main
 from kiosk.config import ConfigError, Locale, PromptStyle, Settings
-from kiosk.models import Channel
-from kiosk.sound import SOUNDS_DIR, Prompt, prompt_file, prompt_for
+from kiosk.store.tables import Channel
+from kiosk.devices.sound import SOUNDS_DIR, Prompt, prompt_file, prompt_for
 from tests.kiosk.test_service import make_service
 
 

@@ -60,7 +60,7 @@ def start(args: list[str], tmp_path: Path, notify: Path, watchdog_pid: int | Non
     env.pop("WATCHDOG_PID", None)
     if watchdog_pid is not None:
         env["WATCHDOG_PID"] = str(watchdog_pid)
-    return subprocess.Popen([*(prefix or []), sys.executable, "-m", "kiosk.cli", "run", *args, "--config",
+    return subprocess.Popen([*(prefix or []), sys.executable, "-m", "evaluator.cli", "run", *args, "--config",
                              str(config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -95,7 +95,7 @@ def test_a_store_that_cannot_be_opened_shows_out_of_service_then_restarts(notify
     config = tmp_path / "config.yaml"
     config.write_text("store: {path: var/e.db}\ntimings: {storage_retry_s: 0.3}\n", encoding="utf-8")
     env = {**os.environ, "NOTIFY_SOCKET": str(path), "KIVY_NO_ARGS": "1", "KIVY_HOME": str(tmp_path / "kivy")}
-    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "evaluator.cli", "run", "--config", str(config)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         receive(sock, "READY=1")                          # up, showing out of service: not a crash loop

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.app import open_store
+from evaluator.terminal import open_store
 from kiosk.config import Settings, load
 from sync.provision import provision
 
@@ -30,7 +30,7 @@ class Collector:
     db: str
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "sync.collector.cli", *args, "--db", self.db],
+        return subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", self.db],
                               capture_output=True, text=True, timeout=60)
 
     def enroll_code(self, unit: str = "unit-7", counter: str = "c-3") -> str:
@@ -50,7 +50,7 @@ def collector(tmp_path: Path):
     port = free_port()
     db = f"sqlite:///{tmp_path / 'collector.db'}"
     log = open(tmp_path / "collector.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "sync.collector.cli", "serve", "--db", db,
+    process = subprocess.Popen([sys.executable, "-m", "centre.cli", "serve", "--db", db,
                                 "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline, pause = time.monotonic() + 30, threading.Event()
@@ -92,7 +92,7 @@ def provisioned(collector: Collector, config: Path) -> Settings:
 
 def fill(settings: Settings, count: int) -> None:
     """`count` ratings in the terminal's store, as presses make them."""
-    from kiosk.models import Channel
+    from kiosk.store.tables import Channel
 
     store = open_store(settings)
     try:

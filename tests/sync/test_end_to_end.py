@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import open_store
+from evaluator.terminal import open_store
 from kiosk.config import load
-from kiosk.models import Channel
-from kiosk.outbox import Outbox
-from kiosk.service import RatingService
+from kiosk.store.tables import Channel
+from kiosk.store.outbox import Outbox
+from kiosk.rating.service import RatingService
 from sync.uploader import SyncWorker
 from tests.kiosk.virtual_time import VirtualTime
 from tests.sync.conftest import fill, provisioned
 from tests.sync.fault_proxy import FAULTS, Blackout, FaultProxy
 
-EVALUATOR = [sys.executable, "-m", "kiosk.cli"]
+EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
 
 
 def evaluator(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from sync.protocol import (HASHED_FIELDS, MAX_CLOCK_SKEW_S, SignatureError, canonical_json, canonical_object, iso_utc,
+from contract import (HASHED_FIELDS, MAX_CLOCK_SKEW_S, SignatureError, canonical_json, canonical_object, iso_utc,
                            rating_hash, sign, verify_signature)
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from kiosk.app import open_store
-from kiosk.outbox import Outbox
+from evaluator.terminal import open_store
+from kiosk.store.outbox import Outbox
 from sync.client import CentreClient, Credentials, GzipBody
 from sync.uploader import Uploader
 from tests.sync.conftest import fill, provisioned

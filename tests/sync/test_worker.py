@@ -12,13 +12,13 @@ from pathlib import Path
 import yaml
 from sqlalchemy import create_engine, select
 
-from kiosk.app import open_store
+from evaluator.terminal import open_store
 from kiosk.config import load
-from kiosk.models import Channel, EventKind
-from kiosk.outbox import Outbox
-from kiosk.status import read_sync_status
+from kiosk.store.tables import Channel, EventKind
+from kiosk.store.outbox import Outbox
+from kiosk.store.status import read_sync_status
 from sync.client import CentreClient, Credentials
-from sync.collector.db import devices
+from centre.db.tables import devices
 from sync.provision import ETAG_FILE
 from sync.uploader import SyncWorker
 from tests.sync.conftest import fill, provisioned
@@ -157,7 +157,7 @@ def test_a_rejected_rating_keeps_its_reason_and_never_blocks_the_queue(collector
     store.append_rating(4, Channel.PANEL, "solicited", case_no="bad/case")  # what a buggy counter PC might pass
     store.append_rating(3, Channel.PANEL, "solicited", case_no="A-3")
     store.close()
-    done = subprocess.run([sys.executable, "-m", "kiosk.cli", "sync", "--once", "--config", str(config)],
+    done = subprocess.run([sys.executable, "-m", "evaluator.cli", "sync", "--once", "--config", str(config)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "2 accepted" in done.stdout and "1 rejected" in done.stdout
@@ -165,7 +165,7 @@ def test_a_rejected_rating_keeps_its_reason_and_never_blocks_the_queue(collector
         rows = raw.execute("SELECT seq, sync_state, sync_note FROM ratings ORDER BY seq").fetchall()
     assert [(seq, state) for seq, state, _note in rows] == [(1, "synced"), (2, "rejected"), (3, "synced")]
     assert "case_no" in rows[1][2]
-    again = subprocess.run([sys.executable, "-m", "kiosk.cli", "sync", "--once", "--config", str(config)],
+    again = subprocess.run([sys.executable, "-m", "evaluator.cli", "sync", "--once", "--config", str(config)],
                            capture_output=True, text=True, timeout=120)
     assert "sent 0 batch(es)" in again.stdout                                  # not sent over and over
 
@@ -191,7 +191,7 @@ def test_a_synced_rating_edited_or_cut_on_the_device_shows_at_the_centre(collect
 
 
 def test_pins_from_the_centre_reach_sign_in_as_hashes_only(collector, terminal_config, tmp_path):
-    from kiosk.access import AccessControl, AccessFile, Outcome, Role
+    from kiosk.rating.access import AccessControl, AccessFile, Outcome, Role
 
     config = terminal_config()
     settings = provisioned(collector, config)

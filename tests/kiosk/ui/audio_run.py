@@ -25,7 +25,7 @@ def main(config_path: str, steps: list[str]) -> int:
     prepare_kivy(settings, offscreen=True)
     from kivy.base import EventLoop
 
-    from kiosk.service import RatingService
+    from kiosk.rating.service import RatingService
     from kiosk.store import Identity, RatingStore
     from kiosk.ui.app import EvaluatorApp, KivyScheduler
 

@@ -115,7 +115,7 @@ class Mounted:
 
     def mount(self, settings, store, **app_options):
         """Service + screens on `store`, started and drawn; `app_options` go to EvaluatorApp."""
-        from kiosk.service import RatingService
+        from kiosk.rating.service import RatingService
         from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
         service = RatingService(settings, store, KivyScheduler())

@@ -5,8 +5,8 @@ import sqlite3
 
 import pytest
 
-from kiosk.callback_queue import CallbackQueue
-from kiosk.models import EventKind
+from kiosk.store.callbacks import CallbackQueue
+from kiosk.store.tables import EventKind
 from tests.kiosk.ui.conftest import pump, pump_until, tap
 from tests.kiosk.ui.test_rating_flow import level_button, shown
 

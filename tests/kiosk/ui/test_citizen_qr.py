@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.app import complaint_link
+from evaluator.terminal import complaint_link
 from sync.client import Credentials
-from sync.protocol import verify_complaint_url
+from contract import verify_complaint_url
 from tests.kiosk.ui.conftest import pump, pump_until, read_qr_codes, store_for, tap
 from tests.kiosk.ui.test_rating_flow import level_button
 

@@ -2,7 +2,7 @@
 touch (the state logic: tests/kiosk/test_linger.py)."""
 from __future__ import annotations
 
-from kiosk.service import State
+from kiosk.rating.service import State
 from tests.kiosk.ui.conftest import pump, pump_until, tap
 from tests.kiosk.ui.test_rating_flow import level_button, shown
 

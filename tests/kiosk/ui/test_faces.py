@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from kiosk.config import Locale
-from kiosk.demo import demo_settings, demo_view
-from kiosk.presenter import ScreenName
+from kiosk.screens.demo import demo_settings, demo_view
+from kiosk.screens.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
 SIDE = 200.0

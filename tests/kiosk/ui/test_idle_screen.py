@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from drivers.backlight import Backlight
-from kiosk.service import RatingService, State
+from kiosk.rating.service import RatingService, State
 from kiosk.store import Identity, RatingStore
 from tests.drivers.test_backlight import device
 from tests.kiosk.ui.conftest import pump, pump_until, read_qr_codes, tap, tap_at
@@ -151,8 +151,8 @@ def test_a_discarded_screen_tree_is_freed_despite_its_pending_timers(window, mak
     import gc
     import weakref
 
-    from kiosk.demo import demo_settings, demo_view
-    from kiosk.presenter import ScreenName
+    from kiosk.screens.demo import demo_settings, demo_view
+    from kiosk.screens.presenter import ScreenName
     from kiosk.ui.app import RatingUi
 
     settings = demo_settings(make_settings(ui={"dim_after_s": 600, "attract_after_s": 600}))
@@ -238,7 +238,7 @@ def test_the_language_button_on_the_attract_screen_brings_the_rating_screen_in_t
 def test_a_panel_press_on_the_attract_screen_rates_once_and_shows_thanks(idle_terminal):
     from drivers.panel import Backoff
     from drivers.simulator import PanelSimulator
-    from kiosk.panel_link import PanelLink
+    from kiosk.devices.panel_link import PanelLink
 
     with PanelSimulator() as sim:
         start = time.monotonic()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import Locale
-from kiosk.demo import BAD_THANKS, demo_settings, show_demo, snapshot_screen
-from kiosk.presenter import ScreenName
+from kiosk.screens.demo import BAD_THANKS, demo_settings, show_demo, snapshot_screen
+from kiosk.screens.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
 SIZES = [(800, 480), (1280, 800), (1080, 1920), (1920, 1080)]

@@ -10,9 +10,9 @@ import time
 
 from drivers.panel import Backoff
 from drivers.simulator import PanelSimulator
-from kiosk.models import EventKind
-from kiosk.panel_link import PanelLink
-from kiosk.service import RatingService
+from kiosk.store.tables import EventKind
+from kiosk.devices.panel_link import PanelLink
+from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
 from tests.kiosk.ui.conftest import pump_until
 

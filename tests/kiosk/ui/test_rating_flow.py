@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import kiosk.ui.app
 from kiosk.config import Locale
-from kiosk.models import Channel, EventKind
-from kiosk.service import State
+from kiosk.store.tables import Channel, EventKind
+from kiosk.rating.service import State
 from tests.kiosk.ui.conftest import pump, pump_until, tap
 
 

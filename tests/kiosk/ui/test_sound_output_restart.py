@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kiosk.service import State
+from kiosk.rating.service import State
 from tests.kiosk.ui.conftest import FAST, pump, pump_until, store_for, tap
 
 

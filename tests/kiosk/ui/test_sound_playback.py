@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import soundgen
-from kiosk.sound import SOUNDS_DIR
+from tools import soundgen
+from kiosk.devices.sound import SOUNDS_DIR
 from tests.conftest import REPO
 
 OUT_HZ = 44_100

@@ -12,12 +12,12 @@ import pytest
 
 from drivers.panel import Backoff
 from drivers.simulator import PanelSimulator
-from kiosk.access import AccessFile
-from kiosk.app import staff_access
+from kiosk.rating.access import AccessFile
+from evaluator.terminal import staff_access
 from kiosk.config import Locale, load
-from kiosk.models import EventKind
-from kiosk.panel_link import PanelLink
-from kiosk.service import RatingService
+from kiosk.store.tables import EventKind
+from kiosk.devices.panel_link import PanelLink
+from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
 from tests.images import write_png
 from tests.kiosk.ui.conftest import pump, pump_until, store_for, tap

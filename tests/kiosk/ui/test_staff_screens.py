@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from kiosk.access import AccessFile
-from kiosk.app import staff_access
-from kiosk.models import Channel, EventKind
-from kiosk.service import RatingService
+from kiosk.rating.access import AccessFile
+from evaluator.terminal import staff_access
+from kiosk.store.tables import Channel, EventKind
+from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
 from tests.kiosk.ui.conftest import pump, pump_until, store_for, tap
 
@@ -97,7 +97,7 @@ def test_staff_pin_opens_scores_that_match_the_summary(terminal, tmp_path):
     model = manager.get_screen("scores").model
     config = tmp_path / "summary.yaml"
     config.write_text(f"store: {{path: {settings.store.path}}}\n", encoding="utf-8")
-    summary = json.loads(subprocess.run([sys.executable, "-m", "kiosk.cli", "summary", "--json", "--config",
+    summary = json.loads(subprocess.run([sys.executable, "-m", "evaluator.cli", "summary", "--json", "--config",
                                          str(config)], capture_output=True, text=True, timeout=60).stdout)
     assert model.total == summary["total"] == 5
     assert {str(level.level): level.count for level in model.by_level} == summary["by_level"]
@@ -161,8 +161,8 @@ def technician_terminal(window, make_settings, tmp_path, usb_stick):
     """The terminal with a real panel on a pty, and technician mode whose restart is recorded."""
     from drivers.panel import Backoff
     from drivers.simulator import PanelSimulator
-    from kiosk.app import technician_mode
-    from kiosk.panel_link import PanelLink
+    from evaluator.terminal import technician_mode
+    from kiosk.devices.panel_link import PanelLink
     from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
     with PanelSimulator() as sim:
@@ -258,7 +258,7 @@ def test_the_screen_keeps_drawing_while_technician_mode_checks_a_large_store(tec
 
 def test_staff_screens_and_technician_mode_are_built_when_first_opened(window, make_settings, tmp_path):
     # The citizen's first frame waits for none of them (cold start).
-    from kiosk.app import staff_access, technician_mode
+    from evaluator.terminal import staff_access, technician_mode
     from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
     settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")}, access={"hold_s": 0.5})

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.access import AccessFile
-from kiosk.app import staff_access, technician_mode
+from kiosk.rating.access import AccessFile
+from evaluator.terminal import staff_access, technician_mode
 from kiosk.config import load
-from kiosk.models import Channel, EventKind
-from kiosk.service import RatingService
+from kiosk.store.tables import Channel, EventKind
+from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
 from tests.kiosk.ui.conftest import pump, pump_until, tap
 from tests.kiosk.ui.test_staff_screens import hold, sign_in, top_right

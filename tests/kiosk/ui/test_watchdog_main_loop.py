@@ -29,7 +29,7 @@ def pump_for(seconds: float) -> None:
 
 
 def test_a_stuck_main_loop_stops_the_watchdog_pings(window, make_settings, tmp_path, monkeypatch):
-    from kiosk.service import RatingService
+    from kiosk.rating.service import RatingService
     from kiosk.ui.app import EvaluatorApp, KivyScheduler
 
     path = tmp_path / "notify.sock"

@@ -1,0 +1,204 @@
+"""The HTTP face of the collector (docs/sync-protocol.md); logic lives in ingest, enroll and reports."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Mapping
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from centre import callbacks as callbacks_mod
+from centre import enroll as devices_mod
+from centre import ingest as ingest_mod
+from centre import reports
+from centre.api.auth import Nonce, authenticate, check_signature, decode_body
+from centre.db.tables import now_text, open_engine
+from centre.errors import BadInput, CollectorError, Forbidden
+from contract import (HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, Ack, Batch,
+                           CallbackAck, CallbackBatch, DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat,
+                           StaffRecord, Summary)
+
+MAX_QUERY_ID = 200
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class ServerTime(BaseModel):
+    server_time: str
+
+
+@dataclass(frozen=True)
+class Signed:
+    """An authenticated request: the signing device's row and the body's JSON bytes."""
+
+    device: dict[str, Any]
+    data: bytes
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+SIGNED_ERRORS = _errors(400, 401, 403, 415, 422)
+
+
+async def signed_request(
+    request: Request,
+    device: Annotated[str | None, Header(alias=HEADER_DEVICE)] = None,
+    timestamp: Annotated[str | None, Header(alias=HEADER_TIMESTAMP)] = None,
+    nonce: Annotated[str | None, Header(alias=HEADER_NONCE)] = None,
+    signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
+) -> Signed:
+    """The one signature check of every signed endpoint; the header parameters document the contract."""
+    body = await request.body()
+    engine: Engine = request.app.state.engine
+    row = await run_in_threadpool(authenticate, engine, request.method, request.url.path, request.headers, body)
+    data = decode_body(body, request.headers.get("content-encoding"))
+    return Signed(device=row, data=data)
+
+
+@dataclass(frozen=True)
+class SignedBatch:
+    """An ingest request as received, its signature not yet checked: the endpoint checks it on its own worker
+    thread (one hand-off to the thread pool a batch, not two) and records the nonce with the batch."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def check(self, engine: Engine) -> tuple[dict[str, Any], Nonce, bytes]:
+        """`signed_request`'s check without recording the nonce: (device row, nonce, JSON bytes)."""
+        device, nonce = check_signature(engine, self.method, self.path, self.headers, self.body)
+        return device, nonce, decode_body(self.body, self.headers.get("content-encoding"))
+
+
+async def signed_batch(
+    request: Request,
+    device: Annotated[str | None, Header(alias=HEADER_DEVICE)] = None,
+    timestamp: Annotated[str | None, Header(alias=HEADER_TIMESTAMP)] = None,
+    nonce: Annotated[str | None, Header(alias=HEADER_NONCE)] = None,
+    signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
+) -> SignedBatch:
+    """The body and headers of an ingest; the header parameters document the contract, as for `signed_request`."""
+    return SignedBatch(request.method, request.url.path, request.headers, await request.body())
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """Document a body the endpoint reads raw (it must see the signed bytes before parsing)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def create_app(db_url: str) -> FastAPI:
+    app = FastAPI(title="Satisfaction evaluator centre", version="1",
+                  description="Reference central endpoint of docs/sync-protocol.md.")
+    app.state.engine = open_engine(db_url)
+    _install_error_handlers(app)
+    _device_routes(app)
+    _report_routes(app)
+    _extend_openapi(app, (Batch, Heartbeat, CallbackBatch, StaffRecord))
+    return app
+
+
+def _device_routes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=ServerTime)
+    def healthz() -> ServerTime:
+        return ServerTime(server_time=now_text())
+
+    @app.post("/v1/enroll", response_model=EnrollResponse, responses=_errors(400, 404, 410, 422))
+    def enroll(body: EnrollRequest) -> EnrollResponse:
+        return devices_mod.enroll(app.state.engine, body)
+
+    @app.post("/v1/ingest", response_model=Ack, responses=SIGNED_ERRORS, openapi_extra=_json_body(Batch))
+    def ingest(signed: Annotated[SignedBatch, Depends(signed_batch)]) -> Ack:
+        device, nonce, data = signed.check(app.state.engine)
+        # ingest() returns only after its transaction committed: the ack never promises more than is stored.
+        return ingest_mod.ingest(app.state.engine, device["id"], data, nonce=nonce)
+
+    @app.post("/v1/callbacks", response_model=CallbackAck, responses=SIGNED_ERRORS,
+              openapi_extra=_json_body(CallbackBatch))
+    def callbacks(signed: Annotated[Signed, Depends(signed_request)]) -> CallbackAck:
+        # Personal data (a phone number given with consent), so its own endpoint and table, never the batch's.
+        return callbacks_mod.store_callbacks(app.state.engine, signed.device["id"], signed.data)
+
+    @app.post("/v1/heartbeat", response_model=ServerTime, responses=SIGNED_ERRORS,
+              openapi_extra=_json_body(Heartbeat))
+    def heartbeat(signed: Annotated[Signed, Depends(signed_request)]) -> ServerTime:
+        try:
+            beat = Heartbeat.model_validate_json(signed.data)
+        except ValidationError as exc:
+            raise BadInput(ingest_mod.first_error(exc)) from None
+        if beat.device_id != signed.device["id"]:
+            raise Forbidden("heartbeat device_id is not the signing device")
+        devices_mod.record_heartbeat(app.state.engine, beat.device_id, beat.model_dump(mode="json"))
+        return ServerTime(server_time=now_text())
+
+    @app.get("/v1/config", response_model=DeviceConfig, responses={304: {"description": "unchanged"},
+                                                                   **SIGNED_ERRORS})
+    def config(signed: Annotated[Signed, Depends(signed_request)],
+               if_none_match: Annotated[str | None, Header()] = None) -> Any:
+        current = devices_mod.device_config(signed.device)
+        etag = devices_mod.config_etag(current)
+        if devices_mod.etag_matches(if_none_match, etag):
+            return Response(status_code=304, headers={"ETag": etag})
+        return JSONResponse(current.model_dump(mode="json"), headers={"ETag": etag})
+
+
+def _report_routes(app: FastAPI) -> None:
+    @app.get("/v1/reports/summary", response_model=Summary, responses=_errors(404, 422))
+    def summary(unit: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_ID)],
+                date_: Annotated[date, Query(alias="date", description="YYYY-MM-DD, in the unit's time zone")],
+                counter: Annotated[str | None, Query(max_length=MAX_QUERY_ID)] = None,
+                staff: Annotated[str | None, Query(max_length=MAX_QUERY_ID)] = None) -> Summary:
+        return reports.summary(app.state.engine, unit, date_, counter, staff)
+
+    @app.get("/v1/integrity", response_model=reports.IntegrityReport)
+    def integrity() -> reports.IntegrityReport:
+        return reports.integrity(app.state.engine)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CollectorError)
+    async def collector_error(_request: Request, exc: CollectorError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _extend_openapi(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Put the raw-read bodies' schemas (and the roster's) into components, where the bodies refer to them."""
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = FastAPI.openapi(app)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in body.pop("$defs", {}).items():
+                components.setdefault(name, definition)
+            components.setdefault(model.__name__, body)
+        # DeviceConfig keeps its roster as plain objects (a terminal ignores keys it does not know): say what
+        # the reference collector sends in them.
+        components["DeviceConfig"]["properties"]["staff"]["items"] = {"$ref": "#/components/schemas/StaffRecord"}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

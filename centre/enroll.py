@@ -1,0 +1,125 @@
+"""One-time enrollment codes and the devices they create: config, heartbeat, revocation."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, select, update
+
+from centre.db.tables import devices, enroll_codes, now_text, nul_field, utcnow
+from centre.errors import BadInput, Gone, NotFound
+from contract import DeviceConfig, EnrollRequest, EnrollResponse, StaffRecord, canonical_json, iso_utc
+
+# Typed by a technician from a sheet: no 0/O or 1/I to misread.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)") from None
+
+
+def create_code(engine: Engine, unit_id: str, counter_id: str, *, unit_name: str | None = None,
+                counter_name: str | None = None, timezone_name: str = DEFAULT_TIMEZONE,
+                ttl: timedelta = timedelta(hours=24), now: datetime | None = None) -> str:
+    """Store and return a fresh one-time code for one counter of one unit."""
+    if not unit_id.strip() or not counter_id.strip():
+        raise BadInput("unit and counter ids must not be empty")
+    if ttl <= timedelta(0):
+        raise BadInput("the code's lifetime must be positive")
+    check_timezone(timezone_name)
+    created = now or utcnow()
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    with engine.begin() as conn:
+        conn.execute(enroll_codes.insert().values(
+            code=code, unit_id=unit_id, unit_name=unit_name or unit_id, unit_timezone=timezone_name,
+            counter_id=counter_id, counter_name=counter_name or counter_id,
+            created_at=iso_utc(created), expires_at=iso_utc(created + ttl)))
+    return code
+
+
+def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
+    """Consume the code and create the device; the UPDATE ... WHERE used_at IS NULL makes it once-only."""
+    unstorable = nul_field(request.model_dump())
+    if unstorable:
+        raise BadInput(f"{unstorable}: contains a NUL character")
+    now = now_text()
+    device_id = "dev-" + secrets.token_hex(5)
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        row = conn.execute(select(enroll_codes).where(enroll_codes.c.code == request.code)).mappings().first()
+        if row is None:
+            raise NotFound("unknown enrollment code")
+        if row["used_at"] is not None:
+            raise Gone("enrollment code already used")
+        if row["expires_at"] <= now:
+            raise Gone("enrollment code expired")
+        claimed = conn.execute(update(enroll_codes)
+                               .where(enroll_codes.c.code == request.code, enroll_codes.c.used_at.is_(None))
+                               .values(used_at=now, device_id=device_id))
+        if claimed.rowcount != 1:   # another request won the race
+            raise Gone("enrollment code already used")
+        conn.execute(devices.insert().values(
+            id=device_id, secret=secret, unit_id=row["unit_id"], unit_name=row["unit_name"],
+            unit_timezone=row["unit_timezone"], counter_id=row["counter_id"], counter_name=row["counter_name"],
+            staff=[], app_version=request.app_version, enrolled_at=now))
+        device = conn.execute(select(devices).where(devices.c.id == device_id)).mappings().one()
+    return EnrollResponse(device_id=device_id, secret=secret, config=device_config(device))
+
+
+def device_config(device: Any) -> DeviceConfig:
+    return DeviceConfig(
+        unit={"id": device["unit_id"], "name": device["unit_name"], "timezone": device["unit_timezone"]},
+        counter={"id": device["counter_id"], "name": device["counter_name"]},
+        staff=list(device["staff"] or []))
+
+
+def config_etag(config: DeviceConfig) -> str:
+    """A strong ETag: the hash of the canonical config, so any change shows."""
+    return '"' + hashlib.sha256(canonical_json(config.model_dump(mode="json"))).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def revoke(engine: Engine, device_id: str) -> bool:
+    """Refuse every later request of the device; False when it was revoked already."""
+    with engine.begin() as conn:
+        row = conn.execute(select(devices.c.revoked_at).where(devices.c.id == device_id)).first()
+        if row is None:
+            raise NotFound(f"unknown device {device_id!r}")
+        if row.revoked_at is not None:
+            return False
+        conn.execute(update(devices).where(devices.c.id == device_id).values(revoked_at=now_text()))
+    return True
+
+
+def set_roster(engine: Engine, unit_id: str, counter_id: str | None, staff: list[StaffRecord]) -> int:
+    """Give the unit's devices (or one counter's) this roster; returns how many devices it reaches.
+
+    Devices pick it up with their next config pull: the ETag changes with it.
+    """
+    where = [devices.c.unit_id == unit_id, devices.c.revoked_at.is_(None)]
+    if counter_id is not None:
+        where.append(devices.c.counter_id == counter_id)
+    roster = [member.model_dump(exclude_none=True) for member in staff]
+    with engine.begin() as conn:
+        return conn.execute(update(devices).where(*where).values(staff=roster)).rowcount
+
+
+def record_heartbeat(engine: Engine, device_id: str, heartbeat: dict[str, Any]) -> None:
+    """Keep the latest heartbeat only: integrity reads its last_seq and verify_ok."""
+    with engine.begin() as conn:
+        conn.execute(update(devices).where(devices.c.id == device_id)
+                     .values(last_heartbeat=heartbeat, last_seen=now_text()))

@@ -1,0 +1,318 @@
+"""Idempotent, per-row ingest of one batch, with clock correction.
+
+Each rating, reason and event is judged on its own: a malformed or
+conflicting row is rejected with its reason and never blocks the others
+(docs/sync-protocol.md, "Ingest"). The whole batch is one transaction; the
+caller answers the `Ack` only after it has committed.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import TypedDict   # pydantic needs this one's TypedDict before Python 3.12
+from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+
+from centre.api.auth import Nonce, remember_nonce
+from centre.db.tables import conflicts, events, insert_rows, nul_field, ratings, reasons, utcnow
+from centre.errors import BadInput, Forbidden
+from contract import (HASHED_FIELDS, PROTOCOL_VERSION, Ack, EventRecord, RatingRecord, ReasonRecord, Rejected,
+                           iso_utc)
+
+CLOCK_TOLERANCE = timedelta(seconds=60)
+CONTENT_FIELDS = (*HASHED_FIELDS, "hash")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+ATTEMPTS = 3   # a concurrent batch holding the same uuid makes the insert fail once; then it is a duplicate
+LOOKUP_CHUNK = 500   # ids per IN (…): far below SQLite's and PostgreSQL's bound-parameter limits
+
+
+class _Envelope(BaseModel):
+    """`Batch` with the rows left raw, so that one bad row rejects that row and not the batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    protocol: int = PROTOCOL_VERSION
+    device_id: str
+    sent_at: str
+    ratings: list[Any] = []
+    reasons: list[Any] = []
+    events: list[Any] = []
+
+
+def _row_type(model: type[BaseModel]) -> Any:
+    """`model`'s fields and constraints as a TypedDict, which pydantic validates straight into dicts:
+    no model instance built for each row and then dumped again (a quarter of the validation's cost)."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        # Every key of a TypedDict is required, as every field of the wire records is (no defaults).
+        assert info.is_required(), f"{model.__name__}.{name} has a default, which a TypedDict cannot express"
+        fields[name] = Annotated[info.annotation, info] if info.metadata else info.annotation
+    row = TypedDict(f"{model.__name__}Row", fields)  # type: ignore[operator]
+    row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    return row
+
+
+_RatingRow = _row_type(RatingRecord)
+
+
+class _WellFormed(_Envelope):
+    """The common case, every rating well-formed: the batch's ratings validated in one pass of
+    pydantic's core, twice as fast as row by row. If any row fails, the batch is parsed again as an
+    `_Envelope` and judged row by row, so each rejection keeps its own reason."""
+
+    ratings: list[_RatingRow] = []  # type: ignore[valid-type]
+
+
+_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")   # what iso_utc writes
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with an offset; naive times are ambiguous on the wire and refused."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return moment
+
+
+def first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error.get("loc", ())) or "row"
+    return f"malformed: {where}: {error.get('msg', 'invalid')}"
+
+
+def parse_envelope(data: bytes, signer_id: str) -> tuple[_Envelope, datetime]:
+    """The batch, a `_WellFormed` one when every rating passes the schema; BadInput/Forbidden for the batch."""
+    try:
+        envelope: _Envelope = _WellFormed.model_validate_json(data)
+    except ValidationError:
+        try:
+            envelope = _Envelope.model_validate_json(data)
+        except ValidationError as exc:
+            raise BadInput(first_error(exc).removeprefix("malformed: ")) from None
+    if envelope.protocol != PROTOCOL_VERSION:
+        raise BadInput(f"protocol {envelope.protocol} is not supported (this collector speaks {PROTOCOL_VERSION})")
+    if envelope.device_id != signer_id:
+        raise Forbidden("batch device_id is not the signing device")
+    try:
+        sent_at = parse_time(envelope.sent_at)
+    except ValueError as exc:
+        raise BadInput(f"sent_at: {exc}") from None
+    return envelope, sent_at
+
+
+def ingest(engine: Engine, signer_id: str, data: bytes, received: datetime | None = None,
+           nonce: Nonce | None = None) -> Ack:
+    """Store a batch (JSON bytes) from `signer_id` and say exactly what is now held.
+
+    With `nonce`, the request's nonce is recorded first in the same transaction: a replay is refused
+    (401) with nothing stored, and an authentic batch costs one commit, not two.
+    """
+    envelope, sent_at = parse_envelope(data, signer_id)
+    # JSON can carry U+0000 only escaped (a raw control character is invalid JSON): without that
+    # escape in the body, no field holds one and the per-row check is skipped.
+    nul_possible = b"\\u0000" in data
+    for attempt in range(ATTEMPTS):
+        now = received or utcnow()
+        try:
+            with engine.begin() as conn:
+                if nonce is not None:
+                    remember_nonce(conn, nonce)
+                return _store(conn, signer_id, envelope, sent_at, now, nul_possible)
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datetime, now: datetime,
+           nul_possible: bool = True) -> Ack:
+    skew = now - sent_at
+    rejected: list[Rejected] = []
+    valid = []
+    if isinstance(envelope, _WellFormed):
+        outcomes = [_judged(signer_id, sent, nul_possible) for sent in envelope.ratings]
+    else:
+        outcomes = [_valid_rating(signer_id, raw, index) for index, raw in enumerate(envelope.ratings)]
+    for outcome in outcomes:
+        (rejected if isinstance(outcome, Rejected) else valid).append(outcome)
+    accepted, duplicate = _store_ratings(conn, signer_id, valid, envelope.sent_at, skew, now, rejected)
+    reason_ids = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
+    event_ids = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
+    return Ack(accepted=accepted, duplicate=duplicate, rejected=rejected, reasons=reason_ids, events=event_ids,
+               server_time=iso_utc(now))
+
+
+def _corrected(recorded: datetime, skew: timedelta, suspect: bool) -> datetime | None:
+    """recorded_at + (received_at − sent_at) when the device clock is off or the device doubts it."""
+    if suspect or abs(skew) > CLOCK_TOLERANCE:
+        return recorded + skew
+    return None
+
+
+def _valid_rating(signer_id: str, raw: Any, index: int) -> Rejected | tuple[dict[str, Any], datetime]:
+    """The row's fields and its recorded time, or why it is rejected. Pure: no database."""
+    label = raw.get("uuid") if isinstance(raw, dict) and isinstance(raw.get("uuid"), str) else f"rating:{index}"
+    try:
+        sent = RatingRecord.model_validate(raw).model_dump()
+    except ValidationError as exc:
+        return Rejected(id=label, reason=first_error(exc))
+    return _judged(signer_id, sent, nul_possible=True)
+
+
+def _judged(signer_id: str, sent: dict[str, Any], nul_possible: bool) -> Rejected | tuple[dict[str, Any], datetime]:
+    """The checks after the schema: time, signer, 64-bit range, NUL (skipped when the body cannot hold one)."""
+    try:
+        recorded = parse_time(sent["recorded_at"])
+    except ValueError as exc:
+        return Rejected(id=sent["uuid"], reason=f"malformed: recorded_at: {exc}")
+    if sent["device_id"] != signer_id:
+        return Rejected(id=sent["uuid"], reason="device_id is not the signing device")
+    if INT64_MIN <= sent["seq"] <= INT64_MAX and INT64_MIN <= sent["mono_ns"] <= INT64_MAX:   # the common case
+        problem = _nul(sent) if nul_possible else None
+    else:
+        problem = _out_of_range(sent, ("seq", "mono_ns"))
+    if problem:
+        return Rejected(id=sent["uuid"], reason=problem)
+    return sent, recorded
+
+
+def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str, Any], datetime]], sent_at: str,
+                   skew: timedelta, now: datetime, rejected: list[Rejected]) -> tuple[list[str], list[str]]:
+    """Set-based: one lookup of the uuids already held, one multi-row insert of the new ones.
+
+    Per-row statements made the collector the bottleneck of a backlog drain (about 1 ms a row).
+    """
+    held = _held(conn, ratings, ratings.c.uuid, [sent["uuid"] for sent, _ in valid],
+                 [ratings.c[name] for name in CONTENT_FIELDS])
+    accepted: list[str] = []
+    duplicate: list[str] = []
+    new_rows: list[dict[str, Any]] = []
+    received = iso_utc(now)
+    centre = {"received_at": received, "sent_at": sent_at, "conflict": False}   # the same for every row
+    for sent, recorded in valid:
+        uuid = sent["uuid"]
+        if uuid in held:
+            held_fields = {name: held[uuid][name] for name in CONTENT_FIELDS}
+            held_fields["clock_suspect"] = bool(held_fields["clock_suspect"])
+            if held_fields == sent:
+                duplicate.append(uuid)
+                continue
+            conn.execute(conflicts.insert().values(device_id=signer_id, rating_uuid=uuid, received_at=received,
+                                                   sent=sent, held=held_fields))
+            conn.execute(update(ratings).where(ratings.c.uuid == uuid).values(conflict=True))
+            rejected.append(Rejected(id=uuid, reason="conflict: the centre holds this uuid with other content"))
+            continue
+        corrected = _corrected(recorded, skew, sent["clock_suspect"])
+        if corrected is None:
+            times = {"corrected_at": None, "counted_at": _utc_text(sent["recorded_at"], recorded),
+                     "clock_corrected": False}
+        else:
+            counted = iso_utc(corrected)
+            times = {"corrected_at": counted, "counted_at": counted, "clock_corrected": True}
+        new_rows.append({**sent, **centre, **times})
+        held[uuid] = sent      # the same uuid twice in one batch: the second is judged against the first
+        accepted.append(uuid)
+    _insert_many(conn, ratings, new_rows)
+    return accepted, duplicate
+
+
+def _held(conn: Connection, table, key, values: list[Any], columns: list[Any],
+          device_id: str | None = None) -> dict[Any, Any]:
+    """The rows of `table` (of `device_id`, if given) whose `key` is among `values`, by key; in chunks."""
+    found: dict[Any, Any] = {}
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = values[start:start + LOOKUP_CHUNK]
+        # Padded (with a repeat, which IN ignores) to a power of two: a handful of shapes in all.
+        size = max(8, 1 << (len(chunk) - 1).bit_length())
+        params: dict[str, Any] = {f"k{i}": value for i, value in enumerate(chunk + chunk[-1:] * (size - len(chunk)))}
+        if device_id is not None:
+            params["device"] = device_id
+        query = _lookup(table, key, tuple(columns), device_id is not None, size)
+        for row in conn.execute(query, params).mappings():
+            found[row[key.name]] = row
+    return found
+
+
+_LOOKUPS: dict[tuple[Any, ...], Any] = {}
+
+
+def _lookup(table, key, columns: tuple[Any, ...], by_device: bool, count: int) -> Any:
+    """`SELECT key, columns … WHERE key IN (:k0 … :k{count-1})`, built once for each shape.
+
+    One bound parameter per value, not an expanding one: SQLAlchemy renders an expanding IN again at
+    every execution (about 2 ms for 500 values, a tenth of a batch), while this statement is compiled
+    once and then served from the engine's compiled cache.
+    """
+    shape = (table.name, key.name, tuple(column.name for column in columns), by_device, count)
+    query = _LOOKUPS.get(shape)
+    if query is None:
+        query = select(key, *columns).where(key.in_([bindparam(f"k{i}") for i in range(count)]))
+        if by_device:
+            query = query.where(table.c.device_id == bindparam("device"))
+        _LOOKUPS[shape] = query
+    return query
+
+
+def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonRecord] | type[EventRecord],
+          kind: str, skew: timedelta, now: datetime, rejected: list[Rejected]) -> list[int]:
+    """Store each (device, id) once; the ids held (now or before) go in the ack."""
+    table = reasons if kind == "reason" else events
+    valid: dict[int, tuple[dict[str, Any], datetime]] = {}
+    for index, raw in enumerate(raws):
+        row_id = raw.get("id") if isinstance(raw, dict) else None
+        label = f"{kind}:{row_id if isinstance(row_id, int) else '#' + str(index)}"
+        try:
+            record = model.model_validate(raw)
+            recorded = parse_time(record.recorded_at)
+        except ValidationError as exc:
+            rejected.append(Rejected(id=label, reason=first_error(exc)))
+            continue
+        except ValueError as exc:
+            rejected.append(Rejected(id=label, reason=f"malformed: recorded_at: {exc}"))
+            continue
+        values = record.model_dump()
+        problem = _out_of_range(values, ("id", "mono_ns")) or _nul(values)
+        if problem:
+            rejected.append(Rejected(id=label, reason=problem))
+            continue
+        valid.setdefault(record.id, (values, recorded))
+    held = _held(conn, table, table.c.id, list(valid), [], device_id=signer_id)
+    received = iso_utc(now)
+    new_rows = []
+    for row_id, (values, recorded) in valid.items():
+        if row_id in held:
+            continue
+        values = {**values, "device_id": signer_id, "received_at": received}
+        if kind == "event":
+            corrected = _corrected(recorded, skew, False)
+            values["counted_at"] = iso_utc(corrected or recorded)
+        new_rows.append(values)
+    _insert_many(conn, table, new_rows)
+    return list(valid)
+
+
+def _insert_many(conn: Connection, table, rows: list[dict[str, Any]]) -> None:
+    insert_rows(conn, table, rows)     # one executemany
+
+
+def _utc_text(text: str, moment: datetime) -> str:
+    """`iso_utc(moment)`, without the work when the device already sent it in that form (it always does)."""
+    if _CANONICAL_UTC.fullmatch(text):
+        return text
+    return iso_utc(moment)
+
+
+def _out_of_range(values: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    """The columns are 64-bit on every backend; a bigger number is malformed, not a server fault."""
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            return f"malformed: {name}: out of the 64-bit range"
+    return None
+
+
+def _nul(values: dict[str, Any]) -> str | None:
+    name = nul_field(values)
+    return f"malformed: {name}: contains a NUL character" if name else None

@@ -1,0 +1,188 @@
+"""What the city office reads: a day's summary per unit and each device's chain integrity.
+
+Shared by the HTTP layer and the CLI, so both give the same numbers.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Connection, Engine, func, select
+
+from centre.db.tables import devices, enroll_codes, events, nul_field, ratings, reasons
+from centre.enroll import check_timezone
+from centre.errors import BadInput, NotFound
+from contract import GENESIS_HASH, HASHED_FIELDS, Summary, iso_utc, rating_hash
+
+LEVELS = (1, 2, 3, 4, 5)
+GOOD_LEVELS = (3, 4, 5)          # 非常满意, 满意, 基本满意; 不满意 and 非常不满意 are bad reviews
+UNRATED, SUPPRESSED = "unrated", "suppressed"
+
+
+# -- summary -------------------------------------------------------------------------
+
+
+def unit_zone(conn: Connection, unit_id: str) -> ZoneInfo:
+    """The unit's time zone, from its devices or else from a code issued for it."""
+    for table, column in ((devices, devices.c.unit_timezone), (enroll_codes, enroll_codes.c.unit_timezone)):
+        name = conn.execute(select(column).where(table.c.unit_id == unit_id).limit(1)).scalar()
+        if name is not None:
+            return check_timezone(name)
+    raise NotFound(f"unknown unit {unit_id!r}")
+
+
+def today_in_unit(engine: Engine, unit_id: str) -> date:
+    with engine.connect() as conn:
+        return datetime.now(timezone.utc).astimezone(unit_zone(conn, unit_id)).date()
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
+    """[start, end) of a local calendar day as UTC text (a day may be 23 or 25 hours long)."""
+    try:
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        return iso_utc(start), iso_utc(end)
+    except OverflowError:
+        raise BadInput(f"date {day.isoformat()} is out of range") from None
+
+
+def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = None,
+            staff_id: str | None = None) -> Summary:
+    """The keys of the terminal's `evaluator summary --json`, counted in the unit's time zone."""
+    unstorable = nul_field({"unit": unit_id, "counter": counter_id, "staff": staff_id})
+    if unstorable:   # no stored id can hold it, and PostgreSQL refuses it even in a WHERE
+        raise BadInput(f"{unstorable}: contains a NUL character")
+    with engine.connect() as conn:
+        since, until = day_bounds(day, unit_zone(conn, unit_id))
+        where = [ratings.c.unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until]
+        if counter_id is not None:
+            where.append(ratings.c.counter_id == counter_id)
+        if staff_id is not None:
+            where.append(ratings.c.staff_id == staff_id)
+        by_level = dict(conn.execute(select(ratings.c.level, func.count()).where(*where)
+                                     .group_by(ratings.c.level)).all())
+        bad_reasons = dict(conn.execute(
+            select(reasons.c.code, func.count()).join(ratings, ratings.c.uuid == reasons.c.rating_uuid)
+            .where(*where).group_by(reasons.c.code)).all())
+        kinds = _event_counts(conn, unit_id, since, until, counter_id, staff_id)
+    total = sum(by_level.values())
+    good = sum(n for level, n in by_level.items() if level in GOOD_LEVELS)
+    return Summary(date=day.isoformat(), total=total,
+                   by_level={str(level): by_level.get(level, 0) for level in LEVELS},
+                   good_rate=good / total if total else None,
+                   bad_reasons=dict(sorted(bad_reasons.items())),
+                   unrated=kinds[UNRATED], suppressed=kinds[SUPPRESSED])
+
+
+def _event_counts(conn: Connection, unit_id: str, since: str, until: str, counter_id: str | None,
+                  staff_id: str | None) -> dict[str, int]:
+    """Events carry no unit: they belong to the unit and counter of the device that recorded them."""
+    where = [devices.c.unit_id == unit_id, events.c.kind.in_((UNRATED, SUPPRESSED)),
+             events.c.counted_at >= since, events.c.counted_at < until]
+    if counter_id is not None:
+        where.append(devices.c.counter_id == counter_id)
+    counts = {UNRATED: 0, SUPPRESSED: 0}
+    if staff_id is None:
+        rows = conn.execute(select(events.c.kind, func.count()).join(devices, devices.c.id == events.c.device_id)
+                            .where(*where).group_by(events.c.kind)).all()
+        counts.update(dict(rows))
+        return counts
+    # Only the JSON detail names the staff, and JSON queries differ per backend: filter here.
+    for kind, detail in conn.execute(select(events.c.kind, events.c.detail)
+                                     .join(devices, devices.c.id == events.c.device_id).where(*where)):
+        if isinstance(detail, dict) and detail.get("staff_id") == staff_id:
+            counts[kind] += 1
+    return counts
+
+
+# -- integrity -----------------------------------------------------------------------
+
+
+class DeviceIntegrity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str
+    unit_id: str
+    counter_id: str
+    revoked: bool
+    ratings_held: int
+    gaps: list[tuple[int, int]]          # inclusive [first, last] missing seq ranges in 1..max held
+    chain_breaks: list[int]              # seqs whose hash does not recompute or whose link is wrong
+    conflicts: int                       # ratings flagged because another copy arrived with other content
+    last_seq: int | None                 # highest seq held (acknowledged to the device)
+    last_hash: str | None
+    heartbeat_last_seq: int | None
+    missing_tail: bool                   # the device reports a lower last seq than the centre holds
+    verify_ok: bool | None               # the device's own `evaluator verify`, from its heartbeat
+    last_seen: str | None
+
+    @property
+    def ok(self) -> bool:
+        return not (self.gaps or self.chain_breaks or self.missing_tail or self.conflicts
+                    or self.verify_ok is False)
+
+
+class IntegrityReport(BaseModel):
+    """Every enrolled device's integrity; `ok` only when none shows a problem."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    devices: list[DeviceIntegrity]
+
+
+def integrity(engine: Engine) -> IntegrityReport:
+    with engine.connect() as conn:
+        rows = conn.execute(select(devices).order_by(devices.c.id)).mappings().all()
+        found = [_device_integrity(conn, device) for device in rows]
+    return IntegrityReport(ok=all(item.ok for item in found), devices=found)
+
+
+def _device_integrity(conn: Connection, device: Any) -> DeviceIntegrity:
+    columns = [ratings.c[name] for name in (*HASHED_FIELDS, "hash", "conflict")]
+    held = [dict(row) for row in conn.execute(select(*columns).where(ratings.c.device_id == device["id"])
+                                              .order_by(ratings.c.seq, ratings.c.pk)).mappings()]
+    heartbeat = device["last_heartbeat"] if isinstance(device["last_heartbeat"], dict) else {}
+    beat_seq = heartbeat.get("last_seq")
+    last = held[-1] if held else None
+    return DeviceIntegrity(
+        device_id=device["id"], unit_id=device["unit_id"], counter_id=device["counter_id"],
+        revoked=device["revoked_at"] is not None, ratings_held=len(held),
+        gaps=_gaps(row["seq"] for row in held), chain_breaks=_chain_breaks(held),
+        conflicts=sum(1 for row in held if row["conflict"]),
+        last_seq=last["seq"] if last else None, last_hash=last["hash"] if last else None,
+        heartbeat_last_seq=beat_seq,
+        missing_tail=bool(last and isinstance(beat_seq, int) and beat_seq < last["seq"]),
+        verify_ok=heartbeat.get("verify_ok"), last_seen=device["last_seen"])
+
+
+def _gaps(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    gaps, expected = [], 1
+    for seq in seqs:
+        if seq > expected:
+            gaps.append((expected, seq - 1))
+        expected = max(expected, seq + 1)
+    return gaps
+
+
+def _chain_breaks(held: list[dict[str, Any]]) -> list[int]:
+    """A row breaks the chain when its own hash is wrong, or its link to seq − 1 (when held) is."""
+    by_seq: dict[int, list[dict[str, Any]]] = {}
+    for row in held:
+        by_seq.setdefault(row["seq"], []).append(row)
+    breaks = []
+    for seq, rows in by_seq.items():
+        if len(rows) > 1:        # two ratings claim one place in the chain: one replaced the other
+            breaks.append(seq)
+            continue
+        row = rows[0]
+        fields = {name: row[name] for name in HASHED_FIELDS}
+        fields["clock_suspect"] = bool(fields["clock_suspect"])
+        previous = by_seq.get(seq - 1)
+        expected_prev = GENESIS_HASH if seq == 1 else (previous[0]["hash"] if previous and len(previous) == 1
+                                                       else None)
+        if rating_hash(fields) != row["hash"] or (expected_prev is not None and row["prev_hash"] != expected_prev):
+            breaks.append(seq)
+    return breaks

@@ -1,0 +1,112 @@
+"""One view of a terminal's health: device, store, sync, panel and clock.
+
+`evaluator status` prints it for technicians and for the upgrade health
+check; the sync worker's heartbeat reuses the panel part. Everything here
+reads: the store through its own sessions, the sync worker's state from the
+small file it writes after each cycle (the two run in separate processes).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kiosk import BUILD_DATE, __version__
+from kiosk.config import Settings
+from kiosk.store.tables import EventKind
+from kiosk.store.outbox import Outbox
+from kiosk.store import RatingStore
+
+SYNC_STATUS_FILE = "sync-status.json"   # written by the sync worker in sync.state_dir
+
+
+@dataclass
+class Status:
+    device: dict[str, Any]
+    store: dict[str, Any]
+    sync: dict[str, Any]
+    panel: dict[str, Any]
+    clock: dict[str, Any]
+    problems: list[str] = field(default_factory=list)   # the terminal cannot do its job: unhealthy
+    # Worth a technician's look, but ratings are taken and kept: a release is not rolled back for these.
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "healthy": self.healthy}
+
+
+def panel_status(store: RatingStore) -> dict[str, Any]:
+    """The panel as the terminal last recorded it; {} when none was ever connected."""
+    seen = [event for kind in (EventKind.PANEL_CONNECTED, EventKind.PANEL_DISCONNECTED)
+            if (event := store.last_event(kind)) is not None and event["detail"].get("role") == "panel"]
+    if not seen:
+        return {}
+    latest = max(seen, key=lambda event: event["id"])
+    status: dict[str, Any] = {"connected": latest["kind"] == EventKind.PANEL_CONNECTED.value,
+                              "since": latest["recorded_at"], "port": latest["detail"].get("port")}
+    hello = store.last_event(EventKind.PANEL_HELLO)
+    if hello is not None:
+        status.update(model=hello["detail"].get("model"), firmware=hello["detail"].get("firmware"))
+    return status
+
+
+def read_sync_status(state_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((state_dir / SYNC_STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def gather(settings: Settings, store: RatingStore | None, now: datetime | None = None,
+           quick_check: bool = True) -> Status:
+    """`store` None: it could not be opened (the caller names why in `problems`). `quick_check`: read the
+    whole file for SQLite's quick_check (seconds on a large store on an SD card: not on the UI thread)."""
+    now = now or datetime.now(timezone.utc)
+    sync_state = read_sync_status(settings.sync.state_dir)
+    status = Status(
+        device={"id": settings.device.id, "unit": settings.unit.id, "unit_name": settings.unit.name,
+                "counter": settings.counter.id, "counter_name": settings.counter.name, "version": __version__,
+                "mode": settings.mode.value},
+        store=_store_part(settings, store, quick_check),
+        sync={"server": settings.sync.server,
+              "provisioned": (settings.sync.state_dir / "device.json").is_file(),
+              **{key: sync_state.get(key) for key in ("last_success_at", "last_attempt_at", "last_error")}},
+        panel={"configured": settings.panel.port} | (panel_status(store) if store is not None else {}),
+        clock={"utc": now.isoformat(timespec="seconds"), "suspect": now < BUILD_DATE,
+               "offset_s": sync_state.get("clock_offset_s")})
+    if store is not None:
+        depth = Outbox(store).depth()
+        status.sync.update(queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at)
+    if status.clock["suspect"]:
+        # A terminal without a real-time clock and without network keeps the time it last saw; its ratings
+        # are flagged clock_suspect and corrected by the centre (docs/sync-protocol.md), so it still works.
+        status.warnings.append(f"clock reads {status.clock['utc']}, before this release was built: "
+                               "ratings are flagged clock_suspect until it is set (NTP, or the centre)")
+    if status.store.get("free_bytes", 1) < 50 * 1024 * 1024:
+        status.problems.append("less than 50 MB free for the rating store")
+    return status
+
+
+def _store_part(settings: Settings, store: RatingStore | None, quick_check: bool) -> dict[str, Any]:
+    path = settings.store.path
+    part: dict[str, Any] = {"path": str(path)}
+    try:
+        part["size_bytes"] = sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+        part["free_bytes"] = shutil.disk_usage(path.parent).free
+    except OSError:
+        pass
+    if store is None:
+        return part
+    last = store.recent_ratings(1)
+    part.update(ratings=store.count_ratings(), last_seq=last[0]["seq"] if last else 0,
+                last_rating_at=last[0]["recorded_at"] if last else None)
+    if quick_check:
+        part["integrity"] = store.pragma("quick_check")
+    return part

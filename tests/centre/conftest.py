@@ -1,0 +1,230 @@
+"""A real collector process on 127.0.0.1, on SQLite and on PostgreSQL, and a signing device to talk to it.
+
+Every test runs once per backend. PostgreSQL needs EVALUATOR_TEST_PG_URL (`make test` sets it from
+deploy/postgres.sh); without it those tests skip. Each backend gets one collector process per session
+and every test starts from empty tables.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid as uuid_mod
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from centre import enroll
+from centre.db.tables import metadata, open_engine, ratings
+from contract import GENESIS_HASH, canonical_json, iso_utc, rating_hash, sign
+
+REPO = Path(__file__).resolve().parents[3]
+START_TIMEOUT_S = 20
+TIMEOUT = (5, 30)
+PG_URL_ENV = "EVALUATOR_TEST_PG_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Collector:
+    url: str
+    db_url: str
+    engine: Engine
+    process: subprocess.Popen
+    log: list[str] = field(default_factory=list)
+
+    def code(self, unit: str = "unit-1", counter: str = "counter-1", **kwargs: Any) -> str:
+        return enroll.create_code(self.engine, unit, counter, **kwargs)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", self.db_url],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+
+    def ratings_held(self, device_id: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(ratings)
+                                .where(ratings.c.device_id == device_id)).scalar_one()
+
+
+def _start(db_url: str) -> tuple[subprocess.Popen, str, list[str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "centre.cli", "serve", "--db", db_url, "--host", "127.0.0.1",
+         "--port", str(port)], cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    ready, log = threading.Event(), []
+
+    def drain() -> None:
+        # Keeps reading for the whole run so the pipe never fills and blocks the server.
+        for line in process.stderr:
+            log.append(line)
+            if "Uvicorn running on" in line:
+                ready.set()
+        ready.set()   # process ended: stop waiting at once
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(START_TIMEOUT_S) or process.poll() is not None:
+        process.kill()
+        raise RuntimeError("collector did not start:\n" + "".join(log))
+    url = f"http://127.0.0.1:{port}"
+    assert requests.get(url + "/healthz", timeout=TIMEOUT).status_code == 200
+    return process, url, log
+
+
+@contextmanager
+def scratch_pg_database(url: str) -> Iterator[str]:
+    """A database of this session's own on the server of `url`, dropped afterwards.
+
+    Two runs sharing one server (two engineers, CI jobs) then never see, or wipe, each other's rows.
+    """
+    base = make_url(url)
+    name = f"evaluator_test_{os.getpid()}_{uuid_mod.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    problem = None
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except DBAPIError as exc:   # unreachable server, bad password, no CREATEDB
+        problem = str(exc.orig).strip()
+    if problem:
+        admin.dispose()
+        pytest.fail(f"{PG_URL_ENV}={base!r} is set but unusable (the role needs CREATEDB): {problem}",
+                    pytrace=False)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('collector') / 'collector.db'}"
+        return
+    pg_url = os.environ.get(PG_URL_ENV)
+    if not pg_url:
+        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against "
+                    "(`make test` starts one with deploy/postgres.sh)")
+    with scratch_pg_database(pg_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def collector_process(db_url: str) -> Iterator[Collector]:
+    """One server per backend and session: starting it costs about a second, emptying it milliseconds."""
+    engine = open_engine(db_url)
+    process, url, log = _start(db_url)
+    try:
+        yield Collector(url=url, db_url=db_url, engine=engine, process=process, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        engine.dispose()
+
+
+@pytest.fixture
+def collector(collector_process: Collector) -> Collector:
+    """The session's collector with every table emptied, so no test sees another's rows."""
+    with collector_process.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):   # children before the parents they refer to
+            conn.execute(table.delete())
+    return collector_process
+
+
+@dataclass
+class Device:
+    """A terminal's side of the protocol, built only from contract."""
+
+    collector: Collector
+    device_id: str
+    secret: str
+    config: dict[str, Any]
+    unit_id: str
+    counter_id: str
+    seq: int = 0
+    last_hash: str = GENESIS_HASH
+
+    def request(self, method: str, path: str, payload: Any = None, *, gzipped: bool = False,
+                body: bytes | None = None, now: datetime | None = None, nonce: str | None = None,
+                headers: dict[str, str] | None = None, signer: str | None = None) -> requests.Response:
+        if body is None:
+            body = b"" if payload is None else canonical_json(payload)
+            if gzipped:
+                body = gzip.compress(body)
+        signed = sign(self.secret, method, path, signer or self.device_id, body, now=now, nonce=nonce)
+        extra = {"Content-Type": "application/json"} if body else {}
+        if gzipped:
+            extra["Content-Encoding"] = "gzip"
+        return requests.request(method, self.collector.url + path, data=body, timeout=TIMEOUT,
+                                headers={**signed, **extra, **(headers or {})})
+
+    def rating(self, level: int = 5, *, recorded_at: datetime | None = None, staff_id: str | None = "s-1",
+               clock_suspect: bool = False, **override: Any) -> dict[str, Any]:
+        """The next rating of this device's chain, hashed like the terminal's store does."""
+        self.seq += 1
+        fields = {
+            "uuid": str(uuid_mod.uuid4()), "seq": self.seq, "device_id": self.device_id,
+            "unit_id": self.unit_id, "counter_id": self.counter_id, "staff_id": staff_id, "case_no": None,
+            "level": level, "channel": "touch", "mode": "open",
+            "recorded_at": iso_utc(recorded_at or datetime.now(timezone.utc)),
+            "mono_ns": 1_000_000 * self.seq, "boot_id": "boot-1", "clock_suspect": clock_suspect,
+            "app_version": "0.1.0", "prev_hash": self.last_hash, **override}
+        fields["hash"] = rating_hash(fields)
+        self.last_hash = fields["hash"]
+        return fields
+
+    def batch(self, ratings_: list[dict[str, Any]], *, sent_at: datetime | None = None,
+              reasons: list[dict[str, Any]] | None = None, events: list[dict[str, Any]] | None = None,
+              device_id: str | None = None) -> dict[str, Any]:
+        return {"protocol": 1, "device_id": device_id or self.device_id,
+                "sent_at": iso_utc(sent_at or datetime.now(timezone.utc)),
+                "ratings": ratings_, "reasons": reasons or [], "events": events or []}
+
+    def ingest(self, batch: dict[str, Any], **kwargs: Any) -> requests.Response:
+        return self.request("POST", "/v1/ingest", batch, **kwargs)
+
+
+@pytest.fixture
+def enroll_device(collector: Collector):
+    """Enroll a fresh device (its own unit unless told) through the real endpoint."""
+
+    def make(unit: str | None = None, counter: str = "counter-1", **kwargs: Any) -> Device:
+        unit = unit or "unit-" + uuid_mod.uuid4().hex[:8]
+        code = collector.code(unit, counter, **kwargs)
+        answer = requests.post(collector.url + "/v1/enroll", json={"code": code, "app_version": "0.1.0"},
+                               timeout=TIMEOUT)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        return Device(collector, body["device_id"], body["secret"], body["config"], unit, counter)
+
+    return make
+
+
+def ago(**kwargs: float) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(**kwargs)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,215 @@
+"""Panels and the counter PC driving the real service and store, over real ptys."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+
+from drivers.panel import Backoff
+from drivers.simulator import PanelSimulator
+from kiosk.store.tables import EventKind
+from kiosk.devices.panel_link import PanelLink
+from kiosk.rating.service import RatingService, State, ThreadScheduler
+from kiosk.store import Identity, RatingStore
+from tests.conftest import merge
+
+FAST = {"timings": {"cooldown_s": 0.3, "thanks_s": 0.1, "solicit_window_s": 5}}
+
+
+def frames(sim: PanelSimulator, until, timeout_s: float = 5.0) -> list:
+    """What the terminal sent, up to and including the first frame for which `until` holds."""
+    seen, deadline = [], time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no matching frame within {timeout_s} s; got {seen}")
+        try:
+            frame = sim.received.get(timeout=left)
+        except queue.Empty:
+            continue
+        if frame != ("P",):
+            seen.append(frame)
+        if until(frame):
+            return seen
+
+
+def wait_for(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    event = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        event.wait(0.01)
+
+
+@pytest.fixture
+def terminal(make_settings):
+    made = []
+
+    def build(sim: PanelSimulator, counter: PanelSimulator | None = None, backoff: Backoff | None = None,
+              **overrides):
+        base = {"panel": {"port": sim.device_path, "ping_interval_s": None},
+                "counter_link": {"port": counter.device_path if counter else None}, **FAST}
+        settings = make_settings(**merge(base, overrides))
+        store = RatingStore(settings.store.path, Identity("d", "u", "c"))
+        service = RatingService(settings, store, ThreadScheduler())
+        link = PanelLink(settings, service, backoff=backoff or Backoff(initial=0.05, cap=0.5))
+        service.start()
+        link.start()
+        made.append((link, service, store))
+        # pyserial flushes input on open: a frame sent before that is lost, as on a real line.
+        wait_for(lambda: all(status.connected for status in link.status()))
+        return link, service, store
+
+    yield build
+    for link, service, store in made:
+        link.stop()
+        service.stop()
+        store.close()
+
+
+def test_key_press_is_stored_before_its_key_lights(terminal):
+    with PanelSimulator() as sim:
+        link, service, store = terminal(sim)
+        assert frames(sim, lambda f: f == ("A",)) == [("A",)]    # ready: all keys lit
+        sim.press(2)
+        assert frames(sim, lambda f: f[0] == "L") == [("L", 2)]
+        row = store.recent_ratings(1)[0]
+        assert (row["level"], row["channel"]) == (4, "panel")
+        assert frames(sim, lambda f: f == ("A",)) == [("L", 0), ("A",)]   # cooldown, then ready again
+
+
+def test_repeated_presses_do_not_count(terminal):
+    with PanelSimulator() as sim:
+        _link, _service, store = terminal(sim, timings={"cooldown_s": 30, "thanks_s": 0.1})
+        frames(sim, lambda f: f == ("A",))
+        for key in (1, 1, 5, 3):
+            sim.press(key)
+        frames(sim, lambda f: f[0] == "L")
+        wait_for(lambda: len(store.events_of(EventKind.SUPPRESSED)) == 3)
+        assert store.count_ratings() == 1 and store.recent_ratings(1)[0]["level"] == 5
+
+
+def test_staff_key_opens_one_request_in_solicited_mode(terminal):
+    with PanelSimulator() as sim:
+        _link, service, store = terminal(sim, mode="solicited")
+        assert frames(sim, lambda f: f == ("L", 0)) == [("L", 0)]   # waiting: keys dark
+        sim.press(1)                                            # nobody asked: does not count
+        wait_for(lambda: len(store.events_of(EventKind.SUPPRESSED)) == 1)
+        sim.solicit()
+        assert frames(sim, lambda f: f == ("A",)) == [("B",), ("A",)]
+        sim.press(3)
+        frames(sim, lambda f: f == ("L", 3))
+        assert store.recent_ratings(1)[0]["level"] == 3
+        assert frames(sim, lambda f: f == ("L", 0)) == [("L", 0)]   # back to waiting: keys dark
+        assert service.view.state is State.IDLE
+
+
+def test_counter_link_on_its_own_port_ties_case_and_staff(terminal):
+    with PanelSimulator() as sim, PanelSimulator() as counter:
+        _link, service, store = terminal(sim, counter, mode="solicited",
+                                         staff=[{"id": "E1023", "name": "李明"}])
+        counter.sign_in("E1023")
+        wait_for(lambda: service.view.staff_id == "E1023")
+        counter.case("2026A-0042")
+        frames(sim, lambda f: f == ("A",))
+        sim.press(1)
+        frames(sim, lambda f: f == ("L", 1))
+        row = store.recent_ratings(1)[0]
+        assert (row["case_no"], row["staff_id"], row["level"]) == ("2026A-0042", "E1023", 5)
+        counter.case("2026A-0043", "E2000")                    # the case names its own staff
+        frames(sim, lambda f: f == ("A",))
+        sim.press(5)
+        frames(sim, lambda f: f == ("L", 5))
+        assert store.recent_ratings(1)[0]["staff_id"] == "E2000"
+        counter.sign_out()
+        wait_for(lambda: service.view.staff_id is None)
+        assert [e["detail"]["staff_id"] for e in store.events_of(EventKind.STAFF_SIGN_OUT)] == ["E1023"]
+
+
+def test_the_counter_pc_cannot_rate_or_open_a_request_without_a_case(terminal):
+    with PanelSimulator() as sim, PanelSimulator() as counter:
+        link, service, store = terminal(sim, counter, mode="solicited")
+        counter.send_raw(b"S\n")                 # the staff key belongs on the panel
+        counter.send_raw(b"K1\n")                # a rating nobody pressed
+        counter.case("2026A-0050")               # marks where the counter's frames have all been read
+        frames(sim, lambda f: f == ("A",))
+        counter.send_raw(b"K1\n")                # even while a rating is awaited
+        counter.sign_out()
+        wait_for(lambda: link.counter.status().counters.frames_ok == 5)
+        assert store.count_ratings() == 0
+        assert [e["detail"]["source"] for e in store.events_of(EventKind.SOLICITED)] == ["counter"]
+        sim.press(2)                              # the citizen's own press still counts
+        frames(sim, lambda f: f == ("L", 2))
+        assert store.recent_ratings(1)[0]["case_no"] == "2026A-0050"
+
+
+def test_malformed_staff_ids_are_counted_and_never_stored(terminal):
+    with PanelSimulator() as sim:
+        link, service, store = terminal(sim, mode="solicited")
+        sim.send_raw(b"I " + b"E" * 41 + b"\n")
+        sim.send_raw(b"I E10/23\n")
+        sim.send_raw(b"C 2026A-0051 E10/23\n")
+        wait_for(lambda: link.panel.status().counters.invalid == 3)
+        assert service.view.staff_id is None and service.view.state is State.IDLE
+        assert store.events_of(EventKind.STAFF_SIGN_IN) == [] and store.events_of(EventKind.SOLICITED) == []
+
+
+def test_malformed_case_number_is_counted_and_never_stored(terminal):
+    with PanelSimulator() as sim:
+        link, service, store = terminal(sim, mode="solicited")
+        sim.send_raw(b"C bad/case!\n")
+        sim.send_raw(b"C " + b"x" * 41 + b"\n")
+        wait_for(lambda: link.panel.status().counters.invalid == 2)
+        assert service.view.state is State.IDLE
+        assert store.events_of(EventKind.SOLICITED) == []
+
+
+def test_hello_is_recorded_with_model_and_firmware(terminal):
+    with PanelSimulator() as sim:
+        link, _service, store = terminal(sim)
+        sim.hello("EVP-5K", "2.1.0")
+        wait_for(lambda: store.events_of(EventKind.PANEL_HELLO))
+        assert store.events_of(EventKind.PANEL_HELLO)[0]["detail"] == {
+            "role": "panel", "model": "EVP-5K", "firmware": "2.1.0"}
+        assert link.status()[0].model == "EVP-5K"
+
+
+def test_byte_mode_panel_rates_without_replies(terminal):
+    with PanelSimulator() as sim:
+        _link, _service, store = terminal(sim, panel={"mode": "byte"})
+        sim.send_raw(b"2")
+        wait_for(lambda: store.count_ratings() == 1)
+        assert store.recent_ratings(1)[0]["level"] == 4
+        assert sim.received.empty()                               # byte-mode panels get nothing back
+
+
+def test_unplugged_panel_recovers_by_itself_and_loses_no_press(terminal, tmp_path):
+    """The panel is opened through a udev-like symlink; unplug closes the pty, replug makes a new one."""
+    link_path = tmp_path / "evaluator-panel"
+    first = PanelSimulator()
+    link_path.symlink_to(first.device_path)
+
+    class Linked:
+        device_path = str(link_path)
+
+    link, _service, store = terminal(Linked, backoff=Backoff())       # the production retry delays
+    wait_for(lambda: link.panel.connected)
+    first.close()                                                  # cable pulled
+    wait_for(lambda: not link.panel.connected)
+    link_path.unlink()                                             # the device node is gone, as udev does
+    outage = threading.Event()
+    outage.wait(3.0)                                               # out long enough for the backoff to reach its cap
+    with PanelSimulator() as second:
+        link_path.symlink_to(second.device_path)                   # cable back in
+        started = time.monotonic()
+        assert frames(second, lambda f: f == ("A",), timeout_s=2.0)   # relit within 2 s
+        assert time.monotonic() - started < 2.0
+        second.press(1)
+        frames(second, lambda f: f == ("L", 1))
+    assert store.count_ratings() == 1
+    kinds = [e["kind"] for e in store.events_of(EventKind.PANEL_DISCONNECTED) + store.events_of(EventKind.PANEL_CONNECTED)]
+    assert kinds.count("panel_connected") == 2 and kinds.count("panel_disconnected") >= 1
+    assert link.panel.status().counters.reconnects >= 1
