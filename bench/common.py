@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RawBaseline, interleaved, report  # noqa: E402
-from drivers.simulator import PanelSimulator  # noqa: E402
-from kiosk.config import Settings  # noqa: E402
-from kiosk.devices.panel_link import PanelLink  # noqa: E402
-from kiosk.rating.service import RatingService, ThreadScheduler  # noqa: E402
-from kiosk.store import Identity, RatingStore  # noqa: E402
+from bench.common import RawBaseline, interleaved, report
+from drivers.simulator import PanelSimulator
+from kiosk.config import Settings
+from kiosk.devices.panel_link import PanelLink
+from kiosk.rating.service import RatingService, ThreadScheduler
+from kiosk.store import Identity, RatingStore
 
 GOAL_P99_MS = 20.0
 KEYS = (1, 2, 3)           # good levels: no reason step between presses

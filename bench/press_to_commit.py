@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.config import Settings  # noqa: E402
-from kiosk.store.tables import Channel  # noqa: E402
-from kiosk.rating.service import PressOutcome, RatingService  # noqa: E402
-from kiosk.store import Identity, RatingStore  # noqa: E402
-from bench.common import RawBaseline, interleaved, report  # noqa: E402
+from bench.common import RawBaseline, interleaved, report
+from kiosk.config import Settings
+from kiosk.rating.service import PressOutcome, RatingService
+from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import Channel
 
 GOAL_P99_MS, GOAL_RATIO = 15.0, 2.0
 

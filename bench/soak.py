@@ -245,8 +245,8 @@ def checkpoints(total: int) -> set[int]:
 def service_child(cycles: int, folder: Path) -> None:
     from bench.press_to_commit import StepScheduler
     from evaluator.terminal import open_store
-    from kiosk.store.tables import Channel
     from kiosk.rating.service import RatingService
+    from kiosk.store.tables import Channel
 
     settings = soak_settings(folder)
     assert len(settings.bad_reasons) == REASONS, "PATTERN assumes the default reasons"

@@ -25,22 +25,23 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk import BUILD_DATE, __version__  # noqa: E402
-from kiosk.rating import scoring  # noqa: E402
-from kiosk.config import Settings  # noqa: E402
-from kiosk.store.tables import Channel, EventKind, SyncState  # noqa: E402
-from kiosk.screens.scores import build_scores  # noqa: E402
-from kiosk.store import _INSERT_RATING, Identity, RatingStore  # noqa: E402
-from contract import GENESIS_HASH, iso_utc, rating_hash  # noqa: E402
-from bench.common import interleaved, report  # noqa: E402
+from bench.common import interleaved, report
+from contract import GENESIS_HASH, iso_utc, rating_hash
+from kiosk import BUILD_DATE, __version__
+from kiosk.config import Settings
+from kiosk.rating import scoring
+from kiosk.screens.scores import build_scores
+from kiosk.store import _INSERT_RATING, Identity, RatingStore
+from kiosk.store.tables import Channel, EventKind, SyncState
 
 GOAL_TODAY_MS, GOAL_TREND_MS, GOAL_SCREEN_MS = 20.0, 100.0, 120.0
 FIXTURE_VERSION = 1                       # bump when the generated rows change: the cache key includes it
@@ -112,7 +113,7 @@ def _ratings(rows: int, last_day: date, reasons: list, events: list) -> Iterator
     prev_hash, seq = GENESIS_HASH, 0
     for d in range(days):
         day = first_day + timedelta(days=d)
-        opening = datetime.combine(day, clock_time(0), tzinfo=ZONE).astimezone(timezone.utc) \
+        opening = datetime.combine(day, clock_time(0), tzinfo=ZONE).astimezone(UTC) \
             + timedelta(seconds=OPEN_S)
         boot_id, per_day = str(uuid.UUID(int=rng.getrandbits(128))), rows // days + (d < rows % days)
         for i in range(per_day):
@@ -177,7 +178,7 @@ class Screen:
         return self._timed(lambda: build_scores(self.settings, self.store, self.settings.locale, ROSTER[0],
                                                 today=self.day))
 
-    def check(self, raw: "RawCounts") -> None:
+    def check(self, raw: RawCounts) -> None:
         """The figures timed are the figures the baseline counts, or the comparison means nothing."""
         summary = scoring.summarize_day(self.store, self.day, ZONE, self.bad)
         points = scoring.trend(self.store, self.day, TREND_DAYS, ZONE, self.bad)

@@ -33,26 +33,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
+import requests
 
-from kiosk import BUILD_DATE, __version__  # noqa: E402
-from evaluator.terminal import open_store  # noqa: E402
-from kiosk.config import Settings, load  # noqa: E402
-from kiosk.store.ids import rating_uuid  # noqa: E402
-from kiosk.store.tables import Channel  # noqa: E402
-from kiosk.store.outbox import Cursor, Outbox  # noqa: E402
-from kiosk.store import _INSERT_RATING, Identity, RatingStore  # noqa: E402
-from sync.client import GZIP_LEVEL, CentreClient, Credentials  # noqa: E402
-from contract import PROTOCOL_VERSION, canonical_json, canonical_object, iso_utc, rating_hash  # noqa: E402
-from sync.provision import provision  # noqa: E402
-from sync.uploader import Uploader  # noqa: E402
+from contract import PROTOCOL_VERSION, canonical_json, canonical_object, iso_utc, rating_hash
+from evaluator.terminal import open_store
+from kiosk import BUILD_DATE, __version__
+from kiosk.config import Settings, load
+from kiosk.store import _INSERT_RATING, Identity, RatingStore
+from kiosk.store.ids import rating_uuid
+from kiosk.store.outbox import Cursor, Outbox
+from kiosk.store.tables import Channel
+from sync.client import GZIP_LEVEL, CentreClient, Credentials
+from sync.provision import provision
+from sync.uploader import Uploader
 
 GOAL_RATE, GOAL_RSS_MB, GOAL_RATIO = 20_000.0, 100.0, 100.0
 LEVELS = (5, 5, 4, 5, 3, 4, 5, 2, 5, 1)     # a plausible mix, bad reviews included
@@ -90,7 +91,7 @@ class OtherLoad:
                    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
         return (user + nice + system + irq + softirq) / tick, ours + (int(collector[11]) + int(collector[12])) / tick
 
-    def __enter__(self) -> "OtherLoad":
+    def __enter__(self) -> OtherLoad:
         self._start = self._now()
         return self
 
@@ -110,7 +111,7 @@ def fill_store(settings: Settings, count: int) -> None:
     store's own INSERT statement and `rating_hash`. Only this fill runs with
     synchronous=OFF: one fsync per rating would take hours for 1,000,000.
     """
-    start = datetime.now(timezone.utc) - timedelta(milliseconds=STEP_MS * count)
+    start = datetime.now(UTC) - timedelta(milliseconds=STEP_MS * count)
     identity = Identity(settings.device.id, settings.unit.id, settings.counter.id)
     store = RatingStore(settings.store.path, identity, busy_timeout_ms=settings.store.busy_timeout_ms,
                         clock=lambda: start)
@@ -381,7 +382,7 @@ def collector_floor(config: Path, count: int) -> tuple[float, str]:
     sender = Sender(config)
     try:
         bodies, after = [], Cursor()
-        sent_at = canonical_json(iso_utc(datetime.now(timezone.utc)))
+        sent_at = canonical_json(iso_utc(datetime.now(UTC)))
         while batch := sender.outbox.next_encoded(sender.settings.sync.batch_size, after):
             bodies.append(gzip.compress(canonical_object({
                 "protocol": canonical_json(PROTOCOL_VERSION), "device_id": canonical_json(sender.credentials.device_id),

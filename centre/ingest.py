@@ -12,15 +12,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from typing_extensions import TypedDict   # pydantic needs this one's TypedDict before Python 3.12
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from typing_extensions import TypedDict  # pydantic needs this one's TypedDict before Python 3.12
 
 from centre.api.auth import Nonce, remember_nonce
 from centre.db.tables import conflicts, events, insert_rows, nul_field, ratings, reasons, utcnow
 from centre.errors import BadInput, Forbidden
-from contract import (HASHED_FIELDS, PROTOCOL_VERSION, Ack, EventRecord, RatingRecord, ReasonRecord, Rejected,
-                           iso_utc)
+from contract import HASHED_FIELDS, PROTOCOL_VERSION, Ack, EventRecord, RatingRecord, ReasonRecord, Rejected, iso_utc
 
 CLOCK_TOLERANCE = timedelta(seconds=60)
 CONTENT_FIELDS = (*HASHED_FIELDS, "hash")

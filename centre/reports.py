@@ -4,8 +4,9 @@ Shared by the HTTP layer and the CLI, so both give the same numbers.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -35,7 +36,7 @@ def unit_zone(conn: Connection, unit_id: str) -> ZoneInfo:
 
 def today_in_unit(engine: Engine, unit_id: str) -> date:
     with engine.connect() as conn:
-        return datetime.now(timezone.utc).astimezone(unit_zone(conn, unit_id)).date()
+        return datetime.now(UTC).astimezone(unit_zone(conn, unit_id)).date()
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:

@@ -17,8 +17,9 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -74,7 +75,7 @@ def iso_utc(moment: datetime) -> str:
     """Fixed-width UTC ISO 8601, so stored times sort and compare as text."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times are always timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 # -- request signing ---------------------------------------------------------------
@@ -91,7 +92,7 @@ def string_to_sign(method: str, path: str, device_id: str, timestamp: str, nonce
 def sign(secret: str, method: str, path: str, device_id: str, body: bytes,
          now: datetime | None = None, nonce: str | None = None) -> dict[str, str]:
     """The four headers that authenticate one request from a device."""
-    timestamp = str(int((now or datetime.now(timezone.utc)).timestamp()))
+    timestamp = str(int((now or datetime.now(UTC)).timestamp()))
     nonce = nonce or secrets.token_hex(16)
     mac = hmac.new(secret.encode("utf-8"), string_to_sign(method, path, device_id, timestamp, nonce, body),
                    hashlib.sha256).hexdigest()
@@ -122,7 +123,7 @@ def verify_signature(secret: str, method: str, path: str, headers: Mapping[str, 
         sent = int(timestamp)
     except ValueError:
         raise SignatureError(f"{HEADER_TIMESTAMP} must be Unix seconds, got {timestamp!r}") from None
-    server = int((now or datetime.now(timezone.utc)).timestamp())
+    server = int((now or datetime.now(UTC)).timestamp())
     if abs(server - sent) > MAX_CLOCK_SKEW_S:
         raise SignatureError(f"timestamp {sent} is {sent - server:+d} s from server time "
                              f"(allowed ±{MAX_CLOCK_SKEW_S} s)")
@@ -144,7 +145,7 @@ COMPLAINT_SIGNATURE_HEX = 16
 
 
 def complaint_signature(secret: str, device_id: str, rating_uuid: str) -> str:
-    mac = hmac.new(secret.encode("utf-8"), f"complaint\n{device_id}\n{rating_uuid}".encode("utf-8"),
+    mac = hmac.new(secret.encode("utf-8"), f"complaint\n{device_id}\n{rating_uuid}".encode(),
                    hashlib.sha256)
     return mac.hexdigest()[:COMPLAINT_SIGNATURE_HEX]
 

@@ -26,7 +26,7 @@ class Backlight:
             raise BacklightError(f"{folder / 'max_brightness'}: {self.maximum}, not a usable range")
 
     @classmethod
-    def find(cls, folder: Path | None = None, sysfs_class: Path = SYSFS_CLASS) -> "Backlight | None":
+    def find(cls, folder: Path | None = None, sysfs_class: Path = SYSFS_CLASS) -> Backlight | None:
         """The configured device, else the first one under `sysfs_class`; None when there is none.
 
         A configured folder that does not work raises `BacklightError`: the technician asked for it."""

@@ -12,9 +12,10 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import serial
 
@@ -210,7 +211,7 @@ class SerialPanel:
         if port is not None and hasattr(port, "cancel_read"):
             try:
                 port.cancel_read()  # wake a blocking read at once
-            except Exception:  # noqa: BLE001 - best effort; the read timeout also ends it
+            except Exception:
                 pass
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -249,12 +250,12 @@ class SerialPanel:
         if port is not None and hasattr(port, "cancel_read"):
             try:
                 port.cancel_read()
-            except Exception:  # noqa: BLE001 - best effort; closing ends the read anyway
+            except Exception:
                 pass
         self._close_port()
 
     def _log_frame(self, direction: str, text: str) -> None:
-        entry = LoggedFrame(datetime.now(timezone.utc), direction, text)
+        entry = LoggedFrame(datetime.now(UTC), direction, text)
         with self._lock:
             self._frames.append(entry)
 
@@ -335,7 +336,7 @@ class SerialPanel:
         self._set_connected(True)
         try:
             self._read_loop(port)
-        except Exception as exc:  # noqa: BLE001 - whatever the port raised, the reader lives on
+        except Exception as exc:
             if not isinstance(exc, _PORT_ERRORS):
                 log.exception("%s: unexpected error in reader", self.url)
             if not self._stop.is_set():
@@ -399,7 +400,7 @@ class SerialPanel:
             with self._lock:
                 st = self._state
                 st.counts["frames_ok"] += 1
-                st.last_frame_at = datetime.now(timezone.utc)
+                st.last_frame_at = datetime.now(UTC)
                 if isinstance(item, Hello):
                     st.model, st.firmware = item.model, item.firmware
             self._call(self._on_event, item)
@@ -409,7 +410,7 @@ class SerialPanel:
             return
         try:
             callback(arg)
-        except Exception:  # noqa: BLE001 - a caller's bug must not kill the reader
+        except Exception:
             self._count("callback_errors")
             log.exception("%s: callback %r failed on %r", self.url, callback, arg)
 
@@ -426,7 +427,7 @@ class SerialPanel:
         if port is not None:
             try:
                 port.close()
-            except Exception:  # noqa: BLE001 - closing a dead port may fail; it is gone either way
+            except Exception:
                 log.debug("%s: error closing port", self.url, exc_info=True)
 
 

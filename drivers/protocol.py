@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, TypeAlias
+from typing import TypeAlias
 
 MAX_LINE = 80
 """Longest line body in bytes, checksum included, CR and LF excluded."""

@@ -15,8 +15,9 @@ import sys
 import threading
 import time
 import tty
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from drivers.protocol import (
     CaseEnded,

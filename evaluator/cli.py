@@ -10,9 +10,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from kiosk import __version__
 from kiosk.config import ConfigError, Locale, Settings, load
@@ -323,8 +323,17 @@ def _set_pin(args: argparse.Namespace) -> int:
 def _upgrade(args: argparse.Namespace) -> int:
     import functools
 
-    from evaluator.upgrade import (DEFAULT_CONFIG, KEEP_FREE_BYTES, SERVICES, Outcome, UpgradeError, WheelNameError,
-                               check_health, restart_services, upgrade)
+    from evaluator.upgrade import (
+        DEFAULT_CONFIG,
+        KEEP_FREE_BYTES,
+        SERVICES,
+        Outcome,
+        UpgradeError,
+        WheelNameError,
+        check_health,
+        restart_services,
+        upgrade,
+    )
 
     config = Path(args.config) if args.config else DEFAULT_CONFIG
     if args.settle >= args.timeout:
@@ -350,8 +359,8 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from evaluator.terminal import open_store
-    from kiosk.store.status import gather
     from kiosk.store import StorageError
+    from kiosk.store.status import gather
 
     settings = load(args.config)
     store, problem = None, None

@@ -6,12 +6,13 @@ import logging
 import signal
 import tempfile
 import threading
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Callable
 
 from kiosk.config import Locale, Settings
-from kiosk.screens.presenter import ScreenName
 from kiosk.devices.sdnotify import Notifier, watchdog_interval_s
+from kiosk.screens.presenter import ScreenName
 from kiosk.store import Identity, RatingStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def run_out_of_service(settings: Settings, error: StorageError) -> int:
     from kivy.clock import Clock
 
     from kiosk.rating.service import State, View
-    from kiosk.ui.app import StatusApp, RatingUi
+    from kiosk.ui.app import RatingUi, StatusApp
 
     def retry(_dt: float) -> None:
         try:
@@ -92,8 +93,8 @@ def complaint_link(settings: Settings):
     warm.start()
 
     def link(rating_uuid: str) -> str | None:
-        from sync.client import Credentials, SyncError
         from contract import complaint_url
+        from sync.client import Credentials, SyncError
 
         base = settings.citizen.complaint_url
         try:
@@ -201,7 +202,7 @@ def render_snapshot(settings: Settings, name: str, out: Path, locale: Locale,
 
 def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Path):
     """The staff screens on a throwaway demo store in `scratch`: never the terminal's own store."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from kiosk.screens.demo import fill_demo_store
     from kiosk.ui.app import RatingUi
@@ -209,7 +210,7 @@ def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Pat
     demo = demo.model_copy(update={
         "sync": demo.sync.model_copy(update={"state_dir": scratch / "sync"}),
         "store": demo.store.model_copy(update={"path": scratch / "demo.db"})})
-    store = fill_demo_store(demo, demo.store.path, datetime.now(timezone.utc))
+    store = fill_demo_store(demo, demo.store.path, datetime.now(UTC))
     access, scores = staff_access(demo, store)
     # A snapshot draws the check's result: the check runs at once, as no watchdog waits on this window.
     technician = technician_mode(demo, store, None, restart=lambda: None, background=lambda work: work())

@@ -37,9 +37,9 @@ import os
 import re
 import shutil
 import signal
-import threading
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -231,7 +231,7 @@ def _restart_and_check(release: Path, restart: Callable[[], None], health_check:
     """None when the new release came up healthy in time and stayed so for `settle_s`, else why not."""
     try:
         restart()
-    except Exception as exc:  # noqa: BLE001 - any failure to restart means: roll back
+    except Exception as exc:
         return f"restart failed: {exc}"
     started = time.monotonic()
     deadline = started + timeout_s
@@ -241,7 +241,7 @@ def _restart_and_check(release: Path, restart: Callable[[], None], health_check:
         try:
             passed = bool(health_check(release))
             last = "passed" if passed else "returned False"
-        except Exception as exc:  # noqa: BLE001 - a crashing check is a failed check
+        except Exception as exc:
             passed, last = False, f"raised {exc!r}"
         now = time.monotonic()
         if passed:
@@ -294,7 +294,7 @@ def _roll_back(base: Path, version: str, release: Path, previous: str | None, re
     say(f"current -> {back}; restarting the services")
     try:
         restart()
-    except Exception as exc:  # noqa: BLE001 - report it, the link is already back
+    except Exception as exc:
         reason = f"{reason}; restarting the previous release failed too: {exc}"
         log.error("restart after rollback to %s failed: %s", back, exc)
     say(f"rolled back to {back}; {release} is kept for inspection")

@@ -1,5 +1,5 @@
 """The satisfaction evaluator terminal: everything a rating touches before it leaves the device."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 __version__ = "0.1.0"
 
@@ -11,4 +11,4 @@ try:
     from kiosk._build import BUILD_DAY
 except ImportError:
     BUILD_DAY = "2026-11-01"
-BUILD_DATE = datetime.fromisoformat(BUILD_DAY).replace(tzinfo=timezone.utc)
+BUILD_DATE = datetime.fromisoformat(BUILD_DAY).replace(tzinfo=UTC)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kiosk.config import Settings
-from kiosk.store.outbox import Outbox
 from kiosk.store import RatingStore
-from sync.client import CentreClient, Credentials
+from kiosk.store.outbox import Outbox
+from sync.client import CentreClient, Credentials, enrolled_client
 from sync.provision import Provisioned, provision
 from sync.uploader import DrainResult, Uploader
 
@@ -57,7 +57,4 @@ class CentreActions:
         return provision(self._settings, server, code, self._config_path)
 
     def _client(self) -> tuple[Credentials, CentreClient]:
-        sync = self._settings.sync
-        credentials = Credentials.load(sync.state_dir)
-        return credentials, CentreClient(credentials.server, credentials, sync.connect_timeout_s,
-                                         sync.read_timeout_s)
+        return enrolled_client(self._settings.sync)

@@ -11,14 +11,13 @@ import gzip
 import json
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from kiosk.files import write_private
 from contract import (
     Ack,
     Batch,
@@ -30,6 +29,8 @@ from contract import (
     canonical_json,
     sign,
 )
+from kiosk.config import SyncSettings
+from kiosk.files import write_private
 
 CREDENTIALS_FILE = "device.json"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -76,7 +77,7 @@ class Credentials:
     secret: str
 
     @classmethod
-    def load(cls, state_dir: Path) -> "Credentials":
+    def load(cls, state_dir: Path) -> Credentials:
         path = state_dir / CREDENTIALS_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -142,9 +143,9 @@ class CentreClient:
 
     def heartbeat(self, beat: Heartbeat) -> float | None:
         """Send the beat; returns the centre's clock minus ours, in seconds (None if unreadable)."""
-        before = datetime.now(timezone.utc)
+        before = datetime.now(UTC)
         response = self._send("POST", "/v1/heartbeat", canonical_json(beat.model_dump(mode="json")))
-        after = datetime.now(timezone.utc)
+        after = datetime.now(UTC)
         try:
             server = datetime.fromisoformat(response.json()["server_time"])
         except (ValueError, KeyError, TypeError):
@@ -209,5 +210,18 @@ def _retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
+
+
+def enrolled_client(sync: SyncSettings) -> tuple[Credentials, CentreClient]:
+    """The client of an enrolled terminal: its credentials from `sync.state_dir` (raises SyncError before
+    enrollment) and the centre they name, with the configured timeouts. The one place every upload path
+    (worker, `sync --once`, the technician's buttons) opens the centre."""
+    credentials = Credentials.load(sync.state_dir)
+    return credentials, CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
+
+
+def enrollment_client(sync: SyncSettings, server: str) -> CentreClient:
+    """An unsigned client for enrolling with `server`, with the configured timeouts."""
+    return CentreClient(server, None, sync.connect_timeout_s, sync.read_timeout_s)

@@ -22,13 +22,12 @@ from typing import Any
 
 import yaml
 
-from kiosk import __version__
-from kiosk.rating.access import AccessFile
-from kiosk.config import (PROVISIONED_FILE, ConfigError, CounterSettings, Settings, StaffMember, UnitSettings,
-                          load)
-from kiosk.files import write_private
-from sync.client import CentreClient, Credentials, SyncError
 from contract import DeviceConfig, decode_photo
+from kiosk import __version__
+from kiosk.config import PROVISIONED_FILE, ConfigError, CounterSettings, Settings, StaffMember, UnitSettings, load
+from kiosk.files import write_private
+from kiosk.rating.access import AccessFile
+from sync.client import CentreClient, Credentials, SyncError, enrollment_client
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class Provisioned:
 def provision(settings: Settings, server: str, code: str, config_path: Path | None = None) -> Provisioned:
     """Enroll with `code`; `config_path` is the config.yaml the new centre.yaml must validate with."""
     sync = settings.sync
-    client = CentreClient(server, None, sync.connect_timeout_s, sync.read_timeout_s)
+    client = enrollment_client(sync, server)
     try:
         answer = client.enroll(code, __version__)
     finally:

@@ -14,20 +14,20 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
+from contract import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
 from kiosk import __version__
 from kiosk.config import Settings
 from kiosk.files import write_private
+from kiosk.store import RatingStore, StorageError
 from kiosk.store.callbacks import CallbackQueue
 from kiosk.store.outbox import Cursor, EncodedBatch, Outbox
 from kiosk.store.status import SYNC_STATUS_FILE, panel_status
-from kiosk.store import RatingStore, StorageError
-from sync.client import AuthError, CentreClient, Credentials, GzipBody, SyncError, TransientError
-from contract import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
+from sync.client import AuthError, CentreClient, Credentials, GzipBody, SyncError, TransientError, enrolled_client
 from sync.provision import ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class Uploader:
         while pending := self._callbacks.pending(self._batch_size, after_id=after):
             after = pending[-1].id
             ack = self._client.callbacks({"protocol": PROTOCOL_VERSION, "device_id": self._device_id,
-                                          "sent_at": iso_utc(datetime.now(timezone.utc)),
+                                          "sent_at": iso_utc(datetime.now(UTC)),
                                           "callbacks": [callback.wire() for callback in pending]})
             sent = {callback.id for callback in pending}
             result.callbacks_delivered += self._callbacks.delivered(set(ack.stored) & sent)
@@ -136,7 +136,7 @@ class Uploader:
         return _Prepared(batch, GzipBody(members[:-1] + b',"sent_at":'))
 
     def _send(self, prepared: _Prepared) -> Ack:
-        sent_at = canonical_json(iso_utc(datetime.now(timezone.utc)))
+        sent_at = canonical_json(iso_utc(datetime.now(UTC)))
         return self._client.ingest_gzipped(prepared.body.finish(sent_at + b"}"))
 
     @staticmethod
@@ -203,7 +203,7 @@ class SyncWorker:
         sync = self._settings.sync
         attempt = 0
         while not self._stop.is_set():
-            attempted = iso_utc(datetime.now(timezone.utc))
+            attempted = iso_utc(datetime.now(UTC))
             try:
                 self._cycle()
                 attempt, wait = 0, sync.interval_s
@@ -228,8 +228,7 @@ class SyncWorker:
     def _cycle(self) -> None:
         """One drain, config refresh and heartbeat; raises SyncError for the loop to handle."""
         sync = self._settings.sync
-        credentials = Credentials.load(sync.state_dir)
-        client = CentreClient(credentials.server, credentials, sync.connect_timeout_s, sync.read_timeout_s)
+        credentials, client = enrolled_client(sync)
         try:
             self._callbacks_seen = self._callbacks.newest()
             result = Uploader(self._outbox, client, credentials.device_id, sync.batch_size).drain()
@@ -270,7 +269,7 @@ class SyncWorker:
         depth = self._outbox.depth()
         last = self._store.recent_ratings(1)
         offset = client.heartbeat(Heartbeat(
-            device_id=credentials.device_id, sent_at=iso_utc(datetime.now(timezone.utc)), app_version=__version__,
+            device_id=credentials.device_id, sent_at=iso_utc(datetime.now(UTC)), app_version=__version__,
             queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at,
             last_seq=last[0]["seq"] if last else 0, last_hash=last[0]["hash"] if last else GENESIS_HASH,
             verify_ok=self._verify_ok(), clock_offset_s=self.clock_offset_s, panel=panel_status(self._store),

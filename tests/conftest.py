@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -19,8 +20,8 @@ os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="evaluator-test-kivy-
 # the audio itself choose their driver in a subprocess.
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-from kiosk.config import Settings  # noqa: E402
-from kiosk.store import Identity, RatingStore  # noqa: E402
+from kiosk.config import Settings
+from kiosk.store import Identity, RatingStore
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,9 +1,10 @@
 """The HTTP face of the collector (docs/sync-protocol.md); logic lives in ingest, enroll and reports."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -20,9 +21,22 @@ from centre import reports
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
 from centre.db.tables import now_text, open_engine
 from centre.errors import BadInput, CollectorError, Forbidden
-from contract import (HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, Ack, Batch,
-                           CallbackAck, CallbackBatch, DeviceConfig, EnrollRequest, EnrollResponse, Heartbeat,
-                           StaffRecord, Summary)
+from contract import (
+    HEADER_DEVICE,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    Ack,
+    Batch,
+    CallbackAck,
+    CallbackBatch,
+    DeviceConfig,
+    EnrollRequest,
+    EnrollResponse,
+    Heartbeat,
+    StaffRecord,
+    Summary,
+)
 
 MAX_QUERY_ID = 200
 

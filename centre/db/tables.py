@@ -8,13 +8,29 @@ they are only ever compared with the signing window.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Connection, Engine, ForeignKey, Index, Integer, MetaData,
-                        String, Table, UniqueConstraint, create_engine, event)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
 
 from contract import iso_utc
@@ -149,7 +165,7 @@ conflicts = Table(
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def now_text() -> str:

@@ -20,8 +20,9 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from drivers.protocol import FrameError, parse_panel_body
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from drivers.protocol import FrameError, parse_panel_body
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/evaluator/config.yaml"))
 
@@ -94,7 +95,7 @@ class OpeningPeriod(_Frozen):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> "OpeningPeriod":
+    def _ordered(self) -> OpeningPeriod:
         if self.close <= self.open:
             raise ValueError(f"closes at {self.close:%H:%M}, not after it opens at {self.open:%H:%M}")
         return self
@@ -254,7 +255,7 @@ class CallbackSettings(_Frozen):
     consent_en: Annotated[str, Field(min_length=20, max_length=600, description="The same in English.")] \
         = _CONSENT_EN
 
-    def consent(self, locale: "Locale") -> str:
+    def consent(self, locale: Locale) -> str:
         days = f"{self.retention_days:g}"
         return locale.pick(self.consent_zh, self.consent_en).replace("{days}", days)
 
@@ -446,7 +447,7 @@ class UiSettings(_Frozen):
         return value
 
     @model_validator(mode="after")
-    def _dimmer_than_awake(self) -> "UiSettings":
+    def _dimmer_than_awake(self) -> UiSettings:
         if self.dim_brightness >= self.brightness:
             raise ValueError(f"dim_brightness {self.dim_brightness} must be below brightness {self.brightness}")
         return self
@@ -490,7 +491,7 @@ class Settings(_Frozen):
         return value
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Settings":
+    def _cross_checks(self) -> Settings:
         # "field: message" lets _describe name the field of a cross-field check.
         staff_id = self.counter.staff_id
         if staff_id is not None and self.staff_member(staff_id) is None:
@@ -667,7 +668,7 @@ def sound_file_problem(path: Path) -> str | None:
         return "is a folder, not a sound file"
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:4] == b"OggS":
+    if (head[:4] == b"RIFF" and head[8:12] == b"WAVE") or head[:4] == b"OggS":
         return None
     return "not a WAV or OGG file (a prompt must be .wav or .ogg)"
 

@@ -8,7 +8,7 @@ this module only tells when one appeared. No Kivy here: the app polls
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 

@@ -19,17 +19,18 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import serial
 
-from drivers.panel import Backoff, PanelMode as DriverMode, PanelStatus, SerialPanel, SerialSettings
-from drivers.protocol import CaseEnded, Hello, KeyPress, PanelEvent, Pong, Solicit, StaffIn, StaffOut, \
-    parse_panel_body
+from drivers.panel import Backoff, PanelStatus, SerialPanel, SerialSettings
+from drivers.panel import PanelMode as DriverMode
+from drivers.protocol import CaseEnded, Hello, KeyPress, PanelEvent, Pong, Solicit, StaffIn, StaffOut, parse_panel_body
 from kiosk.config import PanelMode, SerialPortSettings, Settings
-from kiosk.store.tables import Channel, EventKind
 from kiosk.rating.service import PressOutcome, RatingService, State, View
 from kiosk.store import StoredRating
+from kiosk.store.tables import Channel, EventKind
 
 log = logging.getLogger(__name__)
 

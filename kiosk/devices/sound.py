@@ -14,7 +14,9 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kiosk.config import Locale, PromptStyle, SoundSettings
 from kiosk.rating.service import State, View
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 
 SOUNDS_DIR = Path(__file__).parent.parent / "sounds"
 PROC_ASOUND = Path("/proc/asound")
+
+# Opens a sound file for the output the UI drives; returns a sound with length, volume, play() and stop().
+SoundLoader = Callable[[str], Any]
 
 
 class Prompt(str, enum.Enum):
@@ -80,8 +85,11 @@ def sound_outputs(proc_asound: Path = PROC_ASOUND) -> frozenset[str]:
 class PromptPlayer:
     """Plays the prompt each view change calls for; one at a time, never raising."""
 
-    def __init__(self, sound: SoundSettings):
+    def __init__(self, sound: SoundSettings, loader: SoundLoader):
+        """`loader`: opens a sound file for the UI's audio output (kiosk.ui's Kivy SoundLoader), None when it
+        cannot; this module plays only what it is handed, so it needs no Kivy of its own."""
         self._sound = sound
+        self._open = loader
         self._lock = threading.Lock()        # views may arrive from the panel thread in headless use
         self._previous: View | None = None
         self._playing = None
@@ -112,9 +120,7 @@ class PromptPlayer:
         if path in self._loaded or self._silent:
             return
         try:
-            from kivy.core.audio import SoundLoader
-
-            sound = SoundLoader.load(str(path))
+            sound = self._open(str(path))
         except Exception as exc:  # no audio provider at all: the terminal still rates, in silence
             self._go_silent(f"cannot load {path}: {exc}")
             return
@@ -152,6 +158,6 @@ class PromptPlayer:
         self._loaded.clear()
 
 
-def open_prompts(sound: SoundSettings) -> PromptPlayer | None:
+def open_prompts(sound: SoundSettings, loader: SoundLoader) -> PromptPlayer | None:
     """The player for these settings; None when prompts are off, so the audio device is never opened."""
-    return PromptPlayer(sound) if sound.enabled else None
+    return PromptPlayer(sound, loader) if sound.enabled else None

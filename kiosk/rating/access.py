@@ -13,18 +13,18 @@ import enum
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
+from contract import check_secret, hash_secret
 from kiosk.config import Settings
 from kiosk.files import write_private
-from kiosk.store.tables import EventKind
 from kiosk.store import RatingStore, StorageError
-from contract import check_secret, hash_secret
+from kiosk.store.tables import EventKind
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,13 @@ all ratings; unrated requests are reported beside it, never folded in.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterable, Mapping, Protocol
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from kiosk.store.days import day_bounds, day_edges, today  # noqa: F401  (the figures' day windows)
 
 LEVELS = (5, 4, 3, 2, 1)
 
@@ -50,17 +53,6 @@ def good_rate(by_level: Mapping[int, int], bad_levels: Iterable[int]) -> float |
         return None
     bad = set(bad_levels)
     return sum(n for level, n in by_level.items() if level not in bad) / total
-
-
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of a local calendar day, in UTC (a day may be 23 or 25 hours long)."""
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-
-
-def today(zone: ZoneInfo, now: datetime | None = None) -> date:
-    return (now or datetime.now(timezone.utc)).astimezone(zone).date()
 
 
 def summarize_day(source: CountsSource, day: date, zone: ZoneInfo, bad_levels: Iterable[int]) -> DaySummary:
@@ -110,11 +102,6 @@ class StaffSource(Protocol):
 
 class BucketSource(Protocol):
     def level_counts_by_bucket(self, edges: list[datetime]) -> list[dict[int, int]]: ...
-
-
-def day_edges(first_day: date, days: int, zone: ZoneInfo) -> list[datetime]:
-    """The `days + 1` UTC instants that start each local day from first_day (the last ends the range)."""
-    return [day_bounds(first_day + timedelta(days=i), zone)[0] for i in range(days + 1)] if days > 0 else []
 
 
 def staff_table(store: StaffSource, day: date, zone: ZoneInfo, bad_levels: Iterable[int]) -> list[StaffRow]:

@@ -16,13 +16,14 @@ import enum
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Protocol
+from typing import Protocol
 
-from kiosk.store.callbacks import CallbackQueue, CallbackSweeper
 from kiosk.config import Mode, Settings
-from kiosk.store.tables import Channel, EventKind
 from kiosk.store import RatingStore, StorageError, StoredRating
+from kiosk.store.callbacks import CallbackQueue, CallbackSweeper
+from kiosk.store.tables import Channel, EventKind
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import enum
 import re
 from dataclasses import dataclass
 
-from kiosk.config import CallbackSettings, Locale
 from contract import LANDLINE_PATTERN, MOBILE_PATTERN
+from kiosk.config import CallbackSettings, Locale
 
 MAX_DIGITS = 12          # the longest landline: 0 + 3-digit area code + 8 digits
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "C", "0", "←")   # C clears, ← deletes one

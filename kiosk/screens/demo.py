@@ -4,14 +4,14 @@ The views here are only drawn, never stored: snapshots cannot add a rating.
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from kiosk.config import Mode, Settings, StaffMember
-from kiosk.store.tables import Channel, EventKind
-from kiosk.screens.presenter import ScreenName
 from kiosk.rating.service import Request, State, View
+from kiosk.screens.presenter import ScreenName
 from kiosk.store import Identity, RatingStore, StoredRating
+from kiosk.store.tables import Channel, EventKind
 
 DEMO_STAFF = StaffMember(id="E1023", name="李明", name_en="Li Ming", post="综合受理窗口", post_en="General services")
 
@@ -115,7 +115,7 @@ def fill_demo_store(settings: Settings, path: Path, today: datetime) -> RatingSt
         opening = datetime.combine((today.astimezone(zone) - timedelta(days=day)).date(), time(9), tzinfo=zone)
         count = 14 if day == 0 else 4 + (day * 7) % 9
         for i in range(count):
-            now[0] = (opening + timedelta(minutes=17 * i)).astimezone(timezone.utc)
+            now[0] = (opening + timedelta(minutes=17 * i)).astimezone(UTC)
             level = 2 if day == 9 and i % 2 else _DAY_PATTERN[(day + i) % len(_DAY_PATTERN)]  # one weak day
             rating = store.append_rating(level, Channel.TOUCH, settings.mode.value, staff_id=team[i % len(team)])
             if level in settings.bad_levels and reasons:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from kiosk.screens.idle import IdleSwitch
 

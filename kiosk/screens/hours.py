@@ -6,8 +6,8 @@ runs of consecutive days as a range, and days not listed as closed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from kiosk.config import Locale, OpeningPeriod
 

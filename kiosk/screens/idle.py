@@ -8,7 +8,7 @@ from the same activity, and each idles only while the screen shown allows it.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class IdleSwitch:

@@ -9,11 +9,11 @@ rating, out of service) is drawn at once.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from kiosk.config import Settings
-from kiosk.screens.presenter import shows_complaint_qr
 from kiosk.rating.service import State, View
+from kiosk.screens.presenter import shows_complaint_qr
 
 
 class ComplaintLinger:

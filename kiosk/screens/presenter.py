@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from kiosk.screens import callback_form as callback, hours
 from kiosk.config import Locale, Mode, Settings
-from kiosk.screens.photos import PhotoChecker
 from kiosk.rating.service import State, View
+from kiosk.screens import callback_form as callback
+from kiosk.screens import hours
+from kiosk.screens.photos import PhotoChecker
 
 
 class ScreenName(str, enum.Enum):

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from kiosk.rating import scoring
 from kiosk.config import Locale, Settings
-from kiosk.store.outbox import Outbox
+from kiosk.rating import scoring
 from kiosk.rating.scoring import DayPoint, StaffRow
-from kiosk.store.status import read_sync_status
 from kiosk.store import RatingStore
+from kiosk.store.outbox import Outbox
+from kiosk.store.status import read_sync_status
 
 Rgba = tuple[float, float, float, float]
 
@@ -155,7 +155,7 @@ def _staff_lines(settings: Settings, rows: list[StaffRow], locale: Locale,
                  signed_in: str | None) -> tuple[StaffLine, ...]:
     if signed_in is not None and all(row.staff_id != signed_in for row in rows):
         # The signed-in member looks for their own line first: show it, at zero, rather than nothing.
-        rows = [StaffRow(signed_in, {level: 0 for level in scoring.LEVELS}, None, 0, 0), *rows]
+        rows = [StaffRow(signed_in, dict.fromkeys(scoring.LEVELS, 0), None, 0, 0), *rows]
     return tuple(StaffLine(staff_id=row.staff_id, name=staff_name(settings, row.staff_id, locale), total=row.total,
                            by_level=dict(row.by_level), good_rate=row.good_rate,
                            good_rate_text=rate_text(row.good_rate), bad=row.bad, unrated=row.unrated,

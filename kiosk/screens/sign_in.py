@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiosk.rating.access import AccessControl, Attempt, Outcome, Role
 from kiosk.config import Locale, Settings
+from kiosk.rating.access import AccessControl, Attempt, Outcome, Role
 
 MAX_SECRET = 16
 TECHNICIAN = "__technician__"

@@ -11,17 +11,18 @@ import enum
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
 from kiosk import __version__
 from kiosk.config import Locale, Settings
-from kiosk.store.export import NoStick, export_csv
-from kiosk.store.tables import EventKind
 from kiosk.rating.scoring import today
-from kiosk.store.status import gather
 from kiosk.store import RatingStore, StorageError
+from kiosk.store.export import NoStick, export_csv
+from kiosk.store.status import gather
+from kiosk.store.tables import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ def _text(value: object) -> str:
     if isinstance(value, bool):
         return "✓" if value else "✗"
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return value.astimezone(UTC).isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete, func, select
 
-from kiosk.store.tables import EventKind, callback_requests, events
-from kiosk.store import RatingStore, StorageError
 from contract import PHONE_PATTERN, iso_utc
+from kiosk.store import RatingStore, StorageError
+from kiosk.store.tables import EventKind, callback_requests, events
 
 log = logging.getLogger(__name__)
 

@@ -16,19 +16,19 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from kiosk.config import Settings
-from kiosk.store.tables import rating_reasons, ratings
-from kiosk.rating.scoring import day_bounds
-from kiosk.store import RatingStore
 from contract import iso_utc
+from kiosk.config import Settings
+from kiosk.store import RatingStore
+from kiosk.store.days import day_bounds
+from kiosk.store.tables import rating_reasons, ratings
 
 COLUMNS = ("seq", "uuid", "recorded_at_utc", "local_time", "level", "level_label", "bad", "reasons", "channel",
            "mode", "unit_id", "counter_id", "staff_id", "case_no", "clock_suspect", "sync_state", "hash")

@@ -8,14 +8,15 @@ RatingStore; WAL lets it read while the terminal writes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func, select, update
 
-from kiosk.store.tables import SyncState, events, rating_reasons, ratings
-from kiosk.store import RatingStore
 from contract import HASHED_FIELDS
+from kiosk.store import RatingStore
+from kiosk.store.tables import SyncState, events, rating_reasons, ratings
 
 _PENDING = SyncState.PENDING.value
 

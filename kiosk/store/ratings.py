@@ -15,18 +15,19 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 
+from contract import GENESIS_HASH, HASHED_FIELDS, iso_utc, rating_hash
 from kiosk import BUILD_DATE, __version__
 from kiosk.store.ids import rating_uuid
-from contract import GENESIS_HASH, HASHED_FIELDS, iso_utc, rating_hash
 from kiosk.store.tables import Channel, EventKind, events, rating_reasons, ratings
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ CHECKPOINT_WAIT_MS = 200      # the longest a checkpoint waits for readers (see 
 
 class RatingStore:
     def __init__(self, path: Path, identity: Identity, *, busy_timeout_ms: int = 5000,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), migrate: bool = True):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), migrate: bool = True):
         """`migrate`: create or upgrade the schema (the terminal); False for tools that only read
         an existing store and must neither write a schema into a stranger's file nor upgrade one."""
         self.path = Path(path)

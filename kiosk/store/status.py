@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kiosk import BUILD_DATE, __version__
 from kiosk.config import Settings
-from kiosk.store.tables import EventKind
-from kiosk.store.outbox import Outbox
 from kiosk.store import RatingStore
+from kiosk.store.outbox import Outbox
+from kiosk.store.tables import EventKind
 
 SYNC_STATUS_FILE = "sync-status.json"   # written by the sync worker in sync.state_dir
 
@@ -68,7 +68,7 @@ def gather(settings: Settings, store: RatingStore | None, now: datetime | None =
            quick_check: bool = True) -> Status:
     """`store` None: it could not be opened (the caller names why in `problems`). `quick_check`: read the
     whole file for SQLite's quick_check (seconds on a large store on an SD card: not on the UI thread)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     sync_state = read_sync_status(settings.sync.state_dir)
     status = Status(
         device={"id": settings.device.id, "unit": settings.unit.id, "unit_name": settings.unit.name,

@@ -12,8 +12,21 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, LargeBinary,
-                        MetaData, String, Table, Text)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
 
 class Channel(str, enum.Enum):
     TOUCH = "touch"
@@ -53,7 +66,7 @@ class EventKind(str, enum.Enum):
 
 
 # Plain Core tables, not ORM classes: the store speaks SQL expressions only, and the ORM's import
-# alone was a sixth of the terminal's start-up. tests/kiosk/test_store.py compares them with the
+# alone was a sixth of the terminal's start-up. tests/kiosk/store/test_store.py compares them with the
 # schema the migrations build.
 metadata = MetaData()
 

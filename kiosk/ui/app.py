@@ -5,8 +5,8 @@ Import only after `kiosk.ui.boot.prepare_kivy` has configured Kivy.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from kivy.app import App
 from kivy.clock import Clock, ClockEvent
@@ -14,25 +14,26 @@ from kivy.core.window import Keyboard, Window
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from drivers.backlight import Backlight, BacklightError
-from kiosk.screens import hours
 from kiosk.config import InputMode, Locale, Settings
 from kiosk.devices import heap
-from kiosk.screens.idle import IdleSwitch
 from kiosk.devices.device_watch import DeviceWatcher
 from kiosk.devices.input_watch import TouchWatcher
-from kiosk.screens.linger import ComplaintLinger
-from kiosk.store.tables import Channel
 from kiosk.devices.panel_link import PanelLink
-from kiosk.screens.presenter import ComplaintLink, Presenter, ScreenName, waits_for_nobody
-from kiosk.rating.service import Cancellable, RatingService, State, View
+from kiosk.devices.sdnotify import Notifier, watchdog_interval_s
 from kiosk.devices.sound import PromptPlayer, open_prompts, sound_outputs
 from kiosk.rating.access import AccessControl
+from kiosk.rating.service import Cancellable, RatingService, State, View
+from kiosk.screens import hours
+from kiosk.screens.idle import IdleSwitch
+from kiosk.screens.linger import ComplaintLinger
+from kiosk.screens.presenter import ComplaintLink, Presenter, ScreenName, waits_for_nobody
+from kiosk.screens.technician import Technician
+from kiosk.store.tables import Channel
 from kiosk.ui import kv, screens
+from kiosk.ui.audio import load_sound
 from kiosk.ui.callback import CallbackPanel
 from kiosk.ui.dimming import IdleWatch, ScreenDimmer
 from kiosk.ui.metrics import physical
-from kiosk.devices.sdnotify import Notifier, watchdog_interval_s
-from kiosk.screens.technician import Technician
 from kiosk.ui.staff import ScoresSource, StaffScreens
 
 log = logging.getLogger(__name__)
@@ -332,7 +333,7 @@ class EvaluatorApp(App):
         technician = (lambda: self.make_technician(self.stop)) if self.make_technician is not None else None
         self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
                            technician=technician, complaint_link=self.complaint_link,
-                           prompts=open_prompts(self.settings.sound), backlight=find_backlight(self.settings))
+                           prompts=open_prompts(self.settings.sound, load_sound), backlight=find_backlight(self.settings))
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)
         return self.ui.manager
 

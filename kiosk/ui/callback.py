@@ -7,14 +7,14 @@ leaves the call-back state (stored, cancelled, timed out, out of service),
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from kivy.uix.screenmanager import ScreenManager
 
-from kiosk.screens.callback_form import CallbackForm, Message
 from kiosk.config import Locale, Settings
-from kiosk.screens.presenter import ScreenName
 from kiosk.rating.service import CallbackOutcome, RatingService, State, View
+from kiosk.screens.callback_form import CallbackForm, Message
+from kiosk.screens.presenter import ScreenName
 from kiosk.ui import screens
 
 log = logging.getLogger(__name__)

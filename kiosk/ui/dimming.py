@@ -2,7 +2,7 @@
 kiosk.screens.dimmer)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle

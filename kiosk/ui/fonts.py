@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bisect
 import struct
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 

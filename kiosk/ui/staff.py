@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 from kivy.clock import Clock
 from kivy.uix.screenmanager import ScreenManager
 
-from kiosk.rating.access import AccessControl, Outcome, Role
 from kiosk.config import Corner, Locale, Settings
+from kiosk.rating.access import AccessControl, Outcome, Role
 from kiosk.rating.service import RatingService
 from kiosk.screens.sign_in import SignInForm, counter_label, say
 from kiosk.screens.technician import ProvisionField, Technician

@@ -14,11 +14,12 @@ import subprocess
 import sys
 import threading
 import uuid as uuid_mod
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -188,7 +189,7 @@ class Device:
             "uuid": str(uuid_mod.uuid4()), "seq": self.seq, "device_id": self.device_id,
             "unit_id": self.unit_id, "counter_id": self.counter_id, "staff_id": staff_id, "case_no": None,
             "level": level, "channel": "touch", "mode": "open",
-            "recorded_at": iso_utc(recorded_at or datetime.now(timezone.utc)),
+            "recorded_at": iso_utc(recorded_at or datetime.now(UTC)),
             "mono_ns": 1_000_000 * self.seq, "boot_id": "boot-1", "clock_suspect": clock_suspect,
             "app_version": "0.1.0", "prev_hash": self.last_hash, **override}
         fields["hash"] = rating_hash(fields)
@@ -199,7 +200,7 @@ class Device:
               reasons: list[dict[str, Any]] | None = None, events: list[dict[str, Any]] | None = None,
               device_id: str | None = None) -> dict[str, Any]:
         return {"protocol": 1, "device_id": device_id or self.device_id,
-                "sent_at": iso_utc(sent_at or datetime.now(timezone.utc)),
+                "sent_at": iso_utc(sent_at or datetime.now(UTC)),
                 "ratings": ratings_, "reasons": reasons or [], "events": events or []}
 
     def ingest(self, batch: dict[str, Any], **kwargs: Any) -> requests.Response:
@@ -223,7 +224,7 @@ def enroll_device(collector: Collector):
 
 
 def ago(**kwargs: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(**kwargs)
+    return datetime.now(UTC) - timedelta(**kwargs)
 
 
 def dumps(value: Any) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta, timezone
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from centre.db.tables import conflicts, ratings

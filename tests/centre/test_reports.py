@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import requests
 from sqlalchemy import select
@@ -28,14 +28,14 @@ def device_report(collector, device_id: str) -> dict:
 
 def heartbeat(device, last_seq: int, verify_ok: bool | None = True) -> requests.Response:
     return device.request("POST", "/v1/heartbeat", {
-        "device_id": device.device_id, "sent_at": iso_utc(datetime.now(timezone.utc)), "app_version": "0.1.0",
+        "device_id": device.device_id, "sent_at": iso_utc(datetime.now(UTC)), "app_version": "0.1.0",
         "queue_depth": 0, "oldest_unsynced_at": None, "last_seq": last_seq, "last_hash": device.last_hash,
         "verify_ok": verify_ok, "panel": {"connected": True}, "last_error": None})
 
 
 def test_a_clock_a_day_behind_is_corrected_and_flagged(enroll_device, collector):
     device = enroll_device()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     behind = now - timedelta(days=1)
     late = device.rating(5, recorded_at=behind - timedelta(minutes=5))
     ack = device.ingest(device.batch([late], sent_at=behind)).json()
@@ -60,8 +60,8 @@ def test_summary_counts_the_units_local_day(enroll_device, collector):
     device = enroll_device(counter="c-1")
     other_counter = enroll_device(unit=device.unit_id, counter="c-2")
     # 2026-03-10 in Shanghai runs from 03-09T16:00Z to 03-10T16:00Z.
-    inside = datetime(2026, 3, 9, 16, 30, tzinfo=timezone.utc)
-    outside = datetime(2026, 3, 10, 16, 0, tzinfo=timezone.utc)
+    inside = datetime(2026, 3, 9, 16, 30, tzinfo=UTC)
+    outside = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
     rows = [device.rating(level, recorded_at=inside) for level in (5, 5, 4, 3, 2, 1)]
     rows.append(device.rating(5, recorded_at=outside))
     rows.append(device.rating(1, recorded_at=inside, staff_id="s-2"))
@@ -73,7 +73,7 @@ def test_summary_counts_the_units_local_day(enroll_device, collector):
               {"id": 2, "kind": "unrated", "detail": {"staff_id": "s-2"}, **event},
               {"id": 3, "kind": "suppressed", "detail": {"why": "cooldown"}, **event},
               {"id": 4, "kind": "started", "detail": {}, **event}]
-    sent_at = datetime.now(timezone.utc)   # the devices' clocks are right: no correction
+    sent_at = datetime.now(UTC)   # the devices' clocks are right: no correction
     assert device.ingest(device.batch(rows, reasons=reasons, events=events, sent_at=sent_at)).status_code == 200
     assert other_counter.ingest(other_counter.batch([other_counter.rating(1, recorded_at=inside)],
                                                     sent_at=sent_at)).status_code == 200
@@ -148,7 +148,7 @@ def test_heartbeat_with_a_lower_last_seq_is_a_missing_tail(enroll_device, collec
 
 def test_heartbeat_for_another_device_is_forbidden(enroll_device):
     device, other = enroll_device(), enroll_device()
-    payload = {"device_id": other.device_id, "sent_at": iso_utc(datetime.now(timezone.utc)),
+    payload = {"device_id": other.device_id, "sent_at": iso_utc(datetime.now(UTC)),
                "app_version": "0.1.0", "queue_depth": 0, "oldest_unsynced_at": None, "last_seq": 0,
                "last_hash": GENESIS_HASH}
     assert device.request("POST", "/v1/heartbeat", payload).status_code == 403

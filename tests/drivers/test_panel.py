@@ -11,7 +11,7 @@ import random
 import socket
 import threading
 import time
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -89,7 +89,7 @@ def test_receives_every_panel_event_over_a_pty(sim, connected):
     assert status.connected and status.port == sim.device_path
     assert (status.model, status.firmware) == ("EVP-100", "2.4.1")
     assert status.counters.frames_ok == 7
-    assert status.last_frame_at is not None and status.last_frame_at.tzinfo is timezone.utc
+    assert status.last_frame_at is not None and status.last_frame_at.tzinfo is UTC
 
 
 def test_simulator_receives_lights_all_lit_beep_and_ping(sim, connected):
@@ -432,7 +432,7 @@ def test_recent_frames_log_both_directions_and_errors_in_order(sim, connected):
         tick.wait(0.01)
     frames = [(f.direction, f.text) for f in panel.recent_frames()]
     assert frames == [("rx", "K3"), ("tx", "L3"), ("rx", "<bad_checksum>"), ("rx", "<unknown>")]
-    assert all(f.at.tzinfo is timezone.utc for f in panel.recent_frames())
+    assert all(f.at.tzinfo is UTC for f in panel.recent_frames())
 
 
 def test_the_frame_log_is_bounded(sim, connected):

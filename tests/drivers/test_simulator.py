@@ -15,7 +15,14 @@ import serial
 
 from drivers.panel import SerialPanel
 from drivers.protocol import (
-    CaseEnded, FrameError, Hello, KeyPress, Pong, Solicit, StaffIn, StaffOut,
+    CaseEnded,
+    FrameError,
+    Hello,
+    KeyPress,
+    Pong,
+    Solicit,
+    StaffIn,
+    StaffOut,
 )
 from drivers.simulator import PanelSimulator, Wait, describe, main, parse_script
 

@@ -5,13 +5,13 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from kiosk.store.tables import Channel, EventKind
 from kiosk.store import Identity, RatingStore, StorageError
+from kiosk.store.tables import Channel, EventKind
 
 
 def evaluator(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
@@ -33,8 +33,8 @@ def open_store(config_file: Path, clock=None) -> RatingStore:
 
 def test_summary_json_counts_one_local_day(config_file):
     # 2026-11-25 in Shanghai runs from 2026-11-24T16:00Z to 2026-11-25T16:00Z.
-    moments = iter([datetime(2026, 11, 24, 15, 59, tzinfo=timezone.utc)]            # the day before
-                   + [datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc) + timedelta(minutes=m)
+    moments = iter([datetime(2026, 11, 24, 15, 59, tzinfo=UTC)]            # the day before
+                   + [datetime(2026, 11, 24, 16, 0, tzinfo=UTC) + timedelta(minutes=m)
                       for m in range(1, 20)])
     store = open_store(config_file, clock=lambda: next(moments))
     store.append_rating(5, Channel.TOUCH, "open")                                   # 24th local

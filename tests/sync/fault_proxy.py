@@ -40,7 +40,7 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 
@@ -145,7 +145,7 @@ class Blackout:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
 
-    def __enter__(self) -> "Blackout":
+    def __enter__(self) -> Blackout:
         for thread in self._threads:
             thread.start()
         return self

@@ -8,13 +8,13 @@ import time
 import requests
 from sqlalchemy import create_engine, select
 
-from evaluator.terminal import open_store
-from kiosk.store.callbacks import CallbackQueue
-from kiosk.store.tables import Channel, EventKind
-from kiosk.store.outbox import Outbox
-from kiosk.rating.service import CallbackOutcome, RatingService, State
-from sync.client import CentreClient, Credentials
 from centre.db.tables import callbacks, ratings
+from evaluator.terminal import open_store
+from kiosk.rating.service import CallbackOutcome, RatingService, State
+from kiosk.store.callbacks import CallbackQueue
+from kiosk.store.outbox import Outbox
+from kiosk.store.tables import Channel, EventKind
+from sync.client import CentreClient, Credentials
 from sync.uploader import SyncWorker, Uploader
 from tests.kiosk.virtual_time import VirtualTime
 from tests.sync.conftest import provisioned

@@ -15,9 +15,9 @@ import pytest
 
 from evaluator.terminal import open_store
 from kiosk.config import load
-from kiosk.store.tables import Channel
-from kiosk.store.outbox import Outbox
 from kiosk.rating.service import RatingService
+from kiosk.store.outbox import Outbox
+from kiosk.store.tables import Channel
 from sync.uploader import SyncWorker
 from tests.kiosk.virtual_time import VirtualTime
 from tests.sync.conftest import fill, provisioned

@@ -1,26 +1,36 @@
 """The shared contract: canonical encoding, hash chain and request signatures."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from contract import (HASHED_FIELDS, MAX_CLOCK_SKEW_S, SignatureError, canonical_json, canonical_object, iso_utc,
-                           rating_hash, sign, verify_signature)
+from contract import (
+    HASHED_FIELDS,
+    MAX_CLOCK_SKEW_S,
+    SignatureError,
+    canonical_json,
+    canonical_object,
+    iso_utc,
+    rating_hash,
+    sign,
+    verify_signature,
+)
 
-NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 BODY = b'{"ratings":[]}'
 
 
 def fields(**changes):
-    base = {name: None for name in HASHED_FIELDS}
+    base = dict.fromkeys(HASHED_FIELDS)
     base.update(uuid="u" * 36, seq=1, level=5, clock_suspect=False, prev_hash="0" * 64, mono_ns=1)
     return {**base, **changes}
 
 
 def test_canonical_json_is_stable_and_compact():
-    assert canonical_json({"b": 1, "a": "满意"}) == '{"a":"满意","b":1}'.encode("utf-8")
+    assert canonical_json({"b": 1, "a": "满意"}) == '{"a":"满意","b":1}'.encode()
 
 
 def test_hash_covers_every_hashed_field_and_nothing_else():

@@ -10,10 +10,10 @@ import requests
 from pydantic import ValidationError
 from sqlalchemy import create_engine, update
 
-from kiosk.config import load
-from kiosk.screens.photos import photo_problem
 from centre.db.tables import devices
 from contract import MAX_PHOTO_BASE64, MAX_PHOTO_BYTES, StaffRecord
+from kiosk.config import load
+from kiosk.screens.photos import photo_problem
 from sync.provision import PHOTO_DIR
 from tests.images import write_png
 from tests.sync.conftest import provisioned

@@ -12,13 +12,13 @@ from pathlib import Path
 import yaml
 from sqlalchemy import create_engine, select
 
+from centre.db.tables import devices
 from evaluator.terminal import open_store
 from kiosk.config import load
-from kiosk.store.tables import Channel, EventKind
 from kiosk.store.outbox import Outbox
 from kiosk.store.status import read_sync_status
+from kiosk.store.tables import Channel, EventKind
 from sync.client import CentreClient, Credentials
-from centre.db.tables import devices
 from sync.provision import ETAG_FILE
 from sync.uploader import SyncWorker
 from tests.sync.conftest import fill, provisioned

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import soundgen
 from kiosk.devices.sound import SOUNDS_DIR
 from tests.testdeps import require
+from tools import soundgen
 
 CHIMES = ("request-chime.wav", "thanks-chime.wav")
 SPOKEN = ("request-zh.wav", "thanks-zh.wav", "request-en.wav", "thanks-en.wav")

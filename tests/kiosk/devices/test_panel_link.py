@@ -9,10 +9,10 @@ import pytest
 
 from drivers.panel import Backoff
 from drivers.simulator import PanelSimulator
-from kiosk.store.tables import EventKind
 from kiosk.devices.panel_link import PanelLink
 from kiosk.rating.service import RatingService, State, ThreadScheduler
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import EventKind
 from tests.conftest import merge
 
 FAST = {"timings": {"cooldown_s": 0.3, "thanks_s": 0.1, "solicit_window_s": 5}}

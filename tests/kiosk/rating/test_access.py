@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from kiosk.rating.access import AccessControl, AccessFile, Outcome, Role, check_secret, hash_secret
-from kiosk.store.tables import EventKind
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import EventKind
 from tests.kiosk.virtual_time import VirtualTime
 
 
@@ -74,7 +74,7 @@ class WallClock:
     """The store's wall clock, moved by hand: the lock's end across a restart is a wall-clock time."""
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -7,12 +7,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from kiosk.config import Mode, Settings
-from kiosk.store.tables import Channel, EventKind
 from kiosk.rating.service import PressOutcome, RatingService, State, ThreadScheduler, View
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import Channel, EventKind
 from tests.kiosk.virtual_time import VirtualTime
 
 

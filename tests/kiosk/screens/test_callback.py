@@ -8,27 +8,28 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic import command
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
-from evaluator.terminal import technician_mode
-from kiosk.screens.callback_form import CallbackForm, Message, check_phone, grouped
-from kiosk.store.callbacks import CallbackQueue
-from kiosk.config import Locale, Settings
-from kiosk.store.export import export_csv
-from kiosk.store.tables import Channel, EventKind
-from kiosk.rating.service import CallbackOutcome, RatingService, State
-from kiosk.store import Identity, RatingStore
-from kiosk.store.ratings import _INSERT_RATING, _alembic_config
 from contract import GENESIS_HASH, PHONE_PATTERN, iso_utc, rating_hash
+from evaluator.terminal import technician_mode
+from kiosk.config import Locale, Settings
+from kiosk.rating.service import CallbackOutcome, RatingService, State
+from kiosk.screens.callback_form import CallbackForm, Message, check_phone, grouped
+from kiosk.store import Identity, RatingStore
+from kiosk.store.callbacks import CallbackQueue
+from kiosk.store.export import export_csv
+from kiosk.store.ratings import _INSERT_RATING, _alembic_config
+from kiosk.store.tables import Channel, EventKind
 from tests.kiosk.virtual_time import VirtualTime
 
 PHONE = "13812345678"
-START = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
 
 class Clock:

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kiosk.screens import hours
 from kiosk.config import ConfigError, Locale, Settings, load
+from kiosk.screens import hours
 
 ZONE = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from kiosk.config import Locale, Mode
+from kiosk.rating.service import Request, State, View
 from kiosk.screens.idle import IdleSwitch
 from kiosk.screens.presenter import Presenter, ScreenName, waits_for_nobody
-from kiosk.rating.service import Request, State, View
-from tests.kiosk.test_dimmer import Clock
+from tests.kiosk.screens.test_dimmer import Clock
 
 READY = View(state=State.AWAITING, mode=Mode.OPEN, accepting=True)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.rating.service import PressOutcome, State
 from kiosk.screens.linger import ComplaintLinger
 from kiosk.store.tables import Channel
-from kiosk.rating.service import PressOutcome, State
-from tests.kiosk.test_service import make_service
+from tests.kiosk.rating.test_service import make_service
 
 COMPLAINT = {"citizen": {"complaint_url": "https://12345.example.gov.cn/tousu"},
              "timings": {"thanks_s": 3.0, "cooldown_s": 5.0, "complaint_qr_s": 15.0}}

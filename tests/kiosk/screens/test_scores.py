@@ -3,24 +3,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
 
-from kiosk.rating import scoring
 from kiosk.config import Locale
-from kiosk.store.tables import Channel, EventKind
-from kiosk.store.outbox import Outbox
+from kiosk.rating import scoring
 from kiosk.screens.scores import build_scores
-from kiosk.store.status import SYNC_STATUS_FILE
 from kiosk.store import Identity, RatingStore
+from kiosk.store.outbox import Outbox
+from kiosk.store.status import SYNC_STATUS_FILE
+from kiosk.store.tables import Channel, EventKind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BAD = frozenset({1, 2})
 # 2026-11-25 in Shanghai runs from 2026-11-24T16:00Z to 2026-11-25T16:00Z.
-MIDNIGHT = datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)
+MIDNIGHT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 DAY, EVE = date(2026, 11, 25), date(2026, 11, 24)
 ROSTER = {"staff": [{"id": "E1", "name": "李明", "name_en": "Li Ming"}, {"id": "E2", "name": "王芳"},
                     {"id": "E3", "name": "张伟"}]}

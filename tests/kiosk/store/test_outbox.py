@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from kiosk.store.tables import Channel, EventKind
-from kiosk.store.outbox import Cursor, Outbox
 from contract import HASHED_FIELDS, canonical_json, rating_hash
+from kiosk.store.outbox import Cursor, Outbox
+from kiosk.store.tables import Channel, EventKind
 
 AWKWARD = 'A"1\\2\n\t\x01\x7f 中文 \u2028 😀'    # quotes, backslash, control characters, non-ASCII, astral
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.script import ScriptDirectory
 
 from contract import GENESIS_HASH, rating_hash
-from kiosk.store.tables import Channel, EventKind
 from kiosk.store import SCHEMA_COMPATIBLE_FROM, SCHEMA_HEAD, Identity, RatingStore, StorageError
 from kiosk.store.ratings import _alembic_config
+from kiosk.store.tables import Channel, EventKind
 
 
 def test_durability_pragmas_read_back(store):
@@ -174,7 +174,7 @@ def test_rows_form_a_gapless_hash_chain(store):
 
 
 def test_rating_records_times_boot_and_clock_trust(tmp_path):
-    past = datetime(1970, 1, 1, 0, 0, 5, tzinfo=timezone.utc)   # a board without an RTC, just booted
+    past = datetime(1970, 1, 1, 0, 0, 5, tzinfo=UTC)   # a board without an RTC, just booted
     store = RatingStore(tmp_path / "e.db", Identity("d", "u", "c"), clock=lambda: past)
     try:
         rating = store.append_rating(3, Channel.KEYBOARD, "open")
@@ -243,7 +243,7 @@ def test_day_counts_include_reasons_unrated_and_suppressed(store):
     store.add_reasons(bad.uuid, ["slow", "wait"])
     store.record_event(EventKind.UNRATED, case_no="A")
     store.record_event(EventKind.SUPPRESSED, level=5, channel="touch", why="cooldown")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     counts = store.day_counts(now - timedelta(hours=1), now + timedelta(hours=1))
     assert counts.by_level == {1: 1, 5: 1}
     assert counts.reasons == {"slow": 1, "wait": 1}
@@ -266,7 +266,7 @@ def test_levels_outside_one_to_five_are_refused(store):
 
 
 def test_rating_ids_are_uuid7_led_by_the_press_time(tmp_path):
-    moments = iter([datetime(2026, 11, 25, 2, 0, 0, 1000, tzinfo=timezone.utc) + timedelta(seconds=s)
+    moments = iter([datetime(2026, 11, 25, 2, 0, 0, 1000, tzinfo=UTC) + timedelta(seconds=s)
                     for s in (0, 7, 20)])
     store = RatingStore(tmp_path / "ids.db", Identity("d", "u", "c"), clock=lambda: next(moments))
     try:

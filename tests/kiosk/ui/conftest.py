@@ -6,7 +6,7 @@ its own screens, service and SQLite store and removes them afterwards.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

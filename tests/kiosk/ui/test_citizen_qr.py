@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from contract import verify_complaint_url
 from evaluator.terminal import complaint_link
 from sync.client import Credentials
-from contract import verify_complaint_url
 from tests.kiosk.ui.conftest import pump, pump_until, read_qr_codes, store_for, tap
 from tests.kiosk.ui.test_rating_flow import level_button
 

@@ -1,5 +1,5 @@
 """The complaint QR code stays up long enough to scan, and a touch closes it: real window, real store, simulated
-touch (the state logic: tests/kiosk/test_linger.py)."""
+touch (the state logic: tests/kiosk/screens/test_linger.py)."""
 from __future__ import annotations
 
 from kiosk.rating.service import State

@@ -167,7 +167,6 @@ def small_targets(screen, touch_px: float) -> list[str]:
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_touch_targets_are_at_least_15_mm(window, make_settings, size, locale):
     from kiosk.ui.metrics import physical
-
     from kiosk.ui.screens import KeypadButton
 
     settings = demo_settings(make_settings(ui={"diagonal_in": DIAGONAL_IN[size]}))

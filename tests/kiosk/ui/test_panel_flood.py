@@ -10,10 +10,10 @@ import time
 
 from drivers.panel import Backoff
 from drivers.simulator import PanelSimulator
-from kiosk.store.tables import EventKind
 from kiosk.devices.panel_link import PanelLink
 from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import EventKind
 from tests.kiosk.ui.conftest import pump_until
 
 PRESSES = 1000

@@ -1,11 +1,10 @@
 """The citizen's flow driven by simulated touch in a real offscreen Kivy window."""
 from __future__ import annotations
 
-
 import kiosk.ui.app
 from kiosk.config import Locale
-from kiosk.store.tables import Channel, EventKind
 from kiosk.rating.service import State
+from kiosk.store.tables import Channel, EventKind
 from tests.kiosk.ui.conftest import pump, pump_until, tap
 
 

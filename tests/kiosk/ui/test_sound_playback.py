@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import soundgen
 from kiosk.devices.sound import SOUNDS_DIR
 from tests.conftest import REPO
+from tools import soundgen
 
 OUT_HZ = 44_100
 FRAME = OUT_HZ // 50             # 20 ms: ten periods of the lower test tone

@@ -12,13 +12,13 @@ import pytest
 
 from drivers.panel import Backoff
 from drivers.simulator import PanelSimulator
-from kiosk.rating.access import AccessFile
 from evaluator.terminal import staff_access
 from kiosk.config import Locale, load
-from kiosk.store.tables import EventKind
 from kiosk.devices.panel_link import PanelLink
+from kiosk.rating.access import AccessFile
 from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import EventKind
 from tests.images import write_png
 from tests.kiosk.ui.conftest import pump, pump_until, store_for, tap
 from tests.kiosk.ui.test_staff_screens import hold, sign_in, top_right

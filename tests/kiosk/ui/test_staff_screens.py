@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from kiosk.rating.access import AccessFile
 from evaluator.terminal import staff_access
-from kiosk.store.tables import Channel, EventKind
+from kiosk.rating.access import AccessFile
 from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import Channel, EventKind
 from tests.kiosk.ui.conftest import pump, pump_until, store_for, tap
 
 STAFF = [{"id": "E1023", "name": "李明"}, {"id": "E2000", "name": "王芳"}]
@@ -237,8 +237,9 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
 def test_the_screen_keeps_drawing_while_technician_mode_checks_a_large_store(technician_terminal):
     # Years of ratings on an SD card make the check outlast the 30 s watchdog that the main loop pings; a
     # real chain of 30,000 ratings (the store's own INSERT and hash) makes it long enough to count frames in.
-    from bench.sync_backlog import fill_store
     from kivy.clock import Clock
+
+    from bench.sync_backlog import fill_store
 
     app, store, _sim, _restarts, settings = technician_terminal
     fill_store(settings, 30_000)

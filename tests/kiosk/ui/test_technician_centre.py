@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.rating.access import AccessFile
 from evaluator.terminal import staff_access, technician_mode
 from kiosk.config import load
-from kiosk.store.tables import Channel, EventKind
+from kiosk.rating.access import AccessFile
 from kiosk.rating.service import RatingService
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import Channel, EventKind
 from tests.kiosk.ui.conftest import pump, pump_until, tap
 from tests.kiosk.ui.test_staff_screens import hold, sign_in, top_right
 from tests.sync.conftest import collector, terminal_config  # noqa: F401  (fixtures: a real collector process)

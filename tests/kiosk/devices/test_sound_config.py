@@ -5,12 +5,12 @@ import shutil
 
 import pytest
 
-from kiosk import config
 from evaluator.cli import main as cli_main
+from kiosk import config
 from kiosk.config import ConfigError, Locale, PromptStyle, Settings
-from kiosk.store.tables import Channel
 from kiosk.devices.sound import SOUNDS_DIR, Prompt, prompt_file, prompt_for
-from tests.kiosk.test_service import make_service
+from kiosk.store.tables import Channel
+from tests.kiosk.rating.test_service import make_service
 
 
 def write_config(tmp_path, sound_yaml: str):

@@ -5,11 +5,11 @@ import csv
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kiosk.store.tables import Channel, EventKind
 from kiosk.store import Identity, RatingStore
+from kiosk.store.tables import Channel, EventKind
 
 
 def evaluator(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
@@ -31,12 +31,12 @@ def open_store(config: Path, clock=None) -> RatingStore:
 def test_export_writes_the_chosen_local_days_with_reasons(tmp_path, usb_stick):
     config = make_config(tmp_path)
     # Local (Shanghai) days 24, 25, 26 November: 23:30 local on the 24th is 15:30 UTC.
-    moments = iter([datetime(2026, 11, 24, 15, 30, tzinfo=timezone.utc),
-                    datetime(2026, 11, 24, 16, 30, tzinfo=timezone.utc),     # 00:30 on the 25th
-                    datetime(2026, 11, 24, 16, 31, tzinfo=timezone.utc),     # its reasons
-                    datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc),
-                    datetime(2026, 11, 26, 15, 59, tzinfo=timezone.utc),     # 23:59 on the 26th
-                    datetime(2026, 11, 26, 16, 30, tzinfo=timezone.utc)])    # the 27th
+    moments = iter([datetime(2026, 11, 24, 15, 30, tzinfo=UTC),
+                    datetime(2026, 11, 24, 16, 30, tzinfo=UTC),     # 00:30 on the 25th
+                    datetime(2026, 11, 24, 16, 31, tzinfo=UTC),     # its reasons
+                    datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+                    datetime(2026, 11, 26, 15, 59, tzinfo=UTC),     # 23:59 on the 26th
+                    datetime(2026, 11, 26, 16, 30, tzinfo=UTC)])    # the 27th
     store = open_store(config, clock=lambda: next(moments))
     store.append_rating(5, Channel.TOUCH, "open")
     first = store.append_rating(1, Channel.PANEL, "solicited", staff_id="E7", case_no="A-1")
