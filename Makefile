@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
 SCREENS := rating waiting attract reasons callback thanks thanks_bad out_of_service sign_in scores technician provision
 
-.PHONY: run test postgres bench sysdeps setup snapshots snapshots-sizes sounds clean
+.PHONY: run test lint postgres bench sysdeps setup snapshots snapshots-sizes sounds clean
 
 run: setup
 	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
@@ -16,11 +16,17 @@ run: setup
 # The collector's tests also run on PostgreSQL: deploy/postgres.sh starts a throwaway server (installing
 # Debian's package when root) and prints its URL. An EVALUATOR_TEST_PG_URL already set wins; without
 # either, those tests skip.
-test: setup
+test: setup lint
 	@bash deploy/testdeps.sh
 	@url="$${EVALUATOR_TEST_PG_URL:-}"; \
 	if [ -z "$$url" ]; then url=$$(bash deploy/postgres.sh) || exit 1; fi; \
 	EVALUATOR_TEST_PG_URL="$$url" $(PY) -m pytest
+
+# The design's rules: the import contracts (.importlinter), ruff (ruff.toml) and mypy (mypy.ini).
+lint: setup
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/mypy --no-incremental
 
 # Start (or find running) the collector tests' PostgreSQL server and print its URL.
 postgres:

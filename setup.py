@@ -32,8 +32,8 @@ setup(
     version="0.1.0",
     description="Satisfaction evaluator terminal (满意度评价器) for public service halls",
     python_requires=">=3.11",
-    packages=find_packages(include=["kiosk", "kiosk.*", "drivers", "drivers.*", "contract", "contract.*", "sync", "sync.*",
-                                    "centre", "centre.*", "evaluator", "evaluator.*"]),
+    packages=find_packages(include=["kiosk", "kiosk.*", "drivers", "drivers.*", "contract", "contract.*",
+                                    "sync", "sync.*", "centre", "centre.*", "evaluator", "evaluator.*"]),
     package_data={
         "kiosk": ["store/migrations/*.py", "store/migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
     },
@@ -57,7 +57,11 @@ setup(
         "postgres": ["psycopg[binary]>=3.1,<4"],
         # pyzbar: the tests decode the QR codes the screens draw (it loads Debian's libzbar0, deploy/testdeps.sh)
         "dev": ["pytest>=8", "hypothesis>=6.100", "schemathesis>=4.32,<5", "psycopg[binary]>=3.1,<4",
-                "pyzbar>=0.1.9,<0.2"],
+                "pyzbar>=0.1.9,<0.2",
+                # the design's rules, checked by `make test`: import contracts, lint, types (.importlinter,
+                # ruff.toml, mypy.ini)
+                "import-linter>=2.1,<3", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests",
+                "pytest-xdist>=3.5"],
     },
     entry_points={"console_scripts": ["evaluator = evaluator.cli:main"]},
 )

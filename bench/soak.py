@@ -13,7 +13,8 @@
    point of it: what the last citizen left on the screen (English or not, which reason) moves RSS by
    about 3 MB, so checkpoints at different points measured that, not drift. 510 warm-up cycles, then
    every 510: VmRSS, VmHWM, glibc's heap in use and free, live
-   Texture objects (by size; those made since start-up: see `sample`) and Kivy Cache entries. Baseline: the same cycles through RatingService and the
+   Texture objects (by size; those made since start-up: see `sample`) and Kivy Cache entries.
+   Baseline: the same cycles through RatingService and the
    store alone (no Kivy) in a child process.
 Goals: RSS drift (end − after warm-up; peak and VmHWM too) ≤ 5 MB, no texture growth; start ≤ 2 s.
 Run: .venv/bin/python bench/soak.py [--cycles N | --quick] [--size WxH] [--trace] [--no-start | --start-only]

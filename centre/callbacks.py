@@ -11,26 +11,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine, select
 
 from centre.db.tables import callbacks, nul_field, ratings, reasons, utcnow
-from centre.errors import BadInput, Forbidden
-from centre.ingest import first_error, parse_time
+from centre.errors import BadInput
+from centre.incoming import check_sender, envelope_error, parse_sent_at, row_label, validated
 from centre.reports import day_bounds, unit_zone
-from contract import PROTOCOL_VERSION, CallbackAck, CallbackRecord, Rejected, iso_utc
-
-MAX_CALLBACKS = 5000
+from contract import MAX_CALLBACKS, CallbackAck, CallbackBatch, CallbackRecord, Rejected, iso_utc
 
 
-class _Envelope(BaseModel):
-    """`CallbackBatch` with the rows left raw, so that one bad row is refused alone."""
+class _Envelope(CallbackBatch):
+    """`CallbackBatch` with the rows left raw, so that one bad row is refused alone (and too many are
+    refused with a count, not pydantic's words)."""
 
-    model_config = ConfigDict(extra="forbid")
-    protocol: int = PROTOCOL_VERSION
-    device_id: str
-    sent_at: str
-    callbacks: list[Any] = []
+    callbacks: list[Any] = Field(default_factory=list)
 
 
 def store_callbacks(engine: Engine, signer_id: str, data: bytes) -> CallbackAck:
@@ -108,17 +103,11 @@ def _parse(data: bytes, signer_id: str) -> _Envelope:
     try:
         envelope = _Envelope.model_validate_json(data)
     except ValidationError as exc:
-        raise BadInput(first_error(exc).removeprefix("malformed: ")) from None
-    if envelope.protocol != PROTOCOL_VERSION:
-        raise BadInput(f"protocol {envelope.protocol} is not supported (this collector speaks {PROTOCOL_VERSION})")
-    if envelope.device_id != signer_id:
-        raise Forbidden("callbacks device_id is not the signing device")
+        raise envelope_error(exc) from None
+    check_sender(envelope.protocol, envelope.device_id, signer_id, "callbacks")
     if len(envelope.callbacks) > MAX_CALLBACKS:
         raise BadInput(f"callbacks: at most {MAX_CALLBACKS} per request, got {len(envelope.callbacks)}")
-    try:
-        parse_time(envelope.sent_at)
-    except ValueError as exc:
-        raise BadInput(f"sent_at: {exc}") from None
+    parse_sent_at(envelope.sent_at)
     return envelope
 
 
@@ -126,17 +115,12 @@ def _judge(raws: list[Any]) -> tuple[dict[int, CallbackRecord], list[Rejected]]:
     valid: dict[int, CallbackRecord] = {}
     rejected: list[Rejected] = []
     for index, raw in enumerate(raws):
-        row_id = raw.get("id") if isinstance(raw, dict) else None
-        label = f"callback:{row_id if isinstance(row_id, int) else '#' + str(index)}"
-        try:
-            record = CallbackRecord.model_validate(raw)
-            parse_time(record.requested_at)
-        except ValidationError as exc:
-            rejected.append(Rejected(id=label, reason=first_error(exc)))
+        label = row_label("callback", raw, index)
+        outcome = validated(CallbackRecord, raw, label, "requested_at")
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
             continue
-        except ValueError as exc:
-            rejected.append(Rejected(id=label, reason=f"malformed: requested_at: {exc}"))
-            continue
+        record, _requested = outcome
         name = nul_field(record.model_dump())
         if name:
             rejected.append(Rejected(id=label, reason=f"malformed: {name}: contains a NUL character"))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from centre import callbacks, enroll, reports
 from centre.db.tables import DEFAULT_DB_URL, open_engine
-from centre.errors import BadInput, CollectorError
+from centre.errors import BadInput, CentreError
 from contract import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args)
-    except CollectorError as exc:
+    except CentreError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
     except (ArgumentError, NoSuchModuleError) as exc:
         print(f"error: bad --db URL {args.db!r}: {exc}", file=sys.stderr)

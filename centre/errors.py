@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-class CollectorError(Exception):
+class CentreError(Exception):
     status = 400
 
     def __init__(self, message: str):
@@ -10,21 +10,21 @@ class CollectorError(Exception):
         self.message = message
 
 
-class BadInput(CollectorError):
+class BadInput(CentreError):
     status = 422
 
 
-class NotAuthenticated(CollectorError):
+class NotAuthenticated(CentreError):
     status = 401
 
 
-class Forbidden(CollectorError):
+class Forbidden(CentreError):
     status = 403
 
 
-class NotFound(CollectorError):
+class NotFound(CentreError):
     status = 404
 
 
-class Gone(CollectorError):
+class Gone(CentreError):
     status = 410

@@ -11,45 +11,50 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Column, Connection, Engine, Select, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one's TypedDict before Python 3.12
 
 from centre.api.auth import Nonce, remember_nonce
-from centre.db.tables import conflicts, events, insert_rows, nul_field, ratings, reasons, utcnow
-from centre.errors import BadInput, Forbidden
-from contract import HASHED_FIELDS, PROTOCOL_VERSION, Ack, EventRecord, RatingRecord, ReasonRecord, Rejected, iso_utc
+from centre.db.tables import conflicts, events, held_rating, insert_rows, nul_field, ratings, reasons, utcnow
+from centre.incoming import (
+    check_sender,
+    envelope_error,
+    first_error,
+    parse_sent_at,
+    parse_time,
+    row_label,
+    validated,
+)
+from contract import RATING_FIELDS, Ack, Batch, EventRecord, RatingRecord, ReasonRecord, Rejected, iso_utc
 
 CLOCK_TOLERANCE = timedelta(seconds=60)
-CONTENT_FIELDS = (*HASHED_FIELDS, "hash")
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 ATTEMPTS = 3   # a concurrent batch holding the same uuid makes the insert fail once; then it is a duplicate
 LOOKUP_CHUNK = 500   # ids per IN (…): far below SQLite's and PostgreSQL's bound-parameter limits
 
 
-class _Envelope(BaseModel):
+class _Envelope(Batch):
     """`Batch` with the rows left raw, so that one bad row rejects that row and not the batch."""
 
-    model_config = ConfigDict(extra="forbid")
-    protocol: int = PROTOCOL_VERSION
-    device_id: str
-    sent_at: str
-    ratings: list[Any] = []
-    reasons: list[Any] = []
-    events: list[Any] = []
+    ratings: list[Any] = Field(default_factory=list)
+    reasons: list[Any] = Field(default_factory=list)
+    events: list[Any] = Field(default_factory=list)
 
 
 def _row_type(model: type[BaseModel]) -> Any:
     """`model`'s fields and constraints as a TypedDict, which pydantic validates straight into dicts:
     no model instance built for each row and then dumped again (a quarter of the validation's cost)."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         # Every key of a TypedDict is required, as every field of the wire records is (no defaults).
         assert info.is_required(), f"{model.__name__}.{name} has a default, which a TypedDict cannot express"
         fields[name] = Annotated[info.annotation, info] if info.metadata else info.annotation
-    row = TypedDict(f"{model.__name__}Row", fields)  # type: ignore[operator]
-    row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    # Built at run time from the model, so typed as what it is to the type checker: any callable.
+    make_row: Any = TypedDict
+    row = make_row(f"{model.__name__}Row", fields)
+    row.__pydantic_config__ = ConfigDict(extra="forbid")
     return row
 
 
@@ -61,24 +66,10 @@ class _WellFormed(_Envelope):
     pydantic's core, twice as fast as row by row. If any row fails, the batch is parsed again as an
     `_Envelope` and judged row by row, so each rejection keeps its own reason."""
 
-    ratings: list[_RatingRow] = []  # type: ignore[valid-type]
+    ratings: list[_RatingRow] = Field(default_factory=list)  # type: ignore[valid-type]
 
 
 _CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")   # what iso_utc writes
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time with an offset; naive times are ambiguous on the wire and refused."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no UTC offset")
-    return moment
-
-
-def first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error.get("loc", ())) or "row"
-    return f"malformed: {where}: {error.get('msg', 'invalid')}"
 
 
 def parse_envelope(data: bytes, signer_id: str) -> tuple[_Envelope, datetime]:
@@ -89,16 +80,9 @@ def parse_envelope(data: bytes, signer_id: str) -> tuple[_Envelope, datetime]:
         try:
             envelope = _Envelope.model_validate_json(data)
         except ValidationError as exc:
-            raise BadInput(first_error(exc).removeprefix("malformed: ")) from None
-    if envelope.protocol != PROTOCOL_VERSION:
-        raise BadInput(f"protocol {envelope.protocol} is not supported (this collector speaks {PROTOCOL_VERSION})")
-    if envelope.device_id != signer_id:
-        raise Forbidden("batch device_id is not the signing device")
-    try:
-        sent_at = parse_time(envelope.sent_at)
-    except ValueError as exc:
-        raise BadInput(f"sent_at: {exc}") from None
-    return envelope, sent_at
+            raise envelope_error(exc) from None
+    check_sender(envelope.protocol, envelope.device_id, signer_id, "batch")
+    return envelope, parse_sent_at(envelope.sent_at)
 
 
 def ingest(engine: Engine, signer_id: str, data: bytes, received: datetime | None = None,
@@ -129,13 +113,16 @@ def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datet
            nul_possible: bool = True) -> Ack:
     skew = now - sent_at
     rejected: list[Rejected] = []
-    valid = []
+    valid: list[tuple[dict[str, Any], datetime]] = []
     if isinstance(envelope, _WellFormed):
         outcomes = [_judged(signer_id, sent, nul_possible) for sent in envelope.ratings]
     else:
         outcomes = [_valid_rating(signer_id, raw, index) for index, raw in enumerate(envelope.ratings)]
     for outcome in outcomes:
-        (rejected if isinstance(outcome, Rejected) else valid).append(outcome)
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
+        else:
+            valid.append(outcome)
     accepted, duplicate = _store_ratings(conn, signer_id, valid, envelope.sent_at, skew, now, rejected)
     reason_ids = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
     event_ids = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
@@ -181,10 +168,10 @@ def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str,
                    skew: timedelta, now: datetime, rejected: list[Rejected]) -> tuple[list[str], list[str]]:
     """Set-based: one lookup of the uuids already held, one multi-row insert of the new ones.
 
-    Per-row statements made the collector the bottleneck of a backlog drain (about 1 ms a row).
+    Per-row statements made the centre the bottleneck of a backlog drain (about 1 ms a row).
     """
     held = _held(conn, ratings, ratings.c.uuid, [sent["uuid"] for sent, _ in valid],
-                 [ratings.c[name] for name in CONTENT_FIELDS])
+                 [ratings.c[name] for name in RATING_FIELDS])
     accepted: list[str] = []
     duplicate: list[str] = []
     new_rows: list[dict[str, Any]] = []
@@ -193,8 +180,7 @@ def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str,
     for sent, recorded in valid:
         uuid = sent["uuid"]
         if uuid in held:
-            held_fields = {name: held[uuid][name] for name in CONTENT_FIELDS}
-            held_fields["clock_suspect"] = bool(held_fields["clock_suspect"])
+            held_fields = held_rating(held[uuid], RATING_FIELDS)
             if held_fields == sent:
                 duplicate.append(uuid)
                 continue
@@ -217,7 +203,7 @@ def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str,
     return accepted, duplicate
 
 
-def _held(conn: Connection, table, key, values: list[Any], columns: list[Any],
+def _held(conn: Connection, table: Table, key: Column[Any], values: list[Any], columns: list[Any],
           device_id: str | None = None) -> dict[Any, Any]:
     """The rows of `table` (of `device_id`, if given) whose `key` is among `values`, by key; in chunks."""
     found: dict[Any, Any] = {}
@@ -234,10 +220,10 @@ def _held(conn: Connection, table, key, values: list[Any], columns: list[Any],
     return found
 
 
-_LOOKUPS: dict[tuple[Any, ...], Any] = {}
+_LOOKUPS: dict[tuple[Any, ...], Select[Any]] = {}
 
 
-def _lookup(table, key, columns: tuple[Any, ...], by_device: bool, count: int) -> Any:
+def _lookup(table: Table, key: Column[Any], columns: tuple[Any, ...], by_device: bool, count: int) -> Select[Any]:
     """`SELECT key, columns … WHERE key IN (:k0 … :k{count-1})`, built once for each shape.
 
     One bound parameter per value, not an expanding one: SQLAlchemy renders an expanding IN again at
@@ -260,17 +246,12 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
     table = reasons if kind == "reason" else events
     valid: dict[int, tuple[dict[str, Any], datetime]] = {}
     for index, raw in enumerate(raws):
-        row_id = raw.get("id") if isinstance(raw, dict) else None
-        label = f"{kind}:{row_id if isinstance(row_id, int) else '#' + str(index)}"
-        try:
-            record = model.model_validate(raw)
-            recorded = parse_time(record.recorded_at)
-        except ValidationError as exc:
-            rejected.append(Rejected(id=label, reason=first_error(exc)))
+        label = row_label(kind, raw, index)
+        outcome = validated(model, raw, label, "recorded_at")
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
             continue
-        except ValueError as exc:
-            rejected.append(Rejected(id=label, reason=f"malformed: recorded_at: {exc}"))
-            continue
+        record, recorded = outcome
         values = record.model_dump()
         problem = _out_of_range(values, ("id", "mono_ns")) or _nul(values)
         if problem:
@@ -279,7 +260,7 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
         valid.setdefault(record.id, (values, recorded))
     held = _held(conn, table, table.c.id, list(valid), [], device_id=signer_id)
     received = iso_utc(now)
-    new_rows = []
+    new_rows: list[dict[str, Any]] = []
     for row_id, (values, recorded) in valid.items():
         if row_id in held:
             continue
@@ -292,7 +273,7 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
     return list(valid)
 
 
-def _insert_many(conn: Connection, table, rows: list[dict[str, Any]]) -> None:
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     insert_rows(conn, table, rows)     # one executemany
 
 

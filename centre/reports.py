@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, select
 
-from centre.db.tables import devices, enroll_codes, events, nul_field, ratings, reasons
+from centre.db.tables import devices, enroll_codes, events, held_rating, nul_field, ratings, reasons
 from centre.enroll import check_timezone
 from centre.errors import BadInput, NotFound
-from contract import GENESIS_HASH, HASHED_FIELDS, Summary, iso_utc, rating_hash
+from contract import GENESIS_HASH, HASHED_FIELDS, RATING_FIELDS, Summary, iso_utc, rating_hash
 
 LEVELS = (1, 2, 3, 4, 5)
 GOOD_LEVELS = (3, 4, 5)          # 非常满意, 满意, 基本满意; 不满意 and 非常不满意 are bad reviews
@@ -62,9 +62,9 @@ def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = No
             where.append(ratings.c.counter_id == counter_id)
         if staff_id is not None:
             where.append(ratings.c.staff_id == staff_id)
-        by_level = dict(conn.execute(select(ratings.c.level, func.count()).where(*where)
+        by_level: dict[int, int] = dict(conn.execute(select(ratings.c.level, func.count()).where(*where)
                                      .group_by(ratings.c.level)).all())
-        bad_reasons = dict(conn.execute(
+        bad_reasons: dict[str, int] = dict(conn.execute(
             select(reasons.c.code, func.count()).join(ratings, ratings.c.uuid == reasons.c.rating_uuid)
             .where(*where).group_by(reasons.c.code)).all())
         kinds = _event_counts(conn, unit_id, since, until, counter_id, staff_id)
@@ -142,7 +142,7 @@ def integrity(engine: Engine) -> IntegrityReport:
 
 
 def _device_integrity(conn: Connection, device: Any) -> DeviceIntegrity:
-    columns = [ratings.c[name] for name in (*HASHED_FIELDS, "hash", "conflict")]
+    columns = [ratings.c[name] for name in (*RATING_FIELDS, "conflict")]
     held = [dict(row) for row in conn.execute(select(*columns).where(ratings.c.device_id == device["id"])
                                               .order_by(ratings.c.seq, ratings.c.pk)).mappings()]
     heartbeat = device["last_heartbeat"] if isinstance(device["last_heartbeat"], dict) else {}
@@ -179,8 +179,7 @@ def _chain_breaks(held: list[dict[str, Any]]) -> list[int]:
             breaks.append(seq)
             continue
         row = rows[0]
-        fields = {name: row[name] for name in HASHED_FIELDS}
-        fields["clock_suspect"] = bool(fields["clock_suspect"])
+        fields = held_rating(row, HASHED_FIELDS)
         previous = by_seq.get(seq - 1)
         expected_prev = GENESIS_HASH if seq == 1 else (previous[0]["hash"] if previous and len(previous) == 1
                                                        else None)

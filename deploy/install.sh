@@ -19,7 +19,7 @@
 #   /etc/sysusers.d/evaluator.conf, /etc/tmpfiles.d/evaluator.conf   the user, owners and modes
 #   /etc/systemd/logind.conf.d/evaluator-kiosk.conf, /etc/sysctl.d/90-evaluator-kiosk.conf
 #                                       kiosk lockdown: no login prompt on other VTs, no SysRq
-#   with --x11: /etc/systemd/system/evaluator-kiosk.rating.service.d/x11.conf and
+#   with --x11: /etc/systemd/system/evaluator-kiosk.service.d/x11.conf and
 #               /etc/X11/xorg.conf.d/10-evaluator-kiosk.conf (no VT switch, no Ctrl+Alt+Backspace)
 #
 # Owners with --root: nothing is chowned (the staging tree's users are not
@@ -31,14 +31,14 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
-UNITS=(evaluator-kiosk.rating.service evaluator-sync.service)
+UNITS=(evaluator-kiosk.service evaluator-sync.service)
 UDEV_RULE=/etc/udev/rules.d/99-evaluator-panel.rules
 BACKLIGHT_RULE=/etc/udev/rules.d/99-evaluator-backlight.rules
 SPECIFIC_MARK="# evaluator: panel-specific rule"
 CMDLINE=/boot/firmware/cmdline.txt
 GRUB_DROPIN=/etc/default/grub.d/evaluator.cfg
 BACKOFF_MIN_SYSTEMD=254   # RestartSteps= and RestartMaxDelaySec= appeared in systemd 254
-X11_DROPIN=/etc/systemd/system/evaluator-kiosk.rating.service.d/x11.conf
+X11_DROPIN=/etc/systemd/system/evaluator-kiosk.service.d/x11.conf
 XORG_SNIPPET=/etc/X11/xorg.conf.d/10-evaluator-kiosk.conf
 XWRAPPER=/etc/X11/Xwrapper.config
 # What installers before rootless Xorg wrote to $XWRAPPER; a file with other content is not ours.
@@ -573,14 +573,14 @@ do_uninstall() {
   remove "$UDEV_RULE" "$BACKLIGHT_RULE" /opt/evaluator
   console_blank_restore
   if [ "$PURGE" -eq 1 ]; then
-    remove /etc/systemd/system/evaluator-kiosk.rating.service.d /etc/systemd/system/evaluator-sync.service.d
+    remove /etc/systemd/system/evaluator-kiosk.service.d /etc/systemd/system/evaluator-sync.service.d
     remove /var/lib/evaluator /etc/evaluator /etc/tmpfiles.d/evaluator.conf /etc/sysusers.d/evaluator.conf
     if [ -z "$ROOT" ] && id evaluator >/dev/null 2>&1; then
       userdel evaluator
       say "removed user evaluator"
     fi
   else
-    rmdir "$(at /etc/systemd/system/evaluator-sync.service.d)" "$(at /etc/systemd/system/evaluator-kiosk.rating.service.d)" \
+    rmdir "$(at /etc/systemd/system/evaluator-sync.service.d)" "$(at /etc/systemd/system/evaluator-kiosk.service.d)" \
       2>/dev/null || true
     say "kept /etc/evaluator (config, device key) and /var/lib/evaluator (the ratings): --purge removes them"
   fi

@@ -2,6 +2,8 @@
 
 - ``drivers.protocol``: EVP-1 parse/encode (pure, no I/O)
 - ``drivers.panel``: ``SerialPanel``, a panel or counter link on any pyserial URL
+  (its port settings in ``drivers.port``, its status in ``drivers.panel_status``, its reopen policy in
+  ``drivers.reconnect``)
 - ``drivers.simulator``: a virtual panel on a pty; ``evaluator panel-sim``
 """
 from drivers.panel import (

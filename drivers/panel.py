@@ -2,8 +2,10 @@
 
 A reader thread owns the port: it opens it by pyserial URL, drains
 ``read(in_waiting or 1)`` into a decoder, hands each event to ``on_event``,
-and when the port fails closes it and reopens it with capped exponential
-backoff, so an unplugged panel comes back by itself when replugged.
+and when the port fails closes it and reopens it by ``drivers.reconnect``'s
+policy, so an unplugged panel comes back by itself when replugged. The port's
+parameters are in ``drivers.port`` and what the link reports in
+``drivers.panel_status``; their names are re-exported here.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from typing import Any
 
 import serial
 
+from drivers.panel_status import LoggedFrame, PanelCounters, PanelStatus
+from drivers.port import PORT_ERRORS, Opener, SerialSettings
 from drivers.protocol import (
     DEFAULT_BYTE_TABLE,
     ByteDecoder,
@@ -32,101 +36,34 @@ from drivers.protocol import (
     encode_light,
     encode_ping,
 )
+from drivers.reconnect import Backoff, Reconnector
+
+__all__ = [
+    "FRAME_LOG_SIZE",
+    "Backoff",
+    "LoggedFrame",
+    "Opener",
+    "PanelCounters",
+    "PanelMode",
+    "PanelStatus",
+    "SerialPanel",
+    "SerialSettings",
+]
 
 FRAME_LOG_SIZE = 100   # the technician's live view: recent enough to diagnose, small enough to keep forever
 
 log = logging.getLogger(__name__)
 
-Opener = Callable[..., Any]
-"""Returns an open pyserial-like port; called as ``opener(url, **serial_kwargs)``."""
 
-
-class PanelMode(enum.Enum):
+class PanelMode(str, enum.Enum):
+    # A str enum: config.yaml's `panel.mode` is this very enum, spelled by value.
     LINE = "line"  # EVP-1 text frames, both directions
     BYTE = "byte"  # one byte per key, looked up in a table; nothing sent back
 
 
-@dataclass(frozen=True)
-class SerialSettings:
-    """Port parameters handed to the opener; defaults are EVP-1's 9600 8N1."""
-
-    baudrate: int = 9600
-    """Line speed, bit/s."""
-    bytesize: int = serial.EIGHTBITS
-    """Data bits per character."""
-    parity: str = serial.PARITY_NONE
-    """pyserial parity letter: N, E, O, M, S."""
-    stopbits: float = serial.STOPBITS_ONE
-    """Stop bits: 1, 1.5 or 2."""
-    xonxoff: bool = False
-    """Software flow control."""
-    rtscts: bool = False
-    """RTS/CTS hardware flow control."""
-    timeout: float = 0.1
-    """Read timeout, s: bounds how long stop() and periodic pings wait on a read."""
-    write_timeout: float = 1.0
-    """Write timeout, s: a stuck port never blocks a sender longer than this."""
-
-    def kwargs(self) -> dict[str, Any]:
-        return {
-            "baudrate": self.baudrate,
-            "bytesize": self.bytesize,
-            "parity": self.parity,
-            "stopbits": self.stopbits,
-            "xonxoff": self.xonxoff,
-            "rtscts": self.rtscts,
-            "timeout": self.timeout,
-            "write_timeout": self.write_timeout,
-        }
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delays between reopen attempts, s: ``initial`` doubling up to ``cap``.
-
-    A link that stayed up at least ``cap`` counts as stable: when it drops it
-    is retried at once, and the delay starts again from ``initial``.
-    """
-
-    initial: float = 0.1
-    cap: float = 1.0   # a replugged panel is back within about a second, however long it was out
-
-
-@dataclass(frozen=True)
-class PanelCounters:
-    frames_ok: int = 0
-    """Frames (or table bytes) decoded into events."""
-    bad_checksum: int = 0
-    invalid: int = 0
-    unknown: int = 0
-    reconnects: int = 0
-    """Successful reopens after the port had been lost."""
-    dropped_writes: int = 0
-    """Frames not sent because the port was down or the write failed."""
-    callback_errors: int = 0
-    """Exceptions raised by on_event / on_state, caught and logged."""
-
-
-@dataclass(frozen=True)
-class LoggedFrame:
-    at: datetime
-    direction: str        # "rx" from the panel, "tx" to it
-    text: str             # the frame as on the wire, or <invalid>/<bad_checksum>/<unknown>
-
-
-@dataclass(frozen=True)
-class PanelStatus:
-    port: str
-    connected: bool
-    model: str | None
-    firmware: str | None
-    last_frame_at: datetime | None
-    """UTC time of the last frame decoded into an event."""
-    counters: PanelCounters
-
-
-# What pyserial raises when a port fails or is closed under a read.
-_PORT_ERRORS = (serial.SerialException, OSError, ValueError, TypeError)
+# Frozen, so one instance serves every panel as its default.
+_DEFAULT_SETTINGS = SerialSettings()
+_DEFAULT_BACKOFF = Backoff()
 
 _ERROR_COUNTER = {
     FrameError.BAD_CHECKSUM: "bad_checksum",
@@ -161,8 +98,8 @@ class SerialPanel:
         *,
         mode: PanelMode = PanelMode.LINE,
         byte_table: Mapping[int, PanelEvent] | None = None,
-        settings: SerialSettings = SerialSettings(),
-        backoff: Backoff = Backoff(),
+        settings: SerialSettings = _DEFAULT_SETTINGS,
+        backoff: Backoff = _DEFAULT_BACKOFF,
         ping_interval: float | None = None,
         checksum: bool = False,
         on_state: Callable[[bool], None] | None = None,
@@ -176,7 +113,6 @@ class SerialPanel:
         self._mode = mode
         self._byte_table = byte_table if byte_table is not None else DEFAULT_BYTE_TABLE
         self._settings = settings
-        self._backoff = backoff
         self._ping_interval = ping_interval
         self._checksum = checksum
         self._opener = opener
@@ -186,10 +122,7 @@ class SerialPanel:
         self._state = _State(counts={f.name: 0 for f in fields(PanelCounters)})
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Reader thread only. _outage: a failure was logged; it lasts until a
-        # link stays up for backoff.cap, so a flapping port logs once, not per flap.
-        self._outage = False
-        self._recovery_logged = False
+        self._reconnector = Reconnector(backoff, url, log)   # reader thread only
         self._ever_connected = False  # reader thread only: tells reconnects from the first open
         self._frames: deque[LoggedFrame] = deque(maxlen=FRAME_LOG_SIZE)   # appended under _lock
 
@@ -207,12 +140,7 @@ class SerialPanel:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the reader, close the port. Idempotent."""
         self._stop.set()
-        port = self._port
-        if port is not None and hasattr(port, "cancel_read"):
-            try:
-                port.cancel_read()  # wake a blocking read at once
-            except Exception:
-                pass
+        self._cancel_read()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -246,13 +174,16 @@ class SerialPanel:
 
     def reconnect(self) -> None:
         """Close the port now; the reader opens it again (a technician's "reconnect" button)."""
+        self._cancel_read()
+        self._close_port()
+
+    def _cancel_read(self) -> None:
         port = self._port
         if port is not None and hasattr(port, "cancel_read"):
             try:
-                port.cancel_read()
+                port.cancel_read()  # wake a blocking read at once
             except Exception:
-                pass
-        self._close_port()
+                pass   # a port failing here is closed next anyway
 
     def _log_frame(self, direction: str, text: str) -> None:
         entry = LoggedFrame(datetime.now(UTC), direction, text)
@@ -309,27 +240,12 @@ class SerialPanel:
     # --- reader thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        delay = self._backoff.initial
-        while not self._stop.is_set():
-            port = self._try_open()
-            if port is not None:
-                uptime = self._session(port)
-                if uptime >= self._backoff.cap:
-                    # A link that was stable is retried at once and from the
-                    # smallest delay; one that keeps dropping right after
-                    # opening stays on the backoff so it cannot spin.
-                    delay = self._backoff.initial
-                    continue
-            if self._stop.wait(delay):
-                return
-            delay = min(delay * 2, self._backoff.cap)
+        self._reconnector.run(self._stop, self._try_open, self._session)
 
     def _session(self, port: Any) -> float:
         """Read from an open port until it fails or stop(); returns its uptime, s."""
         opened_at = time.monotonic()
-        if self._outage and not self._recovery_logged:
-            log.info("%s: port open again", self.url)
-            self._recovery_logged = True
+        self._reconnector.opened()
         if self._ever_connected:
             self._count("reconnects")
         self._ever_connected = True
@@ -337,38 +253,22 @@ class SerialPanel:
         try:
             self._read_loop(port)
         except Exception as exc:
-            if not isinstance(exc, _PORT_ERRORS):
+            if not isinstance(exc, PORT_ERRORS):
                 log.exception("%s: unexpected error in reader", self.url)
             if not self._stop.is_set():
-                self._port_lost(exc, time.monotonic() - opened_at)
+                self._reconnector.lost(exc, time.monotonic() - opened_at)
         finally:
             uptime = time.monotonic() - opened_at  # before close: closing may be slow
             self._close_port()
             self._set_connected(False)
         return uptime
 
-    def _port_lost(self, exc: BaseException, uptime: float) -> None:
-        if uptime >= self._backoff.cap:
-            # The link was stable, so this is a new outage worth a warning;
-            # a link that drops right after each open stays in the old one.
-            self._outage = self._recovery_logged = False
-        self._report_failure("port lost", exc)
-
-    def _report_failure(self, what: str, exc: BaseException) -> None:
-        # One warning per outage: a panel left unplugged overnight must not
-        # fill the log with a retry every two seconds.
-        if self._outage:
-            log.debug("%s: %s: %s", self.url, what, exc)
-        else:
-            log.warning("%s: %s: %s; retrying until it comes back", self.url, what, exc)
-            self._outage = True
-
     def _try_open(self) -> Any:
         """One open attempt; the port, or None if it failed or stop() was called."""
         try:
             port = self._opener(self.url, **self._settings.kwargs())
         except (serial.SerialException, OSError, ValueError) as exc:
-            self._report_failure("cannot open port", exc)
+            self._reconnector.failed("cannot open port", exc)
             return None
         with self._write_lock:
             if self._stop.is_set():

@@ -35,6 +35,8 @@ _CASE_NO = re.compile(r"[A-Za-z0-9_-]{1,40}")
 # A staff id (工号) is stored with ratings like any other id: the terminal's
 # id rule, so a garbled or over-long one is refused here, never stored.
 _STAFF_ID = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+_ITEM_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+NO_STAFF = "-"      # the staff field of a C frame that names an item code but no staff member
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -68,10 +70,13 @@ class Pong:
 
 @dataclass(frozen=True)
 class CaseEnded:
-    """``C <case_no> [<staff_id>]``: a service ended; solicit one rating for it."""
+    """``C <case_no> [<staff_id> [<item_code>]]``: a service ended; solicit one rating for it. `item_code` is
+    the service item (事项编码) the case belongs to; on the wire a staff field of ``-`` stands for "no staff"
+    before an item code."""
 
     case_no: str
     staff_id: str | None = None
+    item_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,11 +186,15 @@ def _parse_key(field: str, low: int) -> int | None:
 
 
 def _parse_case(fields: list[str]) -> PanelEvent | FrameError:
-    if len(fields) not in (2, 3) or not _CASE_NO.fullmatch(fields[1]):
+    if len(fields) not in (2, 3, 4) or not _CASE_NO.fullmatch(fields[1]):
         return FrameError.INVALID
-    if len(fields) == 3 and not _STAFF_ID.fullmatch(fields[2]):
+    staff = fields[2] if len(fields) >= 3 else None
+    item = fields[3] if len(fields) == 4 else None
+    if staff is not None and not _STAFF_ID.fullmatch(staff):
         return FrameError.INVALID
-    return CaseEnded(fields[1], fields[2] if len(fields) == 3 else None)
+    if item is not None and not _ITEM_CODE.fullmatch(item):
+        return FrameError.INVALID
+    return CaseEnded(fields[1], None if staff == NO_STAFF and item is not None else staff, item)
 
 
 def _parse_staff_in(args: list[str]) -> PanelEvent | FrameError:
@@ -345,10 +354,12 @@ def encode_event(event: PanelEvent, checksum: bool = False) -> bytes:
             body = f"H {model} {firmware}"
         case Pong():
             body = "P"
-        case CaseEnded(case_no=case_no, staff_id=staff_id):
+        case CaseEnded(case_no=case_no, staff_id=staff_id, item_code=item_code):
             if not _CASE_NO.fullmatch(case_no):
                 raise ValueError(f"bad case number: {case_no!r}")
-            body = f"C {case_no}" + (f" {staff_id}" if staff_id is not None else "")
+            fields = [case_no, *([staff_id or NO_STAFF, item_code] if item_code is not None
+                                 else [staff_id] if staff_id is not None else [])]
+            body = "C " + " ".join(fields)
         case StaffIn(staff_id=staff_id):
             body = f"I {staff_id}"
         case StaffOut():

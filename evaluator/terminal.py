@@ -9,11 +9,19 @@ import threading
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.config import Locale, Settings
-from kiosk.devices.sdnotify import Notifier, watchdog_interval_s
-from kiosk.screens.presenter import ScreenName
+from kiosk.screens.presenter import ComplaintLink, ScreenName
 from kiosk.store import Identity, RatingStore, StorageError
+
+if TYPE_CHECKING:   # these bring Kivy, which must not load before prepare_kivy (kiosk.ui.boot)
+    from kiosk.devices.panel_link import PanelLink
+    from kiosk.rating.access import AccessControl
+    from kiosk.screens.scores import ScoresModel
+    from kiosk.screens.technician import Technician
+    from kiosk.ui.app import RatingUi
+    from kiosk.ui.staff import ScoresSource
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +89,7 @@ def run_out_of_service(settings: Settings, error: StorageError) -> int:
     return app.exit_code
 
 
-def complaint_link(settings: Settings):
+def complaint_link(settings: Settings) -> ComplaintLink:
     """Rating uuid → the complaint URL signed with the device key (read when needed: enrollment may come later).
 
     Not enrolled yet: no key the centre could check, so the plain complaint page (None here).
@@ -106,21 +114,22 @@ def complaint_link(settings: Settings):
     return link
 
 
-def staff_access(settings: Settings, store: RatingStore):
+def staff_access(settings: Settings, store: RatingStore) -> tuple[AccessControl, ScoresSource]:
     """What the staff screens need: who may sign in, and the figures they see (read on opening)."""
     from kiosk.rating.access import AccessControl, AccessFile
     from kiosk.screens.scores import build_scores
 
     access = AccessControl(settings, store, AccessFile(settings.sync.state_dir))
 
-    def scores(staff_id: str | None, locale: Locale):
+    def scores(staff_id: str | None, locale: Locale) -> ScoresModel:
         return build_scores(settings, store, locale, staff_id, target=settings.access.target_good_rate)
 
     return access, scores
 
 
-def technician_mode(settings: Settings, store: RatingStore, link, restart, config_path: str | None = None,
-                    background: Callable[[Callable[[], None]], None] | None = None):
+def technician_mode(settings: Settings, store: RatingStore, link: PanelLink | None, restart: Callable[[], None],
+                    config_path: str | None = None,
+                    background: Callable[[Callable[[], None]], None] | None = None) -> Technician:
     """Technician mode on this terminal's store, panel link and centre. `restart` ends the app; systemd
     starts it again. `config_path`: the config.yaml an enrollment must validate with. `background`: where
     the slow actions run (default: a thread of their own)."""
@@ -141,28 +150,22 @@ def technician_mode(settings: Settings, store: RatingStore, link, restart, confi
 def run_headless(settings: Settings) -> int:
     """A button-only terminal: panel, service and store, no screen; until SIGTERM or SIGINT."""
     from kiosk.devices.panel_link import PanelLink
+    from kiosk.devices.terminal_core import MainLoop, TerminalCore
     from kiosk.rating.service import RatingService, ThreadScheduler
 
     store = open_store(settings)
     service = RatingService(settings, store, ThreadScheduler(), ask_reasons=False)
-    link = PanelLink(settings, service)
-    stop = threading.Event()
+    core = TerminalCore(service, PanelLink(settings, service))
+    loop = MainLoop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_args: stop.set())
-    service.start()
-    link.start()
+        signal.signal(signum, lambda *_args: loop.stop())
+    core.start(loop)
     log.info("headless terminal running: panel %s, counter link %s, store %s, mode %s",
              settings.panel.port, settings.counter_link.port, settings.store.path, settings.mode.value)
-    notifier = Notifier()
-    notifier.ready()
-    interval = watchdog_interval_s() or 1.0
     try:
-        while not stop.wait(min(1.0, interval)):
-            notifier.watchdog()
+        loop.run()
     finally:
-        notifier.stopping()
-        link.stop()
-        service.stop()
+        core.stop()
         store.close()
         log.info("headless terminal stopped")
     return 0
@@ -200,7 +203,7 @@ def render_snapshot(settings: Settings, name: str, out: Path, locale: Locale,
     return out
 
 
-def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Path):
+def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Path) -> RatingUi:
     """The staff screens on a throwaway demo store in `scratch`: never the terminal's own store."""
     from datetime import datetime
 
@@ -215,23 +218,25 @@ def _staff_demo(demo: Settings, screen: ScreenName, locale: Locale, scratch: Pat
     # A snapshot draws the check's result: the check runs at once, as no watchdog waits on this window.
     technician = technician_mode(demo, store, None, restart=lambda: None, background=lambda work: work())
     ui = RatingUi(demo, service=None, locale=locale, access=access, scores=scores, technician=lambda: technician)
-    staff_id = demo.counter.staff_id
+    staff, staff_id = ui.staff, demo.counter.staff_id
+    if staff is None or staff_id is None:
+        raise ValueError("staff snapshots need demo_team_settings: staff access and a signed-in staff member")
     if screen is ScreenName.TECHNICIAN:
-        technician.check_storage(locale, ui.staff.open_technician)
+        technician.check_storage(locale, staff.open_technician)
     elif screen is ScreenName.PROVISION:
-        ui.staff.open_technician()
-        ui.staff.open_provision()
+        staff.open_technician()
+        staff.open_provision()
         for key in "pingjia.example.gov.cn":
-            ui.staff.provision_key(key)
-        ui.staff.provision_focus("code")
+            staff.provision_key(key)
+        staff.provision_focus("code")
         for key in "k7m2q":
-            ui.staff.provision_key(key)
+            staff.provision_key(key)
     elif screen is ScreenName.SIGN_IN:
-        ui.staff.open_sign_in()
-        ui.staff.sign_in_choose(staff_id)
+        staff.open_sign_in()
+        staff.sign_in_choose(staff_id)
         for digit in "246":
-            ui.staff.sign_in_key(digit)
+            staff.sign_in_key(digit)
     else:
-        ui.staff.open_scores(staff_id)
+        staff.open_scores(staff_id)
     store.close()
     return ui

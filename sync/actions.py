@@ -7,7 +7,6 @@ timeouts, so the technician screen runs them off the UI thread.
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from kiosk.config import Settings
 from kiosk.store import RatingStore
 from kiosk.store.outbox import Outbox
 from sync.client import CentreClient, Credentials, enrolled_client
-from sync.provision import Provisioned, provision
+from sync.provision import ConfigPath, Provisioned, provision
 from sync.uploader import DrainResult, Uploader
 
 
@@ -27,7 +26,7 @@ class Reachable:
 
 
 class CentreActions:
-    def __init__(self, settings: Settings, store: RatingStore, config_path: str | os.PathLike[str] | None):
+    def __init__(self, settings: Settings, store: RatingStore, config_path: ConfigPath | None) -> None:
         self._settings = settings
         self._store = store
         self._config_path = config_path

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from kiosk.rating.access import AccessFile
 from sync.client import CentreClient, Credentials, SyncError, enrollment_client
 
 log = logging.getLogger(__name__)
+
+ConfigPath = str | os.PathLike[str]
+"""Where config.yaml is, as `kiosk.config.load` takes it."""
 
 ETAG_FILE = "centre.etag"
 PHOTO_DIR = "photos"     # in sync.state_dir, next to centre.yaml, whose staff[].photo paths are relative to it
@@ -46,7 +50,7 @@ class Provisioned:
     config_path: Path
 
 
-def provision(settings: Settings, server: str, code: str, config_path: Path | None = None) -> Provisioned:
+def provision(settings: Settings, server: str, code: str, config_path: ConfigPath | None = None) -> Provisioned:
     """Enroll with `code`; `config_path` is the config.yaml the new centre.yaml must validate with."""
     sync = settings.sync
     client = enrollment_client(sync, server)
@@ -65,7 +69,7 @@ def provision(settings: Settings, server: str, code: str, config_path: Path | No
 
 
 def refresh_config(client: CentreClient, credentials: Credentials, state_dir: Path,
-                   config_path: Path | None) -> bool:
+                   config_path: ConfigPath | None) -> bool:
     """Pull the centre's config; True when a new one was applied (the terminal uses it from its next start)."""
     etag_path = state_dir / ETAG_FILE
     current = _current_overlay(state_dir)
@@ -138,7 +142,7 @@ def centre_pins(config: DeviceConfig) -> dict[str, str]:
             if isinstance(member.get("id"), str) and isinstance(member.get("pin_hash"), str)}
 
 
-def _check(config_path: Path | None, overlay: dict[str, Any]) -> None:
+def _check(config_path: ConfigPath | None, overlay: dict[str, Any]) -> None:
     try:
         load(config_path, centre=overlay)
     except ConfigError as exc:

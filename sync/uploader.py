@@ -10,7 +10,6 @@ reports until the device is provisioned again.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
@@ -28,7 +27,7 @@ from kiosk.store.callbacks import CallbackQueue
 from kiosk.store.outbox import Cursor, EncodedBatch, Outbox
 from kiosk.store.status import SYNC_STATUS_FILE, panel_status
 from sync.client import AuthError, CentreClient, Credentials, GzipBody, SyncError, TransientError, enrolled_client
-from sync.provision import ConfigRejected, refresh_config
+from sync.provision import ConfigPath, ConfigRejected, refresh_config
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class _Judged:
 
 
 class Uploader:
-    def __init__(self, outbox: Outbox, client: CentreClient, device_id: str, batch_size: int = 500):
+    def __init__(self, outbox: Outbox, client: CentreClient, device_id: str, batch_size: int = 500) -> None:
         self._outbox = outbox
         self._client = client
         self._device_id = device_id
@@ -173,7 +172,11 @@ class Uploader:
             progress(result.accepted + result.duplicate + len(result.rejected), total)
 
 
-def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = random.Random()) -> float:
+# One generator per process, seeded from the OS: terminals started together still draw apart.
+_JITTER_RNG = random.Random()
+
+
+def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = _JITTER_RNG) -> float:
     """AWS's full jitter: uniform in [0, min(cap, base·2^attempt)], so devices never retry in step."""
     return rng.uniform(0, min(cap_s, base_s * 2 ** attempt))
 
@@ -182,7 +185,7 @@ class SyncWorker:
     """The `evaluator sync` process: drains, refreshes the centre's config, beats, backs off; stops on `stop`."""
 
     def __init__(self, settings: Settings, store: RatingStore, stop: threading.Event,
-                 config_path: str | os.PathLike[str] | None = None):
+                 config_path: ConfigPath | None = None) -> None:
         """`config_path`: the config.yaml a config pulled from the centre must validate with."""
         self._settings = settings
         self._store = store

@@ -1,4 +1,4 @@
-"""The HTTP face of the collector (docs/sync-protocol.md); logic lives in ingest, enroll and reports."""
+"""The HTTP face of the centre (docs/sync-protocol.md); logic lives in ingest, enroll and reports."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,7 +20,8 @@ from centre import ingest as ingest_mod
 from centre import reports
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
 from centre.db.tables import now_text, open_engine
-from centre.errors import BadInput, CollectorError, Forbidden
+from centre.errors import BadInput, CentreError, Forbidden
+from centre.incoming import first_error
 from contract import (
     HEADER_DEVICE,
     HEADER_NONCE,
@@ -150,7 +151,7 @@ def _device_routes(app: FastAPI) -> None:
         try:
             beat = Heartbeat.model_validate_json(signed.data)
         except ValidationError as exc:
-            raise BadInput(ingest_mod.first_error(exc)) from None
+            raise BadInput(first_error(exc)) from None
         if beat.device_id != signed.device["id"]:
             raise Forbidden("heartbeat device_id is not the signing device")
         devices_mod.record_heartbeat(app.state.engine, beat.device_id, beat.model_dump(mode="json"))
@@ -181,8 +182,8 @@ def _report_routes(app: FastAPI) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(CollectorError)
-    async def collector_error(_request: Request, exc: CollectorError) -> JSONResponse:
+    @app.exception_handler(CentreError)
+    async def centre_error(_request: Request, exc: CentreError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -210,7 +211,7 @@ def _extend_openapi(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
                 components.setdefault(name, definition)
             components.setdefault(model.__name__, body)
         # DeviceConfig keeps its roster as plain objects (a terminal ignores keys it does not know): say what
-        # the reference collector sends in them.
+        # the reference centre sends in them.
         components["DeviceConfig"]["properties"]["staff"]["items"] = {"$ref": "#/components/schemas/StaffRecord"}
         app.openapi_schema = schema
         return schema

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from centre.db.tables import devices, nonces, utcnow
-from centre.errors import BadInput, CollectorError, Forbidden, NotAuthenticated
+from centre.errors import BadInput, CentreError, Forbidden, NotAuthenticated
 from contract import HEADER_DEVICE, MAX_CLOCK_SKEW_S, SignatureError, verify_signature
 
 # A request signed up to MAX_CLOCK_SKEW_S ahead of server time stays replayable
@@ -21,7 +21,7 @@ NONCE_KEEP_S = 2 * MAX_CLOCK_SKEW_S
 MAX_BODY_BYTES = 32 * 1024 * 1024   # inflated; a batch of 500 ratings is far below
 
 
-class UnsupportedEncoding(CollectorError):
+class UnsupportedEncoding(CentreError):
     status = 415
 
 

@@ -1,4 +1,4 @@
-"""The collector's tables (SQLAlchemy Core) and the engine that holds them.
+"""The centre's tables (SQLAlchemy Core) and the engine that holds them.
 
 Portable on purpose: any SQLAlchemy URL works (SQLite by default, PostgreSQL
 in a city's data centre), so no dialect-specific SQL appears anywhere. Times
@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from contract import iso_utc
 
+# Named before the collector became the centre; kept, so an installed centre finds its data where it left it.
 DEFAULT_DB_URL = "sqlite:///var/collector.db"
 
 metadata = MetaData()
@@ -73,7 +74,7 @@ devices = Table(
 ratings = Table(
     "ratings", metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
-    # every field of contract.RatingRecord, exactly as sent
+    # every field of contract.RatingRecord (contract.RATING_FIELDS), exactly as sent; tests/contract checks it
     Column("uuid", String(36), nullable=False, unique=True),
     Column("seq", BigInteger, nullable=False),
     Column("device_id", String, nullable=False),
@@ -179,6 +180,13 @@ def nul_field(values: Mapping[str, Any]) -> str | None:
         if isinstance(value, str) and "\x00" in value:
             return name
     return None
+
+
+def held_rating(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A stored rating's `names` as the wire record has them, to compare with a sent copy or hash again."""
+    fields = {name: row[name] for name in names}
+    fields["clock_suspect"] = bool(fields["clock_suspect"])   # whatever integer a backend gave for the flag
+    return fields
 
 
 _PLAIN_TYPES = (String, Integer, BigInteger, Boolean)   # what sqlite3 and psycopg take as Python gives them

@@ -70,12 +70,12 @@ def touch_devices(sys_input: Path = SYS_INPUT) -> frozenset[str]:
 class TouchWatcher:
     """Calls `replugged` once when a touchscreen appears that the app did not open at start."""
 
-    def __init__(self, replugged: Callable[[], None], sys_input: Path = SYS_INPUT):
+    def __init__(self, replugged: Callable[[], None], sys_input: Path = SYS_INPUT) -> None:
         self._devices = DeviceWatcher("touchscreen", lambda: touch_devices(sys_input))
         self._replugged = replugged
         self.fired = False
 
-    def check(self, *_args) -> None:
+    def check(self, *_args: object) -> None:   # Kivy's Clock passes the time since the last call
         if not self.fired and self._devices.check():
             log.warning("restarting so that the touchscreen is read again")
             self.fired = True

@@ -25,8 +25,18 @@ from typing import Any
 import serial
 
 from drivers.panel import Backoff, PanelStatus, SerialPanel, SerialSettings
-from drivers.panel import PanelMode as DriverMode
-from drivers.protocol import CaseEnded, Hello, KeyPress, PanelEvent, Pong, Solicit, StaffIn, StaffOut, parse_panel_body
+from drivers.protocol import (
+    CaseEnded,
+    FrameError,
+    Hello,
+    KeyPress,
+    PanelEvent,
+    Pong,
+    Solicit,
+    StaffIn,
+    StaffOut,
+    parse_panel_body,
+)
 from kiosk.config import PanelMode, SerialPortSettings, Settings
 from kiosk.rating.service import PressOutcome, RatingService, State, View
 from kiosk.store import StoredRating
@@ -55,7 +65,9 @@ class Lights(enum.Enum):
 
 class PanelLink:
     def __init__(self, settings: Settings, service: RatingService,
-                 opener: Callable[..., Any] = serial.serial_for_url, backoff: Backoff = Backoff()):
+                 opener: Callable[..., Any] = serial.serial_for_url, backoff: Backoff | None = None) -> None:
+        """`backoff`: the delays between reopen attempts of a lost port (Backoff's own by default)."""
+        backoff = backoff or Backoff()
         self._settings = settings
         self._service = service
         self._keys = dict(settings.panel.keys)
@@ -63,20 +75,26 @@ class PanelLink:
         self._lights: Lights | None = None
         self._beeped_for: object = None
         self._lights_lock = threading.Lock()
-        self.panel = self._open(settings.panel, opener, backoff, PortRole.PANEL) if settings.panel.port else None
-        link = settings.counter_link
-        self.counter = self._open(link, opener, backoff, PortRole.COUNTER) if link.port else None
+        self.panel = self._open(settings.panel, opener, backoff, PortRole.PANEL)
+        self.counter = self._open(settings.counter_link, opener, backoff, PortRole.COUNTER)
 
-    def _open(self, port: SerialPortSettings, opener, backoff: Backoff, role: PortRole) -> SerialPanel:
+    def _open(self, port: SerialPortSettings, opener: Callable[..., Any], backoff: Backoff,
+              role: PortRole) -> SerialPanel | None:
+        """The driver of a configured port; None when there is no port to open."""
+        url = port.port
+        if not url:
+            return None
         byte_mode = role is PortRole.PANEL and self._settings.panel.mode is PanelMode.BYTE
-        table = {byte: parse_panel_body(frame) for byte, frame in self._settings.panel.byte_table.items()}
+        # kiosk.config accepts only frames that parse: no FrameError can be left out here.
+        table = {byte: event for byte, frame in self._settings.panel.byte_table.items()
+                 if not isinstance(event := parse_panel_body(frame), FrameError)}
         return SerialPanel(
-            port.port, lambda event: self.handle(event, role),
-            mode=DriverMode.BYTE if byte_mode else DriverMode.LINE,
+            url, lambda event: self.handle(event, role),
+            mode=PanelMode.BYTE if byte_mode else PanelMode.LINE,
             byte_table=table if byte_mode else None,
             settings=SerialSettings(baudrate=port.baudrate),
             backoff=backoff, ping_interval=port.ping_interval_s, checksum=port.checksum,
-            on_state=lambda connected: self._connection_changed(role, port.port, connected),
+            on_state=lambda connected: self._connection_changed(role, url, connected),
             opener=opener)
 
     # -- life cycle --------------------------------------------------------------
@@ -136,10 +154,9 @@ class PanelLink:
 
     def _connection_changed(self, role: PortRole, port: str | None, connected: bool) -> None:
         if connected and role is PortRole.PANEL:
-            with self._lights_lock:
-                self._lights = None          # a replugged panel starts dark: tell it again
+            self._relight()                  # before the record's commit: the citizen sees the keys first
         self._service.record(EventKind.PANEL_CONNECTED if connected else EventKind.PANEL_DISCONNECTED,
-                             role=role.value, port=port)   # publishes the view, which relights the keys
+                             role=role.value, port=port)
 
     # -- service → panel -------------------------------------------------------------
 
@@ -158,12 +175,26 @@ class PanelLink:
             if view.request is not None and view.request is not self._beeped_for:
                 self._beeped_for = view.request
                 self.panel.send_beep()               # a request just opened: call the citizen's attention
-            if view.state in (State.THANKS, State.REASONS, State.CALLBACK) and self._lights is Lights.RATED:
-                return                               # keep the rated key lit while thanking
-            wanted = Lights.ALL if view.accepting else Lights.OFF
-            if wanted is not self._lights:
-                self._lights = wanted
-                if wanted is Lights.ALL:
-                    self.panel.send_all_lit()
-                else:
-                    self.panel.send_light(0)
+            self._light_for(self.panel, view)
+
+    def _relight(self) -> None:
+        """A replugged panel starts dark, whatever it showed before: light it for the service's current view.
+        The view is read under the lights lock, so a rating stored meanwhile lights its key after this, never
+        before it (where this relight would put all keys back on over the rated one)."""
+        if self.panel is None:
+            return
+        with self._lights_lock:
+            self._lights = None
+            self._light_for(self.panel, self._service.view)
+
+    def _light_for(self, panel: SerialPanel, view: View) -> None:
+        """The keys as `view` wants them, sent only if that changes them (lights lock held)."""
+        if view.state in (State.THANKS, State.REASONS, State.CALLBACK) and self._lights is Lights.RATED:
+            return                                   # keep the rated key lit while thanking
+        wanted = Lights.ALL if view.accepting else Lights.OFF
+        if wanted is not self._lights:
+            self._lights = wanted
+            if wanted is Lights.ALL:
+                panel.send_all_lit()
+            else:
+                panel.send_light(0)

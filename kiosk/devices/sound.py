@@ -2,9 +2,8 @@
 
 Which prompt a change of the service's view calls for, and which file plays
 it, are pure functions of the settings and the views. `PromptPlayer` plays
-them through Kivy's audio (the SDL2 mixer); it knows no widget, imports Kivy
-only when it is built (after `kiosk.ui.boot.prepare_kivy`), loads each file
-once, and never lets a missing or broken audio device reach the caller: it
+them through the loader the UI hands it (Kivy's audio, the SDL2 mixer), so it
+imports no Kivy; it loads each file once, and never lets a missing or broken audio device reach the caller: it
 logs once and stays silent. SDL opens the device once per process, so a
 speaker plugged in later is heard only after a restart: `sound_outputs`
 names the cards that can play, for the app to notice a new one.
@@ -16,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from kiosk.config import Locale, PromptStyle, SoundSettings
 from kiosk.rating.service import State, View
@@ -26,8 +25,20 @@ log = logging.getLogger(__name__)
 SOUNDS_DIR = Path(__file__).parent.parent / "sounds"
 PROC_ASOUND = Path("/proc/asound")
 
-# Opens a sound file for the output the UI drives; returns a sound with length, volume, play() and stop().
-SoundLoader = Callable[[str], Any]
+
+class Sound(Protocol):
+    """A loaded sound as the UI's audio hands it back (Kivy's Sound)."""
+
+    length: float      # s; 0 when the mixer could not open a device or decode the file
+    volume: float
+
+    def play(self) -> object: ...
+
+    def stop(self) -> object: ...
+
+
+# Opens a sound file for the output the UI drives; None when it cannot.
+SoundLoader = Callable[[str], Sound | None]
 
 
 class Prompt(str, enum.Enum):
@@ -43,13 +54,13 @@ def prompt_for(previous: View | None, current: View) -> Prompt | None:
     after its reasons if it was a bad review. Re-showing the same view (a
     language switch, staff screens closing) calls for nothing.
     """
-    if current.state is State.AWAITING and current.request is not None:
-        # Identity, not equality: two requests with the same (empty) case number are two services.
-        if previous is None or previous.request is not current.request:
-            return Prompt.REQUEST
-    if current.state is State.THANKS and current.rating is not None:
-        if previous is None or previous.state is not State.THANKS or previous.rating != current.rating:
-            return Prompt.THANKS
+    # Identity, not equality: two requests with the same (empty) case number are two services.
+    if (current.state is State.AWAITING and current.request is not None
+            and (previous is None or previous.request is not current.request)):
+        return Prompt.REQUEST
+    if (current.state is State.THANKS and current.rating is not None
+            and (previous is None or previous.state is not State.THANKS or previous.rating != current.rating)):
+        return Prompt.THANKS
     return None
 
 
@@ -60,8 +71,9 @@ def prompt_file(sound: SoundSettings, prompt: Prompt, locale: Locale) -> Path:
     `_en` one is set); else the shipped prompt of the style and language, else
     the shipped chime, which every build has.
     """
-    chinese = getattr(sound, f"{prompt.value}_prompt")
-    configured = (getattr(sound, f"{prompt.value}_prompt_en") or chinese) if locale is Locale.EN else chinese
+    chinese: Path | None = getattr(sound, f"{prompt.value}_prompt")
+    english: Path | None = getattr(sound, f"{prompt.value}_prompt_en")
+    configured = (english or chinese) if locale is Locale.EN else chinese
     if configured is not None:
         return configured
     spoken = SOUNDS_DIR / f"{prompt.value}-{locale.value}.wav"
@@ -85,16 +97,16 @@ def sound_outputs(proc_asound: Path = PROC_ASOUND) -> frozenset[str]:
 class PromptPlayer:
     """Plays the prompt each view change calls for; one at a time, never raising."""
 
-    def __init__(self, sound: SoundSettings, loader: SoundLoader):
+    def __init__(self, sound: SoundSettings, loader: SoundLoader) -> None:
         """`loader`: opens a sound file for the UI's audio output (kiosk.ui's Kivy SoundLoader), None when it
         cannot; this module plays only what it is handed, so it needs no Kivy of its own."""
         self._sound = sound
         self._open = loader
         self._lock = threading.Lock()        # views may arrive from the panel thread in headless use
         self._previous: View | None = None
-        self._playing = None
+        self._playing: Sound | None = None
         self._silent = False                 # the device failed once: no more tries, no more logs
-        self._loaded: dict[Path, object] = {}
+        self._loaded: dict[Path, Sound] = {}
         for prompt in Prompt:
             for locale in Locale:
                 self._load(prompt_file(sound, prompt, locale))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -63,7 +64,7 @@ class AccessFile:
     def __init__(self, state_dir: Path):
         self.path = state_dir / ACCESS_FILE
 
-    def load(self) -> dict:
+    def load(self) -> dict[str, Any]:
         try:
             data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
@@ -86,14 +87,14 @@ class AccessFile:
             data["centre_staff"] = hashes
             self._save(data)
 
-    def staff_hash(self, data: dict, staff_id: str | None) -> str | None:
+    def staff_hash(self, data: dict[str, Any], staff_id: str | None) -> str | None:
         for source in ("staff", "centre_staff"):
             found = (data.get(source) or {}).get(staff_id)
             if isinstance(found, str):
                 return found
         return None
 
-    def _save(self, data: dict) -> None:
+    def _save(self, data: dict[str, Any]) -> None:
         write_private(self.path, yaml.safe_dump(data, sort_keys=True).encode("utf-8"))
 
 

@@ -12,97 +12,35 @@ listeners are called after it is released.
 """
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
 
 from kiosk.config import Mode, Settings
+from kiosk.rating.listeners import Listeners
+from kiosk.rating.outage import Outage
+from kiosk.rating.session import (
+    CallbackOutcome,
+    PressOutcome,
+    RatingListener,
+    Request,
+    State,
+    SuppressReason,
+    View,
+    ViewListener,
+)
+from kiosk.rating.steps import Steps
+from kiosk.scheduling import Cancellable, Scheduler, ThreadScheduler
 from kiosk.store import RatingStore, StorageError, StoredRating
 from kiosk.store.callbacks import CallbackQueue, CallbackSweeper
 from kiosk.store.tables import Channel, EventKind
 
+__all__ = ["CallbackOutcome", "Cancellable", "PressOutcome", "RatingService", "Request", "Scheduler", "State",
+           "SuppressReason", "ThreadScheduler", "View"]  # the session's values, importable from here as before
+
 log = logging.getLogger(__name__)
-
-
-class State(enum.Enum):
-    IDLE = "idle"                      # solicited mode: waiting for staff or the counter PC to ask
-    AWAITING = "awaiting"              # a press counts (after any cooldown)
-    REASONS = "reasons"                # a bad rating is stored; the citizen may say why
-    CALLBACK = "callback"              # after the reasons: the citizen may leave a number for a call-back
-    THANKS = "thanks"                  # the rating is stored and acknowledged
-    OUT_OF_SERVICE = "out_of_service"  # storage failed: nothing is acknowledged
-
-
-class PressOutcome(enum.Enum):
-    COUNTED = "counted"
-    SUPPRESSED = "suppressed"
-    OUT_OF_SERVICE = "out_of_service"
-
-
-class CallbackOutcome(enum.Enum):
-    STORED = "stored"                  # committed (fsync) before the thanks
-    NO_CONSENT = "no_consent"          # refused: nothing stored
-    INVALID = "invalid"                # not a phone number: nothing stored
-    NOT_OPEN = "not_open"              # the step had ended (timeout) before the submit
-    OUT_OF_SERVICE = "out_of_service"  # storage failed: nothing acknowledged
-
-
-class SuppressReason(str, enum.Enum):
-    COOLDOWN = "cooldown"            # open mode: too soon after the last rating
-    NOT_REQUESTED = "not_requested"  # solicited mode: nobody asked for a rating
-    ALREADY_RATED = "already_rated"  # this service has its one rating
-
-
-class Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
-class Scheduler(Protocol):
-    """Runs a callback once after a delay; the UI passes Kivy's Clock, headless a thread timer."""
-
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
-
-
-class ThreadScheduler:
-    """Scheduler for terminals without a UI loop: one daemon timer per call."""
-
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable:
-        timer = threading.Timer(delay_s, callback)
-        timer.daemon = True
-        timer.start()
-        return timer
-
-
-@dataclass(frozen=True)
-class Request:
-    """One solicited service (一次一评), open until its one press or its window closes."""
-
-    case_no: str | None
-    staff_id: str | None
-    source: str
-
-
-@dataclass(frozen=True)
-class View:
-    """Everything a screen needs to draw the current moment; replaced, never mutated."""
-
-    state: State
-    mode: Mode
-    accepting: bool                       # a press now would count
-    staff_id: str | None = None
-    request: Request | None = None
-    rating: StoredRating | None = None    # the rating being thanked for / asked reasons of
-    selected_reasons: frozenset[str] = field(default_factory=frozenset)
-    error: str | None = None
-    callback_left: bool = False           # thanks: this citizen left a number for a call-back
-
-
-ViewListener = Callable[[View], None]
-RatingListener = Callable[[StoredRating], None]
 
 
 class RatingService:
@@ -112,19 +50,15 @@ class RatingService:
         self._settings = settings
         self._ask_reasons = ask_reasons and bool(settings.bad_reasons)
         self._store = store
-        self._scheduler = scheduler
         self._monotonic = monotonic
         self._lock = threading.RLock()
-        self._timer: Cancellable | None = None
-        self._cooldown_timer: Cancellable | None = None
         self._cooldown_until = float("-inf")
-        self._failed_at: str | None = None
-        self._interrupted: list[Request] = []   # requests an outage closed, recorded as unrated on recovery
-        self._step = 0  # bumped on every transition; a timer armed in an older step is stale
+        self._outage = Outage(store)
+        self._steps = Steps(scheduler, self._lock, self._publish)
         self._view = View(state=self._resting_state(), mode=settings.mode,
                           accepting=settings.mode is Mode.OPEN, staff_id=settings.counter.staff_id)
-        self._view_listeners: list[ViewListener] = []
-        self._rating_listeners: list[RatingListener] = []
+        self._view_listeners = Listeners[View]()
+        self._rating_listeners = Listeners[StoredRating]()
         callback = settings.citizen.callback
         self._callbacks = CallbackQueue(store)
         self._sweeper = CallbackSweeper(self._callbacks, scheduler, callback.purge_interval_s, callback.retention_days)
@@ -136,10 +70,10 @@ class RatingService:
         return self._view
 
     def add_view_listener(self, listener: ViewListener) -> None:
-        self._view_listeners.append(listener)
+        self._view_listeners.add(listener)
 
     def add_rating_listener(self, listener: RatingListener) -> None:
-        self._rating_listeners.append(listener)
+        self._rating_listeners.add(listener)
 
     # -- life cycle --------------------------------------------------------
 
@@ -153,7 +87,8 @@ class RatingService:
                 last = None
                 self._fail(exc)  # starts out of service; the probe records the outage later
             previous = last["detail"] if last else {}
-            if self._view.state is not State.OUT_OF_SERVICE and self._record_or_fail(EventKind.STARTED, mode=mode, config=digest, staff_id=self._view.staff_id):
+            if self._view.state is not State.OUT_OF_SERVICE and self._record_or_fail(
+                    EventKind.STARTED, mode=mode, config=digest, staff_id=self._view.staff_id):
                 if previous and previous.get("mode") != mode:
                     self._record_or_fail(EventKind.MODE_CHANGED, previous=previous.get("mode"), current=mode)
                 if previous and previous.get("config") != digest:
@@ -164,7 +99,7 @@ class RatingService:
     def stop(self) -> None:
         self._sweeper.stop()
         with self._lock:
-            self._cancel_timers()
+            self._steps.cancel()
             if self._view.state is not State.OUT_OF_SERVICE:
                 self._try_record(EventKind.STOPPED)
 
@@ -192,12 +127,12 @@ class RatingService:
             elif view.state is State.REASONS:
                 self._finish_reasons(timed_out=False)
             elif view.state is State.CALLBACK:
-                self._cancel_timers()     # the next service starts: the unsent number is dropped
+                self._steps.cancel()     # the next service starts: the unsent number is dropped
             request = Request(case_no=case_no, staff_id=staff_id, source=source)
             if self._record_or_fail(EventKind.SOLICITED, case_no=case_no, staff_id=staff_id, source=source):
                 self._cooldown_until = float("-inf")  # a new service: the last citizen's cooldown is over
-                self._enter(State.AWAITING, request=request, rating=None, selected_reasons=frozenset())
-                self._arm(self._settings.timings.solicit_window_s, self._window_closed)
+                self._enter(State.AWAITING, request=request, rating=None)
+                self._steps.arm(self._settings.timings.solicit_window_s, self._window_closed)
         self._publish()
         return self._view.state is not State.OUT_OF_SERVICE
 
@@ -225,17 +160,16 @@ class RatingService:
         """From the reason step: keep the reasons picked so far, then ask for a number."""
         with self._lock:
             if self._view.state is State.REASONS and self.offers_callback and self._store_reasons(timed_out=False):
-                self._enter(State.CALLBACK, selected_reasons=frozenset())
-                self._arm(self._settings.timings.reason_timeout_s, self._callback_timed_out)
+                self._enter(State.CALLBACK, request=self._view.request, rating=self._view.rating)
+                self._steps.arm(self._settings.timings.reason_timeout_s, self._callback_timed_out)
         self._publish()
 
     def callback_activity(self) -> None:
         """A tap on the call-back screen: the step's timeout counts from the last one."""
         with self._lock:
             if self._view.state is State.CALLBACK:
-                self._step += 1
-                self._cancel_timers()
-                self._arm(self._settings.timings.reason_timeout_s, self._callback_timed_out)
+                self._steps.next()
+                self._steps.arm(self._settings.timings.reason_timeout_s, self._callback_timed_out)
 
     def submit_callback(self, phone: str, consented: bool, consent_version: str) -> CallbackOutcome:
         """Store a call-back request for the rating being thanked for; only with consent, only a valid number."""
@@ -308,15 +242,15 @@ class RatingService:
         try:
             rating = self._store.append_rating(
                 level, channel, self._settings.mode.value,
-                staff_id=(request.staff_id if request and request.staff_id else view.staff_id),
+                staff_id=request.credited(view.staff_id) if request else view.staff_id,
                 case_no=request.case_no if request else None)
         except StorageError as exc:
             self._fail(exc)
             return PressOutcome.OUT_OF_SERVICE, None
         self._cooldown_until = self._monotonic() + self._settings.timings.cooldown_s
         if level in self._settings.bad_levels and self._ask_reasons:
-            self._enter(State.REASONS, request=None, rating=rating, selected_reasons=frozenset())
-            self._arm(self._settings.timings.reason_timeout_s, self._reasons_timed_out)
+            self._enter(State.REASONS, request=None, rating=rating)
+            self._steps.arm(self._settings.timings.reason_timeout_s, self._reasons_timed_out)
         else:
             self._thank(rating)
         return PressOutcome.COUNTED, rating
@@ -331,9 +265,8 @@ class RatingService:
         return None
 
     def _thank(self, rating: StoredRating, callback_left: bool = False) -> None:
-        self._enter(State.THANKS, request=None, rating=rating, selected_reasons=frozenset(),
-                    callback_left=callback_left)
-        self._arm(self._settings.timings.thanks_s, self._thanks_over)
+        self._enter(State.THANKS, request=None, rating=rating, callback_left=callback_left)
+        self._steps.arm(self._settings.timings.thanks_s, self._thanks_over)
 
     def _finish_reasons(self, timed_out: bool) -> None:
         if self._store_reasons(timed_out):
@@ -353,13 +286,13 @@ class RatingService:
         return True
 
     def _close_unrated(self, request: Request) -> None:
-        # Credited like the rating would have been: the case's staff, else whoever is signed in.
+        # Credited like the rating would have been.
         self._record_or_fail(EventKind.UNRATED, case_no=request.case_no,
-                             staff_id=request.staff_id or self._view.staff_id, source=request.source)
+                             staff_id=request.credited(self._view.staff_id), source=request.source)
 
     def _rest(self) -> None:
         """Back to the state the mode rests in, with any cooldown still honoured."""
-        self._enter(self._resting_state(), request=None, rating=None, selected_reasons=frozenset())
+        self._enter(self._resting_state(), request=None, rating=None)
         self._await_cooldown()
 
     def _await_cooldown(self) -> None:
@@ -371,34 +304,24 @@ class RatingService:
         """
         if self._view.state is State.AWAITING and not self._view.accepting:
             remaining = max(0.0, self._cooldown_until - self._monotonic())
-            self._cooldown_timer = self._scheduler.call_later(remaining, self._cooldown_over)
+            self._steps.wait_cooldown(remaining, self._cooldown_over)
 
     def _resting_state(self) -> State:
         return State.AWAITING if self._settings.mode is Mode.OPEN else State.IDLE
 
-    def _enter(self, state: State, **changes: object) -> None:
-        self._cancel_timers()
-        self._step += 1
-        view = replace(self._view, **{"error": None, "callback_left": False, **changes, "state": state})
+    def _enter(self, state: State, *, request: Request | None, rating: StoredRating | None,
+               error: str | None = None, callback_left: bool = False) -> None:
+        """A new step: its timers gone, no reason ticked; `request` and `rating` are named so none is kept by
+        oversight (the call-back step keeps the reasons step's rating, explicitly)."""
+        self._steps.next()
+        view = replace(self._view, state=state, request=request, rating=rating, selected_reasons=frozenset(),
+                       error=error, callback_left=callback_left)
         self._view = replace(view, accepting=self._accepting(view))
 
     def _accepting(self, view: View) -> bool:
         return self._suppression(view) is None and view.state is State.AWAITING
 
-    # -- timers --------------------------------------------------------------
-
-    def _arm(self, delay_s: float, callback: Callable[[], None]) -> None:
-        """Schedule the current step's end; a stale timer finds the step gone and does nothing."""
-        step = self._step
-
-        def fire() -> None:
-            with self._lock:
-                if self._step != step:
-                    return
-                callback()
-            self._publish()
-
-        self._timer = self._scheduler.call_later(delay_s, fire)
+    # -- step ends (lock held) -----------------------------------------------
 
     def _window_closed(self) -> None:
         request = self._view.request
@@ -423,12 +346,6 @@ class RatingService:
             self._await_cooldown()
         self._publish()
 
-    def _cancel_timers(self) -> None:
-        for timer in (self._timer, self._cooldown_timer):
-            if timer is not None:
-                timer.cancel()
-        self._timer = self._cooldown_timer = None
-
     # -- storage failure and recovery -----------------------------------------
 
     def _record_or_fail(self, kind: EventKind, **detail: object) -> bool:
@@ -448,53 +365,28 @@ class RatingService:
     def _fail(self, exc: StorageError) -> None:
         if self._view.state is not State.OUT_OF_SERVICE:
             log.error("storage failed, out of service: %s", exc)
-            self._failed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        if self._view.request is not None:
-            # The outage closes this request unanswered; it is recorded as unrated once
-            # storage works again, so every request still ends in a rating or an unrated.
-            request = self._view.request
-            self._interrupted.append(replace(request, staff_id=request.staff_id or self._view.staff_id))
-        self._enter(State.OUT_OF_SERVICE, request=None, rating=None, selected_reasons=frozenset(),
-                    error=str(exc))
-        self._timer = self._scheduler.call_later(self._settings.timings.storage_retry_s, self._probe)
+        self._outage.fail(self._view)
+        self._enter(State.OUT_OF_SERVICE, request=None, rating=None, error=str(exc))
+        self._steps.retry(self._settings.timings.storage_retry_s, self._probe)
 
     def _probe(self) -> None:
-        """Retry storage with a real write: the record of the outage itself."""
         with self._lock:
             if self._view.state is not State.OUT_OF_SERVICE:
                 return
             try:
-                self._store.probe_writable()
-                self._store.record_event(EventKind.STORAGE_FAILED, since=self._failed_at, error=self._view.error)
-                self._store.record_event(EventKind.STORAGE_RECOVERED, since=self._failed_at)
-                while self._interrupted:
-                    request = self._interrupted[0]
-                    self._store.record_event(EventKind.UNRATED, case_no=request.case_no, staff_id=request.staff_id,
-                                             source=request.source, closed_by="storage_failure")
-                    self._interrupted.pop(0)
+                self._outage.recover(self._view.error)
             except StorageError as exc:
                 self._view = replace(self._view, error=str(exc))
-                self._timer = self._scheduler.call_later(self._settings.timings.storage_retry_s, self._probe)
+                self._steps.retry(self._settings.timings.storage_retry_s, self._probe)
                 return
             log.warning("storage works again; back in service")
-            self._failed_at = None
             self._rest()
         self._publish()
 
     # -- notification (lock released) --------------------------------------
 
     def _publish(self) -> None:
-        view = self._view
-        for listener in list(self._view_listeners):
-            _call_safely(listener, view)
+        self._view_listeners.tell(self._view)
 
     def _announce(self, rating: StoredRating) -> None:
-        for listener in list(self._rating_listeners):
-            _call_safely(listener, rating)
-
-
-def _call_safely(listener: Callable[[object], None], value: object) -> None:
-    try:
-        listener(value)
-    except Exception:  # a broken screen or panel must not undo or block a stored rating
-        log.exception("listener %r failed", listener)
+        self._rating_listeners.tell(rating)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from contract import LANDLINE_PATTERN, MOBILE_PATTERN
 from kiosk.config import CallbackSettings, Locale
+from kiosk.screens.texts import Voice
 
 MAX_DIGITS = 12          # the longest landline: 0 + 3-digit area code + 8 digits
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "C", "0", "←")   # C clears, ← deletes one
@@ -30,27 +31,7 @@ class Message(str, enum.Enum):
 
 ERRORS = frozenset(Message) - {Message.HINT}
 
-_TEXT = {
-    "title": ("请留下您的电话，我们将回电", "Leave your number and we will call you back"),
-    "submit": ("提交", "Submit"),
-    "cancel": ("不用了", "No, thanks"),
-    "callback": ("留下电话，请回电", "Request a call-back"),
-    "thanks_callback": ("我们已收到您的回电请求，会尽快与您联系", "We have your request and will call you back soon"),
-    Message.HINT: ("请输入手机号码，或带区号的固定电话", "Enter a mobile number, or a landline with its area code"),
-    Message.NO_CONSENT: ("请先勾选上方的同意条款，否则不会保存您的号码",
-                         "Please tick the consent box first: without it your number is not kept"),
-    Message.EMPTY: ("请输入电话号码", "Please enter a phone number"),
-    Message.MOBILE_LENGTH: ("手机号码应为 11 位，您输入了 {n} 位", "A mobile number has 11 digits; you typed {n}"),
-    Message.MOBILE_PREFIX: ("手机号码应以 13–19 开头", "A mobile number starts with 13 to 19"),
-    Message.LANDLINE: ("固定电话请输入区号和号码，如 010 6512 3456",
-                       "For a landline, type the area code and number, e.g. 010 6512 3456"),
-    Message.NOT_A_PHONE: ("号码有误：请输入手机号码，或带区号的固定电话",
-                          "Not a phone number: enter a mobile number, or a landline with its area code"),
-}
-
-
-def say(key: str | Message, locale: Locale, **values: object) -> str:
-    return locale.pick(*_TEXT[key]).format(**values)
+say = Voice("callback")   # the messages are keyed by their Message values
 
 
 def check_phone(digits: str) -> Message | None:

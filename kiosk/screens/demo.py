@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from kiosk.config import Mode, Settings, StaffMember
 from kiosk.rating.service import Request, State, View
@@ -21,7 +22,7 @@ DEMO_COMPLAINT = "https://12345.example.gov.cn/tousu?unit=unit-0001"
 
 # Snapshot names beyond one per screen: a state of a screen that looks different enough to have its own.
 BAD_THANKS = "thanks_bad"          # the thanks after a bad review, with the complaint QR code
-SNAPSHOTS: tuple[str, ...] = tuple(screen.value for screen in ScreenName) + (BAD_THANKS,)
+SNAPSHOTS: tuple[str, ...] = (*(screen.value for screen in ScreenName), BAD_THANKS)
 
 
 def snapshot_screen(name: str) -> ScreenName:
@@ -78,7 +79,14 @@ def demo_view(screen: ScreenName | str, settings: Settings) -> View:
     raise ValueError(f"no demo for screen {screen}")
 
 
-def show_demo(ui, screen: ScreenName | str, settings: Settings) -> None:
+class DemoShown(Protocol):
+    """What `show_demo` draws on: kiosk.ui's RatingUi, which this layer may not import."""
+
+    def show(self, view: View) -> None: ...
+    def attract_now(self) -> None: ...
+
+
+def show_demo(ui: DemoShown, screen: ScreenName | str, settings: Settings) -> None:
     """Draw the demo view of `screen` (a ScreenName or a name in SNAPSHOTS) on a kiosk.ui.app.RatingUi; the
     attract screen is its view left untouched."""
     ui.show(demo_view(screen, settings))

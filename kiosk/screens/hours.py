@@ -9,24 +9,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kiosk.config import Locale, OpeningPeriod
+from kiosk.config import Locale, OpeningPeriod, Weekday
+from kiosk.screens.texts import Voice
 
-_DAY_NAMES = {
-    Locale.ZH: ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
-    Locale.EN: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-_TEXT = {
-    "heading": ("办公时间", "Opening hours"),
-    "closed": ("休息", "closed"),
-    "open_now": ("正在办公", "Open now"),
-    "closed_now": ("非办公时间", "Closed now"),
-    "through": ("至", "–"),
-    "and": ("、", ", "),
-}
-
-
-def _t(key: str, locale: Locale) -> str:
-    return locale.pick(*_TEXT[key])
+say = Voice("hours")
+Period = tuple[dt.time, dt.time]   # open, close
 
 
 @dataclass(frozen=True)
@@ -37,7 +24,7 @@ class HoursModel:
     open_now: bool
 
 
-def periods_on(hours: Iterable[OpeningPeriod], weekday: int) -> list[tuple[dt.time, dt.time]]:
+def periods_on(hours: Iterable[OpeningPeriod], weekday: int) -> list[Period]:
     """The (open, close) periods of one weekday (Monday = 0), in order."""
     return sorted((p.open, p.close) for p in hours if any(day.index == weekday for day in p.days))
 
@@ -53,7 +40,7 @@ def present(hours: tuple[OpeningPeriod, ...], local: dt.datetime, locale: Locale
     if not hours:
         return None
     by_day = [tuple(periods_on(hours, day)) for day in range(7)]
-    groups: list[tuple[list[int], tuple]] = []      # days in order, grouped by identical periods
+    groups: list[tuple[list[int], tuple[Period, ...]]] = []      # days in order, grouped by identical periods
     for day, periods in enumerate(by_day):
         for days, shared in groups:
             if shared == periods:
@@ -63,33 +50,27 @@ def present(hours: tuple[OpeningPeriod, ...], local: dt.datetime, locale: Locale
             groups.append(([day], periods))
     lines = []
     for days, periods in groups:
-        when = "  ".join(f"{start:%H:%M}–{end:%H:%M}" for start, end in periods) or _t("closed", locale)
+        when = "  ".join(f"{start:%H:%M}–{end:%H:%M}" for start, end in periods) or say("closed", locale)
         lines.append(f"{_days(days, locale)}  {when}")
     now_open = is_open(hours, local)
-    return HoursModel(_t("heading", locale), tuple(lines), _t("open_now" if now_open else "closed_now", locale),
+    return HoursModel(say("heading", locale), tuple(lines), say("open_now" if now_open else "closed_now", locale),
                       now_open)
 
 
 def _days(days: list[int], locale: Locale) -> str:
     """[0, 1, 2, 3, 4] → 周一至周五; [0, 2, 5] → 周一、周三、周六; runs of three or more become ranges."""
-    names, parts, run = _DAY_NAMES[locale], [], [days[0]]
-    for day in days[1:] + [None]:
+    names, parts, run = [say(day, locale) for day in Weekday], [], [days[0]]
+    for day in [*days[1:], None]:
         if day is not None and day == run[-1] + 1:
             run.append(day)
             continue
         if len(run) >= 3:
-            parts.append(f"{names[run[0]]}{_t('through', locale)}{names[run[-1]]}")
+            parts.append(f"{names[run[0]]}{say('through', locale)}{names[run[-1]]}")
         else:
             parts.extend(names[d] for d in run)
         if day is not None:
             run = [day]
-    return _t("and", locale).join(parts)
-
-
-def all_texts() -> str:
-    """Every character these lines may hold, for the font check."""
-    names = "".join("".join(day_names) for day_names in _DAY_NAMES.values())
-    return "".join(zh + en for zh, en in _TEXT.values()) + names + "–:0123456789"
+    return say("and", locale).join(parts)
 
 
 def next_change(hours: Iterable[OpeningPeriod], local: dt.datetime) -> dt.datetime | None:

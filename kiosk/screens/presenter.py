@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from kiosk.config import Locale, Mode, Settings
 from kiosk.rating.service import State, View
-from kiosk.screens import callback_form as callback
 from kiosk.screens import hours
 from kiosk.screens.photos import PhotoChecker
+from kiosk.screens.texts import say
 
 
 class ScreenName(str, enum.Enum):
@@ -39,37 +39,6 @@ SCREEN_FOR_STATE = {
     State.THANKS: ScreenName.THANKS,
     State.OUT_OF_SERVICE: ScreenName.OUT_OF_SERVICE,
 }
-
-_TEXT = {
-    "prompt": ("请您对本次服务进行评价", "Please rate our service"),
-    "cooldown": ("感谢您的评价，请稍候…", "Thank you. One moment, please…"),
-    "case": ("业务编号", "Case"),
-    "waiting": ("欢迎光临", "Welcome"),
-    "waiting_hint": ("办理业务后，请在此评价", "You can rate our service here after your visit"),
-    "attract_hint": ("请触摸屏幕，对本次服务进行评价", "Touch the screen to rate our service"),
-    "no_staff": ("暂无工作人员签到", "No staff signed in"),
-    "staff_no": ("工号", "Staff No."),
-    "reasons_title": ("很抱歉给您带来不好的体验", "We are sorry about your experience"),
-    "reasons_prompt": ("请选择不满意的原因（可多选）", "What went wrong? (choose any)"),
-    "solicit": ("请评价", "Ask for rating"),
-    "submit": ("提交", "Submit"),
-    "skip": ("跳过", "Skip"),
-    "thanks": ("感谢您的评价！", "Thank you for your rating!"),
-    "thanks_good": ("欢迎您再次光临", "We look forward to seeing you again"),
-    "thanks_bad": ("我们会认真改进，谢谢您的意见", "We will act on it. Thank you for telling us"),
-    "recorded_as": ("您的评价：", "Your rating: "),
-    "qr_complaint": ("如需投诉，请用手机扫码", "To file a complaint, scan with your phone"),
-    "qr_questionnaire": ("扫码提出意见和建议", "Scan to give us your comments"),
-    "oos_title": ("评价器暂停服务", "Evaluator temporarily out of service"),
-    "oos_body": ("评价暂时无法保存，请联系工作人员。恢复后将自动继续。",
-                 "Ratings cannot be saved right now. Please tell a member of staff. "
-                 "The terminal resumes by itself."),
-}
-
-
-def text(key: str, locale: Locale) -> str:
-    return locale.pick(*_TEXT[key])
-
 
 @dataclass(frozen=True)
 class LevelButtonModel:
@@ -163,26 +132,27 @@ class Presenter:
                           for reason in settings.bad_reasons),
             rated_level=rated,
             detail=view.error or "",
-            rated_caption=text("recorded_as", locale) + rated.label if rated else "",
+            rated_caption=say("thanks.recorded_as", locale) + rated.label if rated else "",
             # 请评价 means nothing on the attract screen: the terminal is always ready, a touch returns to rating.
-            solicit_label="" if screen is ScreenName.ATTRACT else text("solicit", locale),
-            submit_label=text("submit", locale),
-            skip_label=text("skip", locale),
+            solicit_label="" if screen is ScreenName.ATTRACT else say("waiting.solicit", locale),
+            submit_label=say("reasons.submit", locale),
+            skip_label=say("reasons.skip", locale),
             language_label="English" if locale is Locale.ZH else "中文",
             hours=hours.present(settings.unit.opening_hours, self.now(), locale)
             if screen in _WAITING_SCREENS else None,
-            callback_label=callback.say("callback", locale)
+            callback_label=say("reasons.callback", locale)
             if screen is ScreenName.REASONS and settings.citizen.callback.enabled else "",
             **self._qr(screen, view, locale),
         )
 
     def _qr(self, screen: ScreenName, view: View, locale: Locale) -> dict[str, str]:
         citizen = self._settings.citizen
-        if shows_complaint_qr(self._settings, view):
+        # The rating and the URL are restated for the type checker: shows_complaint_qr requires both.
+        if shows_complaint_qr(self._settings, view) and view.rating is not None and citizen.complaint_url:
             link = self._complaint_link(view.rating.uuid) if self._complaint_link else None
-            return {"qr_payload": link or citizen.complaint_url, "qr_caption": text("qr_complaint", locale)}
+            return {"qr_payload": link or citizen.complaint_url, "qr_caption": say("thanks.qr_complaint", locale)}
         if screen in _WAITING_SCREENS and citizen.questionnaire_url:
-            return {"qr_payload": citizen.questionnaire_url, "qr_caption": text("qr_questionnaire", locale)}
+            return {"qr_payload": citizen.questionnaire_url, "qr_caption": say("waiting.qr_questionnaire", locale)}
         return {}
 
     def _level(self, value: int, locale: Locale) -> LevelButtonModel:
@@ -192,45 +162,32 @@ class Presenter:
     def _headline(self, screen: ScreenName, view: View, locale: Locale) -> tuple[str, str]:
         if screen is ScreenName.RATING:
             case = view.request.case_no if view.request else None
-            subtitle = f"{text('case', locale)} {case}" if case else ""
-            return text("prompt" if view.accepting else "cooldown", locale), subtitle
+            subtitle = f"{say('rating.case', locale)} {case}" if case else ""
+            return say("rating.prompt" if view.accepting else "rating.cooldown", locale), subtitle
         if screen in _WAITING_SCREENS:
-            return text("waiting", locale), text("waiting_hint" if screen is ScreenName.WAITING else "attract_hint",
-                                                  locale)
+            hint = "waiting.hint" if screen is ScreenName.WAITING else "waiting.attract_hint"
+            return say("waiting.title", locale), say(hint, locale)
         if screen is ScreenName.REASONS:
-            return text("reasons_title", locale), text("reasons_prompt", locale)
+            return say("reasons.title", locale), say("reasons.prompt", locale)
         if screen is ScreenName.CALLBACK:
-            return callback.say("title", locale), ""
+            return say("callback.title", locale), ""
         if screen is ScreenName.THANKS:
             if view.callback_left:
-                return text("thanks", locale), callback.say("thanks_callback", locale)
+                return say("thanks.title", locale), say("thanks.callback", locale)
             bad = view.rating is not None and view.rating.level in self._settings.bad_levels
-            return text("thanks", locale), text("thanks_bad" if bad else "thanks_good", locale)
-        return text("oos_title", locale), text("oos_body", locale)
+            return say("thanks.title", locale), say("thanks.bad" if bad else "thanks.good", locale)
+        return say("out_of_service.title", locale), say("out_of_service.body", locale)
 
     def _staff(self, view: View, locale: Locale) -> tuple[str, str, str]:
         staff_id = (view.request.staff_id if view.request and view.request.staff_id else None) or view.staff_id
         if staff_id is None:
-            return text("no_staff", locale), "", ""
+            return say("staff_card.nobody", locale), "", ""
         member = self._settings.staff_member(staff_id)
         if member is None:  # signed in by the counter PC with an id the roster does not know yet
-            return staff_id, f"{text('staff_no', locale)} {staff_id}", ""
+            return staff_id, f"{say('staff_card.staff_no', locale)} {staff_id}", ""
         english = locale is Locale.EN
         name = member.name_en if english and member.name_en else member.name
         post = member.post_en if english and member.post_en else member.post
         post = f"  ·  {post}" if post else ""
-        return name, f"{text('staff_no', locale)} {member.id}{post}", self._photos.usable(member.id, member.photo)
-
-
-def all_texts(settings: Settings) -> str:
-    """Every character the screens may draw, for checking the font covers them."""
-    parts = [zh + en for zh, en in _TEXT.values()]
-    parts += [zh + en for zh, en in callback._TEXT.values()]
-    parts += [settings.citizen.callback.consent_zh, settings.citizen.callback.consent_en]
-    parts += [level.zh + level.en for level in settings.levels]
-    parts += [reason.zh + reason.en for reason in settings.bad_reasons]
-    parts += [hours.all_texts()]
-    parts += [settings.unit.name, settings.unit.name_en, settings.counter.name, settings.counter.name_en]
-    parts += [member.name + (member.name_en or "") + member.post + (member.post_en or "")
-              for member in settings.staff]
-    return "".join(parts)
+        line = f"{say('staff_card.staff_no', locale)} {member.id}{post}"
+        return name, line, self._photos.usable(member.id, member.photo)

@@ -13,33 +13,14 @@ from zoneinfo import ZoneInfo
 from kiosk.config import Locale, Settings
 from kiosk.rating import scoring
 from kiosk.rating.scoring import DayPoint, StaffRow
+from kiosk.screens.texts import Voice
 from kiosk.store import RatingStore
 from kiosk.store.outbox import Outbox
 from kiosk.store.status import read_sync_status
 
 Rgba = tuple[float, float, float, float]
 
-_TEXT = {
-    "title": ("今日评价", "Today's ratings"),
-    "total": ("评价总数", "Ratings"),
-    "good_rate": ("好评率", "Good rate"),
-    "target": ("目标", "Target"),
-    "unrated": ("未评价", "Unrated"),
-    "suppressed": ("无效按键", "Ignored presses"),
-    "bad_reviews": ("差评", "Bad reviews"),
-    "no_reason": ("未选原因", "No reason given"),
-    "staff": ("工作人员", "Staff"),
-    "no_staff": ("未签到", "Nobody signed in"),
-    "trend": ("近{days}天好评率", "Good rate, last {days} days"),
-    "queue": ("待上传", "Waiting to upload"),
-    "last_upload": ("最近上传", "Last upload"),
-    "never": ("从未", "Never"),
-    "no_sync": ("未配置上传", "Upload not set up"),
-}
-
-
-def text(key: str, locale: Locale) -> str:
-    return locale.pick(*_TEXT[key])
+say = Voice("scores")
 
 
 def rate_text(rate: float | None) -> str:
@@ -106,7 +87,7 @@ class ScoresModel:
     staff: tuple[StaffLine, ...]
     trend: tuple[DayPoint, ...]        # oldest first; good_rate None on days without ratings
     sync: SyncInfo
-    texts: dict[str, str]              # headings in the locale, keyed as in _TEXT
+    texts: dict[str, str]              # every "scores" text of the catalog in the locale, by name
 
 
 def build_scores(settings: Settings, store: RatingStore, locale: Locale, signed_in: str | None,
@@ -138,13 +119,13 @@ def build_scores(settings: Settings, store: RatingStore, locale: Locale, signed_
         staff=_staff_lines(settings, scoring.staff_table(store, day, zone, bad_levels), locale, signed_in),
         trend=tuple(scoring.trend(store, day, trend_days, zone, bad_levels)),
         sync=_sync(settings, store, locale, zone),
-        texts={key: text(key, locale).format(days=trend_days) for key in _TEXT},
+        texts={name: say(name, locale, days=trend_days) for name in say.names()},
     )
 
 
 def staff_name(settings: Settings, staff_id: str | None, locale: Locale) -> str:
     if staff_id is None:
-        return text("no_staff", locale)
+        return say("no_staff", locale)
     member = settings.staff_member(staff_id)
     if member is None:   # the counter PC may sign in an id the roster does not know yet
         return staff_id
@@ -186,9 +167,6 @@ def _sync(settings: Settings, store: RatingStore, locale: Locale, zone: ZoneInfo
     except (TypeError, ValueError):   # a file from another release, or half-written: say "never", not crash
         last = None
     configured = settings.sync.server is not None
-    if last is not None:
-        shown = last.strftime("%m-%d %H:%M")
-    else:
-        shown = text("never" if configured else "no_sync", locale)
+    shown = last.strftime("%m-%d %H:%M") if last is not None else say("never" if configured else "no_sync", locale)
     return SyncInfo(configured=configured, queue_depth=depth.ratings, oldest_pending_at=depth.oldest_rating_at,
                     last_success_at=last, last_success_text=shown)

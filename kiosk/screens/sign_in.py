@@ -10,26 +10,12 @@ from dataclasses import dataclass
 
 from kiosk.config import Locale, Settings
 from kiosk.rating.access import AccessControl, Attempt, Outcome, Role
+from kiosk.screens.texts import Voice
 
 MAX_SECRET = 16
 TECHNICIAN = "__technician__"
 
-_TEXT = {
-    "title": ("工作人员登录", "Staff sign-in"),
-    "pick": ("请选择您的姓名，然后输入密码", "Choose your name, then enter your PIN"),
-    "technician": ("技术员", "Technician"),
-    "wrong": ("密码错误，还可尝试 {n} 次", "Wrong PIN: {n} tries left"),
-    "locked": ("错误次数过多，请 {m} 分钟后再试", "Too many wrong tries: try again in {m} min"),
-    "choose_first": ("请先选择您的姓名", "Choose your name first"),
-    "ok": ("确定", "OK"),
-    "back": ("返回", "Back"),
-    "serve": ("在此窗口服务", "Serve at this counter"),
-    "leave_counter": ("结束在此窗口服务", "Stop serving here"),
-}
-
-
-def say(key: str, locale: Locale, **values: object) -> str:
-    return locale.pick(*_TEXT[key]).format(**values)
+say = Voice("sign_in")
 
 
 @dataclass(frozen=True)
@@ -58,7 +44,7 @@ class SignInForm:
     def reset(self) -> None:
         self.chosen: str | None = None
         self.secret = ""
-        self._message: tuple[str, dict] | None = None
+        self._message: tuple[str, dict[str, object]] | None = None
 
     def choose(self, key: str) -> None:
         self.chosen, self.secret, self._message = key, "", None

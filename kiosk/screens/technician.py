@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from kiosk import __version__
 from kiosk.config import Locale, Settings
 from kiosk.rating.scoring import today
+from kiosk.screens.texts import Voice
 from kiosk.store import RatingStore, StorageError
 from kiosk.store.export import NoStick, export_csv
 from kiosk.store.status import gather
@@ -28,43 +29,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_DAYS = 31
 
-_TEXT = {
-    "title": ("技术员模式", "Technician mode"),
-    "device": ("设备", "Device"), "store": ("存储", "Storage"), "sync": ("上传", "Upload"),
-    "panel": ("按键面板", "Panel"), "clock": ("时钟", "Clock"),
-    "check": ("检查存储", "Check storage"), "export": ("导出近31天评价", "Export last 31 days"),
-    "scores": ("查看评分", "Scores"), "restart": ("重启程序", "Restart"), "back": ("返回", "Back"),
-    "test_key": ("测试按键", "Test key"),
-    "ok_storage": ("存储完好：{n} 条评价，哈希链完整", "Storage intact: {n} ratings, hash chain unbroken"),
-    "bad_storage": ("存储异常：{why}", "Storage problem: {why}"),
-    "exported": ("已导出 {n} 条到 {path}", "{n} ratings written to {path}"),
-    "export_failed": ("导出失败：{why}", "Export failed: {why}"),
-    "no_stick": ("导出失败：{path} 未挂载U盘（插入并挂载U盘后再导出）",
-                 "Export failed: no USB stick mounted at {path} (mount one there and export again)"),
-    "lit": ("已点亮按键 {key}", "Key {key} lit"),
-    "no_panel": ("未连接按键面板", "No panel connected"),
-    "hint": ("二维码：设备登记信息", "QR: device registration"),
-    "frames": ("面板收发记录", "Panel frames"), "reconnect": ("重连面板", "Reconnect panel"),
-    "reconnecting": ("正在重连面板…", "Reconnecting the panel…"),
-    "test_connection": ("测试连接", "Test connection"), "sync_now": ("立即上传", "Upload now"),
-    "provision": ("设备登记", "Enroll"),
-    "working": ("请稍候…", "Working…"),
-    "checking": ("正在检查存储，请稍候…", "Checking the storage…"),
-    "exporting": ("正在导出到U盘，请稍候…", "Exporting to the USB stick…"),
-    "reachable": ("已连接 {server}（{ms:.0f} 毫秒）", "Reached {server} ({ms:.0f} ms)"),
-    "unreachable": ("无法连接：{why}", "Cannot reach the centre: {why}"),
-    "uploading": ("上传中 {n}/{total}", "Uploading {n}/{total}"),
-    "uploaded": ("已上传：{ok} 条，拒收 {rejected} 条", "Uploaded: {ok}, rejected {rejected}"),
-    "upload_failed": ("上传失败：{why}", "Upload failed: {why}"),
-    "no_centre": ("未配置上传", "Upload not set up"),
-    "provisioned": ("已登记为 {device}，重启后生效", "Enrolled as {device}; restart to apply"),
-    "provision_failed": ("登记失败：{why}", "Enrollment failed: {why}"),
-    "server": ("服务器地址", "Server URL"), "code": ("登记码", "Enrollment code"), "submit": ("提交", "Submit"),
-}
-
-
-def say(text_key: str, locale: Locale, **values: object) -> str:
-    return locale.pick(*_TEXT[text_key]).format(**values)
+say = Voice("technician")
 
 
 class Action(str, enum.Enum):
@@ -171,9 +136,9 @@ class Technician:
     @staticmethod
     def labels(locale: Locale) -> dict[str, str]:
         """Button and field labels of the technician screens."""
-        return {key: say(key, locale) for key in ("check", "export", "scores", "restart", "back", "test_key",
-                                                  "hint", "reconnect", "test_connection", "sync_now",
-                                                  "provision", "server", "code", "submit")}
+        keys = ("check", "export", "scores", "restart", "back", "test_key", "hint", "reconnect", "test_connection",
+                "sync_now", "provision", "server", "code", "submit")
+        return {key: say(key, locale, days=EXPORT_DAYS) for key in keys}
 
     def qr_payload(self) -> str:
         """For asset registration with a phone: who this terminal is, nothing secret."""

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from sqlalchemy import delete, func, select
 
 from contract import PHONE_PATTERN, iso_utc
+from kiosk.scheduling import Cancellable, Scheduler
 from kiosk.store import RatingStore, StorageError
 from kiosk.store.tables import EventKind, callback_requests, events
 
@@ -58,9 +58,11 @@ class CallbackQueue:
             raise ValueError("not a mainland mobile or landline number with area code")
         requested_at = iso_utc(self._store.now())
         with self._store.transaction(write=True) as conn:
-            row_id = conn.execute(callback_requests.insert().values(
+            key = conn.execute(callback_requests.insert().values(
                 rating_uuid=rating_uuid, phone=phone, consent_version=consent_version,
-                created_at=requested_at)).inserted_primary_key[0]
+                created_at=requested_at)).inserted_primary_key
+            assert key is not None   # SQLAlchemy has one for every single-row INSERT
+            row_id: int = key[0]
             conn.execute(events.insert(), self._store.event_row(
                 EventKind.CALLBACK_REQUESTED, callback_id=row_id, rating_uuid=rating_uuid,
                 consent_version=consent_version))
@@ -79,7 +81,8 @@ class CallbackQueue:
     def newest(self) -> str | None:
         """When the newest request still held was made (None when none is held)."""
         with self._store.transaction(write=False) as conn:
-            return conn.execute(select(func.max(callback_requests.c.created_at))).scalar_one()
+            newest: str | None = conn.execute(select(func.max(callback_requests.c.created_at))).scalar_one()
+        return newest
 
     def any_newer_than(self, moment: str | None) -> bool:
         """Is a request held that was made after `moment` (any at all, for None)? Indexed: cheap to poll."""
@@ -121,19 +124,15 @@ class CallbackQueue:
         return len(rows)
 
 
-class _Scheduler(Protocol):
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> object: ...
-
-
 class CallbackSweeper:
     """Runs `purge` every `interval_s` on the service's scheduler (Kivy's Clock, or a thread timer headless)."""
 
-    def __init__(self, queue: CallbackQueue, scheduler: _Scheduler, interval_s: float, retention_days: float):
+    def __init__(self, queue: CallbackQueue, scheduler: Scheduler, interval_s: float, retention_days: float):
         self._queue = queue
         self._scheduler = scheduler
         self._interval_s = interval_s
         self._retention_days = retention_days
-        self._timer: object | None = None
+        self._timer: Cancellable | None = None
         self._running = False
 
     def start(self) -> None:
@@ -143,7 +142,7 @@ class CallbackSweeper:
     def stop(self) -> None:
         self._running = False
         if self._timer is not None:
-            self._timer.cancel()   # type: ignore[attr-defined]
+            self._timer.cancel()
             self._timer = None
 
     def sweep(self) -> None:

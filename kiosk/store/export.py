@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from contract import iso_utc
 from kiosk.config import Settings
@@ -103,7 +104,7 @@ def export_csv(store: RatingStore, settings: Settings, since: date, until: date,
     return Exported(out, written)
 
 
-def _chunk(store: RatingStore, in_range, after_seq: int) -> list[tuple[dict, list[str]]]:
+def _chunk(store: RatingStore, in_range: ColumnElement[bool], after_seq: int) -> list[tuple[dict[str, Any], list[str]]]:
     with store.transaction(write=False) as conn:
         rows = [dict(row._mapping) for row in conn.execute(
             select(ratings).where(in_range & (ratings.c.seq > after_seq)).order_by(ratings.c.seq).limit(CHUNK))]
@@ -117,7 +118,7 @@ def _chunk(store: RatingStore, in_range, after_seq: int) -> list[tuple[dict, lis
     return [(row, codes.get(row["uuid"], [])) for row in rows]
 
 
-def _line(row: dict, codes: list[str], zone: ZoneInfo, labels: dict[int, str], bad: set[int]) -> list[object]:
+def _line(row: dict[str, Any], codes: list[str], zone: ZoneInfo, labels: dict[int, str], bad: set[int]) -> list[object]:
     local = datetime.fromisoformat(row["recorded_at"]).astimezone(zone)
     return [row["seq"], row["uuid"], row["recorded_at"], local.strftime("%Y-%m-%d %H:%M:%S"), row["level"],
             labels.get(row["level"], ""), int(row["level"] in bad), " ".join(codes), row["channel"], row["mode"],

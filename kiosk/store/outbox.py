@@ -8,17 +8,20 @@ RatingStore; WAL lets it read while the terminal writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 
-from contract import HASHED_FIELDS
 from kiosk.store import RatingStore
-from kiosk.store.tables import SyncState, events, rating_reasons, ratings
+from kiosk.store.database import driver
+from kiosk.store.queries import event_dict
+from kiosk.store.tables import WIRE_COLUMNS, SyncState, events, rating_reasons, ratings
 
 _PENDING = SyncState.PENDING.value
+
+T = TypeVar("T")
 
 
 def _json_member(name: str) -> str:
@@ -31,7 +34,7 @@ def _json_member(name: str) -> str:
 # in Python and encoding them took two thirds of the device's time per batch. Members in sorted order,
 # as canonical_json writes them.
 _PENDING_RATINGS_JSON = ("SELECT seq, uuid, json_object("
-                         + ", ".join(_json_member(name) for name in sorted(HASHED_FIELDS + ("hash",)))
+                         + ", ".join(_json_member(name) for name in sorted(WIRE_COLUMNS))
                          + ") FROM ratings WHERE sync_state = ? AND seq > ? ORDER BY seq LIMIT ?")
 
 
@@ -96,7 +99,7 @@ class Outbox:
     def next_encoded(self, limit: int, after: Cursor = Cursor()) -> EncodedBatch:
         """The oldest pending ratings, reasons and events after `after`, at most `limit` of each."""
         with self._store.transaction(write=False) as conn:
-            raw = conn.connection.driver_connection
+            raw = driver(conn)
             rows = raw.execute(_PENDING_RATINGS_JSON, (_PENDING, after.seq, limit)).fetchall()
             reasons = conn.execute(select(rating_reasons.c.id, rating_reasons.c.rating_uuid, rating_reasons.c.code,
                                           rating_reasons.c.recorded_at)
@@ -112,7 +115,7 @@ class Outbox:
             uuids=[row[1] for row in rows],
             seqs=(rows[0][0], rows[-1][0]) if rows else None,
             reasons=[dict(row._mapping) for row in reasons],
-            events=[{**row._mapping, "detail": json.loads(row.detail)} for row in evts],
+            events=[event_dict(row._mapping) for row in evts],
             after=Cursor(rows[-1][0] if rows else after.seq, reasons[-1].id if reasons else after.reason_id,
                          evts[-1].id if evts else after.event_id))
 
@@ -131,12 +134,12 @@ class Outbox:
                 conn.execute(update(ratings).where((ratings.c.sync_state == _PENDING)
                                                    & ratings.c.seq.between(*seq_range)).values(**synced))
                 uuids = []
-            for chunk in _chunks(uuids):
-                conn.execute(update(ratings).where(ratings.c.uuid.in_(chunk)).values(**synced))
-            for chunk in _chunks(reason_ids):
-                conn.execute(update(rating_reasons).where(rating_reasons.c.id.in_(chunk)).values(**synced))
-            for chunk in _chunks(event_ids):
-                conn.execute(update(events).where(events.c.id.in_(chunk)).values(**synced))
+            for some_uuids in _chunks(uuids):
+                conn.execute(update(ratings).where(ratings.c.uuid.in_(some_uuids)).values(**synced))
+            for some_ids in _chunks(reason_ids):
+                conn.execute(update(rating_reasons).where(rating_reasons.c.id.in_(some_ids)).values(**synced))
+            for some_ids in _chunks(event_ids):
+                conn.execute(update(events).where(events.c.id.in_(some_ids)).values(**synced))
 
     def mark_rejected(self, rejected: dict[str, str]) -> None:
         """Ratings the centre refused: kept, with the reason, out of the queue."""
@@ -163,7 +166,7 @@ class Outbox:
                 is not None
 
 
-def _chunks(values: list, size: int = 500) -> Iterable[list]:
+def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:
     # SQLite limits the number of bound parameters in one statement.
     for start in range(0, len(values), size):
         yield values[start:start + size]

@@ -59,9 +59,10 @@ def panel_status(store: RatingStore) -> dict[str, Any]:
 
 def read_sync_status(state_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((state_dir / SYNC_STATUS_FILE).read_text(encoding="utf-8"))
+        state: dict[str, Any] = json.loads((state_dir / SYNC_STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return state
 
 
 def gather(settings: Settings, store: RatingStore | None, now: datetime | None = None,

@@ -27,6 +27,8 @@ from sqlalchemy import (
     Text,
 )
 
+from contract import HASHED_FIELDS
+
 
 class Channel(str, enum.Enum):
     TOUCH = "touch"
@@ -118,6 +120,9 @@ events = Table(
     Index("ix_events_kind_recorded_at", "kind", "recorded_at"),
     Index("ix_events_sync_state_id", "sync_state", "id"),
 )
+
+# The ratings columns the wire record carries and the hash chain covers: all but the sync columns.
+WIRE_COLUMNS: tuple[str, ...] = (*HASHED_FIELDS, "hash")
 
 # A phone number left for a call-back about a bad review (migration 0004); deleted, never updated.
 callback_requests = Table(

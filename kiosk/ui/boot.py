@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kiosk.config import InputMode, Settings
 from kiosk.devices.input_watch import Touchscreen, touchscreens
-from kiosk.screens.presenter import all_texts
+from kiosk.screens.texts import all_texts
 from kiosk.ui.fonts import find_font
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,10 @@ Rect = tuple[float, float, float, float]   # x, y, width, height
 _TRACK = (0.86, 0.88, 0.91, 1)
 
 
-class _Chart(Widget):
+class _Chart(Widget):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     ink = ColorProperty((0.12, 0.14, 0.18, 1))
 
-    def __init__(self, **kwargs: Any):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._redraw = Clock.create_trigger(self._draw)   # coalesce size, pos and data changes
         self.bind(pos=self._redraw, size=self._redraw, ink=self._redraw)
@@ -66,7 +66,7 @@ class LevelBars(_Chart):
     label_share = NumericProperty(0.28)   # of the width, for the level names
     count_share = NumericProperty(0.14)   # of the width, for the counts after the bars
 
-    def __init__(self, **kwargs: Any):
+    def __init__(self, **kwargs: Any) -> None:
         self.bar_rects: list[Rect] = []
         super().__init__(**kwargs)
         self.bind(entries=self._redraw, label_share=self._redraw, count_share=self._redraw)
@@ -116,7 +116,7 @@ class RateGauge(_Chart):
     below_colour = ColorProperty((0.73, 0.11, 0.11, 1))
     mark_colour = ColorProperty((0.12, 0.14, 0.18, 1))
 
-    def __init__(self, **kwargs: Any):
+    def __init__(self, **kwargs: Any) -> None:
         self.track_rect: Rect = (0.0, 0.0, 0.0, 0.0)
         self.fill_rect: Rect = (0.0, 0.0, 0.0, 0.0)
         self.target_x = 0.0
@@ -164,7 +164,7 @@ class TrendChart(_Chart):
     last_text = StringProperty("")
     target_text = StringProperty("")
 
-    def __init__(self, **kwargs: Any):
+    def __init__(self, **kwargs: Any) -> None:
         self.segments: list[list[float]] = []   # flat x, y lists: one per run of days with ratings
         self.dots: list[tuple[float, float]] = []
         self.gaps: list[int] = []               # indices of days drawn as gaps
@@ -208,7 +208,7 @@ class TrendChart(_Chart):
                                                self.right - plot[0] - plot[2] - 6, caption_h), font)
 
     def _y(self, rate: float, plot: Rect) -> float:
-        floor = min(max(0.0, self.floor), 0.99)
+        floor: float = min(max(0.0, self.floor), 0.99)
         share = (min(1.0, max(floor, rate)) - floor) / (1 - floor)
         return plot[1] + plot[3] * share
 

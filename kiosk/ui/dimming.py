@@ -1,8 +1,9 @@
-"""Inactivity on the Kivy side: the idle timers, dimming's veil and the touch that only wakes (logic: kiosk.screens.idle,
-kiosk.screens.dimmer)."""
+"""Inactivity on the Kivy side: the idle timers, dimming's veil and the touch that only wakes
+(logic: kiosk.screens.idle, kiosk.screens.dimmer)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
@@ -12,10 +13,25 @@ from kiosk.config import UiSettings
 from kiosk.screens.dimmer import Brightness, Dimmer
 
 
+class Switch(Protocol):
+    """What IdleWatch runs: kiosk.screens.idle.IdleSwitch or kiosk.screens.dimmer.Dimmer."""
+
+    def activity(self) -> bool: ...
+
+    def allow(self, allowed: bool) -> object: ...
+
+    def due_in(self) -> float | None: ...
+
+    def tick(self) -> bool: ...
+
+
+_S = TypeVar("_S", bound=Switch)
+
+
 class Veil:
     """A black layer over everything the manager draws, for terminals without a writable backlight."""
 
-    def __init__(self, widget, awake: float):
+    def __init__(self, widget: Any, awake: float) -> None:
         self._awake = awake
         with widget.canvas.after:
             self._colour = Color(0, 0, 0, 0)
@@ -24,25 +40,27 @@ class Veil:
 
     @property
     def alpha(self) -> float:
-        return self._colour.a
+        alpha: float = self._colour.a
+        return alpha
 
     def set(self, share: float) -> None:
         # Awake means no veil at all, whatever backlight share `brightness` asks of a real backlight.
         self._colour.a = 0.0 if share >= self._awake else 1.0 - share
 
-    def _follow(self, widget, _value) -> None:
+    def _follow(self, widget: Any, _value: object) -> None:
         self._rect.pos, self._rect.size = widget.pos, widget.size
 
 
-class IdleWatch:
-    """Runs an idle switch (kiosk.screens.idle.IdleSwitch, kiosk.screens.dimmer.Dimmer) on Kivy's Clock: `allowed()` is asked
-    again when it falls due, and `went_idle()` is called when it turns idle."""
+class IdleWatch(Generic[_S]):
+    """Runs an idle switch on Kivy's Clock: `allowed()` is asked again when it falls due, and `went_idle()`
+    is called when it turns idle."""
 
-    def __init__(self, switch, allowed: Callable[[], bool], went_idle: Callable[[], None] | None = None):
+    def __init__(self, switch: _S, allowed: Callable[[], bool],
+                 went_idle: Callable[[], None] | None = None) -> None:
         self.switch = switch
         self._allowed = allowed
         self._went_idle = went_idle
-        self._event = None
+        self._event: Any = None      # the pending Clock event
 
     def activity(self) -> bool:
         """A touch, key or new view; True if the switch was idle."""
@@ -78,7 +96,8 @@ class IdleWatch:
 class ScreenDimmer:
     """Dims `manager` (its backlight, else a veil) once `may_dim()` has held for `ui.dim_after_s` untouched."""
 
-    def __init__(self, manager, settings: UiSettings, backlight: Backlight | None, may_dim: Callable[[], bool]):
+    def __init__(self, manager: Any, settings: UiSettings, backlight: Backlight | None,
+                 may_dim: Callable[[], bool]) -> None:
         self.veil = Veil(manager, settings.brightness)
         self.dimmer = Dimmer(settings.dim_after_s, settings.brightness, settings.dim_brightness,
                              backlight or self.veil, fallback=self.veil)

@@ -53,7 +53,7 @@ _UNICODE_SUBTABLES = ((3, 10), (0, 6), (0, 4), (3, 1), (0, 3), (0, 2), (0, 1), (
 def _cmap_lookup(data: bytes, codepoints: set[int]) -> set[int]:
     """Which of `codepoints` the font's best Unicode subtable (format 12 or 4) maps to a real glyph."""
     count = struct.unpack_from(">H", data, 2)[0]
-    records = {}
+    records: dict[tuple[int, int], int] = {}     # (platform, encoding) → subtable offset
     for index in range(count):
         platform, encoding, offset = struct.unpack_from(">HHI", data, 4 + 8 * index)
         records.setdefault((platform, encoding), offset)

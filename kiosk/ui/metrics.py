@@ -12,6 +12,7 @@ report no DPI or a wrong one (SDL's kmsdrm and offscreen drivers say 96).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from kivy.event import EventDispatcher
 from kivy.properties import NumericProperty
@@ -31,7 +32,7 @@ def px_per_mm(size_px: tuple[int, int], diagonal_in: float | None, reported_dpi:
     return math.hypot(*size_px) / (diagonal_in * MM_PER_INCH)
 
 
-class Physical(EventDispatcher):
+class Physical(EventDispatcher):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """Follows the window: `mm` is one millimetre in pixels, `touch` the smallest touch target, `qr` the side a
     QR code should have for a phone to scan it, `text` the smallest font size a citizen must read."""
 
@@ -40,10 +41,10 @@ class Physical(EventDispatcher):
     qr = NumericProperty(25 * 96 / MM_PER_INCH)
     text = NumericProperty(TEXT_FLOOR_PX)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._ui: UiSettings | None = None
-        self._window = None
+        self._window: Any = None     # Kivy's Window, once configured
 
     def configure(self, ui: UiSettings) -> None:
         """Called with the terminal's settings before its screens are built, and again if they change."""
@@ -57,6 +58,7 @@ class Physical(EventDispatcher):
 
     def _update(self) -> None:
         ui = self._ui
+        assert ui is not None         # configure() sets it before it binds the window to this
         # The window's own dpi, which is what Metrics.dpi reports, but not Metrics.dpi itself: in Kivy 2.3, a
         # Metrics.dpi read before anything has read Metrics.dp caches dp as -1 for good, and every dp() in
         # the .kv rules turns negative (the staff table and technician rows drew with negative heights).

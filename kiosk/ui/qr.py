@@ -7,6 +7,7 @@ instead of a screen-sized image.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import qrcode
 from kivy.clock import Clock
@@ -51,12 +52,12 @@ def luminance_rows_bottom_up(matrix: list[list[bool]]) -> bytes:
     return b"".join(bytes(_DARK if dark else _LIGHT for dark in row) for row in reversed(matrix))
 
 
-class QrCode(Widget):
+class QrCode(Widget):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """`payload` as a square QR code, centred, as large as the widget's shorter side."""
 
     payload = StringProperty("")
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         self.matrix: list[list[bool]] = []
         self.texture: Texture | None = None
         self._built_for: str | None = None
@@ -69,7 +70,7 @@ class QrCode(Widget):
         self.bind(pos=self._redraw, size=self._redraw, payload=self._redraw)
         self._redraw()
 
-    def _draw(self, *_args) -> None:
+    def _draw(self, *_args: object) -> None:
         if self.payload != self._built_for:
             self._rebuild()
         side = min(self.width, self.height) if self.texture is not None else 0

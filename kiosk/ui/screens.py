@@ -2,6 +2,8 @@
 controller (the App) turns touches into service calls."""
 from __future__ import annotations
 
+from typing import Any
+
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -10,17 +12,20 @@ from kivy.uix.screenmanager import Screen
 
 from kiosk.screens.callback_form import KEYS as CALLBACK_KEYS
 from kiosk.screens.presenter import ScreenModel
+from kiosk.screens.scores import ScoresModel
+from kiosk.screens.sign_in import SignInModel
+from kiosk.screens.technician import ProvisionForm, TechnicianModel
 from kiosk.ui.charts import LevelBars, RateGauge, TrendChart  # noqa: F401  (registered for scores.kv)
 from kiosk.ui.widgets import LevelButton, ReasonToggle, dim
 
 
-class ModelScreen(Screen):
+class ModelScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     model: ScreenModel | None = ObjectProperty(None, allownone=True)
     controller = ObjectProperty(None, allownone=True)
 
 
 class RatingScreen(ModelScreen):
-    def on_model(self, _screen, model: ScreenModel | None) -> None:
+    def on_model(self, _screen: Any, model: ScreenModel | None) -> None:
         if model is None:
             return
         row = self.ids.levels
@@ -33,7 +38,7 @@ class RatingScreen(ModelScreen):
                 button.bind(on_release=self._pressed)
                 row.add_widget(button)
             row.shown_levels = model.levels
-        for button, level in zip(reversed(row.children), model.levels):
+        for button, level in zip(reversed(row.children), model.levels, strict=False):
             button.accepting = model.accepting
             button.background = level.rgba if model.accepting else dim(level.rgba)
 
@@ -50,7 +55,7 @@ class WaitingScreen(ModelScreen):
     open_now = BooleanProperty(False)
     hours_line_count = NumericProperty(1)
 
-    def on_model(self, _screen, model: ScreenModel | None) -> None:
+    def on_model(self, _screen: Any, model: ScreenModel | None) -> None:
         hours = model.hours if model is not None else None
         self.hours_heading = hours.heading if hours else ""
         self.hours_lines = "\n".join(hours.lines) if hours else ""
@@ -60,7 +65,7 @@ class WaitingScreen(ModelScreen):
 
 
 class ReasonsScreen(ModelScreen):
-    def on_model(self, _screen, model: ScreenModel | None) -> None:
+    def on_model(self, _screen: Any, model: ScreenModel | None) -> None:
         if model is None:
             return
         grid = self.ids.reasons
@@ -70,11 +75,11 @@ class ReasonsScreen(ModelScreen):
             for code, label in codes:
                 grid.add_widget(ReasonToggle(code=code, text=label, controller=self.controller))
             grid.shown_reasons = codes
-        for toggle, reason in zip(reversed(grid.children), model.reasons):
+        for toggle, reason in zip(reversed(grid.children), model.reasons, strict=False):
             toggle.state = "down" if reason.selected else "normal"
 
 
-class KeypadButton(Button):
+class KeypadButton(Button):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """A key of a number keypad: the citizen's call-back and the staff's PIN (rule in widgets.kv)."""
 
 
@@ -83,7 +88,7 @@ class CallbackScreen(ModelScreen):
 
     form_model = ObjectProperty(None, allownone=True)
 
-    def on_kv_post(self, _base) -> None:
+    def on_kv_post(self, _base: Any) -> None:
         for key in CALLBACK_KEYS:
             button = KeypadButton(text=key)
             button.bind(on_release=lambda b: self.controller.key(b.text))
@@ -91,13 +96,13 @@ class CallbackScreen(ModelScreen):
 
 
 class ThanksScreen(ModelScreen):
-    def on_touch_down(self, touch) -> bool:
+    def on_touch_down(self, touch: Any) -> bool:
         # The thanks screen has nothing to press: a touch means "done", which closes a complaint QR code
         # kept up for scanning (the staff corner and the dimmer have seen the touch already).
         if self.collide_point(*touch.pos) and self.controller is not None:
             self.controller.dismiss_thanks()
             return True
-        return super().on_touch_down(touch)
+        return bool(super().on_touch_down(touch))
 
 
 class OutOfServiceScreen(ModelScreen):
@@ -107,7 +112,7 @@ class OutOfServiceScreen(ModelScreen):
 # -- staff screens (behind the hidden corner) ------------------------------------------
 
 
-class ChoiceButton(Button):
+class ChoiceButton(Button):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     key = StringProperty("")
     selected = BooleanProperty(False)
 
@@ -115,19 +120,19 @@ class ChoiceButton(Button):
 KEYPAD = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "C", "0", "←")   # C clears, ← deletes one
 
 
-class SignInScreen(Screen):
+class SignInScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """Draws a SignInModel; the form (kiosk.screens.sign_in) decides everything."""
 
     form_model = ObjectProperty(None, allownone=True)
     controller = ObjectProperty(None, allownone=True)
 
-    def on_kv_post(self, _base) -> None:
+    def on_kv_post(self, _base: Any) -> None:
         for key in KEYPAD:
             button = KeypadButton(text=key)
             button.bind(on_release=lambda b: self.controller.sign_in_key(b.text))
             self.ids.keypad.add_widget(button)
 
-    def on_form_model(self, _screen, model) -> None:
+    def on_form_model(self, _screen: Any, model: SignInModel | None) -> None:
         if model is None:
             return
         box = self.ids.choices
@@ -137,14 +142,14 @@ class SignInScreen(Screen):
                 button = ChoiceButton(key=choice.key)
                 button.bind(on_release=lambda b: self.controller.sign_in_choose(b.key))
                 box.add_widget(button)
-        for button, choice in zip(reversed(box.children), model.choices):
+        for button, choice in zip(reversed(box.children), model.choices, strict=False):
             button.text, button.selected = choice.label, choice.selected
 
     def submit(self) -> None:
         self.controller.sign_in_submit()
 
 
-class ScoreLine(BoxLayout):
+class ScoreLine(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """One row of the staff table or the bad-review list: text left and right."""
 
     left = StringProperty("")
@@ -153,7 +158,7 @@ class ScoreLine(BoxLayout):
     highlighted = BooleanProperty(False)
 
 
-class ScoresScreen(Screen):
+class ScoresScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """Draws a kiosk.screens.scores.ScoresModel; read-only."""
 
     model = ObjectProperty(None, allownone=True)
@@ -162,7 +167,7 @@ class ScoresScreen(Screen):
     back_label = StringProperty("")
     counter_label = StringProperty("")     # 在此窗口服务 or 结束在此窗口服务; empty: no such button
 
-    def on_model(self, _screen, model) -> None:
+    def on_model(self, _screen: Any, model: ScoresModel | None) -> None:
         if model is None:
             return
         highlighted = [line for line in model.staff if line.highlighted]
@@ -180,20 +185,20 @@ class ScoresScreen(Screen):
                                          right="、".join(review.reasons) or model.texts["no_reason"]))
 
 
-class TechnicianScreen(Screen):
+class TechnicianScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """Draws a kiosk.screens.technician.TechnicianModel; each button is one Technician method."""
 
     model = ObjectProperty(None, allownone=True)
     controller = ObjectProperty(None, allownone=True)
     message = StringProperty("")
 
-    def on_kv_post(self, _base) -> None:
+    def on_kv_post(self, _base: Any) -> None:
         for key in range(1, 6):
             button = KeypadButton(text=str(key))
             button.bind(on_release=lambda b: self.controller.technician_test_key(int(b.text)))
             self.ids.test_keys.add_widget(button)
 
-    def on_model(self, _screen, model) -> None:
+    def on_model(self, _screen: Any, model: TechnicianModel | None) -> None:
         if model is None:
             return
         box = self.ids.sections
@@ -205,10 +210,10 @@ class TechnicianScreen(Screen):
 
 
 # The on-screen keyboard for enrollment: what URLs and enrollment codes need, nothing more.
-KEYBOARD = tuple("1234567890qwertyuiopasdfghjkl:zxcvbnm./-_") + ("←",)
+KEYBOARD = (*"1234567890qwertyuiopasdfghjkl:zxcvbnm./-_", "←")
 
 
-class ProvisionScreen(Screen):
+class ProvisionScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """Server URL and enrollment code typed on an on-screen keyboard (kiosk.screens.technician.ProvisionForm)."""
 
     controller = ObjectProperty(None, allownone=True)
@@ -222,13 +227,13 @@ class ProvisionScreen(Screen):
     focus = StringProperty("server")
     message = StringProperty("")
 
-    def on_kv_post(self, _base) -> None:
+    def on_kv_post(self, _base: Any) -> None:
         for key in KEYBOARD:
             button = KeypadButton(text=key)
             button.bind(on_release=lambda b: self.controller.provision_key(b.text))
             self.ids.keyboard.add_widget(button)
 
-    def show(self, form, labels: dict[str, str]) -> None:
+    def show(self, form: ProvisionForm, labels: dict[str, str]) -> None:
         self.title, self.back_label, self.submit_label = labels["provision"], labels["back"], labels["submit"]
         self.server_label, self.code_label = labels["server"], labels["code"]
         self.server, self.code, self.focus = form.server, form.code, form.focus.value

@@ -10,7 +10,7 @@ import enum
 import logging
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from kivy.clock import Clock
 from kivy.uix.screenmanager import ScreenManager
@@ -18,6 +18,7 @@ from kivy.uix.screenmanager import ScreenManager
 from kiosk.config import Corner, Locale, Settings
 from kiosk.rating.access import AccessControl, Outcome, Role
 from kiosk.rating.service import RatingService
+from kiosk.screens.scores import ScoresModel
 from kiosk.screens.sign_in import SignInForm, counter_label, say
 from kiosk.screens.technician import ProvisionField, Technician
 from kiosk.screens.technician import say as say_technician
@@ -25,7 +26,8 @@ from kiosk.ui import kv, screens
 
 log = logging.getLogger(__name__)
 
-ScoresSource = Callable[[str | None, Locale], Any]   # (signed-in staff id, locale) → kiosk.screens.scores.ScoresModel
+ScoresSource = Callable[[str | None, Locale], ScoresModel]   # (signed-in staff id, locale) → the figures
+_Screen = TypeVar("_Screen")
 
 
 class StaffMode(str, enum.Enum):
@@ -39,7 +41,7 @@ class StaffMode(str, enum.Enum):
 class StaffScreens:
     def __init__(self, settings: Settings, manager: ScreenManager, access: AccessControl, scores: ScoresSource,
                  locale: Callable[[], Locale], leave: Callable[[], None],
-                 technician: Callable[[], Technician] | None = None, service: RatingService | None = None):
+                 technician: Callable[[], Technician] | None = None, service: RatingService | None = None) -> None:
         """`leave`: show the citizen's current screen again; `technician`: makes what technician mode does;
         `service`: where a staff member signed in by PIN takes (or leaves) the counter (None: no such button).
 
@@ -66,6 +68,13 @@ class StaffScreens:
             self._technician = self._make_technician()
         return self._technician
 
+    @property
+    def _tech(self) -> Technician:
+        """What technician mode's buttons act on: they show only after a technician signed in, so there is one."""
+        technician = self.technician
+        assert technician is not None
+        return technician
+
     @cached_property
     def sign_in_screen(self) -> screens.SignInScreen:
         return self._add(screens.SignInScreen, StaffMode.SIGN_IN)
@@ -82,7 +91,7 @@ class StaffScreens:
     def provision_screen(self) -> screens.ProvisionScreen:
         return self._add(screens.ProvisionScreen, StaffMode.PROVISION)
 
-    def _add(self, cls, mode: StaffMode):
+    def _add(self, cls: Callable[..., _Screen], mode: StaffMode) -> _Screen:
         kv.load(kv.STAFF)                 # their rules apply as the screen is made
         screen = cls(name=mode.value, controller=self)
         self._manager.add_widget(screen)
@@ -94,7 +103,7 @@ class StaffScreens:
 
     # -- the hidden corner -------------------------------------------------------------
 
-    def _touch_down(self, _manager, touch) -> bool:
+    def _touch_down(self, _manager: Any, touch: Any) -> bool:
         if self.active:
             self._restart_idle()                  # any touch keeps staff screens open
         elif self._in_corner(touch.pos):
@@ -102,12 +111,12 @@ class StaffScreens:
             self._hold = (touch, Clock.schedule_once(lambda _dt: self._held(touch), self._settings.hold_s))
         return False                              # the touch still reaches the screen below
 
-    def _touch_up(self, _manager, touch) -> bool:
+    def _touch_up(self, _manager: Any, touch: Any) -> bool:
         if self._hold is not None and self._hold[0] is touch:
             self._cancel_hold()
         return False
 
-    def _held(self, touch) -> None:
+    def _held(self, touch: Any) -> None:
         self._hold = None
         if not self.active and self._in_corner(touch.pos):    # a finger that slid away opens nothing
             self.open_sign_in()
@@ -121,10 +130,10 @@ class StaffScreens:
         manager = self._manager
         side = self._settings.corner_size * min(manager.width, manager.height)
         x, y = pos[0] - manager.x, pos[1] - manager.y
-        left = x <= side
-        right = x >= manager.width - side
-        bottom = y <= side
-        top = y >= manager.height - side
+        left: bool = x <= side
+        right: bool = x >= manager.width - side
+        bottom: bool = y <= side
+        top: bool = y >= manager.height - side
         return {Corner.TOP_LEFT: top and left, Corner.TOP_RIGHT: top and right,
                 Corner.BOTTOM_LEFT: bottom and left, Corner.BOTTOM_RIGHT: bottom and right}[self._settings.corner]
 
@@ -151,7 +160,8 @@ class StaffScreens:
     def sign_in_submit(self) -> None:
         attempt = self.form.submit()
         self._redraw_form()
-        if attempt is not None and attempt.outcome is Outcome.GRANTED:
+        # A granted attempt always names its role.
+        if attempt is not None and attempt.outcome is Outcome.GRANTED and attempt.role is not None:
             log.info("%s signed in on the screen", attempt.user_id or attempt.role.value)
             if attempt.role is Role.TECHNICIAN and self.technician is not None:
                 self.technician.opened()
@@ -189,43 +199,42 @@ class StaffScreens:
     # -- technician mode -----------------------------------------------------------------
 
     def open_technician(self, message: str = "") -> None:
-        assert self.technician is not None
         self.technician_screen.message = message
-        self.technician_screen.model = self.technician.model(self._locale())
+        self.technician_screen.model = self._tech.model(self._locale())
         self._enter(StaffMode.TECHNICIAN)
 
     def technician_check(self) -> None:
         self._working(self.technician_screen, "checking")
-        self.technician.check_storage(self._locale(), _on_ui(self._technician_message))
+        self._tech.check_storage(self._locale(), _on_ui(self._technician_message))
 
     def technician_export(self) -> None:
         self._working(self.technician_screen, "exporting")
-        self.technician.export(self._locale(), _on_ui(self._technician_message))
+        self._tech.export(self._locale(), _on_ui(self._technician_message))
 
     def technician_test_key(self, key: int) -> None:
-        self.open_technician(self.technician.test_key(key, self._locale()))
+        self.open_technician(self._tech.test_key(key, self._locale()))
 
     def technician_reconnect(self) -> None:
-        self.open_technician(self.technician.reconnect_panel(self._locale()))
+        self.open_technician(self._tech.reconnect_panel(self._locale()))
 
     def technician_test_connection(self) -> None:
         self._working(self.technician_screen)
-        self.technician.test_connection(self._locale(), _on_ui(self._technician_message))
+        self._tech.test_connection(self._locale(), _on_ui(self._technician_message))
 
     def technician_sync_now(self) -> None:
         self._working(self.technician_screen)
         progress = _on_ui(lambda text: setattr(self.technician_screen, "message", text))
-        self.technician.sync_now(self._locale(), progress, _on_ui(self._technician_message))
+        self._tech.sync_now(self._locale(), progress, _on_ui(self._technician_message))
 
     def _technician_message(self, message: str) -> None:
         if self.mode is StaffMode.TECHNICIAN:        # the technician may have left meanwhile
             self.open_technician(message)
 
-    def _working(self, screen, text_key: str = "working") -> None:
+    def _working(self, screen: Any, text_key: str = "working") -> None:
         screen.message = say_technician(text_key, self._locale())
 
     def technician_restart(self) -> None:
-        self.technician.restart()
+        self._tech.restart()
 
     # -- enrollment on the screen --------------------------------------------------------
 
@@ -235,23 +244,23 @@ class StaffScreens:
         self._enter(StaffMode.PROVISION)
 
     def provision_focus(self, field: str) -> None:
-        self.technician.provision_form.focus = ProvisionField(field)
+        self._tech.provision_form.focus = ProvisionField(field)
         self._redraw_provision()
 
     def provision_key(self, key: str) -> None:
-        form = self.technician.provision_form
+        form = self._tech.provision_form
         form.backspace() if key == "←" else form.type(key)
         self._redraw_provision()
 
     def provision_submit(self) -> None:
         self._working(self.provision_screen)
-        self.technician.provision(self._locale(), _on_ui(self._provision_message))
+        self._tech.provision(self._locale(), _on_ui(self._provision_message))
 
     def _provision_message(self, message: str) -> None:
         self.provision_screen.message = message
 
     def _redraw_provision(self) -> None:
-        self.provision_screen.show(self.technician.provision_form, self.technician.labels(self._locale()))
+        self.provision_screen.show(self._tech.provision_form, self._tech.labels(self._locale()))
 
     def leave_staff_mode(self) -> None:
         """The 返回 buttons; also the idle timeout."""

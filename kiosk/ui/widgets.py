@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
@@ -15,6 +17,7 @@ from kivy.uix.widget import Widget
 
 log = logging.getLogger(__name__)
 
+
 def latin_words(text: str) -> list[str]:
     """The words of `text` that must not be broken across lines: those without CJK characters."""
     return [word for word in text.split() if all(ord(ch) < 0x2E80 for ch in word)]
@@ -27,7 +30,7 @@ def one_line_font(text: str, width: float, height: float, share: float = 0.4) ->
     return min(height * share, width * 0.9 / max(1.0, ems))
 
 
-class FitLabel(Label):
+class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """Text that fits its box in any language and on any screen: wrapped to the box's width, at
     `max_font_size` or, when that overflows, the largest size that does not.
 
@@ -39,7 +42,7 @@ class FitLabel(Label):
     max_font_size = NumericProperty(20)
     min_font_size = NumericProperty(8)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         self._fit_trigger = Clock.create_trigger(self._fit, -1)
         super().__init__(**kwargs)
         self.bind(size=self._fit_trigger, text=self._fit_trigger, max_font_size=self._fit_trigger,
@@ -47,7 +50,7 @@ class FitLabel(Label):
         self.text_size = self.size
         self._fit_trigger()
 
-    def _fit(self, *_args) -> None:
+    def _fit(self, *_args: object) -> None:
         self.text_size = self.size
         size = max(self.max_font_size, self.min_font_size)
         if self.text and self.width > 1 and self.height > 1:
@@ -60,8 +63,8 @@ class FitLabel(Label):
     def _fits(self, font_size: float) -> bool:
         from kivy.core.text import Label as CoreLabel
 
-        options = dict(font_size=font_size, font_name=self.font_name, bold=self.bold, italic=self.italic,
-                       halign=self.halign, padding=self.padding, line_height=self.line_height)
+        options = {"font_size": font_size, "font_name": self.font_name, "bold": self.bold, "italic": self.italic,
+                   "halign": self.halign, "padding": self.padding, "line_height": self.line_height}
         measure = CoreLabel(text=self.text, text_size=(self.width, None), **options)
         _width, height = measure.render()
         if height > self.height:
@@ -75,18 +78,18 @@ class FitLabel(Label):
 _SMILE = {5: 1.0, 4: 0.5, 3: 0.0, 2: -0.5, 1: -1.0}
 
 
-class FaceIcon(Widget):
+class FaceIcon(Widget):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """A face drawn with Kivy graphics: a big smile at 5 down to a frown at 1."""
 
     level = NumericProperty(3)
     ink = ColorProperty((1, 1, 1, 1))
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._redraw = Clock.create_trigger(self._draw)  # coalesce pos/size/level changes
         self.bind(pos=self._redraw, size=self._redraw, level=self._redraw, ink=self._redraw)
 
-    def _draw(self, *_args) -> None:
+    def _draw(self, *_args: object) -> None:
         self.canvas.clear()
         d = min(self.width, self.height)
         if d <= 0:
@@ -105,14 +108,14 @@ class FaceIcon(Widget):
 
 def _mouth(cx: float, cy: float, half_width: float, depth: float, steps: int = 16) -> list[float]:
     """A parabola through the mouth corners; positive depth curves up at the corners (a smile)."""
-    points = []
+    points: list[float] = []
     for i in range(steps + 1):
         t = -1 + 2 * i / steps
         points += [cx + t * half_width, cy + depth * (t * t - 0.5)]
     return points
 
 
-class LevelButton(ButtonBehavior, BoxLayout):
+class LevelButton(ButtonBehavior, BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """One rating level: face, label and colour; dimmed while a press would not count."""
 
     level = NumericProperty(3)
@@ -121,31 +124,32 @@ class LevelButton(ButtonBehavior, BoxLayout):
     accepting = BooleanProperty(True)
 
 
-class ReasonToggle(ToggleButton):
+class ReasonToggle(ToggleButton):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     code = StringProperty("")
     controller = ObjectProperty(None, allownone=True)
 
 
-def dim(rgba, factor: float = 0.45):
+def dim(rgba: Sequence[float], factor: float = 0.45) -> tuple[float, float, float, float]:
     """The same hue, muted: a button that shows it is not taking presses now."""
     r, g, b, a = rgba
     grey = (r + g + b) / 3
     return (grey + (r - grey) * factor, grey + (g - grey) * factor, grey + (b - grey) * factor, a)
 
 
-class StaffPhoto(Widget):
+class StaffPhoto(Widget):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """The signed-in staff member's photo, or a neutral silhouette when there is none (or it cannot be read)."""
 
     source = StringProperty("")
-    _unreadable: set[str] = set()   # files Kivy could not decode: tried (and logged) once per run, not per sign-in
+    # Files Kivy could not decode: tried (and logged) once per run, not per sign-in.
+    _unreadable: ClassVar[set[str]] = set()
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.texture = None         # the photo drawn, for tests; None while the silhouette shows
+        self.texture: Any = None         # the photo drawn, for tests; None while the silhouette shows
         self._redraw = Clock.create_trigger(self._draw)
         self.bind(pos=self._redraw, size=self._redraw, source=self._load)
 
-    def _load(self, *_args) -> None:
+    def _load(self, *_args: object) -> None:
         self.texture = None
         if self.source and self.source not in self._unreadable:
             try:
@@ -156,7 +160,7 @@ class StaffPhoto(Widget):
                 log.warning("staff photo %s cannot be read; showing the silhouette", self.source)
         self._redraw()
 
-    def _draw(self, *_args) -> None:
+    def _draw(self, *_args: object) -> None:
         self.canvas.clear()
         if self.width <= 0 or self.height <= 0:
             return

@@ -19,7 +19,7 @@ from kiosk.config import load
 from .conftest import IS_ROOT, REPO, directives, install, mode, require, snapshot
 
 VERSION = re.search(r'version="([^"]+)"', (REPO / "setup.py").read_text()).group(1)
-UNITS = ("evaluator-kiosk.rating.service", "evaluator-sync.service")
+UNITS = ("evaluator-kiosk.service", "evaluator-sync.service")
 CHIPS = {("1a86", "7523"), ("1a86", "55d3"), ("1a86", "55d4"), ("10c4", "ea60"), ("0403", "6001"), ("0403", "6015"),
          ("067b", "2303")}
 
@@ -223,7 +223,7 @@ def test_uninstall_keeps_data_and_config(staged: Path) -> None:
 
 
 def test_purge_removes_everything(staged: Path) -> None:
-    dropins = staged / "etc/systemd/system/evaluator-kiosk.rating.service.d"
+    dropins = staged / "etc/systemd/system/evaluator-kiosk.service.d"
     dropins.mkdir()
     (dropins / "x11.conf").write_bytes((REPO / "deploy/systemd/x11.conf").read_bytes())
     install(staged, "--uninstall", "--purge")
@@ -237,7 +237,8 @@ def test_owners_recorded_under_root_apply_with_systemd_tools(staged: Path) -> No
         pytest.skip("systemd-tmpfiles needs root to chown")
     sysusers, tmpfiles = require("systemd-sysusers"), require("systemd-tmpfiles")
     (staged / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (staged / "etc/group").write_text("root:x:0:\ndialout:x:20:\nvideo:x:44:\ninput:x:105:\nrender:x:106:\naudio:x:29:\n")
+    (staged / "etc/group").write_text(
+        "root:x:0:\ndialout:x:20:\nvideo:x:44:\ninput:x:105:\nrender:x:106:\naudio:x:29:\n")
     subprocess.run([sysusers, f"--root={staged}", "evaluator.conf"], check=True, capture_output=True)
     subprocess.run([tmpfiles, f"--root={staged}", "--create", "evaluator.conf"], check=True, capture_output=True)
     passwd = dict(line.split(":")[0:3:2] for line in (staged / "etc/passwd").read_text().splitlines())
@@ -264,7 +265,8 @@ def test_wheel_names_the_release(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / "opt/evaluator/releases").iterdir()) == sorted({"9.8.7", VERSION})
 
 
-X11_FILES = ("etc/systemd/system/evaluator-kiosk.rating.service.d/x11.conf", "etc/X11/xorg.conf.d/10-evaluator-kiosk.conf")
+X11_FILES = ("etc/systemd/system/evaluator-kiosk.service.d/x11.conf",
+             "etc/X11/xorg.conf.d/10-evaluator-kiosk.conf")
 LOCKDOWN = {"etc/systemd/logind.conf.d/evaluator-kiosk.conf": "kiosk/logind-kiosk.conf",
             "etc/sysctl.d/90-evaluator-kiosk.conf": "kiosk/sysctl-kiosk.conf"}
 

@@ -57,9 +57,9 @@ def verify_root(tmp_path: Path):
 
 
 def test_both_units_verify_clean(verify_root) -> None:
-    result = verify_root("evaluator-kiosk.rating.service", "evaluator-sync.service")
+    result = verify_root("evaluator-kiosk.service", "evaluator-sync.service")
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
-    for unit in ("evaluator-kiosk.rating.service", "evaluator-sync.service"):  # verified as shipped
+    for unit in ("evaluator-kiosk.service", "evaluator-sync.service"):  # verified as shipped
         assert (verify_root.root / "etc/systemd/system" / unit).read_bytes() == (SYSTEMD / unit).read_bytes()
 
 
@@ -69,12 +69,12 @@ def test_verify_reports_a_broken_unit(verify_root) -> None:
     unit.write_text(unit.read_text().replace("RestartSec=30", "RestartSecs=30"))
     assert "Unknown key" in verify_root("evaluator-sync.service").stderr
     (verify_root.root / "opt/evaluator/current/bin/evaluator").unlink()
-    result = verify_root("evaluator-kiosk.rating.service")
+    result = verify_root("evaluator-kiosk.service")
     assert result.returncode != 0 and "not executable" in result.stderr
 
 
 def test_x11_dropin_verifies(verify_root) -> None:
-    dropin = verify_root.root / "etc/systemd/system/evaluator-kiosk.rating.service.d/x11.conf"
+    dropin = verify_root.root / "etc/systemd/system/evaluator-kiosk.service.d/x11.conf"
     dropin.parent.mkdir()
     shutil.copy(SYSTEMD / "x11.conf", dropin)
     (verify_root.root / "usr/bin").mkdir(parents=True)
@@ -82,7 +82,7 @@ def test_x11_dropin_verifies(verify_root) -> None:
         program = verify_root.root / "usr/bin" / name
         program.write_text("#!/bin/sh\n")
         program.chmod(0o755)
-    result = verify_root("evaluator-kiosk.rating.service")
+    result = verify_root("evaluator-kiosk.service")
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
@@ -96,7 +96,7 @@ def test_x11_dropin_keeps_the_hardening_and_the_watchdog() -> None:
     # and nothing of the unit's hardening undone: it implies NoNewPrivileges, which no wrapper could get around.
     assert command[command.index("--") + 1] == "/usr/lib/xorg/Xorg" and "-keeptty" in command
     assert {key for _section, key, _value in directives(dropin)} == {"Environment", "NotifyAccess", "ExecStart"}
-    kiosk = SYSTEMD / "evaluator-kiosk.rating.service"
+    kiosk = SYSTEMD / "evaluator-kiosk.service"
     assert values(kiosk, "Service", "User") == ["evaluator"] and values(kiosk, "Service", "TTYPath") == ["/dev/tty1"]
     assert values(kiosk, "Service", "StandardInput") == ["tty-fail"]  # systemd gives tty1 to the user: Xorg opens it
 
@@ -115,7 +115,7 @@ def test_restart_backoff_keys_need_systemd_254(verify_root) -> None:
     assert re.search(r"^BACKOFF_MIN_SYSTEMD=254\b", install_sh, re.MULTILINE)
 
 
-@pytest.mark.parametrize("unit", ["evaluator-kiosk.rating.service", "evaluator-sync.service"])
+@pytest.mark.parametrize("unit", ["evaluator-kiosk.service", "evaluator-sync.service"])
 def test_units_run_the_app_hardened(unit: str) -> None:
     path = SYSTEMD / unit
     command = "run" if "kiosk" in unit else "sync"
@@ -133,12 +133,13 @@ def test_units_run_the_app_hardened(unit: str) -> None:
 
 
 def test_kiosk_unit_owns_the_console_with_a_watchdog() -> None:
-    path = SYSTEMD / "evaluator-kiosk.rating.service"
+    path = SYSTEMD / "evaluator-kiosk.service"
     for key, value in {"Type": "notify", "NotifyAccess": "main", "WatchdogSec": "30", "RestartSec": "2",
                        "TTYPath": "/dev/tty1", "StandardInput": "tty-fail", "StandardOutput": "journal",
                        "StandardError": "journal"}.items():
         assert values(path, "Service", key) == [value], key
-    assert set(values(path, "Service", "SupplementaryGroups")[0].split()) == {"dialout", "video", "render", "input", "audio"}
+    groups = set(values(path, "Service", "SupplementaryGroups")[0].split())
+    assert groups == {"dialout", "video", "render", "input", "audio"}
     env = dict(v.split("=", 1) for v in values(path, "Service", "Environment"))
     assert env["KIVY_HOME"] == "/var/lib/evaluator/kivy" and env["SDL_VIDEODRIVER"] == "kmsdrm"
     assert "getty@tty1.service" in values(path, "Unit", "Conflicts")[0].split()

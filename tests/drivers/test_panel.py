@@ -359,7 +359,7 @@ class TcpServer:
 
     def __init__(self, handler) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = "socket://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.url = f"socket://127.0.0.1:{self.sock.getsockname()[1]}"
         self.accepted: queue.Queue = queue.Queue()
         self._handler = handler
         threading.Thread(target=self._serve, daemon=True).start()

@@ -56,6 +56,9 @@ PANEL_FRAMES = [
     (b"P", Pong()),
     (b"C 2026A-0042 E1023", CaseEnded("2026A-0042", "E1023")),
     (b"C 2026A-0042", CaseEnded("2026A-0042", None)),
+    (b"C 2026A-0043 E1023 11320900MB1234567X4000112001",
+     CaseEnded("2026A-0043", "E1023", "11320900MB1234567X4000112001")),
+    (b"C 2026A-0044 - 1132.09_A-1", CaseEnded("2026A-0044", None, "1132.09_A-1")),
     (b"C " + b"a_Z-9" * 8, CaseEnded("a_Z-9" * 8, None)),
     (b"I E1023", StaffIn("E1023")),
     (b"O", StaffOut()),
@@ -87,7 +90,7 @@ def test_wrong_checksum_is_bad_checksum(line):
         b"K3*7", b"K3*7G", b"K3*789", b"K3**78", b"K3*78 ", b"K*3*78", b"*",  # checksum syntax
         b"K0", b"K10", b"Ka", b"K", b"K3 x", b"K-1",  # key digit
         b"S x", b"P x", b"O x", b"H a", b"H a b c", b"I", b"I a b",  # field counts
-        b"C", b"C a b c", b"C bad!no", b"C " + b"x" * 41, b"C \xe4",  # case number
+        b"C", b"C a b c d", b"C a b c!", b"C bad!no", b"C " + b"x" * 41, b"C \xe4",  # case number
         b"H  a b", b"S ", b" S", b"I  E1",  # empty fields
         b"K3\xff", b"K\x003", b"K3\t", b"K\r3", b"\x7f", "评价".encode(),  # non-printable
         b"*00",  # empty body with a checksum
@@ -191,7 +194,8 @@ def test_encode_event_round_trips(body, event, checksum):
 
 @pytest.mark.parametrize(
     "event",
-    [KeyPress(0), KeyPress(10), CaseEnded("bad case"), CaseEnded(""), StaffIn("a b"), StaffIn(""),
+    [KeyPress(0), KeyPress(10), CaseEnded("bad case"), CaseEnded(""), CaseEnded("A-1", "E7", "x" * 65),
+     CaseEnded("A-1", None, "bad item"), StaffIn("a b"), StaffIn(""),
      Hello("a", "")],
 )
 def test_encode_event_rejects_what_the_wire_cannot_carry(event):

@@ -140,8 +140,9 @@ def test_panel_sim_takes_the_terminals_config(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("panel: {checksum: true}\n", encoding="utf-8")
     link = tmp_path / "panel"
-    sim = subprocess.Popen([sys.executable, "-m", "evaluator.cli", "panel-sim", "--config", str(config), "--script", "K3",
-                            "--wait-terminal", "--delay", "0", "--linger", "0.5", "--link", str(link)],
+    sim = subprocess.Popen([sys.executable, "-m", "evaluator.cli", "panel-sim", "--config", str(config),
+                            "--script", "K3", "--wait-terminal", "--delay", "0", "--linger", "0.5",
+                            "--link", str(link)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert sim.stdout.readline().startswith("/dev/")
@@ -157,6 +158,6 @@ def test_panel_sim_takes_the_terminals_config(tmp_path):
         sim.kill()
     bad = tmp_path / "bad.yaml"
     bad.write_text("panel: {checksum: maybe}\n", encoding="utf-8")
-    refused = subprocess.run([sys.executable, "-m", "evaluator.cli", "panel-sim", "--config", str(bad), "--script", "K3"],
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run([sys.executable, "-m", "evaluator.cli", "panel-sim", "--config", str(bad),
+                              "--script", "K3"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "panel.checksum" in refused.stderr

@@ -149,7 +149,7 @@ class Restarts:
     def __call__(self) -> None:
         self.seen.append(os.readlink(self.base / "current"))
         if self.fail_first and len(self.seen) == 1:
-            raise RuntimeError("Job for evaluator-kiosk.rating.service failed")
+            raise RuntimeError("Job for evaluator-kiosk.service failed")
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_press(tmp_path):
             wait_frame(sim, ("A",), timeout_s=30)               # started and listening
             stop = threading.Event()
 
-            def press_stream() -> None:
+            def press_stream(stop: threading.Event = stop) -> None:
                 key = 0
                 while not stop.wait(0.003):
                     sim.press(key % 5 + 1)

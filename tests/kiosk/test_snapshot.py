@@ -112,5 +112,5 @@ def test_glyph_check_reads_the_cmap_as_fonttools_does(path):
 def test_a_file_that_is_not_a_font_is_named(tmp_path):
     bogus = tmp_path / "font.ttf"
     bogus.write_bytes(b"\0\1\0\0" + b"garbage" * 10)
-    with pytest.raises(FontError, match="font.ttf: not a readable font file"):
+    with pytest.raises(FontError, match=r"font\.ttf: not a readable font file"):
         missing_glyphs(bogus, "满意")

@@ -82,7 +82,8 @@ def test_the_client_goes_through_the_proxy_the_environment_names_when_it_is_made
         thread.start()
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{listener.getsockname()[1]}")
         monkeypatch.setenv("NO_PROXY", no_proxy)
-        client = CentreClient("http://collector.invalid:8080", Credentials("http://collector.invalid:8080", "d", "s"), 2, 2)
+        server = "http://collector.invalid:8080"
+        client = CentreClient(server, Credentials(server, "d", "s"), 2, 2)
         monkeypatch.delenv("HTTP_PROXY")          # read at construction: a later change does not matter
         with pytest.raises(TransientError):
             client.ingest_gzipped(gzip.compress(b"{}"))

@@ -66,7 +66,8 @@ def test_a_new_roster_reaches_the_terminal_and_etags_spare_the_download(collecto
     set_roster(collector, tmp_path, settings.unit.id, staff)
 
     run_worker_until(settings, config, lambda _w: len(load(config).staff) == 2)
-    assert [(m.id, m.name, m.post) for m in load(config).staff] == [("E1023", "李明", "综合窗口"), ("E2000", "王芳", "")]
+    staff = [(m.id, m.name, m.post) for m in load(config).staff]
+    assert staff == [("E1023", "李明", "综合窗口"), ("E2000", "王芳", "")]
     etag = (settings.sync.state_dir / ETAG_FILE).read_text()
     credentials = Credentials.load(settings.sync.state_dir)
     client = CentreClient(credentials.server, credentials)

@@ -210,6 +210,37 @@ def test_unplugged_panel_recovers_by_itself_and_loses_no_press(terminal, tmp_pat
         second.press(1)
         frames(second, lambda f: f == ("L", 1))
     assert store.count_ratings() == 1
-    kinds = [e["kind"] for e in store.events_of(EventKind.PANEL_DISCONNECTED) + store.events_of(EventKind.PANEL_CONNECTED)]
+    kinds = [e["kind"] for e in (*store.events_of(EventKind.PANEL_DISCONNECTED),
+                                 *store.events_of(EventKind.PANEL_CONNECTED))]
     assert kinds.count("panel_connected") == 2 and kinds.count("panel_disconnected") >= 1
     assert link.panel.status().counters.reconnects >= 1
+
+
+
+def test_a_reconnected_panel_is_relit_by_the_link_not_by_the_services_news(make_settings, monkeypatch):
+    """The link lights a panel that comes (back) up from the view it reads itself. To show that no published
+    view does it, the service's `record` is replaced by one that stores the event without publishing (a
+    stand-in for the real method, which publishes: the only fake here), and views published are counted."""
+    with PanelSimulator() as sim:
+        settings = make_settings(**merge({"panel": {"port": sim.device_path, "ping_interval_s": None}}, FAST))
+        store = RatingStore(settings.store.path, Identity("d", "u", "c"))
+        service = RatingService(settings, store, ThreadScheduler())
+        monkeypatch.setattr(service, "record", lambda kind, **detail: store.record_event(kind, **detail))
+        link = PanelLink(settings, service, backoff=Backoff(initial=0.05, cap=0.5))
+        service.start()
+        published: list = []
+        service.add_view_listener(published.append)
+        link.start()
+        try:
+            assert frames(sim, lambda f: f == ("A",)) == [("A",)]     # lit on connecting
+            wait_for(lambda: len(store.events_of(EventKind.PANEL_CONNECTED)) == 1)
+            link.panel.reconnect()                                    # as the technician's button does
+            assert frames(sim, lambda f: f == ("A",)) == [("A",)]     # the dark panel is told again
+            wait_for(lambda: len(store.events_of(EventKind.PANEL_CONNECTED)) == 2)
+            assert store.events_of(EventKind.PANEL_DISCONNECTED)      # the events are still recorded
+            assert published == []
+            assert link.panel.status().counters.reconnects == 1
+        finally:
+            link.stop()
+            service.stop()
+            store.close()

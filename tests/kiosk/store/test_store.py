@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 
 from contract import GENESIS_HASH, rating_hash
 from kiosk.store import SCHEMA_COMPATIBLE_FROM, SCHEMA_HEAD, Identity, RatingStore, StorageError
-from kiosk.store.ratings import _alembic_config
+from kiosk.store.schema import _alembic_config
 from kiosk.store.tables import Channel, EventKind
 
 

@@ -1,0 +1,26 @@
+"""The tamper-evident hash chain of a device's ratings: each rating's hash covers its fields and the
+hash before it, so a changed, removed or inserted rating shows (docs/sync-protocol.md, "Hash chain").
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from contract.canonical import canonical_json
+from contract.wire import RatingRecord
+
+GENESIS_HASH = "0" * 64
+
+# Every field of the wire record but the hash itself, in the record's order: the record is the one
+# spelling of the field list (a field added there is hashed, and must be stored by both ends).
+RATING_FIELDS: tuple[str, ...] = tuple(RatingRecord.model_fields)
+HASHED_FIELDS: tuple[str, ...] = tuple(name for name in RATING_FIELDS if name != "hash")
+
+
+def rating_hash(fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the canonical encoding of the hashed fields (prev_hash included)."""
+    missing = [name for name in HASHED_FIELDS if name not in fields]
+    if missing:
+        raise KeyError(f"rating lacks hashed fields {missing}")
+    return hashlib.sha256(canonical_json({name: fields[name] for name in HASHED_FIELDS})).hexdigest()

@@ -1,0 +1,55 @@
+"""What provisioning received from the centre (centre.yaml), laid over the technician's config.yaml."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kiosk.config.files import absolute, read_yaml
+from kiosk.config.storage import SyncSettings
+
+PROVISIONED_FILE = "centre.yaml"
+
+
+def _provisioned_path(raw: dict[str, Any], base: Path) -> Path:
+    sync = raw.get("sync")
+    if not isinstance(sync, dict):
+        sync = {}                           # validation names a bad `sync`; here the default folder will do
+    return absolute(Path(str(sync.get("state_dir", SyncSettings().state_dir))), base) / PROVISIONED_FILE
+
+
+def with_provisioning(raw: dict[str, Any], base: Path,
+                      centre: dict[str, Any] | None = None) -> tuple[dict[str, Any], Path | None]:
+    """Overlay what provisioning received from the centre (device id, unit, counter, staff).
+
+    The centre owns those keys once a terminal is enrolled; the technician's
+    config.yaml keeps everything else. The file is written atomically by
+    `evaluator provision`, so it is either the old or the new one.
+    """
+    path = _provisioned_path(raw, base)
+    if centre is None and not path.is_file():
+        return raw, None
+    overlay = centre if centre is not None else read_yaml(path)
+    merged = dict(raw)
+    for key in ("device", "unit", "counter", "sync"):
+        if isinstance(overlay.get(key), dict):
+            merged[key] = {**(merged.get(key) or {}), **overlay[key]}
+    if "staff" in overlay:
+        merged["staff"] = _centre_staff(overlay["staff"], raw.get("staff"), path.parent)
+    return merged, path
+
+
+def _centre_staff(centre: Any, local: Any, state_dir: Path) -> Any:
+    """The centre's roster. Its photos are files next to centre.yaml (sync.provision writes them); a member it
+    sends without a photo keeps the one config.yaml gives the same 工号, so local photos survive enrollment."""
+    if not isinstance(centre, list):
+        return centre                       # validation names the problem
+    local_photos = {member.get("id"): member["photo"] for member in (local if isinstance(local, list) else [])
+                    if isinstance(member, dict) and isinstance(member.get("id"), str) and member.get("photo")}
+    staff = []
+    for member in centre:
+        if isinstance(member, dict) and isinstance(member.get("photo"), str):
+            member = {**member, "photo": str(state_dir / member["photo"])}
+        elif isinstance(member, dict) and isinstance(member.get("id"), str) and member["id"] in local_photos:
+            member = {**member, "photo": local_photos[member["id"]]}
+        staff.append(member)
+    return staff
