@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -25,7 +26,20 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one subcommand; its exit code. Output cut short by the reader (`evaluator status | head`) ends quietly,
+    as the Python docs advise (signal.SIGPIPE notes): stdout goes to devnull so the flush at exit cannot fail."""
+    try:
+        try:
+            return _dispatch(sys.argv[1:] if argv is None else argv)
+        finally:
+            sys.stdout.flush()   # inside the try: a pipe closed early fails here, not at interpreter exit
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["panel-sim"]:  # these tools own all of their arguments, --help included
         return _panel_sim(argv[1:])
     if argv[:1] == ["centre"]:

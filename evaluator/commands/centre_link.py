@@ -6,8 +6,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from evaluator.commands.common import EXIT_FAILED, EXIT_OK, existing_store, progress_bar
-from kiosk.config import Settings, load
+from evaluator.commands.common import EXIT_FAILED, EXIT_OK, existing_store, load_settings, progress_bar
+from kiosk.config import Settings
 
 if TYPE_CHECKING:
     from kiosk.store import RatingStore
@@ -18,7 +18,7 @@ def provision(args: argparse.Namespace) -> int:
     from sync.client import SyncError
     from sync.provision import provision as enroll
 
-    settings = load(args.config)
+    settings = load_settings(args)
     try:
         done = enroll(settings, args.server, args.code, args.config)
     except SyncError as exc:
@@ -33,7 +33,7 @@ def provision(args: argparse.Namespace) -> int:
 def sync(args: argparse.Namespace) -> int:
     from sync.client import SyncError
 
-    settings = load(args.config)
+    settings = load_settings(args)
     store = existing_store(settings)
     try:
         if not args.once:

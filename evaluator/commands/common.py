@@ -1,10 +1,12 @@
-"""What every subcommand shares: the exit codes, the usage error, opening the store read-only, the progress bar."""
+"""What every subcommand shares: the exit codes, the usage error, reading the config, opening the store read-only,
+the progress bar."""
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from kiosk.config import Settings
+from kiosk.config import DEFAULT_PATHS, Settings, find_config, load
 
 if TYPE_CHECKING:
     from kiosk.store import RatingStore
@@ -16,13 +18,26 @@ class UsageError(Exception):
     """Input the command cannot work with; printed without a traceback, exit 2."""
 
 
+def embedded_defaults_note() -> str:
+    return f"no config file ({' nor '.join(map(str, DEFAULT_PATHS))}): using the embedded defaults"
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """The settings of `--config`, else of the first default file; says so on stderr when there is none at all,
+    for the terminal then works on defaults its technician may not expect (e.g. the store in ./var)."""
+    if find_config(args.config) is None:
+        print(f"note: {embedded_defaults_note()}", file=sys.stderr)
+    return load(args.config)
+
+
 def existing_store(settings: Settings) -> RatingStore:
     """Open the store only if the terminal made one: a read command must not create files."""
     from evaluator.terminal import open_store
     from kiosk.store import StorageError
 
     if not settings.store.path.is_file():
-        raise UsageError(f"no rating store at {settings.store.path} (has the terminal run with this config?)")
+        raise UsageError(f"no rating store at {settings.store.path} (nothing rated yet: "
+                         "has the terminal run with this config?)")
     try:
         return open_store(settings, migrate=False)
     except StorageError as exc:

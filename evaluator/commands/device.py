@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evaluator.commands.common import EXIT_FAILED, EXIT_OK, UsageError
-from kiosk.config import load
+from evaluator.commands.common import EXIT_FAILED, EXIT_OK, UsageError, embedded_defaults_note, load_settings
+from kiosk.config import find_config
 
 if TYPE_CHECKING:
     from kiosk.store import RatingStore
@@ -21,7 +21,7 @@ def set_pin(args: argparse.Namespace) -> int:
 
     from kiosk.rating.access import MIN_SECRET, AccessFile
 
-    settings = load(args.config)
+    settings = load_settings(args)
     if args.staff is not None and settings.staff_member(args.staff) is None:
         raise UsageError(f"{args.staff} is not in the staff roster of this terminal")
     if sys.stdin.isatty():
@@ -74,18 +74,23 @@ def status(args: argparse.Namespace) -> int:
     from kiosk.store import StorageError
     from kiosk.store.status import gather
 
-    settings = load(args.config)
+    settings = load_settings(args)
     store: RatingStore | None = None
     problem = None
-    try:
-        store = open_store(settings, migrate=False)
-    except StorageError as exc:
-        problem = f"rating store unusable: {exc}"
+    if not settings.store.path.is_file():     # opening would make one: status only looks
+        problem = f"no store at {settings.store.path} (nothing rated yet)"
+    else:
+        try:
+            store = open_store(settings, migrate=False)
+        except StorageError as exc:
+            problem = f"rating store unusable: {exc}"
     try:
         found = gather(settings, store)
     finally:
         if store is not None:
             store.close()
+    source = find_config(args.config)
+    found.device["config"] = str(source) if source is not None else embedded_defaults_note()
     if problem:
         found.problems.insert(0, problem)
     if args.json:

@@ -6,8 +6,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from evaluator.commands.common import EXIT_FAILED, EXIT_OK, UsageError, existing_store, progress_bar
-from kiosk.config import Locale, Settings, load
+from evaluator.commands.common import EXIT_FAILED, EXIT_OK, UsageError, existing_store, load_settings, progress_bar
+from kiosk.config import Locale, Settings
 from kiosk.store.days import today
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def summary(args: argparse.Namespace) -> int:
     from kiosk.rating import scoring
 
-    settings = load(args.config)
+    settings = load_settings(args)
     store = existing_store(settings)
     try:
         day = args.date or today(settings.unit.zone)
@@ -55,7 +55,7 @@ def summary_text(settings: Settings, result: DaySummary) -> str:
 def verify(args: argparse.Namespace) -> int:
     from kiosk.store import StorageError
 
-    settings = load(args.config)
+    settings = load_settings(args)
     store = existing_store(settings)
     try:
         result = store.verify()
@@ -74,10 +74,12 @@ def verify(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     from kiosk.store.export import export_csv, on_own_disk
 
-    settings = load(args.config)
+    settings = load_settings(args)
     until = args.until or today(settings.unit.zone)
     if until < args.since:
         raise UsageError(f"--until {until} is before --since {args.since}")
+    if not args.out.parent.is_dir():   # a mistyped folder would otherwise be made and the file lost in it
+        raise UsageError(f"folder {args.out.parent} does not exist (is the USB stick mounted?); nothing written")
     store = existing_store(settings)
     try:
         done = export_csv(store, settings, args.since, until, args.out,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evaluator.commands.common import EXIT_FAILED, EXIT_OK, UsageError
-from kiosk.config import Locale, load
+from evaluator.commands.common import EXIT_FAILED, EXIT_OK, UsageError, load_settings
+from kiosk.config import Locale
 from kiosk.screens.demo import SNAPSHOTS
 
 
@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.store import StorageError
     from kiosk.ui.fonts import FontError
 
-    settings = load(args.config)
+    settings = load_settings(args)
     if args.panel:
         settings = settings.model_copy(update={"panel": settings.panel.model_copy(update={"port": args.panel})})
     if args.headless:
@@ -45,7 +45,7 @@ def snapshot(args: argparse.Namespace) -> int:
     from evaluator.terminal import render_snapshot
     from kiosk.ui.fonts import FontError
 
-    settings = load(args.config)
+    settings = load_settings(args)
     locale = Locale(args.lang) if args.lang else settings.locale
     try:
         out = render_snapshot(settings, args.screen, args.out, locale, args.size)

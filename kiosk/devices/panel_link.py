@@ -9,7 +9,8 @@ service calls and the service's outcomes into panel frames:
 - ``L<d>`` is sent only from the service's rating listener, which runs after
   the commit: a lit key is the panel's proof that the rating counted.
 - ``A`` (all keys lit) while a press would count, ``L0`` when none would,
-  ``B`` when a request opens.
+  ``B`` when a request opens. A panel that (re)connects starts dark: the
+  link lights it at once from the service's current view.
 
 Panel callbacks run on the reader thread; the service is thread-safe and the
 commit it makes there (under a millisecond) never touches the UI thread.

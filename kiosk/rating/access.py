@@ -42,6 +42,8 @@ class Outcome(str, enum.Enum):
     GRANTED = "granted"
     WRONG = "wrong"          # unknown id or wrong secret: the screen does not say which
     LOCKED = "locked"
+    # No PIN (or technician password) was ever set for whoever was chosen: nothing to guess, so no try is spent.
+    NOT_SET = "not_set"
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,12 @@ class AccessControl:
         with self._lock:
             if self.locked_for() > 0:
                 return Attempt(Outcome.LOCKED, locked_for_s=self.locked_for())
-            if self._matches(role, user_id, secret):
+            on_roster = role is Role.TECHNICIAN or user_id in self._roster
+            stored = self._stored_secret(role, user_id) if on_roster else None
+            if on_roster and stored is None:
+                log.info("sign-in as %s %s: no secret set (evaluator set-pin)", role.value, user_id or "")
+                return Attempt(Outcome.NOT_SET, role=role, user_id=user_id)
+            if self._matches(stored, secret):
                 self._failures = 0
                 self._record(EventKind.ACCESS_GRANTED, role=role.value, user_id=user_id)
                 return Attempt(Outcome.GRANTED, role=role, user_id=user_id)
@@ -161,14 +168,16 @@ class AccessControl:
                 return Attempt(Outcome.LOCKED, locked_for_s=self._settings.lockout_s)
             return Attempt(Outcome.WRONG, tries_left=self._settings.max_tries - self._failures)
 
-    def _matches(self, role: Role, user_id: str | None, secret: str) -> bool:
+    def _stored_secret(self, role: Role, user_id: str | None) -> str | None:
+        """The hash set for the technician or for a staff member (called only for one on this counter's roster:
+        a PIN left behind for someone who moved on opens nothing)."""
         data = self._access.load()
-        if role is Role.TECHNICIAN:
-            stored = data.get("technician")
-        else:
-            # Only staff on this counter's roster: a PIN left behind for someone who moved on opens nothing.
-            stored = self._access.staff_hash(data, user_id) if user_id in self._roster else None
-        if not isinstance(stored, str):
+        stored = data.get("technician") if role is Role.TECHNICIAN else self._access.staff_hash(data, user_id)
+        return stored if isinstance(stored, str) else None
+
+    @staticmethod
+    def _matches(stored: str | None, secret: str) -> bool:
+        if stored is None:
             check_secret(secret, hash_secret("-"))   # same time whether or not the id exists
             return False
         return check_secret(secret, stored)

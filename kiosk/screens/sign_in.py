@@ -68,6 +68,8 @@ class SignInForm:
             self._message = ("wrong", {"n": attempt.tries_left})
         elif attempt.outcome is Outcome.LOCKED:
             self._message = ("locked", {"m": max(1, round(attempt.locked_for_s / 60))})
+        elif attempt.outcome is Outcome.NOT_SET:
+            self._message = ("no_password", {}) if role is Role.TECHNICIAN else ("no_pin", {"id": self.chosen})
         else:
             self.reset()
         return attempt

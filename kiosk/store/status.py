@@ -92,7 +92,25 @@ def gather(settings: Settings, store: RatingStore | None, now: datetime | None =
                                "ratings are flagged clock_suspect until it is set (NTP, or the centre)")
     if status.store.get("free_bytes", 1) < 50 * 1024 * 1024:
         status.problems.append("less than 50 MB free for the rating store")
+    missing_port = _missing_device(settings.panel.port)
+    if missing_port is not None:
+        status.problems.append(f"panel port {missing_port} does not exist (panel unplugged, or a wrong panel.port)")
     return status
+
+
+def _missing_device(port: str | None) -> str | None:
+    """`port` when it names a device file that is not there; None for none configured, one that exists, and a
+    pyserial URL (loop://, socket://host:port, rfc2217://…), which is no file to look for."""
+    if not port or "://" in port:
+        return None
+    return None if Path(port).exists() else port
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """`folder`, or while it is not made yet (no store so far) the nearest parent that is: the same disk."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def _store_part(settings: Settings, store: RatingStore | None, quick_check: bool) -> dict[str, Any]:
@@ -100,7 +118,7 @@ def _store_part(settings: Settings, store: RatingStore | None, quick_check: bool
     part: dict[str, Any] = {"path": str(path)}
     try:
         part["size_bytes"] = sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
-        part["free_bytes"] = shutil.disk_usage(path.parent).free
+        part["free_bytes"] = shutil.disk_usage(_nearest_existing(path.parent)).free
     except OSError:
         pass
     if store is None:

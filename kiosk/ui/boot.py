@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from configparser import RawConfigParser
 from pathlib import Path
 
 from kiosk.config import InputMode, Settings
@@ -56,7 +57,7 @@ def prepare_kivy(settings: Settings, size: tuple[int, int] | None = None, offscr
     return font
 
 
-def _input_providers(config, mode: InputMode, screens: list[Touchscreen] | None = None) -> None:
+def _input_providers(config: RawConfigParser, mode: InputMode, screens: list[Touchscreen] | None = None) -> None:
     """Exactly one provider per touch device: Kivy's default mouse + probesysfs pair counts each touch twice
     on a console, where no desktop turns touches into pointer events (and under a desktop, the reverse).
 

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 class CallbackPanel:
     def __init__(self, settings: Settings, manager: ScreenManager, service: RatingService | None,
-                 locale: Callable[[], Locale], switch_language: Callable[[], None]):
+                 locale: Callable[[], Locale], switch_language: Callable[[], None]) -> None:
         """`locale`: the citizen's language now; `switch_language`: the screens' 中文/English (kiosk.ui.app)."""
         self._settings = settings.citizen.callback
         self._service = service

@@ -126,6 +126,20 @@ def test_a_store_from_a_newer_release_is_refused_clearly(config_file):
         open_store(config_file)
 
 
+@pytest.mark.parametrize("command", [["summary"], ["verify"], ["status"], ["summary", "--json"]])
+def test_output_cut_short_by_its_reader_ends_quietly(config_file, command):
+    """`evaluator status | head -1`: the reader is gone before the output is flushed; no traceback."""
+    store = open_store(config_file)
+    store.append_rating(5, Channel.TOUCH, "open")
+    store.close()
+    reader_gone = subprocess.Popen([sys.executable, "-m", "evaluator.cli", *command, "--config", str(config_file)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader_gone.stdout.close()                       # as `head` does once it has its lines
+    err = reader_gone.stderr.read()
+    assert reader_gone.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
+
+
 def test_bad_arguments_exit_2(config_file):
     assert evaluator("summary", "--date", "25/11/2026", config=config_file).returncode == 2
     assert evaluator("snapshot", "nope", "--out", "x.png", config=config_file).returncode == 2

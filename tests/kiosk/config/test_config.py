@@ -61,6 +61,12 @@ BAD_CONFIGS = [
     ("store: [1, 2]", "store", "valid dictionary"),
     ("mode: [open", "", "not valid YAML: line 1"),
     ("- just\n- a list", "", "must be a mapping"),
+    # PyYAML keeps the last of two equal keys without a word: the first would be lost silently.
+    ("mode: open\nlocale: en\nmode: solicited", "", "line 3, column 1: duplicated key 'mode' (first on line 1)"),
+    ("panel:\n  port: /dev/a\n  checksum: true\n  port: /dev/b", "",
+     "line 4, column 3: duplicated key 'port' (first on line 2)"),
+    ("staff:\n  - {id: E1, name: a}\n  - {id: E2, name: b,\n     id: E3}", "",
+     "line 4, column 6: duplicated key 'id' (first on line 3)"),
 ]
 
 
@@ -75,6 +81,19 @@ def test_each_bad_value_is_named_with_file_and_field(tmp_path, text, field, word
     assert words in message
     if field:
         assert f"{path}: {field}: " in message
+
+
+def test_a_duplicated_key_is_refused_from_the_cli_but_a_yaml_merge_may_override(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("unit: {timezone: Asia/Shanghai}\npanel:\n  baudrate: 9600\n  baudrate: 19200\n",
+                    encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "evaluator.cli", "status", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{path}: not valid YAML: line 4, column 3: duplicated key 'baudrate' (first on line 3)" in done.stderr
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("panel:\n  <<: {baudrate: 9600, checksum: true}\n  baudrate: 19200\n", encoding="utf-8")
+    assert config.load(merged).panel.baudrate == 19200 and config.load(merged).panel.checksum is True
 
 
 def test_missing_explicit_file_is_an_error(tmp_path):

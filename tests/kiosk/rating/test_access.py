@@ -44,12 +44,12 @@ def test_staff_pin_and_technician_password_grant_and_are_recorded(access, store)
     assert control.sign_in(Role.STAFF, "E1023", "2468").outcome is Outcome.GRANTED
     assert control.sign_in(Role.TECHNICIAN, None, "97531").outcome is Outcome.GRANTED
     assert control.sign_in(Role.STAFF, "E1023", "97531").outcome is Outcome.WRONG
-    assert control.sign_in(Role.STAFF, "E2000", "2468").outcome is Outcome.WRONG    # no PIN set for E2000
+    assert control.sign_in(Role.STAFF, "E2000", "2468").outcome is Outcome.NOT_SET  # no PIN set for E2000
     assert control.sign_in(Role.STAFF, "E9999", "1111").outcome is Outcome.WRONG    # not on this roster
     granted = store.events_of(EventKind.ACCESS_GRANTED)
     assert [(e["detail"]["role"], e["detail"]["user_id"]) for e in granted] == [("staff", "E1023"),
                                                                                 ("technician", None)]
-    assert len(store.events_of(EventKind.ACCESS_DENIED)) == 3
+    assert len(store.events_of(EventKind.ACCESS_DENIED)) == 2
     assert all("2468" not in str(e["detail"]) for e in store.events_of(EventKind.ACCESS_DENIED))
 
 
@@ -68,6 +68,26 @@ def test_five_wrong_tries_lock_sign_in_for_five_minutes(access, store):
     assert control.locked_for() == 0
     assert control.sign_in(Role.STAFF, "E1023", "2468").outcome is Outcome.GRANTED
     assert [e["detail"]["seconds"] for e in store.events_of(EventKind.ACCESS_LOCKED)] == [300]
+
+
+def test_with_no_secret_ever_set_sign_in_says_so_and_spends_no_try(make_settings, store, tmp_path):
+    # A new terminal: nobody ran `evaluator set-pin` yet. "Wrong PIN" would send them guessing, and spending
+    # the tries shared by everyone would lock out the colleague who does have a PIN.
+    settings = make_settings(staff=[{"id": "E1023", "name": "李明"}, {"id": "E2000", "name": "王芳"}],
+                             access={"max_tries": 5, "lockout_s": 300})
+    secrets = AccessFile(tmp_path / "state")
+    control = AccessControl(settings, store, secrets, monotonic=VirtualTime().monotonic)
+    for _ in range(6):
+        staff = control.sign_in(Role.STAFF, "E1023", "2468")
+        technician = control.sign_in(Role.TECHNICIAN, None, "97531")
+        assert (staff.outcome, staff.role, staff.user_id) == (Outcome.NOT_SET, Role.STAFF, "E1023")
+        assert (technician.outcome, technician.role) == (Outcome.NOT_SET, Role.TECHNICIAN)
+    assert control.locked_for() == 0
+    assert not any(store.events_of(kind) for kind in (EventKind.ACCESS_DENIED, EventKind.ACCESS_LOCKED))
+    secrets.set_staff_pin("E2000", "1357")                 # a colleague sets theirs: the five tries are all there
+    assert control.sign_in(Role.STAFF, "E2000", "0000").tries_left == 4
+    assert control.sign_in(Role.STAFF, "E1023", "0000").outcome is Outcome.NOT_SET
+    assert control.sign_in(Role.STAFF, "E2000", "0000").tries_left == 3
 
 
 class WallClock:

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from kiosk.store import Identity, RatingStore
 from kiosk.store.tables import Channel, EventKind
 
@@ -46,7 +48,8 @@ def test_export_writes_the_chosen_local_days_with_reasons(tmp_path, usb_stick):
     store.append_rating(2, Channel.TOUCH, "open")
     store.close()
 
-    out = usb_stick / "exports" / "ratings.csv"                                 # a new folder on the stick
+    (usb_stick / "exports").mkdir()
+    out = usb_stick / "exports" / "ratings.csv"                                 # a folder on the stick
     done = evaluator("export", "--since", "2026-11-25", "--until", "2026-11-26", "--out", str(out), config=config)
     assert done.returncode == 0, done.stderr
     assert "3 rating(s)" in done.stdout and "3/3 ratings" in done.stderr        # the progress bar's last state
@@ -72,6 +75,17 @@ def test_export_refuses_a_backwards_range_and_a_missing_store(tmp_path):
     assert done.returncode == 2 and "before --since" in done.stderr and not out.exists()
 
 
+def test_export_into_a_folder_that_does_not_exist_exits_2_and_makes_nothing(tmp_path, usb_stick):
+    # A mistyped folder (or a stick not mounted) must not be made: the file would be lost in it.
+    config = make_config(tmp_path)
+    open_store(config).close()
+    out = usb_stick / "exprots" / "ratings.csv"
+    done = evaluator("export", "--since", "2000-01-01", "--out", str(out), config=config)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"folder {out.parent} does not exist" in done.stderr
+    assert not out.parent.exists() and list(usb_stick.iterdir()) == []
+
+
 def test_the_cli_exports_where_it_is_told_and_says_when_that_is_the_terminals_own_disk(tmp_path, usb_stick):
     # A technician over SSH writes a file to copy off; only the screen's export insists on a stick.
     config = make_config(tmp_path)
@@ -79,6 +93,7 @@ def test_the_cli_exports_where_it_is_told_and_says_when_that_is_the_terminals_ow
     store.append_rating(5, Channel.TOUCH, "open")
     store.close()
     local = tmp_path / "home" / "ratings.csv"
+    local.parent.mkdir()
     done = evaluator("export", "--since", "2000-01-01", "--out", str(local), config=config)
     assert done.returncode == 0 and local.is_file(), done.stderr
     assert f"note: {local.parent} is on the terminal's own disk, not on a USB stick" in done.stderr
@@ -166,3 +181,48 @@ def test_status_of_a_terminal_whose_store_is_unusable_exits_1(tmp_path):
     assert done.returncode == 1
     status = json.loads(done.stdout)
     assert status["healthy"] is False and "rating store unusable" in status["problems"][0]
+
+
+def test_status_of_a_terminal_that_never_rated_says_so_and_makes_no_store(tmp_path):
+    config = make_config(tmp_path)
+    done = evaluator("status", "--json", config=config)
+    assert done.returncode == 1, done.stderr
+    status = json.loads(done.stdout)
+    store = tmp_path / "var" / "e.db"
+    assert status["problems"] == [f"no store at {store} (nothing rated yet)"]     # no false "50 MB" either
+    assert "not a rating store" not in done.stdout and not (tmp_path / "var").exists()
+    assert status["device"]["config"] == str(config) and status["store"]["free_bytes"] > 0
+    text = evaluator("status", config=config)
+    assert text.returncode == 1 and f"no store at {store} (nothing rated yet)" in text.stdout
+
+
+def test_status_with_no_config_file_says_it_uses_the_embedded_defaults(tmp_path):
+    if Path("/etc/evaluator/config.yaml").is_file():
+        pytest.skip("this machine has a terminal's config in /etc/evaluator")
+    done = subprocess.run([sys.executable, "-m", "evaluator.cli", "status"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr
+    assert "note: no config file (config.yaml nor /etc/evaluator/config.yaml): using the embedded defaults" \
+        in done.stderr
+    assert "using the embedded defaults" in done.stdout                       # the config line of the view
+    assert done.returncode == 1 and f"no store at {tmp_path / 'var' / 'evaluator.db'}" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_is_unhealthy_when_the_configured_panel_port_is_missing(tmp_path):
+    config = make_config(tmp_path)
+    open_store(config).close()
+    base = config.read_text(encoding="utf-8")
+    missing = tmp_path / "dev" / "evaluator-panel"
+    config.write_text(base + f"panel: {{port: {missing}}}\n", encoding="utf-8")
+    done = evaluator("status", "--json", config=config)
+    assert done.returncode == 1
+    assert any(str(missing) in problem and "does not exist" in problem
+               for problem in json.loads(done.stdout)["problems"])
+    missing.parent.mkdir()
+    missing.touch()                                          # the device is there again (a file will do)
+    assert evaluator("status", config=config).returncode == 0
+    for url in ("loop://", "socket://127.0.0.1:9"):         # pyserial URLs are no files to look for
+        config.write_text(base + f"panel: {{port: '{url}'}}\n", encoding="utf-8")
+        done = evaluator("status", "--json", config=config)
+        assert done.returncode == 0 and json.loads(done.stdout)["problems"] == [], done.stdout
