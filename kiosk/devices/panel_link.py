@@ -72,6 +72,7 @@ class PanelLink:
         self._settings = settings
         self._service = service
         self._keys = dict(settings.panel.keys)
+        self._pressing = threading.local()   # .key: the panel key whose press the service is handling here
         self._key_for_level = {level: key for key, level in sorted(settings.panel.keys.items(), reverse=True)}
         self._lights: Lights | None = None
         self._beeped_for: object = None
@@ -146,7 +147,13 @@ class PanelLink:
         if level is None:
             log.warning("panel key K%d is not mapped to a level (panel.keys); ignored", key)
             return
-        outcome = self._service.press(level, Channel.PANEL)
+        # The service tells of the stored rating on this same thread, within press(): the key pressed is
+        # what L<d> must light, even where two keys share one level (K4 and K9 both 不满意 → K9 lights L9).
+        self._pressing.key = key
+        try:
+            outcome = self._service.press(level, Channel.PANEL)
+        finally:
+            self._pressing.key = None
         if outcome is PressOutcome.COUNTED:
             rating = self._service.view.rating
             log.info("K%d → level %d counted (seq %s)", key, level, rating.seq if rating else "?")
@@ -165,9 +172,12 @@ class PanelLink:
         # Called after the commit: this light is the panel's proof the rating counted.
         if self.panel is None:
             return
+        pressed: int | None = getattr(self._pressing, "key", None)
+        if pressed is None or self._keys.get(pressed) != rating.level:
+            pressed = self._key_for_level.get(rating.level, 0)     # rated by touch or keyboard: the level's key
         with self._lights_lock:
             self._lights = Lights.RATED
-            self.panel.send_light(self._key_for_level.get(rating.level, 0))
+            self.panel.send_light(pressed)
 
     def _view_changed(self, view: View) -> None:
         if self.panel is None:

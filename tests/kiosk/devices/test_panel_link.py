@@ -81,6 +81,20 @@ def test_key_press_is_stored_before_its_key_lights(terminal):
         assert frames(sim, lambda f: f == ("A",)) == [("L", 0), ("A",)]   # cooldown, then ready again
 
 
+def test_the_pressed_key_lights_even_where_two_keys_share_a_level(terminal):
+    keys = {1: 5, 2: 4, 3: 3, 4: 2, 5: 1, 9: 4}              # K2 and K9 both 满意 (a good level: no reason step)
+    with PanelSimulator() as sim:
+        _link, _service, store = terminal(sim, panel={"keys": keys}, timings={"cooldown_s": 0.3,
+                                                                             "thanks_s": 0.1})
+        frames(sim, lambda f: f == ("A",))
+        sim.press(9)
+        assert frames(sim, lambda f: f[0] == "L") == [("L", 9)]
+        frames(sim, lambda f: f == ("A",))
+        sim.press(2)
+        assert frames(sim, lambda f: f[0] == "L") == [("L", 2)]
+        assert [row["level"] for row in store.recent_ratings(2)] == [4, 4]
+
+
 def test_repeated_presses_do_not_count(terminal):
     with PanelSimulator() as sim:
         _link, _service, store = terminal(sim, timings={"cooldown_s": 30, "thanks_s": 0.1})
