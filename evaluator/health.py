@@ -2,6 +2,7 @@
 checking a release's health (its own `evaluator status`, and services that keep running)."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -71,7 +72,7 @@ def check_health(release: Path, *, config: Path | None = DEFAULT_CONFIG, timeout
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("health check %s: %s", " ".join(command), exc)
         return False
-    if done.returncode != 0:
+    if done.returncode != 0 and not _only_unplugged(done.stdout):
         detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
         log.warning("health check of %s: exit %d: %s", release, done.returncode, detail[0])
         return False
@@ -79,3 +80,16 @@ def check_health(release: Path, *, config: Path | None = DEFAULT_CONFIG, timeout
     if trouble is not None:
         log.warning("health check of %s: %s", release, trouble)
     return trouble is None
+
+
+def _only_unplugged(report: str) -> bool:
+    """The status report says the release is sound and only configured hardware is missing (a panel
+    unplugged): that is no reason to roll the release back."""
+    try:
+        status = json.loads(report)
+    except ValueError:
+        return False
+    if not isinstance(status, dict) or status.get("problems") != [] or not status.get("unplugged"):
+        return False
+    log.warning("health check: release sound; hardware missing: %s", "; ".join(map(str, status["unplugged"])))
+    return True

@@ -106,7 +106,7 @@ def status_text(status: Status) -> str:
         values = getattr(status, part)
         lines.append(f"{part}:")
         lines.extend(f"  {key:<20} {'—' if value is None else value}" for key, value in values.items())
-    lines.append("healthy" if status.healthy else "PROBLEMS:\n" + "\n".join(f"  - {p}" for p in status.problems))
+    lines.append("healthy" if status.healthy else "PROBLEMS:\n" + "\n".join(f"  - {p}" for p in status.all_problems()))
     if status.warnings:
         lines.append("WARNINGS:\n" + "\n".join(f"  - {w}" for w in status.warnings))
     return "\n".join(lines)

@@ -31,15 +31,21 @@ class Status:
     panel: dict[str, Any]
     clock: dict[str, Any]
     problems: list[str] = field(default_factory=list)   # the terminal cannot do its job: unhealthy
+    # Configured hardware that is not plugged in: unhealthy too, but no fault of the software, so an upgrade's
+    # health check (evaluator.health) does not roll a release back for it.
+    unplugged: list[str] = field(default_factory=list)
     # Worth a technician's look, but ratings are taken and kept: a release is not rolled back for these.
     warnings: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.unplugged
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "healthy": self.healthy}
+
+    def all_problems(self) -> list[str]:
+        return [*self.problems, *self.unplugged]
 
 
 def panel_status(store: RatingStore) -> dict[str, Any]:
@@ -94,7 +100,7 @@ def gather(settings: Settings, store: RatingStore | None, now: datetime | None =
         status.problems.append("less than 50 MB free for the rating store")
     missing_port = _missing_device(settings.panel.port)
     if missing_port is not None:
-        status.problems.append(f"panel port {missing_port} does not exist (panel unplugged, or a wrong panel.port)")
+        status.unplugged.append(f"panel port {missing_port} does not exist (panel unplugged, or a wrong panel.port)")
     return status
 
 

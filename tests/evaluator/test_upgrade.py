@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -507,3 +508,23 @@ def test_a_failed_install_leaves_no_release_behind(site, house) -> None:
 ])
 def test_wheel_version_reads_pep_427_names(name: str, version: str) -> None:
     assert wheel_version(Path("/downloads") / name) == version
+
+
+def _release_reporting(root: Path, report: dict[str, object], exit_code: int) -> Path:
+    """A release whose `bin/evaluator status --json` prints `report` and exits `exit_code`."""
+    release = root / "releases" / "3.0"
+    (release / "bin").mkdir(parents=True)
+    script = release / "bin" / "evaluator"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(report)}\nEOF\nexit {exit_code}\n", encoding="utf-8")
+    script.chmod(0o755)
+    return release
+
+
+def test_an_unplugged_panel_alone_does_not_fail_a_release_but_a_real_problem_does(tmp_path) -> None:
+    unplugged = _release_reporting(tmp_path / "a", {"problems": [], "unplugged": ["panel port /dev/x does not exist"],
+                                                    "healthy": False}, 1)
+    assert check_health(unplugged, config=None) is True
+    broken = _release_reporting(tmp_path / "b", {"problems": ["less than 50 MB free for the rating store"],
+                                                 "unplugged": ["panel port /dev/x does not exist"],
+                                                 "healthy": False}, 1)
+    assert check_health(broken, config=None) is False
