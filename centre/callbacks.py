@@ -35,7 +35,7 @@ def store_callbacks(engine: Engine, signer_id: str, data: bytes) -> CallbackAck:
     with engine.begin() as conn:
         uuids = sorted({record.rating_uuid for record in valid.values()})
         known = set(conn.execute(select(ratings.c.uuid).where(ratings.c.uuid.in_(uuids)
-                                                              & (ratings.c.device_id == signer_id))).scalars()) \
+                                                              & (ratings.c.delivered_by == signer_id))).scalars()) \
             if uuids else set()
         held = set(conn.execute(select(callbacks.c.id).where((callbacks.c.device_id == signer_id)
                                                               & callbacks.c.id.in_(list(valid)))).scalars()) \
@@ -68,6 +68,7 @@ class CallbackListing(BaseModel):
     rating_uuid: str
     device_id: str
     id: int = Field(description="the device's row id")
+    before_enrollment: bool = Field(description="the rating was recorded before its terminal was enrolled")
 
 
 def for_unit_day(engine: Engine, unit_id: str, day: date) -> list[CallbackListing]:
@@ -79,23 +80,26 @@ def for_unit_day(engine: Engine, unit_id: str, day: date) -> list[CallbackListin
         since, until = day_bounds(day, zone)
         rows = conn.execute(
             select(callbacks.c.id, callbacks.c.device_id, callbacks.c.rating_uuid, callbacks.c.phone,
-                   callbacks.c.consent_version, ratings.c.counted_at, ratings.c.counter_id, ratings.c.staff_id,
-                   ratings.c.level)
-            .join(ratings, ratings.c.uuid == callbacks.c.rating_uuid)
-            .where(ratings.c.unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until)
+                   callbacks.c.consent_version, ratings.c.counted_at, ratings.c.placed_counter_id,
+                   ratings.c.staff_id, ratings.c.level, ratings.c.before_enrollment)
+            .join(ratings, (ratings.c.uuid == callbacks.c.rating_uuid)
+                  & (ratings.c.delivered_by == callbacks.c.device_id))
+            .where(ratings.c.placed_unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until)
             .order_by(ratings.c.counted_at, callbacks.c.id)).all()
         uuids = sorted({row.rating_uuid for row in rows})
         codes: dict[str, list[str]] = {}
         if uuids:
-            for uuid, code in conn.execute(select(reasons.c.rating_uuid, reasons.c.code)
-                                           .where(reasons.c.rating_uuid.in_(uuids))
-                                           .order_by(reasons.c.rating_uuid, reasons.c.code)):
+            for uuid, code in conn.execute(
+                    select(reasons.c.rating_uuid, reasons.c.code)
+                    .join(ratings, (ratings.c.uuid == reasons.c.rating_uuid)
+                          & (ratings.c.delivered_by == reasons.c.device_id))
+                    .where(reasons.c.rating_uuid.in_(uuids)).order_by(reasons.c.rating_uuid, reasons.c.code)):
                 codes.setdefault(uuid, []).append(code)
     return [CallbackListing(rated_at=datetime.fromisoformat(row.counted_at).astimezone(zone).isoformat(),
-                            counter_id=row.counter_id, staff_id=row.staff_id, level=row.level,
+                            counter_id=row.placed_counter_id, staff_id=row.staff_id, level=row.level,
                             reasons=codes.get(row.rating_uuid, []), phone=row.phone,
                             consent_version=row.consent_version, rating_uuid=row.rating_uuid,
-                            device_id=row.device_id, id=row.id)
+                            device_id=row.device_id, id=row.id, before_enrollment=bool(row.before_enrollment))
             for row in rows]
 
 

@@ -1,4 +1,4 @@
-"""`python -m centre.cli …` (and `evaluator centre …`): serve, codes, rosters, reports, call-backs, revocation.
+"""`python -m centre.cli …` (and `evaluator centre …`): serve, codes, rosters, reports, call-backs, revoke, tokens.
 
 The CLI opens the database directly, so everything an office needs works
 without an admin HTTP endpoint.
@@ -15,9 +15,11 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from centre import callbacks, enroll, reports
+from centre import callbacks, enroll, reports, tokens
+from centre.api import limits
 from centre.db.tables import DEFAULT_DB_URL, open_engine
 from centre.errors import BadInput, CentreError
+from centre.logs import LOG_FORMATS, uvicorn_log_config
 from contract import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -30,16 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evaluator centre", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", parents=[common], help="Run the HTTP endpoint.")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8600)
-    serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    _add_serve(commands.add_parser("serve", parents=[common], help="Run the HTTP endpoint (and create the "
+                                                                   "database where there is none)."))
 
     code = commands.add_parser("enroll-code", parents=[common], help="Print a one-time enrollment code.")
     code.add_argument("--unit", required=True, help="unit id")
     code.add_argument("--counter", required=True, help="counter id")
-    code.add_argument("--unit-name")
-    code.add_argument("--counter-name")
+    code.add_argument("--unit-name", help="the unit's name on the terminal (default: the unit id)")
+    code.add_argument("--unit-name-en", help="its English name (default: the terminal shows --unit-name)")
+    code.add_argument("--counter-name", help="the counter's name on the terminal (default: the counter id)")
+    code.add_argument("--counter-name-en", help="its English name (default: the terminal shows --counter-name)")
     code.add_argument("--timezone", default=enroll.DEFAULT_TIMEZONE, help="IANA zone (default: %(default)s)")
     code.add_argument("--ttl-hours", type=_positive_hours, default=24.0, help="validity (default: %(default)s)")
 
@@ -71,7 +73,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     revoke = commands.add_parser("revoke", parents=[common], help="Refuse every later request of a device.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
+    _add_token(common, commands.add_parser("token", help="The read API's client tokens: add, list, revoke."))
     return parser
+
+
+def _add_token(common: argparse.ArgumentParser, token: argparse.ArgumentParser) -> None:
+    actions = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[common], help="Issue a token and print it, once: only its hash is stored.")
+    add.add_argument("--name", required=True, help="the client it is for, unique (e.g. the city's data platform)")
+    add.add_argument("--unit", action="append", default=[], metavar="UNIT",
+                     help="read only this unit (repeatable); without --unit the token reads the whole city")
+    listing = actions.add_parser("list", parents=[common],
+                                 help="Name, scope, created, last used, revoked; never the token.")
+    listing.add_argument("--json", action="store_true", help="a JSON list, one object per token")
+    revoke = actions.add_parser("revoke", parents=[common], help="Refuse the token from now on (it stays listed).")
+    revoke.add_argument("token", metavar="NAME|ID")
+
+
+def _add_serve(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8600)
+    serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    serve.add_argument("--log-format", default="text", choices=LOG_FORMATS,
+                       help="json: one JSON object a line (time, level, logger, message, fields), access log "
+                            "included, all on stderr (default: %(default)s, uvicorn's)")
+    serve.add_argument("--no-metrics", dest="metrics", action="store_false",
+                       help="serve no /metrics (Prometheus; on by default, on the same port)")
+    serve.add_argument("--max-body-mib", type=_mib, default=limits.DEFAULT_MAX_BODY_MIB, metavar="MiB",
+                       help="refuse (413) a request body larger than this as sent, plain or gzipped "
+                            "(default: %(default)s MiB)")
+    serve.add_argument("--max-inflated-mib", type=_mib, default=limits.DEFAULT_MAX_INFLATED_MIB, metavar="MiB",
+                       help="refuse (413) a gzipped body that inflates to more than this (default: %(default)s MiB)")
 
 
 def _port(text: str) -> int:
@@ -82,6 +114,16 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 1–65535, got {text!r}")
     return port
+
+
+def _mib(text: str) -> float:
+    try:
+        mib = float(text)
+    except ValueError:
+        mib = 0.0
+    if not 0 < mib <= 1024:
+        raise argparse.ArgumentTypeError(f"size must be a number of MiB in (0, 1024], got {text!r}")
+    return mib
 
 
 def _positive_hours(text: str) -> float:
@@ -109,20 +151,24 @@ def _serve(args: argparse.Namespace) -> int:
 
     from centre.api.app import create_app
 
-    uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level=args.log_level)
+    body_limits = limits.BodyLimits(body=int(args.max_body_mib * limits.MIB),
+                                    inflated=int(args.max_inflated_mib * limits.MIB))
+    uvicorn.run(create_app(args.db, body_limits, metrics=args.metrics), host=args.host, port=args.port,
+                log_level=args.log_level, log_config=uvicorn_log_config(args.log_format, args.log_level))
     return EXIT_OK
 
 
 def _enroll_code(args: argparse.Namespace) -> int:
-    code = enroll.create_code(open_engine(args.db), args.unit, args.counter, unit_name=args.unit_name,
-                              counter_name=args.counter_name, timezone_name=args.timezone,
+    code = enroll.create_code(open_engine(args.db, create=False), args.unit, args.counter, unit_name=args.unit_name,
+                              counter_name=args.counter_name, unit_name_en=args.unit_name_en,
+                              counter_name_en=args.counter_name_en, timezone_name=args.timezone,
                               ttl=timedelta(hours=args.ttl_hours))
     print(code)
     return EXIT_OK
 
 
 def _summary(args: argparse.Namespace) -> int:
-    engine = open_engine(args.db)
+    engine = open_engine(args.db, create=False)
     day = args.date or reports.today_in_unit(engine, args.unit)
     result = reports.summary(engine, args.unit, day, args.counter, args.staff)
     if args.json:
@@ -141,7 +187,7 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _callbacks(args: argparse.Namespace) -> int:
-    engine = open_engine(args.db)
+    engine = open_engine(args.db, create=False)
     day = args.date or reports.today_in_unit(engine, args.unit)
     requests = callbacks.for_unit_day(engine, args.unit, day)
     if args.json:
@@ -156,7 +202,7 @@ def _callbacks(args: argparse.Namespace) -> int:
 
 
 def _integrity(args: argparse.Namespace) -> int:
-    report = reports.integrity(open_engine(args.db))
+    report = reports.integrity(open_engine(args.db, create=False))
     if args.json:
         print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
     else:
@@ -183,7 +229,7 @@ def _roster(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         error = exc.errors()[0]
         raise BadInput(f"{args.file}: {'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}") from None
-    reached = enroll.set_roster(open_engine(args.db), args.unit, args.counter, staff)
+    reached = enroll.set_roster(open_engine(args.db, create=False), args.unit, args.counter, staff)
     print(f"{len(staff)} staff member(s) for {reached} device(s); they apply it at their next config pull")
     return EXIT_OK
 
@@ -218,14 +264,42 @@ def _with_photo(entry: object, folder: Path) -> object:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    changed = enroll.revoke(open_engine(args.db), args.device_id)
+    changed = enroll.revoke(open_engine(args.db, create=False), args.device_id)
     print(f"{args.device_id} revoked" if changed else f"{args.device_id} was already revoked")
     return EXIT_OK
 
 
+def _token(args: argparse.Namespace) -> int:
+    engine = open_engine(args.db, create=False)
+    if args.token_command == "add":
+        issued = tokens.issue(engine, args.name, args.unit)
+        print(issued.token)
+        print(f"token {issued.info.id} ({issued.info.name}, {issued.info.scope.label()}): shown this once, only "
+              "its hash is stored; send it as `Authorization: Bearer <token>`", file=sys.stderr)
+    elif args.token_command == "revoke":
+        info, changed = tokens.revoke(engine, args.token)
+        print(f"{info.name} ({info.id}) {'revoked' if changed else 'was already revoked'}")
+    elif args.json:
+        print(json.dumps([item.as_json() for item in tokens.list_tokens(engine)], ensure_ascii=False))
+    else:
+        _print_tokens(tokens.list_tokens(engine))
+    return EXIT_OK
+
+
+def _print_tokens(found: list[tokens.TokenInfo]) -> None:
+    def when(text: str | None) -> str:
+        return f"{text[:19]}Z" if text else "—"
+
+    for item in found:
+        print(f"{item.id}  {item.name}  [{item.scope.label()}]  created {when(item.created_at)}  "
+              f"last used {when(item.last_used_at)}  revoked {when(item.revoked_at)}")
+    if not found:
+        print("no API tokens")
+
+
 HANDLERS = {"serve": _serve, "enroll-code": _enroll_code, "summary": _summary, "callbacks": _callbacks,
             "integrity": _integrity,
-            "roster": _roster, "revoke": _revoke}
+            "roster": _roster, "revoke": _revoke, "token": _token}
 
 
 def main(argv: list[str] | None = None) -> int:

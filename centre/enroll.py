@@ -17,6 +17,8 @@ from contract import DeviceConfig, EnrollRequest, EnrollResponse, StaffRecord, c
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+# The longest names a terminal's header takes (kiosk.config.unit: UnitSettings, CounterSettings).
+NAME_LIMITS = {"unit_name": 60, "unit_name_en": 80, "counter_name": 40, "counter_name_en": 40}
 
 
 def check_timezone(name: str) -> ZoneInfo:
@@ -27,22 +29,36 @@ def check_timezone(name: str) -> ZoneInfo:
 
 
 def create_code(engine: Engine, unit_id: str, counter_id: str, *, unit_name: str | None = None,
-                counter_name: str | None = None, timezone_name: str = DEFAULT_TIMEZONE,
+                counter_name: str | None = None, unit_name_en: str | None = None,
+                counter_name_en: str | None = None, timezone_name: str = DEFAULT_TIMEZONE,
                 ttl: timedelta = timedelta(hours=24), now: datetime | None = None) -> str:
-    """Store and return a fresh one-time code for one counter of one unit."""
+    """Store and return a fresh one-time code for one counter of one unit, with the names its terminal shows."""
     if not unit_id.strip() or not counter_id.strip():
         raise BadInput("unit and counter ids must not be empty")
     if ttl <= timedelta(0):
         raise BadInput("the code's lifetime must be positive")
     check_timezone(timezone_name)
+    names = {"unit_name": unit_name or unit_id, "counter_name": counter_name or counter_id,
+             "unit_name_en": unit_name_en, "counter_name_en": counter_name_en}
+    _check_names(names)
     created = now or utcnow()
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     with engine.begin() as conn:
         conn.execute(enroll_codes.insert().values(
-            code=code, unit_id=unit_id, unit_name=unit_name or unit_id, unit_timezone=timezone_name,
-            counter_id=counter_id, counter_name=counter_name or counter_id,
+            code=code, unit_id=unit_id, unit_timezone=timezone_name, counter_id=counter_id, **names,
             created_at=iso_utc(created), expires_at=iso_utc(created + ttl)))
     return code
+
+
+def _check_names(names: dict[str, str | None]) -> None:
+    """Refused here, before a code is handed out: a terminal refuses a config whose names it cannot show, and
+    by then the code is spent."""
+    for key, value in names.items():
+        if value is not None and not value.strip():
+            raise BadInput(f"{key.replace('_', ' ')} must not be blank")
+        if value is not None and len(value) > NAME_LIMITS[key]:
+            raise BadInput(f"{key.replace('_', ' ')} {value!r} is longer than the terminal shows "
+                           f"({NAME_LIMITS[key]} characters at most)")
 
 
 def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
@@ -69,16 +85,20 @@ def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
         conn.execute(devices.insert().values(
             id=device_id, secret=secret, unit_id=row["unit_id"], unit_name=row["unit_name"],
             unit_timezone=row["unit_timezone"], counter_id=row["counter_id"], counter_name=row["counter_name"],
-            staff=[], app_version=request.app_version, enrolled_at=now))
+            unit_name_en=row["unit_name_en"], counter_name_en=row["counter_name_en"], staff=[],
+            app_version=request.app_version, enrolled_at=now))
         device = conn.execute(select(devices).where(devices.c.id == device_id)).mappings().one()
     return EnrollResponse(device_id=device_id, secret=secret, config=device_config(device))
 
 
 def device_config(device: Any) -> DeviceConfig:
-    return DeviceConfig(
-        unit={"id": device["unit_id"], "name": device["unit_name"], "timezone": device["unit_timezone"]},
-        counter={"id": device["counter_id"], "name": device["counter_name"]},
-        staff=list(device["staff"] or []))
+    """`name_en` only when the centre has one: a terminal then shows `name` in both languages."""
+    unit = {"id": device["unit_id"], "name": device["unit_name"], "timezone": device["unit_timezone"]}
+    counter = {"id": device["counter_id"], "name": device["counter_name"]}
+    for part, english in ((unit, device.get("unit_name_en")), (counter, device.get("counter_name_en"))):
+        if english:
+            part["name_en"] = english
+    return DeviceConfig(unit=unit, counter=counter, staff=list(device["staff"] or []))
 
 
 def config_etag(config: DeviceConfig) -> str:

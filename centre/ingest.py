@@ -27,6 +27,7 @@ from centre.incoming import (
     row_label,
     validated,
 )
+from centre.provenance import Judged, Placement, by_sender, centre_view, placement, refuse_foreign_references
 from contract import RATING_FIELDS, Ack, Batch, EventRecord, RatingRecord, ReasonRecord, Rejected, iso_utc
 
 CLOCK_TOLERANCE = timedelta(seconds=60)
@@ -115,15 +116,17 @@ def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datet
     rejected: list[Rejected] = []
     valid: list[tuple[dict[str, Any], datetime]] = []
     if isinstance(envelope, _WellFormed):
-        outcomes = [_judged(signer_id, sent, nul_possible) for sent in envelope.ratings]
+        outcomes = [_judged(sent, nul_possible) for sent in envelope.ratings]
     else:
-        outcomes = [_valid_rating(signer_id, raw, index) for index, raw in enumerate(envelope.ratings)]
+        outcomes = [_valid_rating(raw, index) for index, raw in enumerate(envelope.ratings)]
     for outcome in outcomes:
         if isinstance(outcome, Rejected):
             rejected.append(outcome)
         else:
             valid.append(outcome)
-    accepted, duplicate = _store_ratings(conn, signer_id, valid, envelope.sent_at, skew, now, rejected)
+    judged = by_sender(conn, signer_id, valid, rejected)
+    accepted, duplicate = _store_ratings(conn, signer_id, placement(conn, signer_id), judged, envelope.sent_at,
+                                         skew, now, rejected)
     reason_ids = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
     event_ids = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
     return Ack(accepted=accepted, duplicate=duplicate, rejected=rejected, reasons=reason_ids, events=event_ids,
@@ -137,24 +140,24 @@ def _corrected(recorded: datetime, skew: timedelta, suspect: bool) -> datetime |
     return None
 
 
-def _valid_rating(signer_id: str, raw: Any, index: int) -> Rejected | tuple[dict[str, Any], datetime]:
+def _valid_rating(raw: Any, index: int) -> Rejected | tuple[dict[str, Any], datetime]:
     """The row's fields and its recorded time, or why it is rejected. Pure: no database."""
     label = raw.get("uuid") if isinstance(raw, dict) and isinstance(raw.get("uuid"), str) else f"rating:{index}"
     try:
         sent = RatingRecord.model_validate(raw).model_dump()
     except ValidationError as exc:
         return Rejected(id=label, reason=first_error(exc))
-    return _judged(signer_id, sent, nul_possible=True)
+    return _judged(sent, nul_possible=True)
 
 
-def _judged(signer_id: str, sent: dict[str, Any], nul_possible: bool) -> Rejected | tuple[dict[str, Any], datetime]:
-    """The checks after the schema: time, signer, 64-bit range, NUL (skipped when the body cannot hold one)."""
+def _judged(sent: dict[str, Any], nul_possible: bool) -> Rejected | tuple[dict[str, Any], datetime]:
+    """The checks after the schema: time, 64-bit range, NUL (skipped when the body cannot hold one).
+
+    Whether the signer may deliver a row naming another device id needs the database: `by_sender`."""
     try:
         recorded = parse_time(sent["recorded_at"])
     except ValueError as exc:
         return Rejected(id=sent["uuid"], reason=f"malformed: recorded_at: {exc}")
-    if sent["device_id"] != signer_id:
-        return Rejected(id=sent["uuid"], reason="device_id is not the signing device")
     if INT64_MIN <= sent["seq"] <= INT64_MAX and INT64_MIN <= sent["mono_ns"] <= INT64_MAX:   # the common case
         problem = _nul(sent) if nul_possible else None
     else:
@@ -164,30 +167,27 @@ def _judged(signer_id: str, sent: dict[str, Any], nul_possible: bool) -> Rejecte
     return sent, recorded
 
 
-def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str, Any], datetime]], sent_at: str,
+def _store_ratings(conn: Connection, signer_id: str, where: Placement, valid: list[Judged], sent_at: str,
                    skew: timedelta, now: datetime, rejected: list[Rejected]) -> tuple[list[str], list[str]]:
     """Set-based: one lookup of the uuids already held, one multi-row insert of the new ones.
 
     Per-row statements made the centre the bottleneck of a backlog drain (about 1 ms a row).
     """
-    held = _held(conn, ratings, ratings.c.uuid, [sent["uuid"] for sent, _ in valid],
-                 [ratings.c[name] for name in RATING_FIELDS])
+    held = _held(conn, ratings, ratings.c.uuid, [item.sent["uuid"] for item in valid],
+                 [ratings.c[name] for name in (*RATING_FIELDS, "delivered_by")])
     accepted: list[str] = []
     duplicate: list[str] = []
     new_rows: list[dict[str, Any]] = []
     received = iso_utc(now)
     centre = {"received_at": received, "sent_at": sent_at, "conflict": False}   # the same for every row
-    for sent, recorded in valid:
-        uuid = sent["uuid"]
+    for item in valid:
+        sent, recorded, uuid = item.sent, item.recorded, item.sent["uuid"]
         if uuid in held:
-            held_fields = held_rating(held[uuid], RATING_FIELDS)
-            if held_fields == sent:
+            verdict = _held_verdict(conn, signer_id, sent, held[uuid], received)
+            if verdict is None:
                 duplicate.append(uuid)
-                continue
-            conn.execute(conflicts.insert().values(device_id=signer_id, rating_uuid=uuid, received_at=received,
-                                                   sent=sent, held=held_fields))
-            conn.execute(update(ratings).where(ratings.c.uuid == uuid).values(conflict=True))
-            rejected.append(Rejected(id=uuid, reason="conflict: the centre holds this uuid with other content"))
+            else:
+                rejected.append(Rejected(id=uuid, reason=verdict))
             continue
         corrected = _corrected(recorded, skew, sent["clock_suspect"])
         if corrected is None:
@@ -196,11 +196,28 @@ def _store_ratings(conn: Connection, signer_id: str, valid: list[tuple[dict[str,
         else:
             counted = iso_utc(corrected)
             times = {"corrected_at": counted, "counted_at": counted, "clock_corrected": True}
-        new_rows.append({**sent, **centre, **times})
-        held[uuid] = sent      # the same uuid twice in one batch: the second is judged against the first
+        new_rows.append({**sent, **centre, **times, **centre_view(signer_id, where, item)})
+        held[uuid] = {**sent, "delivered_by": signer_id}   # the same uuid twice in one batch: judged against the first
         accepted.append(uuid)
     _insert_many(conn, ratings, new_rows)
     return accepted, duplicate
+
+
+def _held_verdict(conn: Connection, signer_id: str, sent: dict[str, Any], held: Any, received: str) -> str | None:
+    """None for a duplicate (the same content from the same device), else why the copy is refused.
+
+    A copy from another device than the one that delivered the held rating is recorded as evidence
+    but never flags the held rating: a device cannot cast doubt on another's ratings."""
+    held_fields = held_rating(held, RATING_FIELDS)
+    own = held["delivered_by"] == signer_id
+    if own and held_fields == sent:
+        return None
+    conn.execute(conflicts.insert().values(device_id=signer_id, rating_uuid=sent["uuid"], received_at=received,
+                                           sent=sent, held=held_fields))
+    if not own:
+        return "conflict: the centre holds this uuid from another device"
+    conn.execute(update(ratings).where(ratings.c.uuid == sent["uuid"]).values(conflict=True))
+    return "conflict: the centre holds this uuid with other content"
 
 
 def _held(conn: Connection, table: Table, key: Column[Any], values: list[Any], columns: list[Any],
@@ -258,6 +275,9 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
             rejected.append(Rejected(id=label, reason=problem))
             continue
         valid.setdefault(record.id, (values, recorded))
+    refs = {row_id: ref for row_id, (values, _) in valid.items() if (ref := _rating_ref(kind, values))}
+    for row_id in refuse_foreign_references(conn, signer_id, kind, refs, rejected):
+        del valid[row_id]
     held = _held(conn, table, table.c.id, list(valid), [], device_id=signer_id)
     received = iso_utc(now)
     new_rows: list[dict[str, Any]] = []
@@ -271,6 +291,12 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
         new_rows.append(values)
     _insert_many(conn, table, new_rows)
     return list(valid)
+
+
+def _rating_ref(kind: str, values: dict[str, Any]) -> str | None:
+    """The rating a reason or an event is about (an event names one in its detail, if any)."""
+    ref = values["rating_uuid"] if kind == "reason" else values["detail"].get("rating_uuid")
+    return ref if isinstance(ref, str) else None
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

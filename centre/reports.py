@@ -51,22 +51,36 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
 
 def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = None,
             staff_id: str | None = None) -> Summary:
-    """The keys of the terminal's `evaluator summary --json`, counted in the unit's time zone."""
+    """The keys of the terminal's `evaluator summary --json`, counted in the unit's time zone, and the
+    ratings recorded before the unit's devices were enrolled, which count in no score.
+
+    A rating counts where the centre placed the device that delivered it, never where the rating says.
+    """
     unstorable = nul_field({"unit": unit_id, "counter": counter_id, "staff": staff_id})
     if unstorable:   # no stored id can hold it, and PostgreSQL refuses it even in a WHERE
         raise BadInput(f"{unstorable}: contains a NUL character")
     with engine.connect() as conn:
         since, until = day_bounds(day, unit_zone(conn, unit_id))
-        where = [ratings.c.unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until]
+        where = [ratings.c.placed_unit_id == unit_id, ratings.c.counted_at >= since, ratings.c.counted_at < until]
         if counter_id is not None:
-            where.append(ratings.c.counter_id == counter_id)
+            where.append(ratings.c.placed_counter_id == counter_id)
         if staff_id is not None:
             where.append(ratings.c.staff_id == staff_id)
-        by_level: dict[int, int] = dict(conn.execute(select(ratings.c.level, func.count()).where(*where)
-                                     .group_by(ratings.c.level)).all())
+        by_level: dict[int, int] = {}
+        before_enrollment = 0
+        for before, level, count in conn.execute(
+                select(ratings.c.before_enrollment, ratings.c.level, func.count()).where(*where)
+                .group_by(ratings.c.before_enrollment, ratings.c.level)):
+            if before:
+                before_enrollment += count
+            else:
+                by_level[level] = count
+        # A reason counts only with a rating its own device delivered (ingest refuses others; this holds
+        # for rows stored before it did).
         bad_reasons: dict[str, int] = dict(conn.execute(
-            select(reasons.c.code, func.count()).join(ratings, ratings.c.uuid == reasons.c.rating_uuid)
-            .where(*where).group_by(reasons.c.code)).all())
+            select(reasons.c.code, func.count())
+            .join(ratings, (ratings.c.uuid == reasons.c.rating_uuid) & (ratings.c.delivered_by == reasons.c.device_id))
+            .where(*where, ratings.c.before_enrollment.is_(False)).group_by(reasons.c.code)).all())
         kinds = _event_counts(conn, unit_id, since, until, counter_id, staff_id)
     total = sum(by_level.values())
     good = sum(n for level, n in by_level.items() if level in GOOD_LEVELS)
@@ -74,7 +88,7 @@ def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = No
                    by_level={str(level): by_level.get(level, 0) for level in LEVELS},
                    good_rate=good / total if total else None,
                    bad_reasons=dict(sorted(bad_reasons.items())),
-                   unrated=kinds[UNRATED], suppressed=kinds[SUPPRESSED])
+                   unrated=kinds[UNRATED], suppressed=kinds[SUPPRESSED], before_enrollment=before_enrollment)
 
 
 def _event_counts(conn: Connection, unit_id: str, since: str, until: str, counter_id: str | None,
@@ -112,6 +126,8 @@ class DeviceIntegrity(BaseModel):
     gaps: list[tuple[int, int]]          # inclusive [first, last] missing seq ranges in 1..max held
     chain_breaks: list[int]              # seqs whose hash does not recompute or whose link is wrong
     conflicts: int                       # ratings flagged because another copy arrived with other content
+    before_enrollment: int               # ratings recorded before enrollment, under the terminal's default id
+    placement_mismatches: int            # ratings naming another unit or counter than the device's placement
     last_seq: int | None                 # highest seq held (acknowledged to the device)
     last_hash: str | None
     heartbeat_last_seq: int | None
@@ -142,8 +158,9 @@ def integrity(engine: Engine) -> IntegrityReport:
 
 
 def _device_integrity(conn: Connection, device: Any) -> DeviceIntegrity:
-    columns = [ratings.c[name] for name in (*RATING_FIELDS, "conflict")]
-    held = [dict(row) for row in conn.execute(select(*columns).where(ratings.c.device_id == device["id"])
+    # The chain is the delivering device's: one seq order across its enrollment, whatever id a row carries.
+    columns = [ratings.c[name] for name in (*RATING_FIELDS, "conflict", "before_enrollment", "placement_differs")]
+    held = [dict(row) for row in conn.execute(select(*columns).where(ratings.c.delivered_by == device["id"])
                                               .order_by(ratings.c.seq, ratings.c.pk)).mappings()]
     heartbeat = device["last_heartbeat"] if isinstance(device["last_heartbeat"], dict) else {}
     beat_seq = heartbeat.get("last_seq")
@@ -153,6 +170,8 @@ def _device_integrity(conn: Connection, device: Any) -> DeviceIntegrity:
         revoked=device["revoked_at"] is not None, ratings_held=len(held),
         gaps=_gaps(row["seq"] for row in held), chain_breaks=_chain_breaks(held),
         conflicts=sum(1 for row in held if row["conflict"]),
+        before_enrollment=sum(1 for row in held if row["before_enrollment"]),
+        placement_mismatches=sum(1 for row in held if row["placement_differs"]),
         last_seq=last["seq"] if last else None, last_hash=last["hash"] if last else None,
         heartbeat_last_seq=beat_seq,
         missing_tail=bool(last and isinstance(beat_seq, int) and beat_seq < last["seq"]),

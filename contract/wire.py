@@ -150,8 +150,10 @@ class StaffRecord(_Wire):
 class DeviceConfig(_Wire):
     """The part of a terminal's config the centre owns: where it stands and who works there."""
 
-    unit: dict[str, Any]
-    counter: dict[str, Any]
+    # Plain objects with known keys (a newer centre may send more). `name_en` is optional: without it a
+    # terminal shows `name` in both languages.
+    unit: dict[str, Any] = Field(description="{id, name, name_en?, timezone}: the service unit.")
+    counter: dict[str, Any] = Field(description="{id, name, name_en?}: the counter this terminal stands at.")
     # Plain objects, not StaffRecord: a terminal keeps the keys it knows, so a newer centre may send more.
     # The centre's OpenAPI document names StaffRecord as their schema.
     staff: list[dict[str, Any]] = Field([], description="The roster: StaffRecord objects.")
@@ -178,7 +180,7 @@ class Heartbeat(_Wire):
 
 
 class Summary(_Wire):
-    """The same keys as the terminal's `evaluator summary --json`."""
+    """The same keys as the terminal's `evaluator summary --json`, and the centre's `before_enrollment`."""
 
     date: str
     total: int
@@ -187,3 +189,5 @@ class Summary(_Wire):
     bad_reasons: dict[str, int]
     unrated: int
     suppressed: int
+    before_enrollment: int = Field(0, description="Ratings the unit's terminals recorded before they were "
+                                                  "enrolled (test presses, say): in no total, rate or reason.")

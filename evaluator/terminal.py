@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
+import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,22 +131,57 @@ def staff_access(settings: Settings, store: RatingStore) -> tuple[AccessControl,
 
 def technician_mode(settings: Settings, store: RatingStore, link: PanelLink | None, restart: Callable[[], None],
                     config_path: str | None = None,
-                    background: Callable[[Callable[[], None]], None] | None = None) -> Technician:
-    """Technician mode on this terminal's store, panel link and centre. `restart` ends the app; systemd
-    starts it again. `config_path`: the config.yaml an enrollment must validate with. `background`: where
+                    background: Callable[[Callable[[], None]], None] | None = None, *,
+                    relaunch: Callable[[], None] | None = None,
+                    environ: Mapping[str, str] | None = None) -> Technician:
+    """Technician mode on this terminal's store, panel link and centre. `restart` ends the app: under systemd
+    (`environ`, default os.environ), systemd starts it again; elsewhere `relaunch` runs first (default:
+    `relaunch_at_exit`). `config_path`: the config.yaml an enrollment must validate with. `background`: where
     the slow actions run (default: a thread of their own)."""
-    from kiosk.screens.technician import Technician, in_thread
+    from kiosk.screens.technician import CentreProblem, Technician, in_thread
     from sync.actions import CentreActions
+    from sync.client import AuthError, Credentials, ProtocolError, SyncError, TransientError
 
     panel = link.panel if link is not None else None
 
     def light(key: int) -> bool:
         return panel is not None and panel.send_light(key)
 
+    def explain(exc: Exception) -> CentreProblem:
+        """Which of the screen's words fit the centre client's error (kiosk/ never sees sync's types)."""
+        try:
+            Credentials.load(settings.sync.state_dir)
+        except SyncError:             # no device key (or none readable): enrolling gives one
+            return CentreProblem.NOT_ENROLLED
+        kinds = ((AuthError, CentreProblem.REFUSED), (TransientError, CentreProblem.NO_NETWORK),
+                 (ProtocolError, CentreProblem.MALFORMED))
+        return next((problem for kind, problem in kinds if isinstance(exc, kind)), CentreProblem.FAILED)
+
     return Technician(settings, store, panels=link.status if link is not None else list, light_key=light,
                       restart=restart, frames=panel.recent_frames if panel is not None else list,
-                      reconnect=panel.reconnect if panel is not None else (lambda: None),
-                      centre=CentreActions(settings, store, config_path), background=background or in_thread)
+                      reconnect=panel.reconnect if panel is not None else None,
+                      centre=CentreActions(settings, store, config_path), background=background or in_thread,
+                      explain=explain, relaunch=relaunch or relaunch_at_exit,
+                      environ=os.environ if environ is None else environ)
+
+
+def relaunch_at_exit() -> None:
+    """Technician mode's restart where no systemd starts the terminal again: once this process has ended
+    cleanly (window closed, panel released, store closed), it becomes a fresh run of the same command."""
+    import atexit
+
+    atexit.register(_relaunch)
+
+
+def _relaunch() -> None:
+    from kiosk.screens.technician_restart import relaunch_command
+
+    command = relaunch_command(sys.executable, sys.orig_argv)
+    log.warning("restarting as technician mode asked: %s", " ".join(command))
+    logging.shutdown()            # exec keeps no buffers: what is logged is written now
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
 
 
 def run_headless(settings: Settings) -> int:

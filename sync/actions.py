@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from kiosk.config import Settings
 from kiosk.store import RatingStore
-from kiosk.store.outbox import Outbox
 from sync.client import CentreClient, Credentials, enrolled_client
 from sync.provision import ConfigPath, Provisioned, provision
-from sync.uploader import DrainResult, Uploader
+from sync.uploader import DrainResult, SyncAttempt
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,10 @@ class CentreActions:
             client.close()
 
     def sync_now(self, progress: Callable[[int, int], None]) -> DrainResult:
-        credentials, client = self._client()
-        try:
-            return Uploader(Outbox(self._store), client, credentials.device_id,
-                            self._settings.sync.batch_size).drain(progress)
-        finally:
-            client.close()
+        """The worker's sync attempt (drain, config, heartbeat), its outcome recorded for the status views.
+
+        Rows the centre rejected are in the result (`rejected`: uuid → reason) and stay on the device."""
+        return SyncAttempt(self._settings, self._store, self._config_path).run(progress)
 
     def provision(self, server: str, code: str) -> Provisioned:
         return provision(self._settings, server, code, self._config_path)

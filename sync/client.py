@@ -31,8 +31,8 @@ from contract import (
 )
 from kiosk.config import SyncSettings
 from kiosk.files import write_private
+from kiosk.store.sync_state import CREDENTIALS_FILE
 
-CREDENTIALS_FILE = "device.json"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 GZIP_LEVEL = 1      # ratings compress about as well as at level 6, at a fraction of its time on the device
 

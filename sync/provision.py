@@ -14,21 +14,32 @@ photos stay until the next change (the running terminal still shows them).
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
-from contract import DeviceConfig, decode_photo
+from contract import DeviceConfig, EnrollResponse, decode_photo
 from kiosk import __version__
 from kiosk.config import PROVISIONED_FILE, ConfigError, CounterSettings, Settings, StaffMember, UnitSettings, load
 from kiosk.files import write_private
 from kiosk.rating.access import AccessFile
-from sync.client import CentreClient, Credentials, SyncError, enrollment_client
+from sync.client import (
+    AuthError,
+    CentreClient,
+    Credentials,
+    ProtocolError,
+    SyncError,
+    TransientError,
+    enrollment_client,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +54,141 @@ class ConfigRejected(SyncError):
     """The centre's config does not validate with this terminal's config.yaml; the old one stays."""
 
 
+class ProvisionProblem(str, enum.Enum):
+    """Why enrollment did not happen, in terms a technician acts on. Each names its words once, in the
+    screens' catalog (kiosk.screens.texts, "technician.provision_<value>", placeholders {server} and
+    {status}): the enroll screen shows them in its language, `evaluator provision` prints the English."""
+
+    BAD_SERVER = "bad_server"           # not an http(s) URL with a host: refused before any call
+    BAD_CODE = "bad_code"               # not a code's letters and digits: refused before any call
+    UNKNOWN_CODE = "unknown_code"       # 404
+    USED_CODE = "used_code"             # 410, already used
+    EXPIRED_CODE = "expired_code"       # 410, expired
+    UNREACHABLE = "unreachable"         # no answer: address, network, firewall
+    NOT_A_CENTRE = "not_a_centre"       # an answer, but not the enrollment API's
+    CENTRE_FAULT = "centre_fault"       # the centre failed (5xx, 429): try again later
+
+    @property
+    def usage(self) -> bool:
+        """What the technician typed or reached is wrong (exit 2), rather than the centre failing (exit 1)."""
+        return self is not ProvisionProblem.CENTRE_FAULT
+
+
+class ProvisionError(SyncError):
+    """Enrollment refused or impossible; `problem` says why, `values` fill its texts."""
+
+    def __init__(self, problem: ProvisionProblem, detail: str, server: str, status: int | None = None):
+        super().__init__(f"{problem.value}: {detail}")
+        self.problem = problem
+        self.values = {"server": server, "status": "—" if status is None else str(status)}
+
+
+# Codes are typed from a sheet; the screen's keyboard upper-cases them, so the command line does too.
+CODE_FORMAT = re.compile(r"[A-Z0-9]{6,64}")
+_ANSWER = re.compile(r"^POST /v1/enroll: HTTP (\d{3}): (.*)$", re.DOTALL)   # sync.client's refusal message
+
+
+def checked_server(server: str) -> str:
+    """The centre's base URL without its trailing slash; ProvisionError unless http(s) with a host."""
+    text = server.strip()
+    try:
+        parts = urlsplit(text)
+        ok = (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+              and not parts.query and not parts.fragment and not any(c.isspace() for c in text))
+    except ValueError:      # a port that is not a number
+        ok = False
+    if not ok:
+        raise ProvisionError(ProvisionProblem.BAD_SERVER, f"{text[:80]!r} is not an http:// or https:// URL "
+                             "with a host", text[:80])
+    return text.rstrip("/")
+
+
+def checked_code(code: str, server: str) -> str:
+    """The code as the centre stores it (upper case); ProvisionError unless 6–64 letters and digits."""
+    text = code.strip().upper()
+    if not CODE_FORMAT.fullmatch(text):
+        raise ProvisionError(ProvisionProblem.BAD_CODE, f"{code[:80]!r} is not 6–64 letters and digits", server)
+    return text
+
+
 @dataclass(frozen=True)
 class Provisioned:
     device_id: str
     credentials_path: Path
     config_path: Path
+    changes: tuple[str, ...] = field(default=())    # what enrolling changed on this terminal, one line each
 
 
 def provision(settings: Settings, server: str, code: str, config_path: ConfigPath | None = None) -> Provisioned:
-    """Enroll with `code`; `config_path` is the config.yaml the new centre.yaml must validate with."""
+    """Enroll with `code`; `config_path` is the config.yaml the new centre.yaml must validate with.
+
+    The URL and the code are checked before any call; every refusal is a ProvisionError naming its problem.
+    """
     sync = settings.sync
-    client = enrollment_client(sync, server)
-    try:
-        answer = client.enroll(code, __version__)
-    finally:
-        client.close()
-    credentials = Credentials(server=server.rstrip("/"), device_id=answer.device_id, secret=answer.secret)
+    server = checked_server(server)
+    code = checked_code(code, server)
+    answer = _enroll(enrollment_client(sync, server), code)
+    credentials = Credentials(server=server, device_id=answer.device_id, secret=answer.secret)
     part = centre_part(credentials, answer.config)
-    _check(config_path, part.overlay)
+    after = _check(config_path, part.overlay)
     credentials_path = credentials.save(sync.state_dir)
     written = _apply(sync.state_dir, part)
     AccessFile(sync.state_dir).set_centre_pins(centre_pins(answer.config))
     (sync.state_dir / ETAG_FILE).unlink(missing_ok=True)   # the next pull fetches the whole config
-    return Provisioned(answer.device_id, credentials_path, written)
+    return Provisioned(answer.device_id, credentials_path, written,
+                       changes(settings, after, roster_sent=bool(answer.config.staff)))
+
+
+def _enroll(client: CentreClient, code: str) -> EnrollResponse:
+    try:
+        return client.enroll(code, __version__)
+    except (TransientError, ProtocolError, AuthError) as exc:
+        raise _refusal(exc, client.server) from None
+    except ValueError as exc:       # an answer that is not JSON, or not an EnrollResponse
+        raise ProvisionError(ProvisionProblem.NOT_A_CENTRE, f"not an enrollment answer: {exc}"[:300],
+                             client.server) from None
+    finally:
+        client.close()
+
+
+def _refusal(exc: SyncError, server: str) -> ProvisionError:
+    """The problem behind a failed enrollment call: docs/sync-protocol.md names the centre's answers."""
+    answer = _ANSWER.match(str(exc))
+    if answer is None:
+        return ProvisionError(ProvisionProblem.UNREACHABLE, str(exc), server)
+    status, detail = int(answer[1]), answer[2].lower()
+    if status == 404 and "code" in detail:
+        problem = ProvisionProblem.UNKNOWN_CODE
+    elif status == 410:
+        problem = ProvisionProblem.EXPIRED_CODE if "expired" in detail else ProvisionProblem.USED_CODE
+    elif status == 422:
+        problem = ProvisionProblem.BAD_CODE
+    elif isinstance(exc, TransientError):
+        problem = ProvisionProblem.CENTRE_FAULT
+    else:                           # 404 for the path itself, 405, 401 from a proxy…: something else answered
+        problem = ProvisionProblem.NOT_A_CENTRE
+    return ProvisionError(problem, str(exc), server, status)
+
+
+def changes(before: Settings, after: Settings, roster_sent: bool) -> tuple[str, ...]:
+    """What enrolling changed, one line each: unit, counter, staff roster, server."""
+    lines = [_change("unit", _place(before.unit), _place(after.unit)),
+             _change("counter", _place(before.counter), _place(after.counter))]
+    if roster_sent:
+        lines.append(f"staff: {len(before.staff)} member(s) → {len(after.staff)} from the centre (replaced)")
+    else:
+        lines.append(f"staff: {len(after.staff)} member(s) kept (the centre sent no roster)")
+    lines.append(_change("server", before.sync.server or "none", after.sync.server or "none"))
+    return tuple(lines)
+
+
+def _place(part: UnitSettings | CounterSettings) -> str:
+    names = part.name if part.name == part.name_en else f"{part.name} / {part.name_en}"
+    return f"{part.id} ({names})"
+
+
+def _change(what: str, old: str, new: str) -> str:
+    return f"{what}: {new} (unchanged)" if old == new else f"{what}: {old} → {new}"
 
 
 def refresh_config(client: CentreClient, credentials: Credentials, state_dir: Path,
@@ -142,9 +265,9 @@ def centre_pins(config: DeviceConfig) -> dict[str, str]:
             if isinstance(member.get("id"), str) and isinstance(member.get("pin_hash"), str)}
 
 
-def _check(config_path: ConfigPath | None, overlay: dict[str, Any]) -> None:
+def _check(config_path: ConfigPath | None, overlay: dict[str, Any]) -> Settings:
     try:
-        load(config_path, centre=overlay)
+        return load(config_path, centre=overlay)
     except ConfigError as exc:
         raise ConfigRejected(f"the centre's config does not fit this terminal, kept the old one: {exc}") from None
 

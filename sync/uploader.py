@@ -1,11 +1,13 @@
 """Outbox → signed batches → ack → mark synced, with backoff.
 
-`Uploader.drain()` sends batches until the queue is empty; `SyncWorker` runs
-it forever in its own process, then refreshes the centre's config and sends a
-heartbeat: at once when a bad review waits, otherwise every `interval_s`;
-after a transient fault it waits an exponential backoff with full jitter (or
-the centre's Retry-After); after an auth failure it stops uploading and
-reports until the device is provisioned again.
+`Uploader.drain()` sends batches until the queue is empty. `SyncAttempt` is one
+sync, whichever path makes it (the worker, `evaluator sync --once`, the
+technician's upload button): a drain, the centre's config, a heartbeat, and its
+outcome recorded. `SyncWorker` makes one again and again in its own process: at
+once when a bad review waits, otherwise every `interval_s`; after a transient
+fault it waits an exponential backoff with full jitter (or the centre's
+Retry-After); after an auth failure it stops uploading and reports until the
+device is provisioned again.
 """
 from __future__ import annotations
 
@@ -21,11 +23,11 @@ from datetime import UTC, datetime
 from contract import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
 from kiosk import __version__
 from kiosk.config import Settings
-from kiosk.files import write_private
 from kiosk.store import RatingStore, StorageError
 from kiosk.store.callbacks import CallbackQueue
 from kiosk.store.outbox import Cursor, EncodedBatch, Outbox
-from kiosk.store.status import SYNC_STATUS_FILE, panel_status
+from kiosk.store.status import panel_status
+from kiosk.store.sync_state import raise_anchor, read_sync_status, record_attempt, verify_store
 from sync.client import AuthError, CentreClient, Credentials, GzipBody, SyncError, TransientError, enrolled_client
 from sync.provision import ConfigPath, ConfigRejected, refresh_config
 
@@ -181,60 +183,45 @@ def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = 
     return rng.uniform(0, min(cap_s, base_s * 2 ** attempt))
 
 
-class SyncWorker:
-    """The `evaluator sync` process: drains, refreshes the centre's config, beats, backs off; stops on `stop`."""
+class SyncAttempt:
+    """One sync attempt, whichever path makes it: the worker's loop, `evaluator sync --once`, the technician's
+    upload button. It drains the outbox, pulls the centre's config and sends a heartbeat; then, failed or not,
+    raises the anchor to what the centre acknowledged and records the outcome in the sync status file
+    (kiosk.store.sync_state), which `evaluator status`, the technician screen and the next heartbeat read."""
 
-    def __init__(self, settings: Settings, store: RatingStore, stop: threading.Event,
-                 config_path: ConfigPath | None = None) -> None:
+    def __init__(self, settings: Settings, store: RatingStore, config_path: ConfigPath | None = None) -> None:
         """`config_path`: the config.yaml a config pulled from the centre must validate with."""
         self._settings = settings
         self._store = store
         self._outbox = Outbox(store)
-        self._stop = stop
         self._config_path = config_path
-        self.last_error: str | None = None
-        self.clock_offset_s: float | None = None
-        self._last_success: str | None = None
-        self._verified: tuple[float, bool] | None = None   # (monotonic time, result) of the last chain walk
         self._callbacks = CallbackQueue(store)
-        # The newest call-back request the last drain saw. One made after it is sent at once, like a bad
-        # review: it is left after that review, so the review's own upload has usually gone without it.
-        # (Refused ones stay held until their retention ends, so "any held" would wake every poll.)
-        self._callbacks_seen: str | None = None
+        self.last_error: str | None = None
+        offset = read_sync_status(settings.sync.state_dir).get("clock_offset_s")
+        # Measured from the previous answer's server_time, maybe by another process: the status file keeps it.
+        self.clock_offset_s: float | None = float(offset) if isinstance(offset, int | float) else None
+        self._verified: tuple[float, bool] | None = None   # (monotonic time, result) of the last chain walk
+        # The newest call-back request the last drain saw (the worker wakes for a newer one).
+        self.callbacks_seen: str | None = None
 
-    def run(self) -> None:
-        sync = self._settings.sync
-        attempt = 0
-        while not self._stop.is_set():
-            attempted = iso_utc(datetime.now(UTC))
-            try:
-                self._cycle()
-                attempt, wait = 0, sync.interval_s
-                self._last_success = attempted
-            except TransientError as exc:
-                attempt += 1
-                wait = exc.retry_after_s if exc.retry_after_s is not None else \
-                    full_jitter(attempt, sync.backoff_base_s, sync.backoff_cap_s)
-                self._error(f"{exc}; retrying in {wait:.1f} s")
-            except (AuthError, SyncError, StorageError) as exc:
-                # Auth: nothing will work until a technician re-provisions; others: a bug or
-                # a broken disk. Either way, report and try again only rarely.
-                wait = sync.backoff_cap_s
-                self._error(f"{type(exc).__name__}: {exc}; next try in {wait:.0f} s")
-            except Exception as exc:  # a bug must not end an unattended worker: report it, try again later
-                log.exception("sync: unexpected error")
-                wait = sync.backoff_cap_s
-                self._error(f"unexpected {type(exc).__name__}: {exc}; next try in {wait:.0f} s")
-            self._save_status(attempted)
-            self._wait(wait, wake_early=attempt == 0 and self.last_error is None)
+    def run(self, progress: Progress | None = None) -> DrainResult:
+        """Raises what stopped it (SyncError, StorageError, …) once the outcome is recorded."""
+        attempted = datetime.now(UTC)
+        try:
+            result = self._cycle(progress)
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._record(attempted, succeeded=False)
+            raise
+        self._record(attempted, succeeded=True)
+        return result
 
-    def _cycle(self) -> None:
-        """One drain, config refresh and heartbeat; raises SyncError for the loop to handle."""
+    def _cycle(self, progress: Progress | None) -> DrainResult:
         sync = self._settings.sync
         credentials, client = enrolled_client(sync)
         try:
-            self._callbacks_seen = self._callbacks.newest()
-            result = Uploader(self._outbox, client, credentials.device_id, sync.batch_size).drain()
+            self.callbacks_seen = self._callbacks.newest()
+            result = Uploader(self._outbox, client, credentials.device_id, sync.batch_size).drain(progress)
             if result.batches:
                 log.info("sent %d batch(es): %d accepted, %d duplicate, %d rejected", result.batches,
                          result.accepted, result.duplicate, len(result.rejected))
@@ -246,27 +233,25 @@ class SyncWorker:
                     log.info("new config from the centre in %s; the terminal uses it from its next start",
                              sync.state_dir)
             except ConfigRejected as exc:      # uploads go on; the heartbeat tells the centre
-                self._error(str(exc))
+                log.warning("sync: %s", exc)
+                self.last_error = str(exc)
             self._beat(client, credentials)
+            return result
         finally:
             client.close()
 
-    def _wait(self, seconds: float, wake_early: bool) -> None:
-        """Sleep until the next drain, but wake for a bad review or a new call-back request (sent at once) or stop.
-
-        After a fault the backoff is honoured even for bad reviews: hammering a
-        struggling centre would not get them there sooner.
-        """
-        poll = self._settings.sync.bad_review_poll_s
-        remaining = seconds
-        while remaining > 0 and not self._stop.wait(min(poll, remaining)):
-            remaining -= poll
-            try:
-                if wake_early and (self._outbox.has_pending_level(self._settings.bad_levels)
-                                   or self._callbacks.any_newer_than(self._callbacks_seen)):
-                    return
-            except StorageError:
-                pass
+    def _record(self, attempted: datetime, succeeded: bool) -> None:
+        """The anchor first (the acks applied count even when the attempt failed later), then the outcome."""
+        state_dir = self._settings.sync.state_dir
+        try:
+            raise_anchor(self._store, state_dir)
+        except (OSError, StorageError) as exc:
+            log.warning("cannot raise the sync anchor: %s", exc)
+        try:
+            record_attempt(state_dir, attempted, succeeded=succeeded, error=self.last_error,
+                           clock_offset_s=self.clock_offset_s)
+        except OSError as exc:
+            log.warning("cannot write the sync status: %s", exc)
 
     def _beat(self, client: CentreClient, credentials: Credentials) -> None:
         depth = self._outbox.depth()
@@ -280,22 +265,78 @@ class SyncWorker:
         if offset is not None:
             self.clock_offset_s = round(offset, 3)
 
-    def _save_status(self, attempted: str) -> None:
-        """For `evaluator status` and the technician's screen, which run in other processes."""
-        state = {"last_attempt_at": attempted, "last_success_at": self._last_success,
-                 "last_error": self.last_error, "clock_offset_s": self.clock_offset_s}
-        try:
-            write_private(self._settings.sync.state_dir / SYNC_STATUS_FILE, canonical_json(state))
-        except OSError as exc:
-            log.warning("cannot write the sync status: %s", exc)
-
     def _verify_ok(self) -> bool:
-        """The device's own chain check, walked at most hourly (it reads every rating)."""
+        """The device's own check (chain and anchor), walked at most hourly (it reads every rating)."""
         if self._verified is None or time.monotonic() - self._verified[0] > VERIFY_EVERY_S:
-            self._verified = (time.monotonic(), self._store.verify().ok)
+            self._verified = (time.monotonic(), verify_store(self._store, self._settings.sync.state_dir).ok)
         return self._verified[1]
 
-    def _error(self, message: str) -> None:
-        if message != self.last_error:
+
+class SyncWorker:
+    """The `evaluator sync` process: a SyncAttempt, again and again; backs off after a fault; stops on `stop`."""
+
+    def __init__(self, settings: Settings, store: RatingStore, stop: threading.Event,
+                 config_path: ConfigPath | None = None) -> None:
+        """`config_path`: the config.yaml a config pulled from the centre must validate with."""
+        self._settings = settings
+        self._outbox = Outbox(store)
+        self._stop = stop
+        self._attempt = SyncAttempt(settings, store, config_path)
+        self._logged: str | None = None
+        self._callbacks = CallbackQueue(store)
+
+    @property
+    def last_error(self) -> str | None:
+        return self._attempt.last_error
+
+    @property
+    def clock_offset_s(self) -> float | None:
+        return self._attempt.clock_offset_s
+
+    def run(self) -> None:
+        sync = self._settings.sync
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                self._attempt.run()
+                attempt, wait = 0, sync.interval_s
+                self._logged = None
+            except TransientError as exc:
+                attempt += 1
+                wait = exc.retry_after_s if exc.retry_after_s is not None else \
+                    full_jitter(attempt, sync.backoff_base_s, sync.backoff_cap_s)
+                self._log(f"{exc}; retrying in {wait:.1f} s")
+            except (AuthError, SyncError, StorageError) as exc:
+                # Auth: nothing will work until a technician re-provisions; others: a bug or
+                # a broken disk. Either way, report and try again only rarely.
+                wait = sync.backoff_cap_s
+                self._log(f"{type(exc).__name__}: {exc}; next try in {wait:.0f} s")
+            except Exception as exc:  # a bug must not end an unattended worker: report it, try again later
+                log.exception("sync: unexpected error")
+                wait = sync.backoff_cap_s
+                self._log(f"unexpected {type(exc).__name__}: {exc}; next try in {wait:.0f} s")
+            self._wait(wait, wake_early=attempt == 0 and self.last_error is None)
+
+    def _wait(self, seconds: float, wake_early: bool) -> None:
+        """Sleep until the next drain, but wake for a bad review or a new call-back request (sent at once) or stop.
+
+        A call-back request made after the last drain is sent at once, like a bad review: it is left after that
+        review, so the review's own upload has usually gone without it. (Refused ones stay held until their
+        retention ends, so "any held" would wake every poll.) After a fault the backoff is honoured even for
+        bad reviews: hammering a struggling centre would not get them there sooner.
+        """
+        poll = self._settings.sync.bad_review_poll_s
+        remaining = seconds
+        while remaining > 0 and not self._stop.wait(min(poll, remaining)):
+            remaining -= poll
+            try:
+                if wake_early and (self._outbox.has_pending_level(self._settings.bad_levels)
+                                   or self._callbacks.any_newer_than(self._attempt.callbacks_seen)):
+                    return
+            except StorageError:
+                pass
+
+    def _log(self, message: str) -> None:
+        if message != self._logged:
             log.warning("sync: %s", message)
-        self.last_error = message
+        self._logged = message

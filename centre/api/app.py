@@ -17,8 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from centre import callbacks as callbacks_mod
 from centre import enroll as devices_mod
 from centre import ingest as ingest_mod
-from centre import reports
+from centre import reports, tokens
+from centre.api import operations
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
+from centre.api.bearer import Client, scoped_integrity
+from centre.api.limits import DEFAULT_LIMITS, BodyLimitMiddleware, BodyLimits
 from centre.db.tables import now_text, open_engine
 from centre.errors import BadInput, CentreError, Forbidden
 from centre.incoming import first_error
@@ -62,7 +65,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody} for code in codes}
 
 
-SIGNED_ERRORS = _errors(400, 401, 403, 415, 422)
+SIGNED_ERRORS = _errors(400, 401, 403, 413, 415, 422)
 
 
 async def signed_request(
@@ -76,7 +79,7 @@ async def signed_request(
     body = await request.body()
     engine: Engine = request.app.state.engine
     row = await run_in_threadpool(authenticate, engine, request.method, request.url.path, request.headers, body)
-    data = decode_body(body, request.headers.get("content-encoding"))
+    data = decode_body(body, request.headers.get("content-encoding"), request.app.state.limits.inflated)
     return Signed(device=row, data=data)
 
 
@@ -89,11 +92,12 @@ class SignedBatch:
     path: str
     headers: Mapping[str, str]
     body: bytes
+    max_inflated: int
 
     def check(self, engine: Engine) -> tuple[dict[str, Any], Nonce, bytes]:
         """`signed_request`'s check without recording the nonce: (device row, nonce, JSON bytes)."""
         device, nonce = check_signature(engine, self.method, self.path, self.headers, self.body)
-        return device, nonce, decode_body(self.body, self.headers.get("content-encoding"))
+        return device, nonce, decode_body(self.body, self.headers.get("content-encoding"), self.max_inflated)
 
 
 async def signed_batch(
@@ -104,7 +108,8 @@ async def signed_batch(
     signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
 ) -> SignedBatch:
     """The body and headers of an ingest; the header parameters document the contract, as for `signed_request`."""
-    return SignedBatch(request.method, request.url.path, request.headers, await request.body())
+    return SignedBatch(request.method, request.url.path, request.headers, await request.body(),
+                       request.app.state.limits.inflated)
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -113,11 +118,14 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
-def create_app(db_url: str) -> FastAPI:
+def create_app(db_url: str, limits: BodyLimits = DEFAULT_LIMITS, *, metrics: bool = True) -> FastAPI:
     app = FastAPI(title="Satisfaction evaluator centre", version="1",
                   description="Reference central endpoint of docs/sync-protocol.md.")
     app.state.engine = open_engine(db_url)
+    app.state.limits = limits
+    app.add_middleware(BodyLimitMiddleware, limit=limits.body)   # every body, before anything reads it
     _install_error_handlers(app)
+    operations.install(app, app.state.engine, with_metrics=metrics)   # /healthz, /metrics
     _device_routes(app)
     _report_routes(app)
     _extend_openapi(app, (Batch, Heartbeat, CallbackBatch, StaffRecord))
@@ -125,19 +133,17 @@ def create_app(db_url: str) -> FastAPI:
 
 
 def _device_routes(app: FastAPI) -> None:
-    @app.get("/healthz", response_model=ServerTime)
-    def healthz() -> ServerTime:
-        return ServerTime(server_time=now_text())
-
     @app.post("/v1/enroll", response_model=EnrollResponse, responses=_errors(400, 404, 410, 422))
     def enroll(body: EnrollRequest) -> EnrollResponse:
         return devices_mod.enroll(app.state.engine, body)
 
     @app.post("/v1/ingest", response_model=Ack, responses=SIGNED_ERRORS, openapi_extra=_json_body(Batch))
     def ingest(signed: Annotated[SignedBatch, Depends(signed_batch)]) -> Ack:
-        device, nonce, data = signed.check(app.state.engine)
-        # ingest() returns only after its transaction committed: the ack never promises more than is stored.
-        return ingest_mod.ingest(app.state.engine, device["id"], data, nonce=nonce)
+        with operations.watched_batch(signed.headers.get(HEADER_DEVICE)) as watch:   # metrics and a log line
+            device, nonce, data = signed.check(app.state.engine)
+            watch.device_id = device["id"]
+            # ingest() returns only after its transaction committed: the ack never promises more than is stored.
+            return watch.answered(ingest_mod.ingest(app.state.engine, device["id"], data, nonce=nonce))
 
     @app.post("/v1/callbacks", response_model=CallbackAck, responses=SIGNED_ERRORS,
               openapi_extra=_json_body(CallbackBatch))
@@ -169,16 +175,18 @@ def _device_routes(app: FastAPI) -> None:
 
 
 def _report_routes(app: FastAPI) -> None:
-    @app.get("/v1/reports/summary", response_model=Summary, responses=_errors(404, 422))
-    def summary(unit: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_ID)],
+    # Read routes answer only an API token (centre/api/bearer.py), and only within its scope.
+    @app.get("/v1/reports/summary", response_model=Summary, responses=_errors(401, 403, 404, 422))
+    def summary(client: Client, unit: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_ID)],
                 date_: Annotated[date, Query(alias="date", description="YYYY-MM-DD, in the unit's time zone")],
                 counter: Annotated[str | None, Query(max_length=MAX_QUERY_ID)] = None,
                 staff: Annotated[str | None, Query(max_length=MAX_QUERY_ID)] = None) -> Summary:
+        tokens.require_unit(client, unit)
         return reports.summary(app.state.engine, unit, date_, counter, staff)
 
-    @app.get("/v1/integrity", response_model=reports.IntegrityReport)
-    def integrity() -> reports.IntegrityReport:
-        return reports.integrity(app.state.engine)
+    @app.get("/v1/integrity", response_model=reports.IntegrityReport, responses=_errors(401))
+    def integrity(client: Client) -> reports.IntegrityReport:
+        return scoped_integrity(reports.integrity(app.state.engine), client)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

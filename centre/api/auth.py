@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from centre.api.limits import DEFAULT_LIMITS, inflated_too_large
 from centre.db.tables import devices, nonces, utcnow
 from centre.errors import BadInput, CentreError, Forbidden, NotAuthenticated
 from contract import HEADER_DEVICE, MAX_CLOCK_SKEW_S, SignatureError, verify_signature
@@ -18,7 +19,6 @@ from contract import HEADER_DEVICE, MAX_CLOCK_SKEW_S, SignatureError, verify_sig
 # A request signed up to MAX_CLOCK_SKEW_S ahead of server time stays replayable
 # until MAX_CLOCK_SKEW_S after that, so a nonce must be kept twice the window.
 NONCE_KEEP_S = 2 * MAX_CLOCK_SKEW_S
-MAX_BODY_BYTES = 32 * 1024 * 1024   # inflated; a batch of 500 ratings is far below
 
 
 class UnsupportedEncoding(CentreError):
@@ -76,8 +76,12 @@ def remember_nonce(conn: Connection, nonce: Nonce) -> None:
         raise NotAuthenticated("nonce already used") from None
 
 
-def decode_body(body: bytes, content_encoding: str | None) -> bytes:
-    """The JSON bytes of a body sent plain or gzip-encoded (the signature covers the bytes as sent)."""
+def decode_body(body: bytes, content_encoding: str | None, max_inflated: int = DEFAULT_LIMITS.inflated) -> bytes:
+    """The JSON bytes of a body sent plain or gzip-encoded (the signature covers the bytes as sent).
+
+    A gzipped body is inflated to at most `max_inflated` bytes and one more: a bomb (a few KiB that
+    would inflate to gigabytes) stops there with a 413, never expanding in memory.
+    """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "identity":
         return body
@@ -85,9 +89,9 @@ def decode_body(body: bytes, content_encoding: str | None) -> bytes:
         raise UnsupportedEncoding(f"unsupported Content-Encoding {content_encoding!r} (use gzip)")
     try:
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        data = inflater.decompress(body, MAX_BODY_BYTES)
-        if inflater.unconsumed_tail:
-            raise BadInput(f"body inflates beyond {MAX_BODY_BYTES} bytes")
+        data = inflater.decompress(body, max_inflated + 1)
+        if len(data) > max_inflated:
+            raise inflated_too_large(max_inflated)
         if not inflater.eof:
             raise BadInput("gzip body is truncated")
         return data

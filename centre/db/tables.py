@@ -30,9 +30,13 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from centre.errors import CentreError
 from contract import iso_utc
 
 # Named before the collector became the centre; kept, so an installed centre finds its data where it left it.
@@ -48,6 +52,8 @@ enroll_codes = Table(
     Column("unit_timezone", String, nullable=False),
     Column("counter_id", String, nullable=False),
     Column("counter_name", String, nullable=False),
+    Column("unit_name_en", String),         # None: the centre has no English name (the terminal shows `unit_name`)
+    Column("counter_name_en", String),
     Column("created_at", String(32), nullable=False),
     Column("expires_at", String(32), nullable=False),
     Column("used_at", String(32)),
@@ -63,6 +69,8 @@ devices = Table(
     Column("unit_timezone", String, nullable=False),
     Column("counter_id", String, nullable=False),
     Column("counter_name", String, nullable=False),
+    Column("unit_name_en", String),
+    Column("counter_name_en", String),
     Column("staff", JSON, nullable=False, default=list),
     Column("app_version", String),
     Column("enrolled_at", String(32), nullable=False),
@@ -92,15 +100,22 @@ ratings = Table(
     Column("app_version", String, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    # the centre's own view
+    # the centre's own view. Where a rating counts is the centre's knowledge, never the row's claim:
+    # `delivered_by` is the enrolled device that signed the batch (the chain check runs per delivering
+    # device), `placed_*` its placement from enrollment at ingest (what reports group by).
+    Column("delivered_by", String, nullable=False),
+    Column("placed_unit_id", String, nullable=False),
+    Column("placed_counter_id", String, nullable=False),
+    Column("before_enrollment", Boolean, nullable=False, default=False),   # in the chain before the device's id
+    Column("placement_differs", Boolean, nullable=False, default=False),   # claimed unit/counter ≠ placement
     Column("received_at", String(32), nullable=False),
     Column("sent_at", String, nullable=False),
     Column("corrected_at", String(32)),
     Column("counted_at", String(32), nullable=False),   # corrected_at or recorded_at, in UTC: what reports use
     Column("clock_corrected", Boolean, nullable=False, default=False),
     Column("conflict", Boolean, nullable=False, default=False),
-    Index("ix_ratings_device_seq", "device_id", "seq"),
-    Index("ix_ratings_unit_counted", "unit_id", "counted_at"),
+    Index("ix_ratings_delivered_seq", "delivered_by", "seq"),
+    Index("ix_ratings_placed_unit_counted", "placed_unit_id", "counted_at"),
 )
 
 reasons = Table(
@@ -162,6 +177,20 @@ conflicts = Table(
     Column("received_at", String(32), nullable=False),
     Column("sent", JSON, nullable=False),
     Column("held", JSON, nullable=False),
+)
+
+# API tokens of the city's own systems (centre/tokens.py): only a token's SHA-256 is kept. The scope is a
+# kind ("city", "unit"; with the registry "district", "sector") and the ids it names; nothing is deleted.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scope_kind", String(16), nullable=False),
+    Column("scope_ids", JSON, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("last_used_at", String(32)),
+    Column("revoked_at", String(32)),
 )
 
 
@@ -240,9 +269,52 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def open_engine(url: str) -> Engine:
-    """An engine with every table created; raises sqlalchemy.exc.ArgumentError for a bad URL."""
-    _ensure_sqlite_dir(url)
+class NoDatabase(CentreError):
+    """The centre's database is not where a command looked (only `serve` creates one)."""
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _missing_database(url: str, why: str) -> NoDatabase:
+    return NoDatabase(f"no centre database at {why} (run `evaluator centre serve --db {_shown(url)}` first, "
+                      "or give --db)")
+
+
+def _require_sqlite_file(url: str) -> None:
+    """Refuse a SQLite file that does not exist before connecting, which would create it (and nothing else)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri") == "true":
+        return
+    if parsed.database in (None, "", ":memory:"):
+        raise _missing_database(url, "an in-memory database")
+    if not Path(parsed.database).is_file():
+        raise _missing_database(url, str(Path(parsed.database).absolute()))
+
+
+def _require_tables(engine: Engine, url: str) -> None:
+    """Refuse a database without the centre's tables (an empty PostgreSQL database, someone else's file)."""
+    present = set(inspect(engine).get_table_names())
+    missing = [table.name for table in metadata.sorted_tables if table.name not in present]
+    if len(missing) == len(metadata.sorted_tables):
+        raise _missing_database(url, f"{_shown(url)}: it has none of the centre's tables")
+    if missing:
+        raise NoDatabase(f"the centre database at {_shown(url)} lacks the tables {', '.join(missing)} "
+                         f"(run `evaluator centre serve --db {_shown(url)}` once to add them)")
+
+
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine on the centre's database; raises sqlalchemy.exc.ArgumentError for a bad URL.
+
+    `create` (only `serve` may): make the folder, the database file and any missing table. Without it the
+    database must exist with the centre's tables, else NoDatabase, and nothing is created (no file, no folder,
+    no table): a command run from another folder must not report an empty new database as "no devices".
+    """
+    if create:
+        _ensure_sqlite_dir(url)
+    else:
+        _require_sqlite_file(url)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
@@ -252,5 +324,30 @@ def open_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout = 15000")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.close()
-    metadata.create_all(engine)
+    if create:
+        metadata.create_all(engine)
+    else:
+        try:
+            _require_tables(engine, url)
+        except NoDatabase:
+            engine.dispose()
+            raise
+    _add_columns(engine)
     return engine
+
+
+# Nullable columns added to a table after centres were installed: create_all() makes missing tables only.
+ADDED_COLUMNS = {"enroll_codes": ("unit_name_en", "counter_name_en"), "devices": ("unit_name_en", "counter_name_en")}
+
+
+def _add_columns(engine: Engine) -> None:
+    present = {name: {column["name"] for column in inspect(engine).get_columns(name)} for name in ADDED_COLUMNS}
+    for name, columns in ADDED_COLUMNS.items():
+        for column in (c for c in columns if c not in present[name]):
+            kind = metadata.tables[name].c[column].type.compile(engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column} {kind}"))
+            except DBAPIError:      # another process added it meanwhile
+                if column not in {c["name"] for c in inspect(engine).get_columns(name)}:
+                    raise

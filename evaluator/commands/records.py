@@ -53,21 +53,27 @@ def summary_text(settings: Settings, result: DaySummary) -> str:
 
 
 def verify(args: argparse.Namespace) -> int:
+    """The chain (sequence, links, each row's hash), then the store against the centre's acknowledgements (the
+    anchor): a cut tail of synced ratings is found too. What it cannot see: README, "Integrity"."""
     from kiosk.store import StorageError
+    from kiosk.store.sync_state import read_anchor, verify_store
 
     settings = load_settings(args)
     store = existing_store(settings)
     try:
-        result = store.verify()
+        result = verify_store(store, settings.sync.state_dir)
     except StorageError as exc:
         raise UsageError(f"cannot read the rating store: {exc}") from None
     finally:
         store.close()
     if result.ok:
-        print(f"OK: {result.checked} ratings, sequence continuous and hash chain intact ({settings.store.path})")
+        anchor = read_anchor(settings.sync.state_dir)
+        held = f"; holds seq {anchor.seq}, the last the centre acknowledged" if anchor else ""
+        print(f"OK: {result.checked} ratings, sequence continuous and hash chain intact{held} "
+              f"({settings.store.path})")
         return EXIT_OK
-    print(f"BROKEN at seq {result.first_broken_seq}: {result.problem} "
-          f"({result.checked} ratings before it are intact)", file=sys.stderr)
+    where = f" at seq {result.first_broken_seq}" if result.first_broken_seq else ""
+    print(f"BROKEN{where}: {result.problem} ({result.checked} ratings before it are intact)", file=sys.stderr)
     return EXIT_FAILED
 
 

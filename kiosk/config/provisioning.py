@@ -21,8 +21,9 @@ def with_provisioning(raw: dict[str, Any], base: Path,
                       centre: dict[str, Any] | None = None) -> tuple[dict[str, Any], Path | None]:
     """Overlay what provisioning received from the centre (device id, unit, counter, staff).
 
-    The centre owns those keys once a terminal is enrolled; the technician's
-    config.yaml keeps everything else. The file is written atomically by
+    The centre owns those keys once a terminal is enrolled, the unit's and the counter's names in both
+    languages included; the technician's config.yaml keeps everything else, and its staff roster while
+    the centre sends none (an empty one). The file is written atomically by
     `evaluator provision`, so it is either the old or the new one.
     """
     path = _provisioned_path(raw, base)
@@ -32,10 +33,22 @@ def with_provisioning(raw: dict[str, Any], base: Path,
     merged = dict(raw)
     for key in ("device", "unit", "counter", "sync"):
         if isinstance(overlay.get(key), dict):
-            merged[key] = {**(merged.get(key) or {}), **overlay[key]}
-    if "staff" in overlay:
+            found = merged.get(key)
+            local: dict[str, Any] = found if isinstance(found, dict) else {}
+            merged[key] = {**local, **overlay[key], **_english_name(overlay[key], local)}
+    if "staff" in overlay and overlay["staff"] != []:      # an empty roster is none: config.yaml's stays
         merged["staff"] = _centre_staff(overlay["staff"], raw.get("staff"), path.parent)
     return merged, path
+
+
+def _english_name(centre: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    """The English name when the centre names a unit or counter without one: config.yaml's only if it names
+    the same place (the same `name`), else the centre's `name`, never a name left from another place."""
+    if "name" not in centre or "name_en" in centre:
+        return {}
+    if local.get("name") == centre["name"] and local.get("name_en"):
+        return {"name_en": local["name_en"]}
+    return {"name_en": centre["name"]}
 
 
 def _centre_staff(centre: Any, local: Any, state_dir: Path) -> Any:

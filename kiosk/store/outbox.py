@@ -20,6 +20,7 @@ from kiosk.store.queries import event_dict
 from kiosk.store.tables import WIRE_COLUMNS, SyncState, events, rating_reasons, ratings
 
 _PENDING = SyncState.PENDING.value
+_SYNCED = SyncState.SYNCED.value
 
 T = TypeVar("T")
 
@@ -157,6 +158,21 @@ class Outbox:
             pending_events = conn.execute(select(func.count()).select_from(events)
                                           .where(events.c.sync_state == _PENDING)).scalar_one()
         return Depth(pending_ratings, pending_reasons, pending_events, oldest)
+
+    def acknowledged_tip(self) -> tuple[int, str] | None:
+        """(seq, hash) of the highest rating the centre acknowledged (marked synced); None before any."""
+        with self._store.transaction(write=False) as conn:
+            row = conn.execute(select(ratings.c.seq, ratings.c.hash).where(ratings.c.sync_state == _SYNCED)
+                               .order_by(ratings.c.seq.desc()).limit(1)).first()
+        return (row.seq, row.hash) if row is not None else None
+
+    def rejected(self) -> dict[str, int]:
+        """The ratings the centre refused, kept here: how many for each reason, the most frequent first."""
+        with self._store.transaction(write=False) as conn:
+            rows = conn.execute(select(func.coalesce(ratings.c.sync_note, ""), func.count())
+                                .where(ratings.c.sync_state == SyncState.REJECTED.value)
+                                .group_by(ratings.c.sync_note).order_by(func.count().desc())).all()
+        return {reason or "no reason given": count for reason, count in rows}
 
     def has_pending_level(self, levels: Iterable[int]) -> bool:
         """A pending rating at one of these levels (a bad review to send at once)?"""

@@ -2,12 +2,13 @@
 
 `evaluator status` prints it for technicians and for the upgrade health
 check; the sync worker's heartbeat reuses the panel part. Everything here
-reads: the store through its own sessions, the sync worker's state from the
-small file it writes after each cycle (the two run in separate processes).
+reads: the store through its own sessions, the sync state from the small files
+in `sync.state_dir` (kiosk.store.sync_state), read anew each time: every sync
+attempt records its outcome there, whichever process made it, and the server
+shown is the one the device key names now.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +19,17 @@ from kiosk import BUILD_DATE, __version__
 from kiosk.config import Settings
 from kiosk.store import RatingStore
 from kiosk.store.outbox import Outbox
+from kiosk.store.sync_state import (
+    CREDENTIALS_FILE,
+    SYNC_STATUS_FILE,
+    enrolled_server,
+    read_sync_status,
+    rejected_text,
+)
 from kiosk.store.tables import EventKind
 
-SYNC_STATUS_FILE = "sync-status.json"   # written by the sync worker in sync.state_dir
+# Readers of the sync state that came before kiosk.store.sync_state (the scores screen) import them here.
+__all__ = ["SYNC_STATUS_FILE", "Status", "gather", "panel_status", "read_sync_status"]
 
 
 @dataclass
@@ -63,14 +72,6 @@ def panel_status(store: RatingStore) -> dict[str, Any]:
     return status
 
 
-def read_sync_status(state_dir: Path) -> dict[str, Any]:
-    try:
-        state: dict[str, Any] = json.loads((state_dir / SYNC_STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state
-
-
 def gather(settings: Settings, store: RatingStore | None, now: datetime | None = None,
            quick_check: bool = True) -> Status:
     """`store` None: it could not be opened (the caller names why in `problems`). `quick_check`: read the
@@ -82,15 +83,13 @@ def gather(settings: Settings, store: RatingStore | None, now: datetime | None =
                 "counter": settings.counter.id, "counter_name": settings.counter.name, "version": __version__,
                 "mode": settings.mode.value},
         store=_store_part(settings, store, quick_check),
-        sync={"server": settings.sync.server,
-              "provisioned": (settings.sync.state_dir / "device.json").is_file(),
-              **{key: sync_state.get(key) for key in ("last_success_at", "last_attempt_at", "last_error")}},
+        sync=_sync_part(settings, store, sync_state),
         panel={"configured": settings.panel.port} | (panel_status(store) if store is not None else {}),
         clock={"utc": now.isoformat(timespec="seconds"), "suspect": now < BUILD_DATE,
                "offset_s": sync_state.get("clock_offset_s")})
-    if store is not None:
-        depth = Outbox(store).depth()
-        status.sync.update(queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at)
+    if status.sync.get("rejected"):
+        status.warnings.append(f"{status.sync['rejected']} rating(s) rejected by the centre, kept on the device: "
+                               + rejected_text(status.sync["rejected_reasons"]))
     if status.clock["suspect"]:
         # A terminal without a real-time clock and without network keeps the time it last saw; its ratings
         # are flagged clock_suspect and corrected by the centre (docs/sync-protocol.md), so it still works.
@@ -102,6 +101,22 @@ def gather(settings: Settings, store: RatingStore | None, now: datetime | None =
     if missing_port is not None:
         status.unplugged.append(f"panel port {missing_port} does not exist (panel unplugged, or a wrong panel.port)")
     return status
+
+
+def _sync_part(settings: Settings, store: RatingStore | None, sync_state: dict[str, Any]) -> dict[str, Any]:
+    """The centre the device key names (none before enrollment: then the configured one), the last attempt,
+    success and error of whichever path synced, and the queue with the ratings the centre rejected."""
+    state_dir = settings.sync.state_dir
+    part: dict[str, Any] = {
+        "server": enrolled_server(state_dir) or settings.sync.server,
+        "provisioned": (state_dir / CREDENTIALS_FILE).is_file(),
+        **{key: sync_state.get(key) for key in ("last_attempt_at", "last_success_at", "last_error")}}
+    if store is not None:
+        outbox = Outbox(store)
+        depth, rejected = outbox.depth(), outbox.rejected()
+        part.update(queue_depth=depth.ratings, oldest_unsynced_at=depth.oldest_rating_at,
+                    rejected=sum(rejected.values()), rejected_reasons=rejected)
+    return part
 
 
 def _missing_device(port: str | None) -> str | None:

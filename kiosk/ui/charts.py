@@ -120,6 +120,7 @@ class RateGauge(_Chart):
         self.track_rect: Rect = (0.0, 0.0, 0.0, 0.0)
         self.fill_rect: Rect = (0.0, 0.0, 0.0, 0.0)
         self.target_x = 0.0
+        self.mark_span = (0.0, 0.0)      # bottom and top of the target's mark
         super().__init__(**kwargs)
         self.bind(rate=self._redraw, target=self._redraw, text=self._redraw, target_text=self._redraw,
                   meets=self._redraw, colour=self._redraw, below_colour=self._redraw, mark_colour=self._redraw)
@@ -130,18 +131,20 @@ class RateGauge(_Chart):
         if self.width <= 0 or self.height <= 0:
             return
         # The rate as big text on the upper half; the track on the lower half, under the target's caption.
+        # The mark stops above the caption's band (y to y + 12 %): "Target 80 %" is never crossed by it.
         track_h = self.height * 0.28
-        track = (self.x, self.y + self.height * 0.12, self.width, track_h)
+        track = (self.x, self.y + self.height * 0.2, self.width, track_h)
         rate = min(1.0, max(0.0, self.rate)) if self.rate is not None else 0.0
         self.track_rect, self.fill_rect = track, (track[0], track[1], track[2] * rate, track_h)
         self.target_x = track[0] + track[2] * min(1.0, max(0.0, self.target))
+        self.mark_span = (track[1] - track_h * 0.25, track[1] + track_h * 1.3)
         with self.canvas.before:
             Color(*_TRACK)
             Rectangle(pos=track[:2], size=track[2:])
             Color(*(self.below_colour if self.meets is False else self.colour))
             Rectangle(pos=self.fill_rect[:2], size=self.fill_rect[2:])
             Color(*self.mark_colour)
-            Line(points=[self.target_x, track[1] - track_h * 0.3, self.target_x, track[1] + track_h * 1.3],
+            Line(points=[self.target_x, self.mark_span[0], self.target_x, self.mark_span[1]],
                  width=max(1.0, track_h * 0.06))
         top = track[1] + track_h * 1.3
         self._place(rate_label, self.text, (self.x, top, self.width, self.top - top), (self.top - top) * 0.7)

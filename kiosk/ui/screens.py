@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -25,6 +26,16 @@ class ModelScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints: it
 
 
 class RatingScreen(ModelScreen):
+    def on_kv_post(self, _base: Any) -> None:
+        self._even_trigger = Clock.create_trigger(self._even_labels, -1)
+
+    def _even_labels(self, *_args: object) -> None:
+        """One font size for the five level names: the largest at which the longest fits."""
+        labels = [button.ids.label for button in self.ids.levels.children]
+        size = min((label.fitted_font_size for label in labels), default=float("inf"))
+        for label in labels:
+            label.cap = size
+
     def on_model(self, _screen: Any, model: ScreenModel | None) -> None:
         if model is None:
             return
@@ -36,6 +47,7 @@ class RatingScreen(ModelScreen):
             for level in model.levels:
                 button = LevelButton(level=level.level, text=level.label, background=level.rgba)
                 button.bind(on_release=self._pressed)
+                button.ids.label.bind(fitted_font_size=self._even_trigger)
                 row.add_widget(button)
             row.shown_levels = model.levels
         for button, level in zip(reversed(row.children), model.levels, strict=False):
@@ -156,6 +168,28 @@ class ScoreLine(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: i
     right = StringProperty("")
     right_share = NumericProperty(0.55)   # of the left part's width
     highlighted = BooleanProperty(False)
+    right_width = NumericProperty(0)
+
+    def on_kv_post(self, _base: Any) -> None:
+        self._split_trigger = Clock.create_trigger(self._split, -1)
+        self.bind(size=self._split_trigger, left=self._split_trigger, right=self._split_trigger,
+                  right_share=self._split_trigger, highlighted=self._split_trigger)
+        self._split()
+
+    def _split(self, *_args: object) -> None:
+        """Both texts whole when the row has room for both (the right one as wide as it needs); otherwise
+        the row is shared by `right_share` and each is shortened."""
+        from kivy.core.text import Label as CoreLabel
+
+        def needs(label: Any) -> float:
+            measure = CoreLabel(font_size=label.font_size, font_name=label.font_name, bold=label.bold)
+            padding: float = label.width - label.text_size[0]
+            return float(measure.get_extents(label.text)[0]) + padding + 2
+
+        left, right = self.ids.left_label, self.ids.right_label
+        left_w, right_w = needs(left), needs(right)
+        fits = left_w + right_w <= self.width
+        self.right_width = right_w if fits else self.width * self.right_share / (1 + self.right_share)
 
 
 class ScoresScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
@@ -203,10 +237,10 @@ class TechnicianScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hint
             return
         box = self.ids.sections
         box.clear_widgets()        # rebuilt when the screen opens or after an action, never per frame
-        for heading, rows in model.sections:
-            box.add_widget(Factory.SectionHeading(text=heading))
-            for name, value in rows:
-                box.add_widget(ScoreLine(left=name, right=value, right_share=1.4))
+        for section in model.sections:
+            box.add_widget(Factory.SectionHeading(text=section.heading))
+            for row in section.rows:
+                box.add_widget(ScoreLine(left=row.label, right=row.value, right_share=1.4))
 
 
 # The on-screen keyboard for enrollment: what URLs and enrollment codes need, nothing more.

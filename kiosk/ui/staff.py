@@ -234,7 +234,23 @@ class StaffScreens:
         screen.message = say_technician(text_key, self._locale())
 
     def technician_restart(self) -> None:
-        self._tech.restart()
+        """First tap: the button asks 确认重启 for a few seconds, then goes back; second: restart."""
+        self.open_technician(self._tech.restart(self._locale()))
+        self._restart_unasked_later()
+
+    def _restart_unasked_later(self) -> None:
+        left = self._tech.restart_tap.remaining_s
+        if left > 0:    # checked again then: the Clock's time may lag the tap's (monotonic) a little
+            Clock.schedule_once(lambda _dt: self._restart_unasked(), left + 0.05)
+
+    def _restart_unasked(self) -> None:
+        if self.mode is not StaffMode.TECHNICIAN:
+            return
+        if self._tech.restart_tap.armed:
+            self._restart_unasked_later()
+            return
+        shown = self.technician_screen.message
+        self.open_technician("" if shown == self._tech.restart_ask(self._locale()) else shown)
 
     # -- enrollment on the screen --------------------------------------------------------
 

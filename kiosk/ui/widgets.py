@@ -30,6 +30,14 @@ def one_line_font(text: str, width: float, height: float, share: float = 0.4) ->
     return min(height * share, width * 0.9 / max(1.0, ems))
 
 
+def language_corner(window: Sequence[float], touch: float) -> tuple[float, float, float]:
+    """Width, height and margin of the 中文/English button in the bottom right corner of every screen that has
+    it: finger-sized on any screen, from the window's shorter side (a portrait window is narrow)."""
+    width, height = window
+    short = min(width, height)
+    return (max(min(short * 0.3, width * 0.2), 96.0, touch * 1.6), max(short * 0.1, touch), short * 0.015)
+
+
 class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
     """Text that fits its box in any language and on any screen: wrapped to the box's width, at
     `max_font_size` or, when that overflows, the largest size that does not.
@@ -41,12 +49,16 @@ class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its cl
 
     max_font_size = NumericProperty(20)
     min_font_size = NumericProperty(8)
+    # Labels that must read as one set (the five levels) share the smallest of their fitted sizes: `cap`.
+    fitted_font_size = NumericProperty(20)
+    cap = NumericProperty(float("inf"))
 
     def __init__(self, **kwargs: Any) -> None:
         self._fit_trigger = Clock.create_trigger(self._fit, -1)
         super().__init__(**kwargs)
         self.bind(size=self._fit_trigger, text=self._fit_trigger, max_font_size=self._fit_trigger,
-                  min_font_size=self._fit_trigger, font_name=self._fit_trigger, bold=self._fit_trigger)
+                  min_font_size=self._fit_trigger, cap=self._fit_trigger, font_name=self._fit_trigger,
+                  bold=self._fit_trigger)
         self.text_size = self.size
         self._fit_trigger()
 
@@ -58,7 +70,8 @@ class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its cl
                 if size <= self.min_font_size or self._fits(size):
                     break
                 size = max(self.min_font_size, size * 0.9)
-        self.font_size = size
+        self.fitted_font_size = size
+        self.font_size = min(size, self.cap)
 
     def _fits(self, font_size: float) -> bool:
         from kivy.core.text import Label as CoreLabel

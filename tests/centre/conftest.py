@@ -27,7 +27,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from centre import enroll
+from centre import enroll, tokens
 from centre.db.tables import metadata, open_engine, ratings
 from contract import GENESIS_HASH, canonical_json, iso_utc, rating_hash, sign
 
@@ -58,6 +58,11 @@ class Collector:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", self.db_url],
                               cwd=REPO, capture_output=True, text=True, timeout=60)
+
+    def bearer(self, *units: str) -> dict[str, str]:
+        """The header of a fresh API token for the read routes: the city's, or only `units`' (centre/tokens.py)."""
+        issued = tokens.issue(self.engine, "test-" + uuid_mod.uuid4().hex[:12], list(units))
+        return {"Authorization": f"Bearer {issued.token}"}
 
     def ratings_held(self, device_id: str) -> int:
         with self.engine.connect() as conn:

@@ -43,8 +43,9 @@ def openapi(collector: Collector) -> Any:
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
-def test_no_operation_answers_a_server_error(openapi: Any, mode: GenerationMode) -> None:
-    failures, tested = [], []
+def test_no_operation_answers_a_server_error(openapi: Any, collector: Collector, mode: GenerationMode) -> None:
+    # The read routes answer only an API token (issue 15, item 7): with the city's, they are tested past the 401.
+    failures, tested, token = [], [], collector.bearer()
     for result in openapi.get_all_operations():
         operation = result.ok()   # a document the tool cannot read is itself a failure
         tested.append(operation.label)
@@ -52,7 +53,7 @@ def test_no_operation_answers_a_server_error(openapi: Any, mode: GenerationMode)
         @BOUNDED
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=CHECKS, timeout=TIMEOUT[1])
+            case.call_and_validate(checks=CHECKS, headers=token, timeout=TIMEOUT[1])
 
         try:
             check()

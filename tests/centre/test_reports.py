@@ -15,13 +15,15 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 
 def summary(collector, **params: str) -> dict:
-    answer = requests.get(collector.url + "/v1/reports/summary", params=params, timeout=TIMEOUT)
+    # A read route answers only an API token (issue 15, item 7): no anonymous reads.
+    answer = requests.get(collector.url + "/v1/reports/summary", params=params, headers=collector.bearer(),
+                          timeout=TIMEOUT)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def device_report(collector, device_id: str) -> dict:
-    answer = requests.get(collector.url + "/v1/integrity", timeout=TIMEOUT)
+    answer = requests.get(collector.url + "/v1/integrity", headers=collector.bearer(), timeout=TIMEOUT)
     assert answer.status_code == 200, answer.text
     return next(item for item in answer.json()["devices"] if item["device_id"] == device_id)
 
@@ -80,7 +82,8 @@ def test_summary_counts_the_units_local_day(enroll_device, collector):
 
     day = summary(collector, unit=device.unit_id, date="2026-03-10")
     assert day == {"date": "2026-03-10", "total": 8, "by_level": {"1": 3, "2": 1, "3": 1, "4": 1, "5": 2},
-                   "good_rate": 0.5, "bad_reasons": {"rude": 1, "slow": 2}, "unrated": 2, "suppressed": 1}
+                   "good_rate": 0.5, "bad_reasons": {"rude": 1, "slow": 2}, "unrated": 2, "suppressed": 1,
+                   "before_enrollment": 0}
     counter = summary(collector, unit=device.unit_id, date="2026-03-10", counter="c-1")
     assert counter["total"] == 7 and counter["by_level"]["1"] == 2
     staff = summary(collector, unit=device.unit_id, date="2026-03-10", staff="s-2")
@@ -95,12 +98,12 @@ def test_summary_counts_the_units_local_day(enroll_device, collector):
 
 def test_summary_refuses_bad_queries(collector, enroll_device):
     device = enroll_device()
-    base = collector.url + "/v1/reports/summary"
+    base, token = collector.url + "/v1/reports/summary", collector.bearer()
     for params, status in (({"unit": "no-such-unit", "date": "2026-03-10"}, 404),
                            ({"unit": device.unit_id, "date": "2026-02-30"}, 422),
                            ({"unit": device.unit_id}, 422),
                            ({"unit": device.unit_id, "date": "9999-12-31"}, 422)):
-        answer = requests.get(base, params=params, timeout=TIMEOUT)
+        answer = requests.get(base, params=params, headers=token, timeout=TIMEOUT)
         assert answer.status_code == status, (params, answer.text)
         assert isinstance(answer.json()["detail"], str)
 

@@ -125,13 +125,14 @@ def test_a_call_back_left_after_its_review_went_is_sent_at_once_and_a_refused_on
     queue, stop = CallbackQueue(store), threading.Event()
     worker = SyncWorker(settings, store, stop)
     drains = []
-    original = worker._cycle
+    attempt = worker._attempt
+    original = attempt.run
 
-    def counted_cycle() -> None:
+    def counted_run(progress=None):
         drains.append(time.monotonic())
-        original()
+        return original(progress)
 
-    worker._cycle = counted_cycle
+    attempt.run = counted_run
     thread = threading.Thread(target=worker.run)
     try:
         orphan = store.append_rating(1, Channel.PANEL, "open")

@@ -42,7 +42,7 @@ def test_provisioning_writes_a_private_key_and_the_centres_config(collector, ter
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     assert "secret" not in config.read_text()
     again = evaluator(config, "provision", "--server", collector.url, "--code", code)
-    assert again.returncode == 1 and "410" in again.stderr          # a code works once
+    assert again.returncode == 2 and "has been used already" in again.stderr     # a code works once
 
 
 def test_sync_once_drains_and_the_centre_agrees_with_the_terminal(collector, terminal_config):
@@ -68,7 +68,7 @@ def test_sync_once_drains_and_the_centre_agrees_with_the_terminal(collector, ter
 
     terminal = json.loads(evaluator(config, "summary", "--json").stdout)
     centre = collector.json("summary", "--unit", settings.unit.id, "--date", terminal["date"])
-    assert centre == terminal
+    assert centre == {**terminal, "before_enrollment": 0}     # the centre's one key of its own
     assert terminal["total"] == 6 and terminal["bad_reasons"] == {"slow": 2} and terminal["unrated"] == 1
 
     again = evaluator(config, "sync", "--once")
@@ -131,7 +131,33 @@ def assert_exactly_once(collector, config: Path, settings, count: int) -> None:
     assert integrity["last_seq"] == count == integrity["ratings_held"]  # none lost, none duplicated
     terminal = json.loads(evaluator(config, "summary", "--json").stdout)
     centre = collector.json("summary", "--unit", settings.unit.id, "--date", terminal["date"])
-    assert centre == terminal and terminal["total"] == count
+    assert centre == {**terminal, "before_enrollment": 0} and terminal["total"] == count
+
+
+def test_ratings_made_before_enrollment_reach_the_centre_apart_and_leave_no_gap(collector, terminal_config):
+    """The README in order: rate, then enroll, then sync. No rating is stranded, none inflates a score."""
+    config = terminal_config()
+    fill(load(config), 2)                                      # under the default identity (dev-0001)
+    settings = provisioned(collector, config)
+    assert settings.device.id != "dev-0001"
+    fill(settings, 3)                                          # the same chain, seq 3–5, under the enrolled id
+    done = evaluator(config, "sync", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 accepted" in done.stdout and "0 rejected" in done.stdout
+    with sqlite3.connect(settings.store.path) as raw:
+        assert raw.execute("SELECT sync_state, count(*) FROM ratings GROUP BY sync_state").fetchall() \
+            == [("synced", 5)]
+
+    check = collector.cli("integrity", "--json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    integrity = {d["device_id"]: d for d in json.loads(check.stdout)["devices"]}[settings.device.id]
+    assert integrity["gaps"] == [] and integrity["chain_breaks"] == [] and integrity["last_seq"] == 5
+    assert (integrity["ratings_held"], integrity["before_enrollment"]) == (5, 2)
+
+    day = json.loads(evaluator(config, "summary", "--json").stdout)["date"]
+    centre = collector.json("summary", "--unit", settings.unit.id, "--date", day)
+    assert centre["total"] == 3 and centre["before_enrollment"] == 2
+    assert centre["by_level"] == {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1}    # fill presses 5, 4, 3 again
 
 
 def test_a_rating_deleted_before_sync_shows_as_a_gap_at_the_centre(collector, terminal_config):

@@ -53,7 +53,9 @@ def test_a_photo_set_at_the_centre_reaches_the_terminal_beside_its_roster(collec
     set_roster(collector, tmp_path, settings.unit.id, [
         {"id": "E1023", "name": "李明", "post": "综合窗口", "photo": "e1023.png"},
         {"id": "E2000", "name": "王芳"}])
-    run_worker_until(settings, config, lambda _w: len(load(config).staff) == 2)
+    # Until the centre's roster arrives, config.yaml's stays (the centre sent none at enrollment).
+    assert [member.id for member in load(config).staff] == ["E2000", "E9"]
+    run_worker_until(settings, config, lambda _w: [m.id for m in load(config).staff] == ["E1023", "E2000"])
 
     staff = {member.id: member for member in load(config).staff}
     assert staff["E1023"].photo.parent == settings.sync.state_dir / PHOTO_DIR

@@ -160,8 +160,9 @@ def test_a_rejected_rating_keeps_its_reason_and_never_blocks_the_queue(collector
     store.close()
     done = subprocess.run([sys.executable, "-m", "evaluator.cli", "sync", "--once", "--config", str(config)],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr                                  # a technician must see it
     assert "2 accepted" in done.stdout and "1 rejected" in done.stdout
+    assert "1 row rejected by the centre: " in done.stderr and "case_no" in done.stderr
     with sqlite3.connect(settings.store.path) as raw:
         rows = raw.execute("SELECT seq, sync_state, sync_note FROM ratings ORDER BY seq").fetchall()
     assert [(seq, state) for seq, state, _note in rows] == [(1, "synced"), (2, "rejected"), (3, "synced")]

@@ -26,7 +26,9 @@ def test_flood_is_counted_by_the_rules_and_never_blocks_the_ui(window, make_sett
 
     with PanelSimulator() as sim:
         settings = make_settings(panel={"port": sim.device_path, "ping_interval_s": None},
-                                 timings={"cooldown_s": 5.0, "thanks_s": 3.0})
+                                 # Longer than the flood can take on a loaded machine: one citizen's cooldown
+                                 # must cover every press, or a slow run counts a second "citizen".
+                                 timings={"cooldown_s": 120.0, "thanks_s": 60.0})
         store = RatingStore(settings.store.path, Identity("d", "u", "c"))
         service = RatingService(settings, store, KivyScheduler())
         ui = RatingUi(settings, service)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -158,7 +159,8 @@ def test_staff_screens_return_to_the_citizen_after_a_minute_without_touch(termin
 
 @pytest.fixture
 def technician_terminal(window, make_settings, tmp_path, usb_stick):
-    """The terminal with a real panel on a pty, and technician mode whose restart is recorded."""
+    """The terminal with a real panel on a pty, and technician mode whose restart (an end, and a relaunch:
+    no systemd in its environment) is recorded."""
     from drivers.panel import Backoff
     from drivers.simulator import PanelSimulator
     from evaluator.terminal import technician_mode
@@ -173,11 +175,12 @@ def technician_terminal(window, make_settings, tmp_path, usb_stick):
         store = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
         service = RatingService(settings, store, KivyScheduler())
         link = PanelLink(settings, service, backoff=Backoff(initial=0.05, cap=0.5))
-        restarts: list[bool] = []
+        restarts: list[str] = []
         allowed, scores = staff_access(settings, store)
         app = EvaluatorApp(settings, service, link=link, access=allowed, scores=scores,
-                           technician=lambda _stop: technician_mode(settings, store, link,
-                                                                    lambda: restarts.append(True)))
+                           technician=lambda _stop: technician_mode(
+                               settings, store, link, lambda: restarts.append("end"), environ={},
+                               relaunch=lambda: restarts.append("relaunch")))
         root = app.build()
         window.add_widget(root)
         app.on_start()
@@ -199,13 +202,16 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     sign_in(app, "__technician__", "97531")
     assert manager.current == "technician"
     screen = manager.get_screen("technician")
-    sections = dict(screen.model.sections)
-    assert dict(sections["设备"])["id"] == settings.device.id and dict(sections["存储"])["ratings"] == "2"
-    assert "integrity" not in dict(sections["存储"])        # no whole-file quick_check each time it is drawn
-    assert dict(sections["按键面板"])["connected"] == "✓"
+    model = screen.model
+    assert model.section("device").value("id") == settings.device.id and model.section("store").value("ratings") == "2"
+    assert "integrity" not in [row.key for row in model.section("store").rows]   # no quick_check at each drawing
+    assert model.section("panel").value("connected") == "是"
     assert json.loads(screen.model.qr_payload)["device"] == settings.device.id
     assert screen.ids.qr.payload == screen.model.qr_payload
-    assert ("id", settings.device.id) in shown_rows(screen)
+    rows = dict(shown_rows(screen))
+    assert rows["设备编号"] == settings.device.id and rows["已连接"] == "是"      # labels, not keys
+    assert rows["剩余空间"].endswith((" MB", " GB"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows["最近评价"])          # local, to the second
 
     tap(screen.ids.check)
     pump_until(lambda: "2 条评价" in screen.message)
@@ -222,13 +228,15 @@ def test_technician_mode_checks_exports_lights_keys_and_restarts(technician_term
     frame = None
     while frame != ("L", 3):
         frame = sim.received.get(timeout=max(0.01, deadline - time.monotonic()))
-    frames = dict(dict(screen.model.sections)["面板收发记录"])
-    assert any(text == "L3" for text in frames.values())                       # the live frame log
+    assert any(row.value == "L3" and row.label.endswith("发") for row in screen.model.section("frames").rows)
     panel = app.link.panel
     tap(screen.ids.reconnect)
     pump_until(lambda: panel.status().counters.reconnects == 1 and panel.connected)
+    tap(screen.ids.restart)                                   # asks first: nothing restarts on one tap
+    pump()
+    assert restarts == [] and screen.ids.restart.text == "确认重启" and "确认重启" in screen.message
     tap(screen.ids.restart)
-    assert restarts == [True]
+    assert restarts == ["relaunch", "end"]                    # no systemd: it starts itself again, then ends
     actions = [e["detail"]["action"] for e in store.events_of(EventKind.TECHNICIAN_ACTION)]
     assert actions == ["opened", "check_storage", "export", "test_key", "reconnect_panel", "restart"]
     assert store.count_ratings() == 2                                              # nothing added or changed
@@ -255,6 +263,37 @@ def test_the_screen_keeps_drawing_while_technician_mode_checks_a_large_store(tec
     assert screen.message == "存储完好：30000 条评价，哈希链完整"
     checked = store.events_of(EventKind.TECHNICIAN_ACTION)[-1]["detail"]
     assert (checked["action"], checked["ok"], checked["checked"]) == ("check_storage", True, 30_000)
+
+
+def test_restart_asks_then_goes_back_and_a_missing_panel_is_named(mounted, make_settings, tmp_path):
+    # No panel configured, under systemd: 重连面板 says so; 重启程序 turns into 确认重启 for a while, then back.
+    from evaluator.terminal import technician_mode
+
+    settings = make_settings(staff=STAFF, sync={"state_dir": str(tmp_path / "state")}, access={"hold_s": 0.5})
+    AccessFile(settings.sync.state_dir).set_technician_password("97531")
+    store = store_for(settings)
+    ends: list[str] = []
+    allowed, scores = staff_access(settings, store)
+    app = mounted.mount(settings, store, access=allowed, scores=scores, technician=lambda _stop: technician_mode(
+        settings, store, None, lambda: ends.append("end"), environ={"NOTIFY_SOCKET": "/run/systemd/notify"},
+        relaunch=lambda: ends.append("relaunch")))
+    manager = app.ui.manager
+    hold(manager, top_right(manager), 0.8)
+    sign_in(app, "__technician__", "97531")
+    screen = manager.get_screen("technician")
+    tap(screen.ids.reconnect)
+    assert screen.message == "未配置面板"
+    app.ui.staff.technician.restart_tap.window_s = 1.5
+    tap(screen.ids.restart)
+    assert screen.ids.restart.text == "确认重启" and screen.message == "1.5 秒内再点“确认重启”即重启程序"
+    pump_until(lambda: screen.ids.restart.text == "重启程序", timeout_s=5)   # untouched: back by itself
+    assert screen.message == "" and ends == []
+    tap(screen.ids.restart)                                                   # a late tap asks again
+    assert ends == [] and screen.ids.restart.text == "确认重启"
+    tap(screen.ids.restart)
+    assert ends == ["end"]                                                    # systemd starts it again
+    assert [e["detail"] for e in store.events_of(EventKind.TECHNICIAN_ACTION)][-1] == {"action": "restart",
+                                                                                     "how": "exit"}
 
 
 def test_staff_screens_and_technician_mode_are_built_when_first_opened(window, make_settings, tmp_path):

@@ -52,8 +52,8 @@ def test_enroll_test_the_link_and_upload_from_the_screen(terminal, collector):  
     technician = manager.get_screen("technician")
 
     tap(technician.ids.test_connection)                      # not enrolled yet: said so, nothing raised
-    pump_until(lambda: "无法连接" in technician.message, timeout_s=10)
-    assert "provision" in technician.message
+    pump_until(lambda: "连接失败" in technician.message, timeout_s=10)
+    assert technician.message == "连接失败：本机尚未登记，请先点“设备登记”"      # no command to run, in Chinese only
 
     tap(technician.ids.provision)
     form = manager.get_screen("provision")

@@ -1,0 +1,170 @@
+"""API tokens of the city's own systems for the read routes: issued once, kept as a hash, scoped, revocable.
+
+A token is shown once, when `evaluator centre token add` issues it; the centre keeps only its SHA-256.
+A plain SHA-256 is the right hash here, not argon2 or scrypt: a slow, salted hash defends a
+low-entropy password against guessing after a database leak, and a token is 32 random bytes (256
+bits), which no one can guess from its hash however fast the hash. A fast, unsalted hash also lets
+a request's token be found by an indexed equality on the hash, one SELECT per request. That lookup
+compares hashes, not tokens, so its timing tells a caller nothing it could use to build a token.
+
+A token's scope is the part of the registry it may read: the whole city, or a list of units.
+The registry (district → sector → unit) comes later; the stored scope is a kind and a list of
+ids, so a district or sector scope is one more kind, not another column.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from centre.db.tables import api_tokens, nul_field, utcnow
+from centre.errors import BadInput, Forbidden, NotAuthenticated, NotFound
+from contract import iso_utc
+
+TOKEN_PREFIX = "evc_"          # says what a leaked string is (log scrubbers, secret scanners)
+TOKEN_BYTES = 32
+MAX_NAME = 100
+MAX_UNIT_ID = 200
+# last_used_at is written at most this often per token: a read then costs one indexed SELECT, not a write
+# (on SQLite a write would wait for the ingest's lock). "Last used" is accurate to this much.
+LAST_USED_EVERY = timedelta(seconds=60)
+
+
+class ScopeKind(str, Enum):
+    CITY = "city"       # everything
+    UNIT = "unit"       # the units in `ids`
+    # DISTRICT, SECTOR: with the registry, a scope over its subtree
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: ScopeKind
+    ids: tuple[str, ...] = ()
+
+    def covers(self, unit_id: str) -> bool:
+        return self.kind is ScopeKind.CITY or unit_id in self.ids
+
+    def label(self) -> str:
+        return "city" if self.kind is ScopeKind.CITY else f"{self.kind.value}: {', '.join(self.ids)}"
+
+
+CITY = Scope(ScopeKind.CITY)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as the centre holds it: everything but the token itself, which it never had to keep."""
+
+    id: str
+    name: str
+    scope: Scope
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "scope": {"kind": self.scope.kind.value,
+                                                             "ids": list(self.scope.ids)},
+                "created_at": self.created_at, "last_used_at": self.last_used_at, "revoked_at": self.revoked_at}
+
+
+@dataclass(frozen=True)
+class Issued:
+    info: TokenInfo
+    token: str          # the plaintext: shown once, stored nowhere
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _info(row: Any) -> TokenInfo:
+    return TokenInfo(id=row["id"], name=row["name"], scope=Scope(ScopeKind(row["scope_kind"]),
+                                                                 tuple(row["scope_ids"] or ())),
+                     created_at=row["created_at"], last_used_at=row["last_used_at"], revoked_at=row["revoked_at"])
+
+
+def _check_scope(units: list[str]) -> Scope:
+    if not units:
+        return CITY
+    for unit in units:
+        if not unit or len(unit) > MAX_UNIT_ID or nul_field({"unit": unit}) or unit != unit.strip():
+            raise BadInput(f"unit id {unit!r} must be 1–{MAX_UNIT_ID} characters, without surrounding spaces")
+    return Scope(ScopeKind.UNIT, tuple(dict.fromkeys(units)))
+
+
+def issue(engine: Engine, name: str, units: list[str] | None = None) -> Issued:
+    """A new token named `name`: for the whole city, or for `units` only. Names are unique, revoked or not."""
+    if not name.strip() or len(name) > MAX_NAME or nul_field({"name": name}) or not name.isprintable():
+        raise BadInput(f"token name must be 1–{MAX_NAME} printable characters, got {name!r}")
+    scope = _check_scope(list(units or ()))
+    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    row = {"id": "tok-" + secrets.token_hex(6), "name": name, "token_hash": hash_token(token),
+           "scope_kind": scope.kind.value, "scope_ids": list(scope.ids), "created_at": iso_utc(utcnow()),
+           "last_used_at": None, "revoked_at": None}
+    try:
+        with engine.begin() as conn:
+            conn.execute(api_tokens.insert().values(**row))
+    except IntegrityError:
+        raise BadInput(f"a token named {name!r} exists already (revoked tokens keep their names)") from None
+    return Issued(_info(row), token)
+
+
+def list_tokens(engine: Engine) -> list[TokenInfo]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.name)).mappings()
+        return [_info(row) for row in rows]
+
+
+def revoke(engine: Engine, name_or_id: str) -> tuple[TokenInfo, bool]:
+    """Revoke the token with this id or name; (the token, whether this call revoked it)."""
+    if nul_field({"token": name_or_id}):
+        raise NotFound(f"no token named or numbered {name_or_id!r}")
+    with engine.begin() as conn:
+        rows = conn.execute(select(api_tokens).where(or_(api_tokens.c.id == name_or_id,
+                                                         api_tokens.c.name == name_or_id))).mappings().all()
+        if not rows:
+            raise NotFound(f"no token named or numbered {name_or_id!r}")
+        if len(rows) > 1:
+            raise BadInput(f"{name_or_id!r} is one token's id and another's name: give the id")
+        found = _info(rows[0])
+        if found.revoked_at is not None:
+            return found, False
+        now = iso_utc(utcnow())
+        conn.execute(update(api_tokens).where(api_tokens.c.id == found.id).values(revoked_at=now))
+    return TokenInfo(found.id, found.name, found.scope, found.created_at, found.last_used_at, now), True
+
+
+def authenticate(engine: Engine, token: str | None, now: datetime | None = None) -> TokenInfo:
+    """The live token presented as `Authorization: Bearer <token>`, or NotAuthenticated (401)."""
+    if not token:
+        raise NotAuthenticated("an API token is required: Authorization: Bearer <token>")
+    with engine.connect() as conn:
+        row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == hash_token(token))).mappings().first()
+    if row is None:
+        raise NotAuthenticated("unknown API token")
+    found = _info(row)
+    if found.revoked_at is not None:
+        raise NotAuthenticated("API token revoked")
+    _touch(engine, found, now or utcnow())
+    return found
+
+
+def _touch(engine: Engine, found: TokenInfo, now: datetime) -> None:
+    if found.last_used_at is not None and found.last_used_at > iso_utc(now - LAST_USED_EVERY):
+        return
+    with engine.begin() as conn:
+        conn.execute(update(api_tokens).where(api_tokens.c.id == found.id).values(last_used_at=iso_utc(now)))
+
+
+def require_unit(client: TokenInfo, unit_id: str) -> None:
+    """403 when the token's scope does not reach `unit_id` (checked before the unit is looked up, so a
+    token learns nothing of units outside its scope, not even whether they exist)."""
+    if not client.scope.covers(unit_id):
+        raise Forbidden(f"this API token may read {client.scope.label()}, not unit {unit_id!r}")

@@ -1,0 +1,118 @@
+"""Only `evaluator centre serve` creates a database: every other command refuses one that is not there.
+
+Run as an office would: `python -m evaluator.cli centre …` from a folder of its own, on real SQLite files
+and, with EVALUATOR_TEST_PG_URL, on a real PostgreSQL database of the test's own, created empty.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+
+from centre.db.tables import DEFAULT_DB_URL, metadata, open_engine
+from tests.centre.conftest import PG_URL_ENV, scratch_pg_database
+
+COMMANDS = {
+    "enroll-code": ["enroll-code", "--unit", "u-1", "--counter", "c-1"],
+    "summary": ["summary", "--unit", "u-1", "--date", "2026-11-25"],
+    "callbacks": ["callbacks", "--unit", "u-1", "--date", "2026-11-25"],
+    "integrity": ["integrity"],
+    "roster": ["roster", "--unit", "u-1", "--file", "ROSTER"],
+    "revoke": ["revoke", "dev-1"],
+    "token": ["token", "list"],
+}
+
+
+def centre(folder: Path, roster: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [str(roster) if arg == "ROSTER" else arg for arg in args]
+    return subprocess.run([sys.executable, "-m", "evaluator.cli", "centre", *argv], cwd=folder,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def roster(tmp_path: Path) -> Path:
+    path = tmp_path / "roster" / "staff.yaml"
+    path.parent.mkdir()
+    path.write_text("- {id: s-1, name: 张三}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_run_from_another_folder_refuses_the_missing_default_database(
+        tmp_path: Path, roster: Path, command: str) -> None:
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    done = centre(folder, roster, *COMMANDS[command])
+    assert done.returncode == 2, done.stdout + done.stderr
+    expected = folder / DEFAULT_DB_URL.removeprefix("sqlite:///")
+    assert (f"error: no centre database at {expected} (run `evaluator centre serve --db {DEFAULT_DB_URL}` "
+            "first, or give --db)") in done.stderr
+    assert done.stdout == ""
+    assert list(folder.iterdir()) == []   # no file, no folder
+
+
+def test_a_database_in_a_missing_folder_is_not_created(tmp_path: Path, roster: Path) -> None:
+    target = tmp_path / "no" / "such" / "centre.db"
+    done = centre(tmp_path, roster, "summary", "--unit", "u-1", "--db", f"sqlite:///{target}")
+    assert done.returncode == 2
+    assert f"no centre database at {target} " in done.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_sqlite_file_without_the_centres_tables_is_refused_and_left_alone(tmp_path: Path, roster: Path) -> None:
+    target = tmp_path / "other.db"
+    with sqlite3.connect(target) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    done = centre(tmp_path, roster, "integrity", "--db", f"sqlite:///{target}")
+    assert done.returncode == 2
+    assert "none of the centre's tables" in done.stderr and "no devices" not in done.stdout
+    with sqlite3.connect(target) as conn:
+        assert [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["notes"]
+
+
+def test_a_database_that_serve_created_is_used(tmp_path: Path, roster: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    open_engine(url).dispose()   # what `serve` does first
+    done = centre(tmp_path, roster, "integrity", "--db", url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "no devices enrolled"
+
+
+def test_every_command_but_serve_is_checked_here() -> None:
+    """A new command belongs in COMMANDS (it must refuse too) unless it is allowed to create (`migrate`)."""
+    from centre.cli import HANDLERS
+
+    assert set(HANDLERS) - {"serve", "migrate"} == set(COMMANDS)
+
+
+@pytest.fixture
+def empty_pg_database() -> Iterator[str]:
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    with scratch_pg_database(url) as database:   # CREATE DATABASE: empty, the test's own
+        yield database
+
+
+@pytest.mark.parametrize("command", ["summary", "enroll-code", "integrity"])
+def test_an_empty_postgresql_database_is_refused_and_gets_no_tables(
+        tmp_path: Path, roster: Path, empty_pg_database: str, command: str) -> None:
+    done = centre(tmp_path, roster, *COMMANDS[command], "--db", empty_pg_database)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: no centre database at postgresql" in done.stderr
+    assert "none of the centre's tables" in done.stderr
+    password = make_url(empty_pg_database).password
+    assert not password or f":{password}@" not in done.stderr   # the URL is shown without its password
+    engine = create_engine(empty_pg_database)
+    try:
+        assert inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+    assert metadata.tables   # the centre has tables; the database got none of them
