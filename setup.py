@@ -36,6 +36,7 @@ setup(
                                     "sync", "sync.*", "centre", "centre.*", "evaluator", "evaluator.*"]),
     package_data={
         "kiosk": ["store/migrations/*.py", "store/migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
+        "centre": ["db/migrations/*.py", "db/migrations/versions/*.py"],
     },
     install_requires=[
         "kivy==2.3.1",

@@ -1,4 +1,4 @@
-"""`python -m centre.cli …` (and `evaluator centre …`): serve, codes, rosters, reports, call-backs, revoke, tokens.
+"""`evaluator centre …` (`python -m centre.cli`): serve, migrate, codes, rosters, reports, call-backs, revoke, tokens.
 
 The CLI opens the database directly, so everything an office needs works
 without an admin HTTP endpoint.
@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from centre import callbacks, enroll, reports, tokens
 from centre.api import limits
-from centre.db.tables import DEFAULT_DB_URL, open_engine
+from centre.db.tables import DEFAULT_DB_URL, migrate, open_engine
 from centre.errors import BadInput, CentreError
 from centre.logs import LOG_FORMATS, uvicorn_log_config
 from contract import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
@@ -32,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evaluator centre", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    _add_serve(commands.add_parser("serve", parents=[common], help="Run the HTTP endpoint (and create the "
-                                                                   "database where there is none)."))
+    _add_database(commands, common)
 
     code = commands.add_parser("enroll-code", parents=[common], help="Print a one-time enrollment code.")
     code.add_argument("--unit", required=True, help="unit id")
@@ -88,6 +87,15 @@ def _add_token(common: argparse.ArgumentParser, token: argparse.ArgumentParser) 
     listing.add_argument("--json", action="store_true", help="a JSON list, one object per token")
     revoke = actions.add_parser("revoke", parents=[common], help="Refuse the token from now on (it stays listed).")
     revoke.add_argument("token", metavar="NAME|ID")
+
+
+def _add_database(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                  common: argparse.ArgumentParser) -> None:
+    """`migrate` and `serve`, the two commands that may create a database (the others refuse a missing one)."""
+    commands.add_parser("migrate", parents=[common], help="Create the database where there is none and upgrade "
+                                                          "its schema to this release's (prints from → to).")
+    _add_serve(commands.add_parser("serve", parents=[common], help="Run the HTTP endpoint (and create the "
+                                                                   "database where there is none)."))
 
 
 def _add_serve(serve: argparse.ArgumentParser) -> None:
@@ -155,6 +163,13 @@ def _serve(args: argparse.Namespace) -> int:
                                     inflated=int(args.max_inflated_mib * limits.MIB))
     uvicorn.run(create_app(args.db, body_limits, metrics=args.metrics), host=args.host, port=args.port,
                 log_level=args.log_level, log_config=uvicorn_log_config(args.log_format, args.log_level))
+    return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    found, head = migrate(args.db)
+    print(f"database schema is at {head}: up to date" if found == head
+          else f"database schema {found or 'none (a new database)'} → {head}")
     return EXIT_OK
 
 
@@ -297,8 +312,8 @@ def _print_tokens(found: list[tokens.TokenInfo]) -> None:
         print("no API tokens")
 
 
-HANDLERS = {"serve": _serve, "enroll-code": _enroll_code, "summary": _summary, "callbacks": _callbacks,
-            "integrity": _integrity,
+HANDLERS = {"serve": _serve, "migrate": _migrate, "enroll-code": _enroll_code, "summary": _summary,
+            "callbacks": _callbacks, "integrity": _integrity,
             "roster": _roster, "revoke": _revoke, "token": _token}
 
 

@@ -179,7 +179,8 @@ def _add_centre(commands: _Commands) -> None:
     prov.add_argument("--code", required=True, help="the enrollment code from `evaluator centre enroll-code`")
     upload = commands.add("sync", centre_link.sync,
                           "Upload ratings to the centre: a worker, or --once to drain the queue now.")
-    upload.add_argument("--once", action="store_true", help="drain the queue and exit (0 when empty)")
+    upload.add_argument("--once", action="store_true",
+                        help="drain the queue and exit (1 when the centre rejected rows or the upload failed)")
     upload.add_argument("--progress", action="store_true", help="show a progress bar (with --once)")
     commands.listed("centre", "The city's centre (evaluator centre --help).")
 

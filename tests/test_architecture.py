@@ -17,12 +17,14 @@ from tests.conftest import REPO
 PACKAGES = ("kiosk", "drivers", "contract", "sync", "centre", "evaluator", "tools")
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 50
+MIGRATION_VERSIONS = ("kiosk/store/migrations/versions/", "centre/db/migrations/versions/")
 
 
 def product_files() -> list[Path]:
     files = [path for package in PACKAGES for path in (REPO / package).rglob("*.py")]
-    # Alembic's revision files are generated, append-only history; they are kept as written.
-    return sorted(path for path in files if "migrations/versions" not in path.as_posix())
+    # Alembic's revision files (the terminal's store, the centre's database) are append-only history; they
+    # are kept as written.
+    return sorted(path for path in files if not path.relative_to(REPO).as_posix().startswith(MIGRATION_VERSIONS))
 
 
 def test_product_files_are_at_most_400_lines():

@@ -31,11 +31,10 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
-    text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
+from centre.db import schema
 from centre.errors import CentreError
 from contract import iso_utc
 
@@ -295,26 +294,11 @@ def _require_sqlite_file(url: str) -> None:
 
 def _require_tables(engine: Engine, url: str) -> None:
     """Refuse a database without the centre's tables (an empty PostgreSQL database, someone else's file)."""
-    present = set(inspect(engine).get_table_names())
-    missing = [table.name for table in metadata.sorted_tables if table.name not in present]
-    if len(missing) == len(metadata.sorted_tables):
+    if not set(inspect(engine).get_table_names()) & set(metadata.tables):
         raise _missing_database(url, f"{_shown(url)}: it has none of the centre's tables")
-    if missing:
-        raise NoDatabase(f"the centre database at {_shown(url)} lacks the tables {', '.join(missing)} "
-                         f"(run `evaluator centre serve --db {_shown(url)}` once to add them)")
 
 
-def open_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine on the centre's database; raises sqlalchemy.exc.ArgumentError for a bad URL.
-
-    `create` (only `serve` may): make the folder, the database file and any missing table. Without it the
-    database must exist with the centre's tables, else NoDatabase, and nothing is created (no file, no folder,
-    no table): a command run from another folder must not report an empty new database as "no devices".
-    """
-    if create:
-        _ensure_sqlite_dir(url)
-    else:
-        _require_sqlite_file(url)
+def _engine(url: str) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
@@ -324,30 +308,40 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
             cursor.execute("PRAGMA busy_timeout = 15000")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.close()
-    if create:
-        metadata.create_all(engine)
-    else:
-        try:
-            _require_tables(engine, url)
-        except NoDatabase:
-            engine.dispose()
-            raise
-    _add_columns(engine)
     return engine
 
 
-# Nullable columns added to a table after centres were installed: create_all() makes missing tables only.
-ADDED_COLUMNS = {"enroll_codes": ("unit_name_en", "counter_name_en"), "devices": ("unit_name_en", "counter_name_en")}
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine on the centre's database at this release's schema; raises sqlalchemy.exc.ArgumentError for a
+    bad URL, and schema.SchemaMismatch for a database behind the code (`evaluator centre migrate`), ahead of
+    it (a newer release's) or foreign, whatever `create` says.
+
+    `create` (only `serve` may): make the folder, the database file and, in a database without the centre's
+    tables, the schema (by its migrations). Without it the database must exist with the centre's tables, else
+    NoDatabase, and nothing is created (no file, no folder, no table): a command run from another folder must
+    not report an empty new database as "no devices".
+    """
+    if create:
+        _ensure_sqlite_dir(url)
+    else:
+        _require_sqlite_file(url)
+    engine = _engine(url)
+    try:
+        if not create:
+            _require_tables(engine, url)
+        schema.check(engine, _shown(url), create=create)
+    except CentreError:
+        engine.dispose()
+        raise
+    return engine
 
 
-def _add_columns(engine: Engine) -> None:
-    present = {name: {column["name"] for column in inspect(engine).get_columns(name)} for name in ADDED_COLUMNS}
-    for name, columns in ADDED_COLUMNS.items():
-        for column in (c for c in columns if c not in present[name]):
-            kind = metadata.tables[name].c[column].type.compile(engine.dialect)
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column} {kind}"))
-            except DBAPIError:      # another process added it meanwhile
-                if column not in {c["name"] for c in inspect(engine).get_columns(name)}:
-                    raise
+def migrate(url: str) -> tuple[str | None, str]:
+    """`evaluator centre migrate`: create the database where there is none (a SQLite file, its folder) and
+    upgrade its schema to schema.SCHEMA_HEAD; (the revision it was at, None for none, and the one it is at)."""
+    _ensure_sqlite_dir(url)
+    engine = _engine(url)
+    try:
+        return schema.upgrade(engine, _shown(url))
+    finally:
+        engine.dispose()

@@ -17,6 +17,7 @@ from kiosk.screens.texts import Voice
 from kiosk.store import RatingStore
 from kiosk.store.outbox import Outbox
 from kiosk.store.status import read_sync_status
+from kiosk.store.sync_state import enrolled_server
 
 Rgba = tuple[float, float, float, float]
 
@@ -166,7 +167,8 @@ def _sync(settings: Settings, store: RatingStore, locale: Locale, zone: ZoneInfo
         last = datetime.fromisoformat(raw).astimezone(zone) if raw else None
     except (TypeError, ValueError):   # a file from another release, or half-written: say "never", not crash
         last = None
-    configured = settings.sync.server is not None
+    # The server this terminal is enrolled with now (enrolling on the screen needs no restart to show here).
+    configured = (enrolled_server(settings.sync.state_dir) or settings.sync.server) is not None
     shown = last.strftime("%m-%d %H:%M") if last is not None else say("never" if configured else "no_sync", locale)
     return SyncInfo(configured=configured, queue_depth=depth.ratings, oldest_pending_at=depth.oldest_rating_at,
                     last_success_at=last, last_success_text=shown)

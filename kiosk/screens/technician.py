@@ -27,6 +27,7 @@ from kiosk.screens.texts import Voice
 from kiosk.store import RatingStore, StorageError
 from kiosk.store.export import NoStick, export_csv
 from kiosk.store.status import gather
+from kiosk.store.sync_state import verify_store
 from kiosk.store.tables import EventKind
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,8 @@ class Technician:
     def _check_storage(self, locale: Locale) -> str:
         try:
             integrity = self._store.integrity_check()
-            result = self._store.verify()
+            # With the anchor of what the centre acknowledged: a cut tail of synced ratings shows here too.
+            result = verify_store(self._store, self._settings.sync.state_dir)
         except StorageError as exc:
             self._record(Action.CHECK_STORAGE, ok=False, problem=str(exc))
             return say("bad_storage", locale, why=say("storage_unreadable", locale))

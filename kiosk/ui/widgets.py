@@ -15,6 +15,8 @@ from kivy.uix.label import Label
 from kivy.uix.togglebutton import ToggleButton
 from kivy.uix.widget import Widget
 
+from kiosk.screens.linebreak import break_lines, unbreakable
+
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +47,13 @@ class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its cl
     The rules give each label a size proportional to its box; English runs longer than Chinese and a
     portrait screen is narrow, so a fixed proportion clips somewhere. Sizes are measured without drawing
     (no textures made), and only when the text or the box changes.
+
+    The lines are cut here, not by Kivy (which breaks Chinese between any two characters): by
+    `kiosk.screens.linebreak`, so no line starts with "，" and "7 天" stays whole, whatever the text's source
+    (the catalog or config.yaml). `text` stays the text as given; `laid_out` is what is drawn, its lines joined
+    by "\n". Each of them fits the box's width, so Kivy's own wrapping (on, for halign) cuts none of them. The
+    height is left free: Kivy, given "\n"s and a height with valign "middle", drops a line that fits; the
+    block is drawn in the middle of the box, as valign "middle" would.
     """
 
     max_font_size = NumericProperty(20)
@@ -52,18 +61,20 @@ class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its cl
     # Labels that must read as one set (the five levels) share the smallest of their fitted sizes: `cap`.
     fitted_font_size = NumericProperty(20)
     cap = NumericProperty(float("inf"))
+    laid_out = StringProperty("")
 
     def __init__(self, **kwargs: Any) -> None:
         self._fit_trigger = Clock.create_trigger(self._fit, -1)
+        self._laid_out_from = ""        # the `text` that `laid_out` was cut from
         super().__init__(**kwargs)
         self.bind(size=self._fit_trigger, text=self._fit_trigger, max_font_size=self._fit_trigger,
                   min_font_size=self._fit_trigger, cap=self._fit_trigger, font_name=self._fit_trigger,
-                  bold=self._fit_trigger)
-        self.text_size = self.size
+                  bold=self._fit_trigger, padding=self._fit_trigger)
+        self.text_size = (self.width, None)
         self._fit_trigger()
 
     def _fit(self, *_args: object) -> None:
-        self.text_size = self.size
+        self.text_size = (self.width, None)
         size = max(self.max_font_size, self.min_font_size)
         if self.text and self.width > 1 and self.height > 1:
             for _ in range(12):
@@ -72,19 +83,39 @@ class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its cl
                 size = max(self.min_font_size, size * 0.9)
         self.fitted_font_size = size
         self.font_size = min(size, self.cap)
+        self._laid_out_from = self.text
+        self.laid_out = "\n".join(self._lines_at(self.font_size)) if self.text else ""
+        self._trigger_texture()
 
-    def _fits(self, font_size: float) -> bool:
+    def texture_update(self, *largs: object) -> None:
+        # Kivy hands `text` to its core label on every change; draw our lines instead, once they are cut from it.
+        if self.text and self._laid_out_from == self.text:
+            self._label.text = self.laid_out
+        super().texture_update(*largs)
+
+    def _core(self, font_size: float, text: str = "") -> Any:
         from kivy.core.text import Label as CoreLabel
 
-        options = {"font_size": font_size, "font_name": self.font_name, "bold": self.bold, "italic": self.italic,
-                   "halign": self.halign, "padding": self.padding, "line_height": self.line_height}
-        measure = CoreLabel(text=self.text, text_size=(self.width, None), **options)
+        return CoreLabel(text=text, text_size=(self.width, None), font_size=font_size, font_name=self.font_name,
+                         bold=self.bold, italic=self.italic, halign=self.halign, padding=self.padding,
+                         line_height=self.line_height)
+
+    def _line_width(self) -> float:
+        left, _top, right, _bottom = self.padding
+        return float(self.width - left - right)
+
+    def _lines_at(self, font_size: float) -> list[str]:
+        measure = self._core(font_size)
+        return break_lines(self.text, self._line_width(), lambda text: float(measure.get_extents(text)[0]))
+
+    def _fits(self, font_size: float) -> bool:
+        measure = self._core(font_size, "\n".join(self._lines_at(font_size)))
         _width, height = measure.render()
         if height > self.height:
             return False
-        # A Latin word wider than the box would be broken mid-word: count that as not fitting.
-        # Chinese breaks between any two characters, so a run of it is never one word.
-        return all(measure.get_extents(word)[0] <= self.width for word in latin_words(self.text))
+        # A word (or a number with its unit) wider than the box would be cut mid-word: count that as not
+        # fitting. Chinese breaks between most two characters, so a run of it is never one piece.
+        return all(measure.get_extents(piece)[0] <= self._line_width() for piece in unbreakable(self.text))
 
 
 # Mouth curvature per level: the scale reads without words or colour.

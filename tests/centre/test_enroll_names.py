@@ -6,7 +6,8 @@ import sqlite3
 import requests
 from sqlalchemy import inspect
 
-from centre.db.tables import open_engine
+from centre.db.schema import SCHEMA_HEAD
+from centre.db.tables import migrate, open_engine
 from tests.centre.conftest import TIMEOUT
 
 
@@ -41,6 +42,7 @@ def test_a_centre_installed_before_english_names_gets_their_columns(tmp_path):
         conn.execute("INSERT INTO enroll_codes VALUES ('OLDCODE234', 'u', 'U', 'Asia/Shanghai', 'c', 'C', "
                      "'2026-01-01T00:00:00.000000+00:00', '2099-01-01T00:00:00.000000+00:00', NULL, NULL)")
     conn.close()
+    assert migrate(f"sqlite:///{path}") == ("0001", SCHEMA_HEAD)   # `evaluator centre migrate` (test_migrations.py)
     engine = open_engine(f"sqlite:///{path}")
     try:
         columns = {column["name"] for column in inspect(engine).get_columns("enroll_codes")}

@@ -4,6 +4,7 @@ server answering 401 or 400), the storage's from a real tampered store."""
 from __future__ import annotations
 
 import errno
+import json
 import re
 import socket
 import sqlite3
@@ -16,6 +17,7 @@ from evaluator.terminal import technician_mode
 from kiosk.config import Locale
 from kiosk.screens.technician import _export_problem
 from kiosk.store import StorageError
+from kiosk.store.sync_state import ANCHOR_FILE
 from kiosk.store.tables import Channel, EventKind
 from sync.client import Credentials
 
@@ -146,3 +148,22 @@ def test_export_failures_are_said_in_the_screens_language(tech) -> None:
     assert _export_problem(OSError(errno.EROFS, "Read-only file system"), Locale.EN) == "the USB stick is read-only"
     assert _export_problem(OSError(errno.EIO, "Input/output error"), Locale.EN) == "cannot write to the USB stick"
     assert _export_problem(StorageError("database disk image is malformed"), Locale.ZH) == "无法读取存储"
+
+
+def test_a_cut_tail_of_acknowledged_ratings_is_a_storage_problem_on_the_screen(tech, store) -> None:
+    settings, technician = tech
+    for level in (5, 4, 3, 2, 1):
+        store.append_rating(level, Channel.TOUCH, "open")
+    tip = store.recent_ratings(1)[0]
+    settings.sync.state_dir.mkdir(parents=True, exist_ok=True)
+    # What the centre acknowledged, as the uploader leaves it (kiosk.store.sync_state.raise_anchor).
+    (settings.sync.state_dir / ANCHOR_FILE).write_text(
+        json.dumps({"seq": tip["seq"], "hash": tip["hash"], "acknowledged_at": "2026-12-01T08:00:00.000000Z"}))
+    assert messages(technician, lambda t, locale, done: t.check_storage(locale, done))[Locale.EN].startswith(
+        "Storage intact")
+    with sqlite3.connect(store.path) as raw:                 # root cuts the synced tail
+        raw.execute("DROP TRIGGER ratings_no_delete")
+        raw.execute("DELETE FROM ratings WHERE seq >= 4")
+    said = messages(technician, lambda t, locale, done: t.check_storage(locale, done))
+    assert said[Locale.EN].startswith("Storage problem"), said
+    in_its_language(said)

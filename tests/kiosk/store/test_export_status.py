@@ -117,11 +117,12 @@ def test_the_screens_export_refuses_a_folder_on_the_terminals_own_disk_and_recor
         inline = {"restart": lambda: None, "background": lambda work: work()}
         technician = technician_mode(settings, store, None, **inline)
         technician.export(Locale.ZH, said.append)
-        assert said[-1] == f"导出失败：{settings.access.export_dir} 未挂载U盘（插入并挂载U盘后再导出）"
+        # In the technician screen's own words (issue 14, item 13).
+        assert said[-1] == f"导出失败：{settings.access.export_dir} 没有U盘，请插入U盘后再导出"
         assert not settings.access.export_dir.exists()
         settings.access.export_dir.mkdir(parents=True)
         technician.export(Locale.EN, said.append)
-        assert "no USB stick mounted at" in said[-1]
+        assert "no USB stick at" in said[-1]
         assert list(settings.access.export_dir.iterdir()) == []
         failed = store.events_of(EventKind.TECHNICIAN_ACTION)[-1]["detail"]
         assert failed["action"] == "export" and failed["ok"] is False and "no USB stick" in failed["problem"]
