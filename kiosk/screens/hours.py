@@ -1,7 +1,8 @@
-"""Opening hours: whether the hall is open at a moment, and the lines the waiting screen shows. No Kivy.
+"""Opening hours: whether the hall is open at a moment, and the table the waiting screen shows. No Kivy.
 
-Days that share the same periods are written together ("周一至周五 09:00–12:00  13:30–17:30"),
-runs of consecutive days as a range, and days not listed as closed.
+The table has one row per group of days that share the same periods: the days in one column ("周一至周五",
+runs of consecutive days as a range), each period on its own line in the other ("09:00–12:00", "13:30–17:30"),
+so that a second period lines up under the first, never under the days. Days not listed are closed.
 """
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ Period = tuple[dt.time, dt.time]   # open, close
 
 
 @dataclass(frozen=True)
+class HoursRow:
+    days: str                  # "周一至周五"
+    sessions: tuple[str, ...]  # one line each: ("09:00–12:00", "13:30–17:30"), or ("休息",)
+
+
+@dataclass(frozen=True)
 class HoursModel:
     heading: str
-    lines: tuple[str, ...]     # one per group of days with the same periods
-    status: str                # open now / closed now
+    rows: tuple[HoursRow, ...]     # one per group of days with the same periods
+    status: str                    # open now / closed now
     open_now: bool
 
 
@@ -48,13 +55,10 @@ def present(hours: tuple[OpeningPeriod, ...], local: dt.datetime, locale: Locale
                 break
         else:
             groups.append(([day], periods))
-    lines = []
-    for days, periods in groups:
-        when = "  ".join(f"{start:%H:%M}–{end:%H:%M}" for start, end in periods) or say("closed", locale)
-        lines.append(f"{_days(days, locale)}  {when}")
+    rows = tuple(HoursRow(_days(days, locale), tuple(f"{start:%H:%M}–{end:%H:%M}" for start, end in periods)
+                          or (say("closed", locale),)) for days, periods in groups)
     now_open = is_open(hours, local)
-    return HoursModel(say("heading", locale), tuple(lines), say("open_now" if now_open else "closed_now", locale),
-                      now_open)
+    return HoursModel(say("heading", locale), rows, say("open_now" if now_open else "closed_now", locale), now_open)
 
 
 def _days(days: list[int], locale: Locale) -> str:

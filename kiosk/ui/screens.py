@@ -6,7 +6,7 @@ from typing import Any
 
 from kivy.clock import Clock
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
@@ -62,16 +62,14 @@ class WaitingScreen(ModelScreen):
     """The idle (attract) screen: welcome, staff card, opening hours, the questionnaire QR, 请评价."""
 
     hours_heading = StringProperty("")
-    hours_lines = StringProperty("")
+    hours_rows = ListProperty([])          # (days, sessions): the two columns of the hours table
     hours_status = StringProperty("")
     open_now = BooleanProperty(False)
-    hours_line_count = NumericProperty(1)
 
     def on_model(self, _screen: Any, model: ScreenModel | None) -> None:
         hours = model.hours if model is not None else None
         self.hours_heading = hours.heading if hours else ""
-        self.hours_lines = "\n".join(hours.lines) if hours else ""
-        self.hours_line_count = max(1, len(hours.lines)) if hours else 1
+        self.hours_rows = [(row.days, row.sessions) for row in hours.rows] if hours else []
         self.hours_status = hours.status if hours else ""
         self.open_now = bool(hours and hours.open_now)
 

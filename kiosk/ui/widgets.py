@@ -8,7 +8,14 @@ from typing import Any, ClassVar
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.graphics import Color, Ellipse, Line, Rectangle
-from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    ColorProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
@@ -116,6 +123,54 @@ class FitLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints: its cl
         # A word (or a number with its unit) wider than the box would be cut mid-word: count that as not
         # fitting. Chinese breaks between most two characters, so a run of it is never one piece.
         return all(measure.get_extents(piece)[0] <= self._line_width() for piece in unbreakable(self.text))
+
+
+class HoursTable(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
+    """The opening hours in two columns: the days, then their sessions one under the other, every session
+    starting at the same x, right of the widest days. One font for the whole table, as large as its box allows:
+    every line fits its height, and the widest days and session fit its width. Rows are `HoursRow`s (waiting.kv).
+    """
+
+    rows = ListProperty([])            # (days, sessions) pairs, from `kiosk.screens.hours`
+    line_font = NumericProperty(15)
+    day_width = NumericProperty(0)
+    gap = NumericProperty(0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._layout = Clock.create_trigger(self._lay_out, -1)
+        super().__init__(orientation="vertical", **kwargs)
+        self.bind(rows=self._rebuild, size=self._layout)
+
+    def _rebuild(self, *_args: object) -> None:
+        self.clear_widgets()
+        for days, sessions in self.rows:
+            self.add_widget(HoursRow(days=days, sessions="\n".join(sessions), size_hint_y=len(sessions)))
+        self._layout()
+
+    def _lay_out(self, *_args: object) -> None:
+        from kivy.core.text import Label as CoreLabel
+
+        if self.width <= 1 or self.height <= 1:
+            return
+        lines = max(1, sum(len(sessions) for _days, sessions in self.rows))
+        self.gap = self.width * 0.05
+        # A line is about 1.2 font sizes high; leave the rows some air.
+        font = measured_at = min(self.height * 0.7 / lines, self.width * 0.07)
+        measure = CoreLabel(font_size=measured_at)
+        days = max((measure.get_extents(days)[0] for days, _sessions in self.rows), default=0)
+        sessions = max((measure.get_extents(session)[0] for _days, shown in self.rows for session in shown),
+                       default=0)
+        if days + sessions > 0:
+            font *= min(1.0, (self.width - self.gap) * 0.97 / (days + sessions))
+        self.line_font = font
+        self.day_width = days * font / measured_at + 2     # the same text, now at `font`
+
+
+class HoursRow(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
+    """One row of the `HoursTable`: drawn by its rule in waiting.kv."""
+
+    days = StringProperty("")
+    sessions = StringProperty("")      # one per line
 
 
 # Mouth curvature per level: the scale reads without words or colour.

@@ -1,4 +1,4 @@
-"""Opening hours: config, "open now", the lines the waiting screen shows, and when they change."""
+"""Opening hours: config, "open now", the table the waiting screen shows, and when they change."""
 from __future__ import annotations
 
 import datetime as dt
@@ -35,12 +35,18 @@ def test_open_from_the_opening_minute_until_the_closing_one(moment, expected):
     assert hours.is_open(DEFAULT, moment) is expected
 
 
-def test_days_with_the_same_periods_share_a_line_and_missing_days_are_closed():
+def rows(model) -> list[tuple[str, tuple[str, ...]]]:
+    return [(row.days, row.sessions) for row in model.rows]
+
+
+def test_days_with_the_same_periods_share_a_row_each_period_a_line_and_missing_days_are_closed():
+    # Days | sessions, each session on its own line: the afternoon lines up under the morning, in the
+    # sessions' column (one text "周一至周五  09:00–12:00  13:30–17:30" wrapped it under the days).
     model = hours.present(DEFAULT, at(0, "10:00"), Locale.ZH)
-    assert model.lines == ("周一至周五  09:00–12:00  13:30–17:30", "周六、周日  休息")
+    assert rows(model) == [("周一至周五", ("09:00–12:00", "13:30–17:30")), ("周六、周日", ("休息",))]
     assert (model.heading, model.status, model.open_now) == ("办公时间", "正在办公", True)
     english = hours.present(DEFAULT, at(5, "10:00"), Locale.EN)
-    assert english.lines == ("Mon–Fri  09:00–12:00  13:30–17:30", "Sat, Sun  closed")
+    assert rows(english) == [("Mon–Fri", ("09:00–12:00", "13:30–17:30")), ("Sat, Sun", ("closed",))]
     assert (english.status, english.open_now) == ("Closed now", False)
 
 
@@ -48,8 +54,9 @@ def test_irregular_days_are_listed_and_runs_become_ranges():
     settings = settings_with([{"days": ["mon", "wed", "thu", "fri"], "open": "08:30", "close": "17:00"},
                               {"days": ["tue"], "open": "08:30", "close": "20:00"},
                               {"days": ["sat"], "open": "09:00", "close": "12:00"}])
-    lines = hours.present(settings.unit.opening_hours, at(1, "19:00"), Locale.ZH).lines
-    assert lines == ("周一、周三至周五  08:30–17:00", "周二  08:30–20:00", "周六  09:00–12:00", "周日  休息")
+    model = hours.present(settings.unit.opening_hours, at(1, "19:00"), Locale.ZH)
+    assert rows(model) == [("周一、周三至周五", ("08:30–17:00",)), ("周二", ("08:30–20:00",)),
+                           ("周六", ("09:00–12:00",)), ("周日", ("休息",))]
 
 
 def test_no_hours_configured_shows_nothing():
