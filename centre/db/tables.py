@@ -269,7 +269,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 class NoDatabase(CentreError):
-    """The centre's database is not where a command looked (only `serve` creates one)."""
+    """The centre's database is not where a command looked (only `serve` and `migrate` create one)."""
 
 
 def _shown(url: str) -> str:
@@ -277,7 +277,7 @@ def _shown(url: str) -> str:
 
 
 def _missing_database(url: str, why: str) -> NoDatabase:
-    return NoDatabase(f"no centre database at {why} (run `evaluator centre serve --db {_shown(url)}` first, "
+    return NoDatabase(f"no centre database at {why} (run `evaluator centre migrate --db {_shown(url)}` first, "
                       "or give --db)")
 
 

@@ -27,11 +27,6 @@ from kiosk.screens.linebreak import break_lines, unbreakable
 log = logging.getLogger(__name__)
 
 
-def latin_words(text: str) -> list[str]:
-    """The words of `text` that must not be broken across lines: those without CJK characters."""
-    return [word for word in text.split() if all(ord(ch) < 0x2E80 for ch in word)]
-
-
 def one_line_font(text: str, width: float, height: float, share: float = 0.4) -> float:
     """A font size at which `text` fits on one line of a `width` button: `share` of its height at most. A CJK
     character is about as wide as the font is high, a Latin letter (or space) at most 0.6 of it."""
@@ -132,9 +127,6 @@ class HoursTable(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: 
     """
 
     rows = ListProperty([])            # (days, sessions) pairs, from `kiosk.screens.hours`
-    line_font = NumericProperty(15)
-    day_width = NumericProperty(0)
-    gap = NumericProperty(0)
 
     def __init__(self, **kwargs: Any) -> None:
         self._layout = Clock.create_trigger(self._lay_out, -1)
@@ -144,7 +136,8 @@ class HoursTable(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: 
     def _rebuild(self, *_args: object) -> None:
         self.clear_widgets()
         for days, sessions in self.rows:
-            self.add_widget(HoursRow(days=days, sessions="\n".join(sessions), size_hint_y=len(sessions)))
+            self.add_widget(HoursRow(days=days, sessions="\n".join(sessions), size_hint_y=None))
+        self.add_widget(Widget())      # the room the rows leave, under them
         self._layout()
 
     def _lay_out(self, *_args: object) -> None:
@@ -153,17 +146,19 @@ class HoursTable(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: 
         if self.width <= 1 or self.height <= 1:
             return
         lines = max(1, sum(len(sessions) for _days, sessions in self.rows))
-        self.gap = self.width * 0.05
-        # A line is about 1.2 font sizes high; leave the rows some air.
-        font = measured_at = min(self.height * 0.7 / lines, self.width * 0.07)
+        gap = self.width * 0.05
+        # A line is about 1.2 font sizes high, a row's 1.35 with air: the rows fill the box at most.
+        font = measured_at = min(self.height * 0.72 / lines, self.width * 0.07)
         measure = CoreLabel(font_size=measured_at)
         days = max((measure.get_extents(days)[0] for days, _sessions in self.rows), default=0)
         sessions = max((measure.get_extents(session)[0] for _days, shown in self.rows for session in shown),
                        default=0)
         if days + sessions > 0:
-            font *= min(1.0, (self.width - self.gap) * 0.97 / (days + sessions))
-        self.line_font = font
-        self.day_width = days * font / measured_at + 2     # the same text, now at `font`
+            font *= min(1.0, (self.width - gap) * 0.97 / (days + sessions))
+        for row in (child for child in self.children if isinstance(child, HoursRow)):
+            # The widest days, now at `font`: every row's sessions start at the same x.
+            row.line_font, row.day_width, row.spacing = font, days * font / measured_at + 2, gap
+            row.height = (row.sessions.count("\n") + 1) * font * 1.35       # its lines, and air under them
 
 
 class HoursRow(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: its classes are Any here
@@ -171,6 +166,8 @@ class HoursRow(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints: it
 
     days = StringProperty("")
     sessions = StringProperty("")      # one per line
+    line_font = NumericProperty(15)    # the table's, set by it
+    day_width = NumericProperty(0)
 
 
 # Mouth curvature per level: the scale reads without words or colour.

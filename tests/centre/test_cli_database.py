@@ -52,7 +52,7 @@ def test_a_command_run_from_another_folder_refuses_the_missing_default_database(
     done = centre(folder, roster, *COMMANDS[command])
     assert done.returncode == 2, done.stdout + done.stderr
     expected = folder / DEFAULT_DB_URL.removeprefix("sqlite:///")
-    assert (f"error: no centre database at {expected} (run `evaluator centre serve --db {DEFAULT_DB_URL}` "
+    assert (f"error: no centre database at {expected} (run `evaluator centre migrate --db {DEFAULT_DB_URL}` "
             "first, or give --db)") in done.stderr
     assert done.stdout == ""
     assert list(folder.iterdir()) == []   # no file, no folder

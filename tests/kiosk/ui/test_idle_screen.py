@@ -77,13 +77,22 @@ def test_waiting_screen_shows_the_hours_and_whether_open_now(idle_terminal):
     screen = ui.manager.get_screen("waiting")
     assert ui.manager.current == "waiting"
     pump()
-    assert screen.ids.hours_lines.text == "周一至周五  09:00–12:00  13:30–17:30\n周六、周日  休息"
+    # Two columns: the days, and each session on its own line (one wrapped text put 13:30–17:30 under the days).
+    assert hours_rows(screen) == [("周一至周五", "09:00–12:00\n13:30–17:30"), ("周六、周日", "休息")]
     assert screen.ids.hours_status.text == "正在办公" and screen.ids.hours.opacity == 1
 
     ui.switch_language()
     pump()
     assert screen.ids.hours_status.text == "Open now"
-    assert screen.ids.hours_lines.text.startswith("Mon–Fri  09:00–12:00")
+    assert hours_rows(screen)[0] == ("Mon–Fri", "09:00–12:00\n13:30–17:30")
+
+
+def hours_rows(screen) -> list[tuple[str, str]]:
+    """The hours table as shown, top row first: (days, sessions one per line)."""
+    from kiosk.ui.widgets import HoursRow
+
+    rows = [w for w in screen.ids.hours_table.children if isinstance(w, HoursRow)]
+    return [(row.ids.days.text, row.ids.sessions.text) for row in reversed(rows)]
 
 
 def test_open_now_flips_at_the_closing_time_without_a_touch(idle_terminal):

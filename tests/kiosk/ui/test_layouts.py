@@ -39,7 +39,7 @@ def natural_size(label) -> tuple[float, float]:
     exactly that size and silently cuts what overflows: measure it again with no height limit."""
     from kivy.core.text import Label as CoreLabel
 
-    from kiosk.ui.widgets import latin_words
+    from kiosk.screens.linebreak import unbreakable
 
     width, height = label.text_size
     if width is None or height is None or label.shorten or label.max_lines:
@@ -48,7 +48,7 @@ def natural_size(label) -> tuple[float, float]:
                      italic=label.italic, halign=label.halign, text_size=(width, None), padding=label.padding,
                      line_height=label.line_height)
     _width, needed_h = free.render()            # measured, not drawn
-    widest_word = max((free.get_extents(word)[0] for word in latin_words(label.text)), default=0)
+    widest_word = max((free.get_extents(piece)[0] for piece in unbreakable(label.text)), default=0)
     return max(min(_width, width), widest_word), needed_h
 
 
