@@ -1,4 +1,4 @@
-"""`evaluator centre …` (`python -m centre.cli`): serve, migrate, codes, rosters, reports, call-backs, revoke, tokens.
+"""`evaluator centre …` (`python -m centre.cli`): serve, migrate, codes, registry, rosters, reports, tokens.
 
 The CLI opens the database directly, so everything an office needs works
 without an admin HTTP endpoint.
@@ -15,11 +15,12 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from centre import callbacks, enroll, reports, tokens
+from centre import callbacks, cli_indicators, enroll, reports, tokens
 from centre.api import limits
 from centre.db.tables import DEFAULT_DB_URL, migrate, open_engine
 from centre.errors import BadInput, CentreError
 from centre.logs import LOG_FORMATS, uvicorn_log_config
+from centre.registry import commands as registry_commands
 from contract import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -33,16 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _add_database(commands, common)
+    cli_indicators.add_commands(commands, common)   # indicators, rollup rebuild
 
-    code = commands.add_parser("enroll-code", parents=[common], help="Print a one-time enrollment code.")
-    code.add_argument("--unit", required=True, help="unit id")
-    code.add_argument("--counter", required=True, help="counter id")
-    code.add_argument("--unit-name", help="the unit's name on the terminal (default: the unit id)")
-    code.add_argument("--unit-name-en", help="its English name (default: the terminal shows --unit-name)")
-    code.add_argument("--counter-name", help="the counter's name on the terminal (default: the counter id)")
-    code.add_argument("--counter-name-en", help="its English name (default: the terminal shows --counter-name)")
-    code.add_argument("--timezone", default=enroll.DEFAULT_TIMEZONE, help="IANA zone (default: %(default)s)")
-    code.add_argument("--ttl-hours", type=_positive_hours, default=24.0, help="validity (default: %(default)s)")
+    _add_enroll_code(commands, common)
+    registry_commands.add_parsers(commands, common)   # unit import|template|add|list|sectors, counter add, device move
 
     summary = commands.add_parser("summary", parents=[common], help="A unit's day: levels, 好评率, reasons.")
     summary.add_argument("--unit", required=True)
@@ -74,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("device_id", metavar="DEVICE_ID")
     _add_token(common, commands.add_parser("token", help="The read API's client tokens: add, list, revoke."))
     return parser
+
+
+def _add_enroll_code(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                     common: argparse.ArgumentParser) -> None:
+    code = commands.add_parser("enroll-code", parents=[common], help="Print a one-time enrollment code for a "
+                                                                     "registered counter of a registered unit.")
+    code.add_argument("--unit", required=True, help="unit id (`evaluator centre unit list`)")
+    code.add_argument("--counter", required=True, help="counter id")
+    code.add_argument("--unit-name", help="override the registry's name of the unit for this code's terminal")
+    code.add_argument("--unit-name-en", help="override the registry's English name of the unit")
+    code.add_argument("--counter-name", help="override the registry's name of the counter")
+    code.add_argument("--counter-name-en", help="override the registry's English name of the counter")
+    code.add_argument("--timezone", help="the unit's zone is the registry's; one given here must be it")
+    code.add_argument("--ttl-hours", type=_positive_hours, default=24.0, help="validity (default: %(default)s)")
 
 
 def _add_token(common: argparse.ArgumentParser, token: argparse.ArgumentParser) -> None:
@@ -314,7 +323,8 @@ def _print_tokens(found: list[tokens.TokenInfo]) -> None:
 
 HANDLERS = {"serve": _serve, "migrate": _migrate, "enroll-code": _enroll_code, "summary": _summary,
             "callbacks": _callbacks, "integrity": _integrity,
-            "roster": _roster, "revoke": _revoke, "token": _token}
+            "roster": _roster, "revoke": _revoke, "token": _token, **cli_indicators.HANDLERS,
+            **registry_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,60 +5,58 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select, update
 
 from centre.db.tables import devices, enroll_codes, now_text, nul_field, utcnow
 from centre.errors import BadInput, Gone, NotFound
+from centre.registry import sectors
+from centre.registry.model import DEFAULT_TIMEZONE as DEFAULT_TIMEZONE
+from centre.registry.model import NAME_LIMITS as NAME_LIMITS
+from centre.registry.model import check_timezone as check_timezone
+from centre.registry.model import name_problems
+from centre.registry.placements import open_placement
+from centre.registry.queries import place
 from contract import DeviceConfig, EnrollRequest, EnrollResponse, StaffRecord, canonical_json, iso_utc
 
 # Typed by a technician from a sheet: no 0/O or 1/I to misread.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-# The longest names a terminal's header takes (kiosk.config.unit: UnitSettings, CounterSettings).
-NAME_LIMITS = {"unit_name": 60, "unit_name_en": 80, "counter_name": 40, "counter_name_en": 40}
-
-
-def check_timezone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadInput(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)") from None
 
 
 def create_code(engine: Engine, unit_id: str, counter_id: str, *, unit_name: str | None = None,
                 counter_name: str | None = None, unit_name_en: str | None = None,
-                counter_name_en: str | None = None, timezone_name: str = DEFAULT_TIMEZONE,
+                counter_name_en: str | None = None, timezone_name: str | None = None,
                 ttl: timedelta = timedelta(hours=24), now: datetime | None = None) -> str:
-    """Store and return a fresh one-time code for one counter of one unit, with the names its terminal shows."""
+    """Store and return a fresh one-time code for a registered counter of a registered unit (else NotFound,
+    naming which). Its terminal shows the registry's names; a name given here overrides the registry's for
+    this code's device (until the registry's name changes). A zone given must be the unit's."""
     if not unit_id.strip() or not counter_id.strip():
         raise BadInput("unit and counter ids must not be empty")
     if ttl <= timedelta(0):
         raise BadInput("the code's lifetime must be positive")
-    check_timezone(timezone_name)
-    names = {"unit_name": unit_name or unit_id, "counter_name": counter_name or counter_id,
-             "unit_name_en": unit_name_en, "counter_name_en": counter_name_en}
-    _check_names(names)
+    if timezone_name is not None:
+        check_timezone(timezone_name)
+    overrides = {"unit_name": unit_name, "counter_name": counter_name, "unit_name_en": unit_name_en,
+                 "counter_name_en": counter_name_en}
+    problems = name_problems(overrides)
+    if problems:
+        raise BadInput(problems[0])
     created = now or utcnow()
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     with engine.begin() as conn:
+        sectors.ensure_shipped(conn)
+        where = place(conn, unit_id, counter_id)
+        if timezone_name is not None and timezone_name != where.unit["timezone"]:
+            raise BadInput(f"unit {unit_id}'s time zone is {where.unit['timezone']} in the registry, not "
+                           f"{timezone_name} (change it there: `evaluator centre unit import`)")
+        registry = {"unit_name": where.unit["name"], "unit_name_en": where.unit["name_en"],
+                    "counter_name": where.counter["name"], "counter_name_en": where.counter["name_en"]}
+        names = {key: overrides[key] or registry[key] for key in registry}
         conn.execute(enroll_codes.insert().values(
-            code=code, unit_id=unit_id, unit_timezone=timezone_name, counter_id=counter_id, **names,
+            code=code, unit_id=unit_id, unit_timezone=where.unit["timezone"], counter_id=counter_id, **names,
             created_at=iso_utc(created), expires_at=iso_utc(created + ttl)))
     return code
-
-
-def _check_names(names: dict[str, str | None]) -> None:
-    """Refused here, before a code is handed out: a terminal refuses a config whose names it cannot show, and
-    by then the code is spent."""
-    for key, value in names.items():
-        if value is not None and not value.strip():
-            raise BadInput(f"{key.replace('_', ' ')} must not be blank")
-        if value is not None and len(value) > NAME_LIMITS[key]:
-            raise BadInput(f"{key.replace('_', ' ')} {value!r} is longer than the terminal shows "
-                           f"({NAME_LIMITS[key]} characters at most)")
 
 
 def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
@@ -87,6 +85,7 @@ def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
             unit_timezone=row["unit_timezone"], counter_id=row["counter_id"], counter_name=row["counter_name"],
             unit_name_en=row["unit_name_en"], counter_name_en=row["counter_name_en"], staff=[],
             app_version=request.app_version, enrolled_at=now))
+        open_placement(conn, device_id, row["unit_id"], row["counter_id"], now)
         device = conn.execute(select(devices).where(devices.c.id == device_id)).mappings().one()
     return EnrollResponse(device_id=device_id, secret=secret, config=device_config(device))
 

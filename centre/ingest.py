@@ -16,6 +16,7 @@ from sqlalchemy import Column, Connection, Engine, Select, Table, bindparam, sel
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one's TypedDict before Python 3.12
 
+from centre import rollups
 from centre.api.auth import Nonce, remember_nonce
 from centre.db.tables import conflicts, events, held_rating, insert_rows, nul_field, ratings, reasons, utcnow
 from centre.incoming import (
@@ -125,10 +126,13 @@ def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datet
         else:
             valid.append(outcome)
     judged = by_sender(conn, signer_id, valid, rejected)
-    accepted, duplicate = _store_ratings(conn, signer_id, placement(conn, signer_id), judged, envelope.sent_at,
-                                         skew, now, rejected)
-    reason_ids = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
-    event_ids = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
+    where = placement(conn, signer_id)
+    accepted, duplicate, new_ratings = _store_ratings(conn, signer_id, where, judged, envelope.sent_at, skew, now,
+                                                      rejected)
+    reason_ids, new_reasons = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
+    event_ids, new_events = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
+    # The counts move with the rows, in this transaction: a batch and its rollups commit together.
+    rollups.maintain(conn, signer_id, where.unit_id, where.counter_id, new_ratings, new_reasons, new_events)
     return Ack(accepted=accepted, duplicate=duplicate, rejected=rejected, reasons=reason_ids, events=event_ids,
                server_time=iso_utc(now))
 
@@ -168,8 +172,9 @@ def _judged(sent: dict[str, Any], nul_possible: bool) -> Rejected | tuple[dict[s
 
 
 def _store_ratings(conn: Connection, signer_id: str, where: Placement, valid: list[Judged], sent_at: str,
-                   skew: timedelta, now: datetime, rejected: list[Rejected]) -> tuple[list[str], list[str]]:
-    """Set-based: one lookup of the uuids already held, one multi-row insert of the new ones.
+                   skew: timedelta, now: datetime,
+                   rejected: list[Rejected]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """Set-based: one lookup of the uuids already held, one multi-row insert of the new ones (returned too).
 
     Per-row statements made the centre the bottleneck of a backlog drain (about 1 ms a row).
     """
@@ -200,7 +205,7 @@ def _store_ratings(conn: Connection, signer_id: str, where: Placement, valid: li
         held[uuid] = {**sent, "delivered_by": signer_id}   # the same uuid twice in one batch: judged against the first
         accepted.append(uuid)
     _insert_many(conn, ratings, new_rows)
-    return accepted, duplicate
+    return accepted, duplicate, new_rows
 
 
 def _held_verdict(conn: Connection, signer_id: str, sent: dict[str, Any], held: Any, received: str) -> str | None:
@@ -258,8 +263,9 @@ def _lookup(table: Table, key: Column[Any], columns: tuple[Any, ...], by_device:
 
 
 def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonRecord] | type[EventRecord],
-          kind: str, skew: timedelta, now: datetime, rejected: list[Rejected]) -> list[int]:
-    """Store each (device, id) once; the ids held (now or before) go in the ack."""
+          kind: str, skew: timedelta, now: datetime,
+          rejected: list[Rejected]) -> tuple[list[int], list[dict[str, Any]]]:
+    """Store each (device, id) once; the ids held (now or before), which go in the ack, and the new rows."""
     table = reasons if kind == "reason" else events
     valid: dict[int, tuple[dict[str, Any], datetime]] = {}
     for index, raw in enumerate(raws):
@@ -290,7 +296,7 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
             values["counted_at"] = iso_utc(corrected or recorded)
         new_rows.append(values)
     _insert_many(conn, table, new_rows)
-    return list(valid)
+    return list(valid), new_rows
 
 
 def _rating_ref(kind: str, values: dict[str, Any]) -> str | None:

@@ -3,8 +3,9 @@
 The signature proves which enrolled device delivered a batch; the rows' content only claims things.
 The centre keeps the content as sent (its hash must verify) and decides from its own knowledge:
 
-- where a rating counts: the delivering device's placement from enrollment, whatever unit and
-  counter the row names (a differing claim is kept and flagged, not believed);
+- where a rating counts: the delivering device's placement (enrollment, then each move) at the time the
+  rating was recorded, whatever unit and counter the row names (a differing claim is kept and flagged,
+  not believed);
 - a rating naming another device id is one the terminal recorded before it was enrolled, under its
   default identity, provided it comes before the first rating carrying the device's own id in its
   chain (seq order) and the id it names is no enrolled device's: stored as delivered by the signer,
@@ -20,18 +21,29 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from centre.db.tables import devices, ratings
-from contract import Rejected
+from centre.db.tables import device_placements, devices, ratings
+from contract import Rejected, iso_utc
 
 LOOKUP_CHUNK = 500
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the centre enrolled a device: the only unit and counter its ratings count for."""
+    """Where the centre placed a device: the only unit and counter its ratings count for. `earlier` holds
+    the placements it has left, (until_at, unit_id, counter_id) oldest first: a rating recorded before one
+    ended counts there (centre/registry/placements.py)."""
 
     unit_id: str
     counter_id: str
+    earlier: tuple[tuple[str, str, str], ...] = ()
+
+    def at(self, recorded: datetime) -> Placement:
+        if self.earlier:
+            when = iso_utc(recorded)
+            for until, unit_id, counter_id in self.earlier:
+                if when < until:
+                    return Placement(unit_id, counter_id)
+        return self
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,16 @@ class Judged:
 
 def placement(conn: Connection, device_id: str) -> Placement:
     row = conn.execute(select(devices.c.unit_id, devices.c.counter_id).where(devices.c.id == device_id)).one()
-    return Placement(row.unit_id, row.counter_id)
+    left = conn.execute(select(device_placements.c.until_at, device_placements.c.unit_id,
+                               device_placements.c.counter_id)
+                        .where(device_placements.c.device_id == device_id, device_placements.c.until_at.isnot(None))
+                        .order_by(device_placements.c.until_at))
+    return Placement(row.unit_id, row.counter_id, tuple((r.until_at, r.unit_id, r.counter_id) for r in left))
 
 
 def centre_view(signer_id: str, where: Placement, item: Judged) -> dict[str, Any]:
     """The centre's own columns of a new rating: who delivered it, where it counts, what it claimed."""
-    sent = item.sent
+    sent, where = item.sent, where.at(item.recorded)
     claimed_elsewhere = (sent["unit_id"], sent["counter_id"]) != (where.unit_id, where.counter_id)
     return {"delivered_by": signer_id, "placed_unit_id": where.unit_id, "placed_counter_id": where.counter_id,
             "before_enrollment": item.before_enrollment,

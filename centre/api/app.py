@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from centre import callbacks as callbacks_mod
 from centre import enroll as devices_mod
+from centre import indicators, reports, tokens
 from centre import ingest as ingest_mod
-from centre import reports, tokens
 from centre.api import operations
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
 from centre.api.bearer import Client, scoped_integrity
@@ -183,6 +183,21 @@ def _report_routes(app: FastAPI) -> None:
                 staff: Annotated[str | None, Query(max_length=MAX_QUERY_ID)] = None) -> Summary:
         tokens.require_unit(client, unit)
         return reports.summary(app.state.engine, unit, date_, counter, staff)
+
+    @app.get("/v1/indicators", response_model=indicators.Indicators, responses=_errors(400, 401, 403, 404, 422))
+    def indicator_set(client: Client, unit: Annotated[list[str] | None, Query(description="a unit (repeat); "
+                                                                               "none: the city")] = None,
+                      from_: Annotated[date | None, Query(alias="from")] = None,
+                      to: Annotated[date | None, Query()] = None,
+                      period: Annotated[str | None, Query(description="day, week, month, quarter, year")] = None,
+                      date_: Annotated[date | None, Query(alias="date")] = None,
+                      min_ratings: Annotated[int, Query(ge=0)] = indicators.MIN_RATINGS) -> indicators.Indicators:
+        units = unit or []
+        if not units and client.scope.kind is not tokens.ScopeKind.CITY:
+            raise Forbidden(f"this API token may read {client.scope.label()}, not the city: name the units")
+        for unit_id in units:
+            tokens.require_unit(client, unit_id)
+        return indicators.answer(app.state.engine, units, period, date_, from_, to, min_ratings)
 
     @app.get("/v1/integrity", response_model=reports.IntegrityReport, responses=_errors(401))
     def integrity(client: Client) -> reports.IntegrityReport:

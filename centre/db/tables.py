@@ -22,9 +22,11 @@ from sqlalchemy import (
     Connection,
     Engine,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -178,6 +180,24 @@ conflicts = Table(
     Column("held", JSON, nullable=False),
 )
 
+# Rollups (centre/rollups.py): counts per unit-local day, unit, counter, staff, channel, measure and code,
+# kept by the ingest in its own transaction so that indicators over a month or a year never scan raw rows.
+# The raw tables stay the truth: `evaluator centre rollup rebuild` recomputes this one from them.
+rollups = Table(
+    "rollups", metadata,
+    Column("unit_id", String, nullable=False),        # the centre's placement (ratings.placed_unit_id)
+    Column("day", String(10), nullable=False),         # YYYY-MM-DD, the unit's local calendar day
+    Column("counter_id", String, nullable=False),
+    Column("staff_id", String, nullable=False),        # "" when no staff member was signed in
+    Column("channel", String, nullable=False),         # touch, panel, keyboard; "" when an event names none
+    Column("measure", String(24), nullable=False),     # level, before_enrollment, reason, solicited, unrated, …
+    Column("code", String, nullable=False),            # the level ("1"–"5"), the reason code, or ""
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("unit_id", "day", "counter_id", "staff_id", "channel", "measure", "code",
+                         name="pk_rollups"),
+    Index("ix_rollups_day", "day"),
+)
+
 # API tokens of the city's own systems (centre/tokens.py): only a token's SHA-256 is kept. The scope is a
 # kind ("city", "unit"; with the registry "district", "sector") and the ids it names; nothing is deleted.
 api_tokens = Table(
@@ -192,6 +212,33 @@ api_tokens = Table(
     Column("revoked_at", String(32)),
 )
 
+
+# The registry (centre/registry): district → sector → unit → counter → device; nothing is deleted. A unit
+# carried over from before the registry has no district or sector (NULL) until the office gives it one.
+districts = Table("districts", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+                  Column("name", String, nullable=False), Column("name_en", String),
+                  UniqueConstraint("name", name="uq_districts_name"))
+sectors = Table("sectors", metadata, Column("code", String, primary_key=True),
+                Column("name", String, nullable=False), Column("name_en", String))
+units = Table("units", metadata, Column("id", String, primary_key=True),
+              Column("name", String, nullable=False), Column("name_en", String),
+              Column("district_id", Integer, ForeignKey("districts.id")),
+              Column("sector_code", String, ForeignKey("sectors.code")),
+              Column("timezone", String, nullable=False),
+              Column("opening_hours", String, nullable=False),   # centre/registry/hours.py's text; "": not shown
+              Column("address", String))
+counters = Table("counters", metadata, Column("unit_id", String, ForeignKey("units.id"), primary_key=True),
+                 Column("id", String, primary_key=True), Column("name", String, nullable=False),
+                 Column("name_en", String))
+# Where a device stood when: [from_at, until_at), until_at NULL for where it stands now (devices.unit_id/…).
+device_placements = Table(
+    "device_placements", metadata, Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String, ForeignKey("devices.id"), nullable=False),
+    Column("unit_id", String, nullable=False), Column("counter_id", String, nullable=False),
+    Column("from_at", String(32), nullable=False), Column("until_at", String(32)),
+    ForeignKeyConstraint(["unit_id", "counter_id"], ["counters.unit_id", "counters.id"],
+                         name="fk_device_placements_counter"),
+    Index("ix_device_placements_device_from", "device_id", "from_at"))
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -1,0 +1,213 @@
+"""The standard indicators (docs/indicators.md), computed once for the CLI, the API and the console.
+
+A scope is a list of unit ids and a label (the city: every unit; a district or a sector: its units), a
+period a range of local dates, each unit's own: the rollups (centre/rollups.py) are kept per unit-local
+day, so a figure over a month, a quarter or a year reads only them, never a raw rating.
+"""
+from __future__ import annotations
+
+import math
+from calendar import monthrange
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, Engine, func, select
+
+from centre.db.tables import nul_field, rollups
+from centre.enroll import DEFAULT_TIMEZONE, check_timezone
+from centre.errors import BadInput
+from centre.reports import GOOD_LEVELS, LEVELS, unit_zone
+from centre.rollups import Measure
+
+MIN_RATINGS = 100                 # below this, a scope's 好评率 is "too few": shown, never ranked
+Z_95 = 1.959963984540054          # the normal quantile of a two-sided 95 % interval
+NOT_MEASURED = "not yet measured"
+UNIT_CHUNK = 500                  # unit ids per IN (…)
+
+
+class PeriodKind(str, Enum):
+    DAY = "day"
+    WEEK = "week"          # ISO week, Monday to Sunday
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+    CUSTOM = "custom"      # --from … --to …, both included
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: PeriodKind
+    start: date            # the first local day, included
+    end: date              # the last local day, included
+
+
+def period_of(kind: PeriodKind, day: date) -> Period:
+    """The day, week, month, quarter or year that holds `day`."""
+    if kind is PeriodKind.WEEK:
+        start = day - timedelta(days=day.weekday())
+        return Period(kind, start, start + timedelta(days=6))
+    if kind is PeriodKind.MONTH:
+        return Period(kind, day.replace(day=1), day.replace(day=monthrange(day.year, day.month)[1]))
+    if kind is PeriodKind.QUARTER:
+        first = 3 * ((day.month - 1) // 3) + 1
+        return Period(kind, date(day.year, first, 1), date(day.year, first + 2, monthrange(day.year, first + 2)[1]))
+    if kind is PeriodKind.YEAR:
+        return Period(kind, date(day.year, 1, 1), date(day.year, 12, 31))
+    return Period(kind, day, day)
+
+
+def choose_period(kind: str | None, day: date | None, start: date | None, end: date | None,
+                  today: date) -> Period:
+    """The period a command or a query names: from and to (custom), or a kind around a date (default:
+    today, the day)."""
+    if start is not None or end is not None:
+        if start is None or end is None:
+            raise BadInput("give both from and to (a custom period), or neither")
+        if kind not in (None, PeriodKind.CUSTOM.value) or day is not None:
+            raise BadInput("give either from and to, or a period and a date, not both")
+        if end < start:
+            raise BadInput(f"the period ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+        return Period(PeriodKind.CUSTOM, start, end)
+    try:
+        chosen = PeriodKind(kind or PeriodKind.DAY.value)
+    except ValueError:
+        raise BadInput(f"period must be one of {', '.join(k.value for k in PeriodKind)}, got {kind!r}") from None
+    if chosen is PeriodKind.CUSTOM:
+        raise BadInput("a custom period needs from and to")
+    return period_of(chosen, day or today)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the figures cover: `unit_ids`, or every unit (None: the city)."""
+
+    label: str
+    unit_ids: tuple[str, ...] | None = None
+
+    @classmethod
+    def units(cls, unit_ids: list[str] | tuple[str, ...]) -> Scope:
+        ids = tuple(dict.fromkeys(unit_ids))
+        return cls(label="unit: " + ", ".join(ids), unit_ids=ids)
+
+
+CITY = Scope("city")
+
+
+def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion (None without trials): honest for small counts and near
+    0 or 1, where the normal approximation is not; rankings use its lower bound."""
+    if trials <= 0:
+        return None
+    p = successes / trials
+    z2 = z * z
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class Interval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    low: float
+    high: float
+
+
+class LoopFigures(BaseModel):
+    """The bad-review loop's figures (差评回复率, 回访整改率, 回访整改满意率): filled by the cases issue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reply_rate: float | None = None                 # 差评回复率
+    rectified_rate: float | None = None             # 回访整改率
+    rectified_satisfied_rate: float | None = None   # 回访整改满意率
+    status: str = NOT_MEASURED
+
+
+class Indicators(BaseModel):
+    """The indicator set of a scope and a period (docs/indicators.md: names, formulas)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    scope: str
+    unit_ids: list[str] | None                      # None: the whole city
+    period: PeriodKind
+    date_from: str = Field(alias="from")            # local dates, both included
+    date_to: str = Field(alias="to")
+    rated: int                                      # 评价数
+    by_level: dict[str, int]
+    good: int
+    good_rate: float | None                         # 好评率: levels 3–5 of rated
+    good_rate_interval: Interval | None             # its Wilson 95 % interval
+    too_few: bool                                   # rated < min_ratings: not ranked
+    min_ratings: int
+    bad: int                                        # 差评数: levels 1–2
+    bad_rate: float | None                          # 差评率
+    bad_reasons: dict[str, int]
+    requests: int                                   # solicited requests (邀评)
+    unrated: int                                    # requests closed with no press
+    unrated_rate: float | None                      # 未评率 = unrated / requests
+    active_rate: float | None                       # 主动评价率 = (requests − unrated) / requests
+    suppressed: int                                 # presses that did not count
+    before_enrollment: int                          # counted in no figure above
+    loop: LoopFigures
+
+
+def counts(conn: Connection, scope: Scope, period: Period) -> Counter[tuple[str, str]]:
+    """Sum of the rollups by (measure, code) over the scope's units and the period's local days."""
+    found: Counter[tuple[str, str]] = Counter()
+    query = (select(rollups.c.measure, rollups.c.code, func.sum(rollups.c.n))
+             .where(rollups.c.day >= period.start.isoformat(), rollups.c.day <= period.end.isoformat())
+             .group_by(rollups.c.measure, rollups.c.code))
+    chunks = [None] if scope.unit_ids is None else [
+        list(scope.unit_ids[i:i + UNIT_CHUNK]) for i in range(0, len(scope.unit_ids), UNIT_CHUNK)]
+    for chunk in chunks:
+        where = query if chunk is None else query.where(rollups.c.unit_id.in_(chunk))
+        for measure, code, n in conn.execute(where):
+            found[(measure, code)] += int(n)
+    return found
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def compute(engine: Engine, scope: Scope, period: Period, min_ratings: int = MIN_RATINGS) -> Indicators:
+    """The indicator set of `scope` over `period`, from the rollups alone."""
+    with engine.connect() as conn:
+        found = counts(conn, scope, period)
+    by_level = {str(level): found[(Measure.LEVEL.value, str(level))] for level in LEVELS}
+    rated = sum(by_level.values())
+    good = sum(by_level[str(level)] for level in GOOD_LEVELS)
+    bad = rated - good
+    interval = wilson(good, rated)
+    requests, unrated = found[(Measure.SOLICITED.value, "")], found[(Measure.UNRATED.value, "")]
+    return Indicators(
+        scope=scope.label, unit_ids=list(scope.unit_ids) if scope.unit_ids is not None else None,
+        period=period.kind, date_from=period.start.isoformat(), date_to=period.end.isoformat(),
+        rated=rated, by_level=by_level, good=good, good_rate=_share(good, rated),
+        good_rate_interval=Interval(low=interval[0], high=interval[1]) if interval else None,
+        too_few=rated < min_ratings, min_ratings=min_ratings, bad=bad, bad_rate=_share(bad, rated),
+        bad_reasons=dict(sorted((code, n) for (measure, code), n in found.items()
+                                if measure == Measure.REASON.value and n)),
+        requests=requests, unrated=unrated, unrated_rate=_share(unrated, requests),
+        active_rate=_share(max(requests - unrated, 0), requests),
+        suppressed=found[(Measure.SUPPRESSED.value, "")],
+        before_enrollment=sum(n for (measure, _), n in found.items() if measure == Measure.BEFORE_ENROLLMENT.value),
+        loop=LoopFigures())
+
+
+def answer(engine: Engine, unit_ids: list[str], kind: str | None = None, day: date | None = None,
+           start: date | None = None, end: date | None = None, min_ratings: int = MIN_RATINGS) -> Indicators:
+    """What `evaluator centre indicators` and GET /v1/indicators answer: the units (none: the city) and the
+    period they name, a date defaulting to today in the first unit's zone (the city's: Asia/Shanghai)."""
+    unstorable = next((unit for unit in unit_ids if nul_field({"unit": unit})), None)
+    if unstorable is not None:
+        raise BadInput("unit: contains a NUL character")
+    with engine.connect() as conn:
+        zones = [unit_zone(conn, unit) for unit in unit_ids]   # an unknown unit is NotFound, not zeros
+    zone = zones[0] if zones else check_timezone(DEFAULT_TIMEZONE)
+    period = choose_period(kind, day, start, end, datetime.now(UTC).astimezone(zone).date())
+    return compute(engine, Scope.units(unit_ids) if unit_ids else CITY, period, min_ratings)

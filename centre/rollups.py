@@ -1,0 +1,233 @@
+"""Rollups: what the indicators count, kept per unit-local day so a year's figures never scan raw rows.
+
+One table, `rollups` (centre/db/tables.py), one row per (unit, day, counter, staff, channel, measure,
+code) with its count `n`:
+
+- measure `level`, code "1"–"5": the ratings that count, where the centre placed the delivering device
+  (`placed_unit_id`, `placed_counter_id`), on the unit's local day of `counted_at`;
+- measure `before_enrollment`, code the level: ratings recorded before the device was enrolled, kept in
+  their own bucket because they count in no unit's score;
+- measure `reason`, code the reason code: the reasons of counted ratings (a reason joins a rating its own
+  device delivered, as the summary does), on the rating's day, counter, staff and channel; a reason that
+  arrives before its rating is counted when the rating arrives;
+- measures `solicited`, `unrated`, `suppressed`, code "": those events of the device, where the device is
+  placed, on the local day of the event's `counted_at`; the staff (and channel) their detail names.
+
+`maintain` runs inside the ingest's transaction with the rows it has just inserted: a batch and its counts
+commit together or not at all. Increments are upserts (`n = n + excluded.n`), atomic on SQLite and on
+PostgreSQL, in one sorted order so that two workers never deadlock. Raw rows stay the truth: `rebuild`
+recomputes the table from them (`evaluator centre rollup rebuild`, and migration 0004).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from centre.db.tables import devices, events, ratings, reasons, rollups
+from centre.reports import unit_zone
+
+KEY_COLUMNS = ("unit_id", "day", "counter_id", "staff_id", "channel", "measure", "code")
+LOOKUP_CHUNK = 500
+STREAM_ROWS = 5000
+
+Key = tuple[str, str, str, str, str, str, str]   # in the order of KEY_COLUMNS
+
+
+class Measure(str, Enum):
+    LEVEL = "level"
+    BEFORE_ENROLLMENT = "before_enrollment"
+    REASON = "reason"
+    SOLICITED = "solicited"     # a rating request opened (staff key, counter PC)
+    UNRATED = "unrated"         # a request that closed with no press
+    SUPPRESSED = "suppressed"   # a press that did not count
+
+
+EVENT_MEASURES = (Measure.SOLICITED.value, Measure.UNRATED.value, Measure.SUPPRESSED.value)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a row counts: the unit and counter of the delivering device, and the unit's zone."""
+
+    unit_id: str
+    counter_id: str
+    zone: ZoneInfo
+
+
+class Zones:
+    """Each unit's zone, looked up once (the unit's, as the summary reads it: reports.unit_zone)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._found: dict[str, ZoneInfo] = {}
+
+    def __call__(self, unit_id: str) -> ZoneInfo:
+        zone = self._found.get(unit_id)
+        if zone is None:
+            zone = self._found[unit_id] = unit_zone(self._conn, unit_id)
+        return zone
+
+
+def local_day(counted_at: str, zone: ZoneInfo) -> str:
+    """The unit's calendar day (YYYY-MM-DD) of a stored UTC time."""
+    return datetime.fromisoformat(counted_at).astimezone(zone).date().isoformat()
+
+
+def _rating_key(row: Mapping[Any, Any], zone: ZoneInfo, measure: str, code: str) -> Key:
+    return (row["placed_unit_id"], local_day(row["counted_at"], zone), row["placed_counter_id"],
+            row["staff_id"] or "", row["channel"], measure, code)
+
+
+def _rating_measure(row: Mapping[Any, Any]) -> str:
+    return Measure.BEFORE_ENROLLMENT.value if row["before_enrollment"] else Measure.LEVEL.value
+
+
+def _event_key(kind: str, detail: Any, counted_at: str, place: Place) -> Key:
+    detail = detail if isinstance(detail, dict) else {}
+    staff, channel = detail.get("staff_id"), detail.get("channel")
+    return (place.unit_id, local_day(counted_at, place.zone), place.counter_id,
+            staff if isinstance(staff, str) else "", channel if isinstance(channel, str) else "", kind, "")
+
+
+# -- kept by the ingest --------------------------------------------------------------
+
+
+def maintain(conn: Connection, signer_id: str, unit_id: str, counter_id: str, new_ratings: Sequence[Mapping[Any, Any]],
+             new_reasons: Sequence[Mapping[Any, Any]], new_events: Sequence[Mapping[Any, Any]]) -> None:
+    """Count the rows one batch of `signer_id` (placed at unit_id/counter_id) has just inserted, in its
+    transaction, after all of them are inserted."""
+    if not (new_ratings or new_reasons or new_events):
+        return
+    place = Place(unit_id, counter_id, unit_zone(conn, unit_id))
+    deltas: Counter[Key] = Counter()
+    for row in new_ratings:
+        deltas[_rating_key(row, place.zone, _rating_measure(row), str(row["level"]))] += 1
+    for kind, detail, counted_at in ((row["kind"], row["detail"], row["counted_at"]) for row in new_events):
+        if kind in EVENT_MEASURES:
+            deltas[_event_key(kind, detail, counted_at, place)] += 1
+    deltas.update(_reason_deltas(conn, signer_id, place.zone, new_ratings, new_reasons))
+    add(conn, deltas)
+
+
+def _reason_deltas(conn: Connection, signer_id: str, zone: ZoneInfo, new_ratings: Sequence[Mapping[Any, Any]],
+                   new_reasons: Sequence[Mapping[Any, Any]]) -> Counter[Key]:
+    """Reasons newly joined to a counted rating: every reason of the signer's on a rating new in this batch
+    (sent now or before it), and each new reason on a rating the centre already held from the signer."""
+    deltas: Counter[Key] = Counter()
+    fresh = {row["uuid"]: row for row in new_ratings if not row["before_enrollment"]}
+    for start in range(0, len(fresh), LOOKUP_CHUNK):
+        chunk = list(fresh)[start:start + LOOKUP_CHUNK]
+        for uuid, code in conn.execute(select(reasons.c.rating_uuid, reasons.c.code).where(
+                reasons.c.device_id == signer_id, reasons.c.rating_uuid.in_(chunk))):
+            deltas[_rating_key(fresh[uuid], zone, Measure.REASON.value, code)] += 1
+    earlier = [row for row in new_reasons if row["rating_uuid"] not in fresh]
+    if earlier:
+        held = _held_ratings(conn, signer_id, {row["rating_uuid"] for row in earlier})
+        for row in earlier:
+            rating = held.get(row["rating_uuid"])
+            if rating is not None:
+                deltas[_rating_key(rating, zone, Measure.REASON.value, row["code"])] += 1
+    return deltas
+
+
+_RATING_COLUMNS = (ratings.c.uuid, ratings.c.placed_unit_id, ratings.c.placed_counter_id, ratings.c.staff_id,
+                   ratings.c.channel, ratings.c.level, ratings.c.counted_at, ratings.c.before_enrollment)
+
+
+def _held_ratings(conn: Connection, signer_id: str, uuids: Iterable[str]) -> dict[str, Any]:
+    """The counted ratings (not before enrollment) among `uuids` that the signer delivered."""
+    values, found = sorted(uuids), {}
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        query = select(*_RATING_COLUMNS).where(ratings.c.uuid.in_(values[start:start + LOOKUP_CHUNK]),
+                                               ratings.c.delivered_by == signer_id,
+                                               ratings.c.before_enrollment.is_(False))
+        found.update({row.uuid: row._mapping for row in conn.execute(query)})
+    return found
+
+
+def _upsert(conn: Connection) -> Insert:
+    """INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        on_pg = postgresql.insert(rollups)
+        return on_pg.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={"n": rollups.c.n + on_pg.excluded.n})
+    on_sqlite = sqlite.insert(rollups)
+    return on_sqlite.on_conflict_do_update(index_elements=list(KEY_COLUMNS),
+                                           set_={"n": rollups.c.n + on_sqlite.excluded.n})
+
+
+def add(conn: Connection, deltas: Mapping[Key, int]) -> None:
+    """Add `deltas` to the rollups, key by key in sorted order (the order every writer locks rows in)."""
+    rows = [{**dict(zip(KEY_COLUMNS, key, strict=True)), "n": n} for key, n in sorted(deltas.items()) if n]
+    if rows:
+        conn.execute(_upsert(conn), rows)
+
+
+# -- the truth: a recount from the raw rows -------------------------------------------
+
+
+def recount(conn: Connection) -> Counter[Key]:
+    """What the rollups should hold, counted from the raw ratings, reasons and events."""
+    zone = Zones(conn)
+    # Every zone looked up before the rows stream: no other query on the connection while a cursor is open.
+    for unit_id in conn.execute(select(ratings.c.placed_unit_id).union(select(devices.c.unit_id))).scalars():
+        zone(unit_id)
+    counts: Counter[Key] = Counter()
+    streamed = conn.execution_options(yield_per=STREAM_ROWS)
+    for row in streamed.execute(select(*_RATING_COLUMNS)).mappings():
+        counts[_rating_key(row, zone(row["placed_unit_id"]), _rating_measure(row), str(row["level"]))] += 1
+    joined = select(reasons.c.code, *_RATING_COLUMNS).join(
+        ratings, (ratings.c.uuid == reasons.c.rating_uuid) & (ratings.c.delivered_by == reasons.c.device_id))
+    for row in streamed.execute(joined.where(ratings.c.before_enrollment.is_(False))).mappings():
+        counts[_rating_key(row, zone(row["placed_unit_id"]), Measure.REASON.value, row["code"])] += 1
+    placed = select(events.c.kind, events.c.detail, events.c.counted_at, devices.c.unit_id, devices.c.counter_id
+                    ).join(devices, devices.c.id == events.c.device_id).where(events.c.kind.in_(EVENT_MEASURES))
+    for row in streamed.execute(placed).mappings():
+        place = Place(row["unit_id"], row["counter_id"], zone(row["unit_id"]))
+        counts[_event_key(row["kind"], row["detail"], row["counted_at"], place)] += 1
+    return counts
+
+
+def stored(conn: Connection) -> Counter[Key]:
+    """What the rollups table holds (rows of n = 0 left out: they count nothing)."""
+    columns = [rollups.c[name] for name in KEY_COLUMNS]
+    return Counter({tuple(row[:-1]): row[-1] for row in conn.execute(select(*columns, rollups.c.n))
+                    if row[-1]})
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    rows: int          # rollup rows now held
+    differed: int      # keys whose count the rebuild changed (0: the rollups were right)
+
+
+def rebuild_in(conn: Connection) -> Rebuilt:
+    """Replace the rollups with a recount, in the caller's transaction (which holds the write lock)."""
+    before = stored(conn)
+    truth = recount(conn)
+    conn.execute(rollups.delete())
+    add(conn, truth)
+    differed = sum(1 for key in before.keys() | truth.keys() if before.get(key, 0) != truth.get(key, 0))
+    return Rebuilt(rows=len(truth), differed=differed)
+
+
+def rebuild(engine: Engine) -> Rebuilt:
+    """`evaluator centre rollup rebuild`: one transaction that holds off the ingest's increments meanwhile,
+    so none is lost or counted twice."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            # Taken before reading: an ingest that already added holds ROW EXCLUSIVE and is waited for
+            # (its rows are then read); a later one waits at its upsert until the rebuild commits.
+            conn.exec_driver_sql("LOCK TABLE rollups IN EXCLUSIVE MODE")
+        done = rebuild_in(conn)
+        conn.commit()
+    return done
