@@ -36,7 +36,7 @@ setup(
                                     "sync", "sync.*", "centre", "centre.*", "evaluator", "evaluator.*"]),
     package_data={
         "kiosk": ["store/migrations/*.py", "store/migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
-        "centre": ["db/migrations/*.py", "db/migrations/versions/*.py"],
+        "centre": ["db/migrations/*.py", "db/migrations/versions/*.py", "registry/sectors.yaml"],
     },
     install_requires=[
         "kivy==2.3.1",
@@ -54,12 +54,13 @@ setup(
         # httptools and uvloop: uvicorn picks them up by itself; against its pure-Python HTTP parser
         # and asyncio's loop they take about a sixth off the centre's CPU time per batch (bench/).
         "centre": ["fastapi>=0.110", "uvicorn>=0.29", "httptools>=0.6", "uvloop>=0.19; sys_platform != 'win32'",
-                   "prometheus-client>=0.20"],
+                   "prometheus-client>=0.20",
+                   "openpyxl>=3.1"],   # the registry's xlsx import and template
         # the centre on PostgreSQL: SQLAlchemy's "postgresql+psycopg://" URLs
         "postgres": ["psycopg[binary]>=3.1,<4"],
         # pyzbar: the tests decode the QR codes the screens draw (it loads Debian's libzbar0, deploy/testdeps.sh)
         "dev": ["pytest>=8", "hypothesis>=6.100", "schemathesis>=4.32,<5", "psycopg[binary]>=3.1,<4",
-                "prometheus-client>=0.20",
+                "prometheus-client>=0.20", "openpyxl>=3.1", "types-openpyxl",
                 "pyzbar>=0.1.9,<0.2",
                 # the design's rules, checked by `make test`: import contracts, lint, types (.importlinter,
                 # ruff.toml, mypy.ini)

@@ -205,6 +205,10 @@ def terminal(collector: Collector, folder: Path, counter: str) -> Path:
     folder.mkdir()
     config = folder / "config.yaml"
     config.write_text("sync: {batch_size: 500}\n", encoding="utf-8")
+    sheet = folder / "registry.csv"     # an enrollment code names a registered unit and counter
+    sheet.write_text(f"district,sector,unit_id,unit_name,counter_id,counter_name\nbench,education,bench-unit,"
+                     f"bench-unit,{counter},{counter}\n", encoding="utf-8")
+    collector.run("unit", "import", str(sheet))
     code = collector.run("enroll-code", "--unit", "bench-unit", "--counter", counter).strip()
     provision(load(config), collector.url, code, config)
     return config

@@ -19,11 +19,12 @@ from centre import callbacks, cli_indicators, enroll, reports, tokens
 from centre.api import limits
 from centre.db.tables import DEFAULT_DB_URL, migrate, open_engine
 from centre.errors import BadInput, CentreError
-from centre.logs import LOG_FORMATS, uvicorn_log_config
+from centre.logs import LOG_FORMATS
 from centre.registry import commands as registry_commands
 from contract import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+MAX_WORKERS = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +122,20 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                             "(default: %(default)s MiB)")
     serve.add_argument("--max-inflated-mib", type=_mib, default=limits.DEFAULT_MAX_INFLATED_MIB, metavar="MiB",
                        help="refuse (413) a gzipped body that inflates to more than this (default: %(default)s MiB)")
+    serve.add_argument("--workers", type=_workers, default=1, metavar="N",
+                       help="worker processes on one PostgreSQL database (default: %(default)s; SQLite takes one); "
+                            "each keeps up to 15 database connections, so N × 15 must stay under the server's "
+                            "max_connections")
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"workers must be 1–{MAX_WORKERS}, got {text!r}")
+    return workers
 
 
 def _port(text: str) -> int:
@@ -164,14 +179,12 @@ def _date(text: str) -> date:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from centre.api.app import create_app
+    from centre import serving
 
     body_limits = limits.BodyLimits(body=int(args.max_body_mib * limits.MIB),
                                     inflated=int(args.max_inflated_mib * limits.MIB))
-    uvicorn.run(create_app(args.db, body_limits, metrics=args.metrics), host=args.host, port=args.port,
-                log_level=args.log_level, log_config=uvicorn_log_config(args.log_format, args.log_level))
+    serving.serve(serving.ServeOptions(args.db, body_limits, metrics=args.metrics), host=args.host, port=args.port,
+                  workers=args.workers, log_level=args.log_level, log_format=args.log_format)
     return EXIT_OK
 
 

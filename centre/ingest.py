@@ -33,7 +33,7 @@ from contract import RATING_FIELDS, Ack, Batch, EventRecord, RatingRecord, Reaso
 
 CLOCK_TOLERANCE = timedelta(seconds=60)
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
-ATTEMPTS = 3   # a concurrent batch holding the same uuid makes the insert fail once; then it is a duplicate
+UNIQUE_VIOLATIONS = {"23505", "SQLITE_CONSTRAINT_UNIQUE"}   # PostgreSQL's SQLSTATE, SQLite's error name
 LOOKUP_CHUNK = 500   # ids per IN (…): far below SQLite's and PostgreSQL's bound-parameter limits
 
 
@@ -98,17 +98,47 @@ def ingest(engine: Engine, signer_id: str, data: bytes, received: datetime | Non
     # JSON can carry U+0000 only escaped (a raw control character is invalid JSON): without that
     # escape in the body, no field holds one and the per-row check is skipped.
     nul_possible = b"\\u0000" in data
-    for attempt in range(ATTEMPTS):
+    # A retry follows a concurrent batch (another worker's, another thread's) committing a row this one was
+    # inserting: the unique index made the insert wait for it, then fail. That row is then held, so it is
+    # judged (a duplicate, a conflict), not inserted again: each retry inserts a row fewer, the rows bound them.
+    bound = len(envelope.ratings) + len(envelope.reasons) + len(envelope.events)
+    # PostgreSQL aborts a transaction at its first error, so it retries from a savepoint taken after the
+    # nonce, which stays locked (a replay cannot slip in between). pysqlite begins a transaction at its first
+    # write; a savepoint would begin it at the reads, and SQLite refuses a read transaction that then writes
+    # ("database is locked") instead of making it wait: there the whole transaction is retried.
+    in_savepoints = engine.dialect.name == "postgresql"
+    for attempt in range(bound + 1):
         now = received or utcnow()
         try:
             with engine.begin() as conn:
                 if nonce is not None:
                     remember_nonce(conn, nonce)
+                if in_savepoints:
+                    return _store_in_savepoints(conn, bound, signer_id, envelope, sent_at, now, nul_possible)
                 return _store(conn, signer_id, envelope, sent_at, now, nul_possible)
-        except IntegrityError:
-            if attempt == ATTEMPTS - 1:
+        except IntegrityError as exc:
+            if in_savepoints or attempt == bound or not _raced(exc):
                 raise
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _store_in_savepoints(conn: Connection, bound: int, signer_id: str, envelope: _Envelope, sent_at: datetime,
+                         now: datetime, nul_possible: bool) -> Ack:
+    """`_store` in a savepoint, again (at most `bound` times) after it lost a race for a row."""
+    for attempt in range(bound + 1):
+        try:
+            with conn.begin_nested():
+                return _store(conn, signer_id, envelope, sent_at, now, nul_possible)
+        except IntegrityError as exc:
+            if attempt == bound or not _raced(exc):
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _raced(exc: IntegrityError) -> bool:
+    """A unique index refused a row: another transaction holds it (any other violation is no race)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "sqlite_errorname", None)
+    return code in UNIQUE_VIOLATIONS
 
 
 def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datetime, now: datetime,
@@ -132,7 +162,7 @@ def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datet
     reason_ids, new_reasons = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
     event_ids, new_events = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
     # The counts move with the rows, in this transaction: a batch and its rollups commit together.
-    rollups.maintain(conn, signer_id, where.unit_id, where.counter_id, new_ratings, new_reasons, new_events)
+    rollups.maintain(conn, signer_id, where, new_ratings, new_reasons, new_events)
     return Ack(accepted=accepted, duplicate=duplicate, rejected=rejected, reasons=reason_ids, events=event_ids,
                server_time=iso_utc(now))
 

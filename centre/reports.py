@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, select
 
-from centre.db.tables import devices, enroll_codes, events, held_rating, nul_field, ratings, reasons
+from centre.db.tables import device_placements, devices, enroll_codes, events, held_rating, nul_field, ratings, reasons
 from centre.enroll import check_timezone
 from centre.errors import BadInput, NotFound
+from centre.provenance import Placement, placement
 from contract import GENESIS_HASH, HASHED_FIELDS, RATING_FIELDS, Summary, iso_utc, rating_hash
 
 LEVELS = (1, 2, 3, 4, 5)
@@ -93,21 +94,24 @@ def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = No
 
 def _event_counts(conn: Connection, unit_id: str, since: str, until: str, counter_id: str | None,
                   staff_id: str | None) -> dict[str, int]:
-    """Events carry no unit: they belong to the unit and counter of the device that recorded them."""
-    where = [devices.c.unit_id == unit_id, events.c.kind.in_((UNRATED, SUPPRESSED)),
-             events.c.counted_at >= since, events.c.counted_at < until]
-    if counter_id is not None:
-        where.append(devices.c.counter_id == counter_id)
+    """Events carry no unit: they count where the device that recorded them stood at the event's time
+    (centre.provenance.placement, the rule the rollups and the ratings follow), so a device moved since
+    leaves its past events where they happened."""
+    ever_here = select(devices.c.id).where(devices.c.unit_id == unit_id).union(
+        select(device_placements.c.device_id).where(device_placements.c.unit_id == unit_id))
+    rows = conn.execute(select(events.c.device_id, events.c.kind, events.c.counted_at, events.c.detail)
+                        .where(events.c.device_id.in_(ever_here), events.c.kind.in_((UNRATED, SUPPRESSED)),
+                               events.c.counted_at >= since, events.c.counted_at < until))
     counts = {UNRATED: 0, SUPPRESSED: 0}
-    if staff_id is None:
-        rows = conn.execute(select(events.c.kind, func.count()).join(devices, devices.c.id == events.c.device_id)
-                            .where(*where).group_by(events.c.kind)).all()
-        counts.update(dict(rows))
-        return counts
-    # Only the JSON detail names the staff, and JSON queries differ per backend: filter here.
-    for kind, detail in conn.execute(select(events.c.kind, events.c.detail)
-                                     .join(devices, devices.c.id == events.c.device_id).where(*where)):
-        if isinstance(detail, dict) and detail.get("staff_id") == staff_id:
+    placements: dict[str, Placement] = {}
+    for device_id, kind, counted_at, detail in rows:
+        if device_id not in placements:
+            placements[device_id] = placement(conn, device_id)
+        where = placements[device_id].at(datetime.fromisoformat(counted_at))
+        if where.unit_id != unit_id or (counter_id is not None and where.counter_id != counter_id):
+            continue
+        # Only the JSON detail names the staff, and JSON queries differ per backend: filter here.
+        if staff_id is None or (isinstance(detail, dict) and detail.get("staff_id") == staff_id):
             counts[kind] += 1
     return counts
 

@@ -10,8 +10,9 @@ code) with its count `n`:
 - measure `reason`, code the reason code: the reasons of counted ratings (a reason joins a rating its own
   device delivered, as the summary does), on the rating's day, counter, staff and channel; a reason that
   arrives before its rating is counted when the rating arrives;
-- measures `solicited`, `unrated`, `suppressed`, code "": those events of the device, where the device is
-  placed, on the local day of the event's `counted_at`; the staff (and channel) their detail names.
+- measures `solicited`, `unrated`, `suppressed`, code "": those events of the device, where the device stood
+  at the event's `counted_at` (its placements, as for a rating), on the local day of that time; the staff
+  (and channel) their detail names.
 
 `maintain` runs inside the ingest's transaction with the rows it has just inserted: a batch and its counts
 commit together or not at all. Increments are upserts (`n = n + excluded.n`), atomic on SQLite and on
@@ -28,10 +29,11 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Insert, select
+from sqlalchemy import Connection, Engine, Insert, Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from centre.db.tables import devices, events, ratings, reasons, rollups
+from centre.provenance import Placement, placement
 from centre.reports import unit_zone
 
 KEY_COLUMNS = ("unit_id", "day", "counter_id", "staff_id", "channel", "measure", "code")
@@ -55,7 +57,7 @@ EVENT_MEASURES = (Measure.SOLICITED.value, Measure.UNRATED.value, Measure.SUPPRE
 
 @dataclass(frozen=True)
 class Place:
-    """Where a row counts: the unit and counter of the delivering device, and the unit's zone."""
+    """Where an event counts: the unit and counter where its device stood, and the unit's zone."""
 
     unit_id: str
     counter_id: str
@@ -100,42 +102,64 @@ def _event_key(kind: str, detail: Any, counted_at: str, place: Place) -> Key:
 # -- kept by the ingest --------------------------------------------------------------
 
 
-def maintain(conn: Connection, signer_id: str, unit_id: str, counter_id: str, new_ratings: Sequence[Mapping[Any, Any]],
+def maintain(conn: Connection, signer_id: str, where: Placement, new_ratings: Sequence[Mapping[Any, Any]],
              new_reasons: Sequence[Mapping[Any, Any]], new_events: Sequence[Mapping[Any, Any]]) -> None:
-    """Count the rows one batch of `signer_id` (placed at unit_id/counter_id) has just inserted, in its
+    """Count the rows one batch of `signer_id` (placed as `where` says) has just inserted, in its
     transaction, after all of them are inserted."""
     if not (new_ratings or new_reasons or new_events):
         return
-    place = Place(unit_id, counter_id, unit_zone(conn, unit_id))
+    zone = Zones(conn)
     deltas: Counter[Key] = Counter()
     for row in new_ratings:
-        deltas[_rating_key(row, place.zone, _rating_measure(row), str(row["level"]))] += 1
-    for kind, detail, counted_at in ((row["kind"], row["detail"], row["counted_at"]) for row in new_events):
-        if kind in EVENT_MEASURES:
-            deltas[_event_key(kind, detail, counted_at, place)] += 1
-    deltas.update(_reason_deltas(conn, signer_id, place.zone, new_ratings, new_reasons))
+        deltas[_rating_key(row, zone(row["placed_unit_id"]), _rating_measure(row), str(row["level"]))] += 1
+    for row in new_events:
+        if row["kind"] in EVENT_MEASURES:
+            deltas[_event_key(row["kind"], row["detail"], row["counted_at"], _event_place(where, row, zone))] += 1
+    deltas.update(_reason_deltas(conn, signer_id, zone, new_ratings, new_reasons))
     add(conn, deltas)
 
 
-def _reason_deltas(conn: Connection, signer_id: str, zone: ZoneInfo, new_ratings: Sequence[Mapping[Any, Any]],
+def _event_place(where: Placement, row: Mapping[Any, Any], zone: Zones) -> Place:
+    """An event counts where its device stood at the event's (corrected) time, as a rating does at its own."""
+    placed = where.at(datetime.fromisoformat(row["counted_at"]))
+    return Place(placed.unit_id, placed.counter_id, zone(placed.unit_id))
+
+
+def _reason_deltas(conn: Connection, signer_id: str, zone: Zones, new_ratings: Sequence[Mapping[Any, Any]],
                    new_reasons: Sequence[Mapping[Any, Any]]) -> Counter[Key]:
     """Reasons newly joined to a counted rating: every reason of the signer's on a rating new in this batch
     (sent now or before it), and each new reason on a rating the centre already held from the signer."""
     deltas: Counter[Key] = Counter()
     fresh = {row["uuid"]: row for row in new_ratings if not row["before_enrollment"]}
-    for start in range(0, len(fresh), LOOKUP_CHUNK):
-        chunk = list(fresh)[start:start + LOOKUP_CHUNK]
-        for uuid, code in conn.execute(select(reasons.c.rating_uuid, reasons.c.code).where(
-                reasons.c.device_id == signer_id, reasons.c.rating_uuid.in_(chunk))):
-            deltas[_rating_key(fresh[uuid], zone, Measure.REASON.value, code)] += 1
+    uuids = list(fresh)
+    for start in range(0, len(uuids), LOOKUP_CHUNK):
+        chunk = uuids[start:start + LOOKUP_CHUNK]
+        size = max(8, 1 << (len(chunk) - 1).bit_length())
+        params = {f"k{i}": value for i, value in enumerate(chunk + chunk[-1:] * (size - len(chunk)))}
+        for uuid, code in conn.execute(_reasons_of(size), {**params, "device": signer_id}):
+            rating = fresh[uuid]
+            deltas[_rating_key(rating, zone(rating["placed_unit_id"]), Measure.REASON.value, code)] += 1
     earlier = [row for row in new_reasons if row["rating_uuid"] not in fresh]
     if earlier:
         held = _held_ratings(conn, signer_id, {row["rating_uuid"] for row in earlier})
         for row in earlier:
-            rating = held.get(row["rating_uuid"])
-            if rating is not None:
-                deltas[_rating_key(rating, zone, Measure.REASON.value, row["code"])] += 1
+            found = held.get(row["rating_uuid"])
+            if found is not None:
+                deltas[_rating_key(found, zone(found["placed_unit_id"]), Measure.REASON.value, row["code"])] += 1
     return deltas
+
+
+_REASON_LOOKUPS: dict[int, Select[Any]] = {}
+
+
+def _reasons_of(count: int) -> Select[Any]:
+    """The reasons of a device on `count` ratings (bound k0…, padded with repeats to a power of two): built
+    and compiled once per size, not rendered again per batch as an expanding IN would be (ingest's `_lookup`)."""
+    if count not in _REASON_LOOKUPS:
+        _REASON_LOOKUPS[count] = select(reasons.c.rating_uuid, reasons.c.code).where(
+            reasons.c.device_id == bindparam("device"),
+            reasons.c.rating_uuid.in_([bindparam(f"k{i}") for i in range(count)]))
+    return _REASON_LOOKUPS[count]
 
 
 _RATING_COLUMNS = (ratings.c.uuid, ratings.c.placed_unit_id, ratings.c.placed_counter_id, ratings.c.staff_id,
@@ -180,19 +204,27 @@ def recount(conn: Connection) -> Counter[Key]:
     for unit_id in conn.execute(select(ratings.c.placed_unit_id).union(select(devices.c.unit_id))).scalars():
         zone(unit_id)
     counts: Counter[Key] = Counter()
-    streamed = conn.execution_options(yield_per=STREAM_ROWS)
-    for row in streamed.execute(select(*_RATING_COLUMNS)).mappings():
+    for row in _stream(conn, select(*_RATING_COLUMNS)).mappings():
         counts[_rating_key(row, zone(row["placed_unit_id"]), _rating_measure(row), str(row["level"]))] += 1
     joined = select(reasons.c.code, *_RATING_COLUMNS).join(
         ratings, (ratings.c.uuid == reasons.c.rating_uuid) & (ratings.c.delivered_by == reasons.c.device_id))
-    for row in streamed.execute(joined.where(ratings.c.before_enrollment.is_(False))).mappings():
+    for row in _stream(conn, joined.where(ratings.c.before_enrollment.is_(False))).mappings():
         counts[_rating_key(row, zone(row["placed_unit_id"]), Measure.REASON.value, row["code"])] += 1
-    placed = select(events.c.kind, events.c.detail, events.c.counted_at, devices.c.unit_id, devices.c.counter_id
-                    ).join(devices, devices.c.id == events.c.device_id).where(events.c.kind.in_(EVENT_MEASURES))
-    for row in streamed.execute(placed).mappings():
-        place = Place(row["unit_id"], row["counter_id"], zone(row["unit_id"]))
+    wheres = {device_id: placement(conn, device_id) for device_id in conn.execute(select(devices.c.id)).scalars()}
+    for where in wheres.values():
+        for unit_id in {where.unit_id, *(unit for _, unit, _ in where.earlier)}:
+            zone(unit_id)
+    kept = select(events.c.device_id, events.c.kind, events.c.detail, events.c.counted_at).where(
+        events.c.kind.in_(EVENT_MEASURES))
+    for row in _stream(conn, kept).mappings():
+        place = _event_place(wheres[row["device_id"]], row, zone)
         counts[_event_key(row["kind"], row["detail"], row["counted_at"], place)] += 1
     return counts
+
+
+def _stream(conn: Connection, query: Select[Any]) -> Any:
+    """The rows of `query` fetched in slices (a server-side cursor on PostgreSQL), not all at once."""
+    return conn.execute(query.execution_options(yield_per=STREAM_ROWS))
 
 
 def stored(conn: Connection) -> Counter[Key]:

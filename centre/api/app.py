@@ -184,7 +184,7 @@ def _report_routes(app: FastAPI) -> None:
         tokens.require_unit(client, unit)
         return reports.summary(app.state.engine, unit, date_, counter, staff)
 
-    @app.get("/v1/indicators", response_model=indicators.Indicators, responses=_errors(400, 401, 403, 404, 422))
+    @app.get("/v1/indicators", response_model=indicators.Indicators, responses=_errors(401, 403, 404, 422))
     def indicator_set(client: Client, unit: Annotated[list[str] | None, Query(description="a unit (repeat); "
                                                                                "none: the city")] = None,
                       from_: Annotated[date | None, Query(alias="from")] = None,

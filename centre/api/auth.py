@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from centre.api.limits import DEFAULT_LIMITS, inflated_too_large
@@ -67,9 +67,14 @@ def check_signature(engine: Engine, method: str, path: str, headers: Mapping[str
 def remember_nonce(conn: Connection, nonce: Nonce) -> None:
     """Record a nonce in the caller's transaction; 401 when it was seen before (nothing then commits).
 
-    The unique constraint, not a prior SELECT, decides: two replays racing cannot both pass.
+    The unique constraint, not a prior SELECT, decides: two replays racing cannot both pass. Expired nonces
+    go too, but only those no other transaction is deleting (SKIP LOCKED; SQLite, one writer, has no row
+    locks): concurrent requests, each expiring the same old nonces, would otherwise wait for each other's
+    whole batch.
     """
-    conn.execute(delete(nonces).where(nonces.c.seen_at < nonce.seen_at - NONCE_KEEP_S))
+    expired = (select(nonces.c.device_id, nonces.c.nonce).where(nonces.c.seen_at < nonce.seen_at - NONCE_KEEP_S)
+               .with_for_update(skip_locked=True))
+    conn.execute(delete(nonces).where(tuple_(nonces.c.device_id, nonces.c.nonce).in_(expired)))
     try:
         conn.execute(nonces.insert().values(device_id=nonce.device_id, nonce=nonce.value, seen_at=nonce.seen_at))
     except IntegrityError:

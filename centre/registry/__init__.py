@@ -2,6 +2,6 @@
 
 model.py holds what a unit or counter must be (ids, names a terminal can show, zones, hours: hours.py),
 sectors.py the sector list (shipped in sectors.yaml, extended by the office), queries.py reads and writes
-the tables, placements.py where a device stood when, importer.py and template.py the office's spreadsheet,
+the tables, placements.py where a device stood when, sheet.py and importer.py the office's spreadsheet,
 commands.py the `evaluator centre unit|counter|device …` commands.
 """

@@ -14,17 +14,17 @@ from centre.registry import importer, placements, queries, sectors
 from centre.registry.model import DEFAULT_TIMEZONE, CounterSpec, UnitSpec, refuse
 from centre.registry.sheet import write_template
 
-Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
-
-def add_parsers(commands: Commands, common: argparse.ArgumentParser) -> None:
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                common: argparse.ArgumentParser) -> None:
     """The `unit`, `counter` and `device` commands, beside the others of `evaluator centre`."""
     unit = commands.add_parser("unit", help="The registry of service units: import, template, add, list, sectors.")
     actions = unit.add_subparsers(dest="unit_command", required=True, metavar="ACTION")
     loaded = actions.add_parser("import", parents=[common], help="Add or update units and counters from a CSV or "
                                 "xlsx file, one row per counter; all or nothing, idempotent.")
     loaded.add_argument("file", type=Path, metavar="FILE.csv|FILE.xlsx")
-    template = actions.add_parser("template", help="Write the import template: headers and one example row.")
+    template = actions.add_parser("template", parents=[common],
+                                  help="Write the import template: headers and one example row.")
     template.add_argument("--out", required=True, type=Path, metavar="FILE.xlsx|FILE.csv")
     _add_unit_add(actions.add_parser("add", parents=[common], help="Register one unit (then `counter add`)."))
     listing = actions.add_parser("list", parents=[common], help="The registered units and their counters.")

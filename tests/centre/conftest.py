@@ -28,7 +28,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from centre import enroll, tokens
-from centre.db.tables import metadata, open_engine, ratings
+from centre.db.tables import counters, metadata, open_engine, ratings, units
+from centre.registry import queries
+from centre.registry.model import CounterSpec, UnitSpec
 from contract import GENESIS_HASH, canonical_json, iso_utc, rating_hash, sign
 
 REPO = Path(__file__).resolve().parents[3]
@@ -53,7 +55,13 @@ class Collector:
     log: list[str] = field(default_factory=list)
 
     def code(self, unit: str = "unit-1", counter: str = "counter-1", **kwargs: Any) -> str:
+        """A code for the unit and counter, registered first (with the names and zone given, if any)."""
+        names = {key: kwargs.pop(key) for key in REGISTRY_KWARGS if key in kwargs}
+        register(self.engine, unit, counter, **names)
         return enroll.create_code(self.engine, unit, counter, **kwargs)
+
+    def register(self, unit: str, counter: str, **names: str) -> None:
+        register(self.engine, unit, counter, **names)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", self.db_url],
@@ -68,6 +76,28 @@ class Collector:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(ratings)
                                 .where(ratings.c.device_id == device_id)).scalar_one()
+
+
+REGISTRY_KWARGS = ("unit_name", "unit_name_en", "counter_name", "counter_name_en", "timezone_name")
+
+
+def register(engine: Engine, unit: str, counter: str, *, unit_name: str | None = None,
+             unit_name_en: str | None = None, counter_name: str | None = None, counter_name_en: str | None = None,
+             timezone_name: str | None = None) -> None:
+    """Register a unit and counter (an enrollment code names registered ones); names not given stay as held
+    (a new one is named by its id)."""
+    with engine.begin() as conn:
+        held = conn.execute(select(units).where(units.c.id == unit)).mappings().first()
+        had = conn.execute(select(counters).where(counters.c.unit_id == unit, counters.c.id == counter)
+                           ).mappings().first()
+        spec = UnitSpec(id=unit, name=unit_name or (held["name"] if held else unit),
+                        name_en=unit_name_en or (held["name_en"] if held else None), district="测试区",
+                        district_en=None, sector="education",
+                        timezone=timezone_name or (held["timezone"] if held else "Asia/Shanghai"),
+                        opening_hours=held["opening_hours"] if held else "")
+        place = CounterSpec(unit_id=unit, id=counter, name=counter_name or (had["name"] if had else counter),
+                            name_en=counter_name_en or (had["name_en"] if had else None))
+        queries.save(conn, [spec], [place])
 
 
 def _start(db_url: str) -> tuple[subprocess.Popen, str, list[str]]:

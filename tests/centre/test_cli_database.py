@@ -27,6 +27,11 @@ COMMANDS = {
     "roster": ["roster", "--unit", "u-1", "--file", "ROSTER"],
     "revoke": ["revoke", "dev-1"],
     "token": ["token", "list"],
+    "unit": ["unit", "list"],
+    "counter": ["counter", "add", "--unit", "u-1", "--id", "c-1", "--name", "1号窗口"],
+    "device": ["device", "move", "dev-1", "--to", "u-1/c-1"],
+    "indicators": ["indicators", "--unit", "u-1", "--period", "month", "--date", "2026-11-25"],
+    "rollup": ["rollup", "rebuild"],
 }
 
 

@@ -15,6 +15,7 @@ def post_enroll(collector, code: str) -> requests.Response:
 
 
 def test_code_from_the_cli_enrolls_once(collector):
+    collector.register("u-cli", "c-7")
     made = collector.cli("enroll-code", "--unit", "u-cli", "--counter", "c-7", "--unit-name", "东城政务中心",
                          "--counter-name", "7号窗口", "--timezone", "Asia/Shanghai")
     assert made.returncode == 0, made.stderr

@@ -12,6 +12,7 @@ from tests.centre.conftest import TIMEOUT
 
 
 def test_english_names_given_with_the_code_reach_the_terminal_and_its_config_pulls(collector):
+    collector.register("u-en", "c-1")
     made = collector.cli("enroll-code", "--unit", "u-en", "--counter", "c-1", "--unit-name", "东城政务中心",
                          "--unit-name-en", "Dongcheng Service Centre", "--counter-name", "1号窗口",
                          "--counter-name-en", "Counter 1")
@@ -26,6 +27,7 @@ def test_english_names_given_with_the_code_reach_the_terminal_and_its_config_pul
 
 
 def test_names_a_terminal_cannot_show_are_refused_before_a_code_exists(collector):
+    collector.register("u", "c")
     for args in (("--unit-name-en", "x" * 81), ("--counter-name", "窗" * 41), ("--unit-name", "  ")):
         done = collector.cli("enroll-code", "--unit", "u", "--counter", "c", *args)
         assert done.returncode == 2, (args, done.stderr)

@@ -222,6 +222,8 @@ def test_the_migrated_data_is_the_centres_to_use(blank_url: str, tmp_path: Path)
     summary = centre(tmp_path, "summary", "--unit", "u-301", "--date", "2026-11-25", "--json", "--db", blank_url)
     assert summary.returncode == 0, summary.stderr
     assert sum(json.loads(summary.stdout)["by_level"].values()) >= 10   # both counters' ratings count for the unit
+    assert centre(tmp_path, "counter", "add", "--unit", "u-402", "--id", "c-11", "--name", "11号窗口",
+                  "--db", blank_url).returncode == 0   # the migration registered u-402 with its counters c-9, c-10
     added = centre(tmp_path, "enroll-code", "--unit", "u-402", "--counter", "c-11", "--unit-name-en", "Dongcheng",
                    "--db", blank_url)
     assert added.returncode == 0, added.stderr

@@ -33,7 +33,16 @@ class Collector:
         return subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", self.db],
                               capture_output=True, text=True, timeout=60)
 
+    def register(self, unit: str = "unit-7", counter: str = "c-3") -> None:
+        """Register the unit and counter (an enrollment code names registered ones): `unit import`, idempotent."""
+        sheet = Path(self.db.removeprefix("sqlite:///")).with_name(f"registry-{unit}-{counter}.csv")
+        sheet.write_text(f"district,sector,unit_id,unit_name,counter_id,counter_name\n测试区,education,{unit},{unit},"
+                         f"{counter},{counter}\n", encoding="utf-8")
+        done = self.cli("unit", "import", str(sheet))
+        assert done.returncode == 0, done.stderr
+
     def enroll_code(self, unit: str = "unit-7", counter: str = "c-3") -> str:
+        self.register(unit, counter)
         done = self.cli("enroll-code", "--unit", unit, "--counter", counter, "--unit-name", "测试中心",
                         "--counter-name", "3号窗口")
         assert done.returncode == 0, done.stderr

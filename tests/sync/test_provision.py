@@ -23,6 +23,7 @@ LOCAL = ("unit: {id: u1, name: 本地中心, name_en: Local Centre}\n"
 
 
 def code_with_names(collector: Collector, *names: str) -> str:
+    collector.register("301", "c-3")
     done = collector.cli("enroll-code", "--unit", "301", "--counter", "c-3", "--unit-name", "市民中心",
                          "--counter-name", "3号窗口", *names)
     assert done.returncode == 0, done.stderr
@@ -76,6 +77,7 @@ def test_a_roster_from_the_centre_replaces_the_local_one_and_says_so(terminal_co
 
 
 def expired_code(collector: Collector) -> str:
+    collector.register("u", "c")
     engine = open_engine(collector.db)
     try:
         return centre_enroll.create_code(engine, "u", "c", ttl=timedelta(hours=1),

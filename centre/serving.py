@@ -1,0 +1,155 @@
+"""`evaluator centre serve`: the app in this process, or in N worker processes on one PostgreSQL database.
+
+One worker (the default) serves the app built here, in this process. Several are uvicorn's multiprocess
+mode: uvicorn starts each worker as a fresh interpreter (spawn) that builds the app from an import string,
+`centre.serving:app_from_env`, so the options travel in environment variables (`ServeOptions.to_env`).
+Before any worker starts, this process creates or checks the schema once (a worker then finds it current,
+so no two migrate at once and a problem is told once, as a command-line error) and prepares the metrics'
+multiprocess folder. The workers share nothing but the database: exactly-once ingest and the refusal of a
+replayed nonce rest on its unique constraints (centre/ingest.py, centre/api/auth.py), not on a process.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+
+from centre.api.limits import DEFAULT_LIMITS, BodyLimits
+from centre.db.tables import open_engine
+from centre.errors import BadInput
+from centre.logs import uvicorn_log_config
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+APP_FACTORY = "centre.serving:app_from_env"
+ENV_DB = "EVALUATOR_CENTRE_DB"
+ENV_MAX_BODY = "EVALUATOR_CENTRE_MAX_BODY"           # bytes
+ENV_MAX_INFLATED = "EVALUATOR_CENTRE_MAX_INFLATED"   # bytes
+ENV_METRICS = "EVALUATOR_CENTRE_METRICS"             # "1" or "0"
+# prometheus_client's own name (centre.observability.metrics): not imported from there, because importing
+# prometheus_client in this process while the variable is set would write files into the folder it empties.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_HEADER = "X-Centre-Worker"   # the answering worker's pid, on every answer of a multi-worker centre
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What every worker's app is built from."""
+
+    db_url: str
+    limits: BodyLimits = DEFAULT_LIMITS
+    metrics: bool = True
+
+    def to_env(self) -> dict[str, str]:
+        return {ENV_DB: self.db_url, ENV_MAX_BODY: str(self.limits.body),
+                ENV_MAX_INFLATED: str(self.limits.inflated), ENV_METRICS: "1" if self.metrics else "0"}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServeOptions:
+        if not env.get(ENV_DB):
+            raise RuntimeError(f"{APP_FACTORY} builds the app of `evaluator centre serve --workers N`, "
+                               f"which sets {ENV_DB}; it is not set")
+        limits = BodyLimits(body=int(env.get(ENV_MAX_BODY, DEFAULT_LIMITS.body)),
+                            inflated=int(env.get(ENV_MAX_INFLATED, DEFAULT_LIMITS.inflated)))
+        return cls(env[ENV_DB], limits, metrics=env.get(ENV_METRICS, "1") == "1")
+
+
+def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_level: str = "info",
+          log_format: str = "text") -> None:
+    """Run the centre until it is stopped (SIGINT, SIGTERM); BadInput for several workers on SQLite."""
+    import uvicorn
+
+    log_config = uvicorn_log_config(log_format, log_level)
+    if workers == 1:
+        from centre.api.app import create_app
+
+        uvicorn.run(create_app(options.db_url, options.limits, metrics=options.metrics), host=host, port=port,
+                    log_level=log_level, log_config=log_config)
+        return
+    refuse_sqlite(options.db_url, workers)
+    open_engine(options.db_url).dispose()   # the schema, created or checked once, before any worker
+    with metrics_folder(options.metrics):
+        os.environ.update(options.to_env())   # spawned workers inherit this process's environment
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=host, port=port, log_level=log_level,
+                    log_config=log_config)
+
+
+def refuse_sqlite(db_url: str, workers: int) -> None:
+    if make_url(db_url).get_backend_name() == "sqlite":
+        raise BadInput(f"--workers {workers} needs PostgreSQL: SQLite, the try-it-out engine, takes one writer "
+                       "at a time; serve a SQLite database with one worker (leave --workers out)")
+
+
+@contextmanager
+def metrics_folder(enabled: bool) -> Iterator[Path | None]:
+    """The workers' prometheus_client multiprocess folder: PROMETHEUS_MULTIPROC_DIR as set, emptied of the
+    last run's files (their counts would add to this run's), or else a private one, removed at exit."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        folder = Path(given)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob("*.db"):   # prometheus_client's files only: nothing else there is ours
+                stale.unlink()
+        except OSError as exc:
+            raise BadInput(f"{MULTIPROC_ENV}={given}: cannot prepare it for the workers' metrics: "
+                           f"{exc.strerror or exc}") from None
+        yield folder
+        return
+    if not enabled:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="evaluator-centre-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker of `serve --workers N` (uvicorn's factory), from the environment `serve` set."""
+    from centre.api.app import create_app
+
+    options = ServeOptions.from_env(os.environ)
+    app = create_app(options.db_url, options.limits, metrics=options.metrics)
+    app.add_middleware(WorkerHeader)
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        from prometheus_client.multiprocess import mark_process_dead
+
+        # A worker that ends (a restart) takes its live gauges (pool size, connections in use) with it.
+        atexit.register(mark_process_dead, os.getpid(), folder)
+    return app
+
+
+class WorkerHeader:
+    """Say which worker answered (its pid): an operator tells the workers apart, a test sees them all serve."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.value = str(os.getpid()).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_worker(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (WORKER_HEADER.lower().encode(), self.value)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_worker)
