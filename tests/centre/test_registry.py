@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from centre.db.tables import ratings
+from contract import iso_utc
 from tests.centre.conftest import TIMEOUT, Device, ago
 
 HEADER = "区县 / District,行业 / Sector,单位编号 / Unit ID,单位名称 / Unit name,单位英文名 / Unit name (English)," \
@@ -126,17 +127,21 @@ def test_a_moved_device_leaves_its_earlier_ratings_under_the_counter_it_served(c
     early = device.rating(5, recorded_at=ago(minutes=30))
     assert device.ingest(device.batch([early])).status_code == 200
     backlog = device.rating(1, recorded_at=ago(minutes=20))      # given at c-1, delivered after the move
+    # An unanswered request at c-1, also delivered after the move: it stays at c-1 too.
+    unrated = [{"id": 1, "kind": "unrated", "recorded_at": iso_utc(ago(minutes=25)), "mono_ns": 1, "boot_id": "b",
+                "detail": {}}]
     moved = collector.cli("device", "move", device.device_id, "--to", "u-move/c-2")
     assert moved.returncode == 0, moved.stderr
     assert "u-move/c-1 → u-move/c-2" in moved.stdout
     device.counter_id = "c-2"
     late = device.rating(4)
-    assert device.ingest(device.batch([backlog, late])).status_code == 200
+    assert device.ingest(device.batch([backlog, late], events=unrated)).status_code == 200
     assert placed(collector, device) == {early["uuid"]: ("c-1", False), backlog["uuid"]: ("c-1", False),
                                          late["uuid"]: ("c-2", False)}
-    per_counter = {counter: json.loads(collector.cli("summary", "--unit", "u-move", "--counter", counter,
-                                                     "--json").stdout)["total"] for counter in ("c-1", "c-2")}
-    assert per_counter == {"c-1": 2, "c-2": 1}
+    summaries = {counter: json.loads(collector.cli("summary", "--unit", "u-move", "--counter", counter,
+                                                   "--json").stdout) for counter in ("c-1", "c-2")}
+    assert {counter: summary["total"] for counter, summary in summaries.items()} == {"c-1": 2, "c-2": 1}
+    assert {counter: summary["unrated"] for counter, summary in summaries.items()} == {"c-1": 1, "c-2": 0}
     config = device.request("GET", "/v1/config").json()
     assert config["counter"]["id"] == "c-2"
     refused = collector.cli("device", "move", device.device_id, "--to", "u-move/c-9")

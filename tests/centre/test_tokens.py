@@ -24,7 +24,7 @@ from centre.db.tables import api_tokens, metadata
 from centre.enroll import DEFAULT_TIMEZONE
 from tests.centre.conftest import REPO, TIMEOUT, Collector, Device
 
-READ_ROUTES = ("/v1/reports/summary", "/v1/integrity")
+READ_ROUTES = ("/v1/reports/summary", "/v1/integrity", "/v1/indicators")
 
 
 def centre(collector: Collector, *args: str) -> subprocess.CompletedProcess[str]:
