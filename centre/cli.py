@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -22,6 +24,8 @@ from centre.errors import BadInput, CentreError
 from centre.logs import LOG_FORMATS
 from centre.registry import commands as registry_commands
 from contract import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
+
+N = TypeVar("N", int, float)
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 MAX_WORKERS = 64
@@ -128,44 +132,24 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                             "max_connections")
 
 
-def _workers(text: str) -> int:
-    try:
-        workers = int(text)
-    except ValueError:
-        workers = 0
-    if not 1 <= workers <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"workers must be 1–{MAX_WORKERS}, got {text!r}")
-    return workers
+def _in_range(convert: Callable[[str], N], fits: Callable[[N], bool], what: str) -> Callable[[str], N]:
+    """An argparse type: `text` converted and checked, or refused with `what` and the text given."""
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what}, got {text!r}") from None
+        if not fits(value):
+            raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
+        return value
+    return parse
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1–65535, got {text!r}")
-    return port
-
-
-def _mib(text: str) -> float:
-    try:
-        mib = float(text)
-    except ValueError:
-        mib = 0.0
-    if not 0 < mib <= 1024:
-        raise argparse.ArgumentTypeError(f"size must be a number of MiB in (0, 1024], got {text!r}")
-    return mib
-
-
-def _positive_hours(text: str) -> float:
-    try:
-        hours = float(text)
-    except ValueError:
-        hours = 0.0
-    if not 0 < hours <= 24 * 365:
-        raise argparse.ArgumentTypeError(f"ttl must be a number of hours in (0, 8760], got {text!r}")
-    return hours
+_workers = _in_range(int, lambda n: 1 <= n <= MAX_WORKERS, f"workers must be 1–{MAX_WORKERS}")
+_port = _in_range(int, lambda n: 1 <= n <= 65535, "port must be 1–65535")
+_mib = _in_range(float, lambda mib: 0 < mib <= 1024, "size must be a number of MiB in (0, 1024]")
+_positive_hours = _in_range(float, lambda hours: 0 < hours <= 24 * 365,
+                            "ttl must be a number of hours in (0, 8760]")
 
 
 def _date(text: str) -> date:
