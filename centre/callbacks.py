@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine, select
 
-from centre.db.tables import callbacks, nul_field, ratings, reasons, utcnow
+from centre.db.rows import nul_field, utcnow
+from centre.db.tables import callbacks, ratings, reasons
 from centre.errors import BadInput
 from centre.incoming import check_sender, envelope_error, parse_sent_at, row_label, validated
 from centre.reports import day_bounds, unit_zone

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from centre import callbacks, cli_indicators, enroll, reports, tokens
 from centre.api import limits
-from centre.db.tables import DEFAULT_DB_URL, migrate, open_engine
+from centre.db.engine import DEFAULT_DB_URL, migrate, open_engine
 from centre.errors import BadInput, CentreError
 from centre.logs import LOG_FORMATS
 from centre.registry import commands as registry_commands

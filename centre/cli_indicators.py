@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 
 from centre import indicators, rollups
-from centre.db.tables import open_engine
+from centre.db.engine import open_engine
 
 EXIT_OK = 0
 NOT_SHOWN = "—"

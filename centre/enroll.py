@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from centre.db.tables import devices, enroll_codes, now_text, nul_field, utcnow
+from centre.db.rows import now_text, nul_field, utcnow
+from centre.db.tables import devices, enroll_codes
 from centre.errors import BadInput, Gone, NotFound
 from centre.registry import sectors
 from centre.registry.model import DEFAULT_TIMEZONE as DEFAULT_TIMEZONE

@@ -16,7 +16,8 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, func, select
 
-from centre.db.tables import nul_field, rollups
+from centre.db.rows import nul_field
+from centre.db.tables import rollups
 from centre.enroll import DEFAULT_TIMEZONE, check_timezone
 from centre.errors import BadInput
 from centre.reports import GOOD_LEVELS, LEVELS, unit_zone

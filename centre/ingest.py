@@ -18,7 +18,9 @@ from typing_extensions import TypedDict  # pydantic needs this one's TypedDict b
 
 from centre import rollups
 from centre.api.auth import Nonce, remember_nonce
-from centre.db.tables import conflicts, events, held_rating, insert_rows, nul_field, ratings, reasons, utcnow
+from centre.db.engine import insert_rows
+from centre.db.rows import held_rating, nul_field, utcnow
+from centre.db.tables import conflicts, events, ratings, reasons
 from centre.incoming import (
     check_sender,
     envelope_error,

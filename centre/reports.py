@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, select
 
-from centre.db.tables import device_placements, devices, enroll_codes, events, held_rating, nul_field, ratings, reasons
+from centre.db.rows import held_rating, nul_field
+from centre.db.tables import device_placements, devices, enroll_codes, events, ratings, reasons
 from centre.enroll import check_timezone
 from centre.errors import BadInput, NotFound
 from centre.provenance import Placement, placement

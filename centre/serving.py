@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from centre.api.limits import DEFAULT_LIMITS, BodyLimits
-from centre.db.tables import open_engine
+from centre.db.engine import open_engine
 from centre.errors import BadInput
 from centre.logs import uvicorn_log_config
 

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from centre.db.tables import api_tokens, nul_field, utcnow
+from centre.db.rows import nul_field, utcnow
+from centre.db.tables import api_tokens
 from centre.errors import BadInput, Forbidden, NotAuthenticated, NotFound
 from contract import iso_utc
 

@@ -22,7 +22,8 @@ from centre.api import operations
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
 from centre.api.bearer import Client, scoped_integrity
 from centre.api.limits import DEFAULT_LIMITS, BodyLimitMiddleware, BodyLimits
-from centre.db.tables import now_text, open_engine
+from centre.db.engine import open_engine
+from centre.db.rows import now_text
 from centre.errors import BadInput, CentreError, Forbidden
 from centre.incoming import first_error
 from contract import (

@@ -12,7 +12,8 @@ from sqlalchemy import Connection, Engine, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from centre.api.limits import DEFAULT_LIMITS, inflated_too_large
-from centre.db.tables import devices, nonces, utcnow
+from centre.db.rows import utcnow
+from centre.db.tables import devices, nonces
 from centre.errors import BadInput, CentreError, Forbidden, NotAuthenticated
 from contract import HEADER_DEVICE, MAX_CLOCK_SKEW_S, SignatureError, verify_signature
 

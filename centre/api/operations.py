@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from centre.db.tables import now_text
+from centre.db.rows import now_text
 from centre.errors import CentreError
 from centre.observability import metrics
 from contract import Ack

@@ -1,26 +1,19 @@
-"""The centre's tables (SQLAlchemy Core) and the engine that holds them.
+"""The centre's tables (SQLAlchemy Core): one MetaData, which the migrations (centre/db/migrations) build.
 
 Portable on purpose: any SQLAlchemy URL works (SQLite by default, PostgreSQL
 in a city's data centre), so no dialect-specific SQL appears anywhere. Times
 are stored as fixed-width UTC ISO 8601 text (`contract.iso_utc`), which
 sorts and compares as text on every backend; nonces keep Unix seconds because
-they are only ever compared with the signing window.
+they are only ever compared with the signing window. The engine that opens them
+is centre/db/engine.py; the helpers for a row's values, centre/db/rows.py.
 """
 from __future__ import annotations
-
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from operator import itemgetter
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
-    Connection,
-    Engine,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -29,19 +22,9 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
-    create_engine,
-    event,
-    inspect,
 )
-from sqlalchemy.engine import make_url
-
-from centre.db import schema
-from centre.errors import CentreError
-from contract import iso_utc
-
-# Named before the collector became the centre; kept, so an installed centre finds its data where it left it.
-DEFAULT_DB_URL = "sqlite:///var/collector.db"
 
 metadata = MetaData()
 
@@ -240,155 +223,33 @@ device_placements = Table(
                          name="fk_device_placements_counter"),
     Index("ix_device_placements_device_from", "device_id", "from_at"))
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# The staff roster per unit (centre/registry): nothing is deleted; a member who left has left_at, so past
+# days still name them. The terminals of a unit receive its roster in their config.
+staff = Table(
+    "staff", metadata,
+    Column("unit_id", String, ForeignKey("units.id"), nullable=False),
+    Column("id", String, nullable=False),              # 工号
+    Column("name", String, nullable=False), Column("name_en", String),
+    Column("post", String, nullable=False), Column("post_en", String),
+    Column("pin_hash", String),                        # a salted hash, never the PIN (contract.hash_secret)
+    Column("photo", Text),                             # base64 JPEG/PNG, as contract.StaffRecord carries it
+    Column("added_at", String(32), nullable=False),
+    Column("left_at", String(32)),
+    PrimaryKeyConstraint("unit_id", "id", name="pk_staff"),
+)
 
-
-def now_text() -> str:
-    return iso_utc(utcnow())
-
-
-def nul_field(values: Mapping[str, Any]) -> str | None:
-    """The first field whose text holds U+0000. PostgreSQL cannot store it in a text column (SQLite
-    can), so every backend refuses it as bad input rather than PostgreSQL failing with a 500."""
-    for name, value in values.items():
-        if isinstance(value, str) and "\x00" in value:
-            return name
-    return None
-
-
-def held_rating(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """A stored rating's `names` as the wire record has them, to compare with a sent copy or hash again."""
-    fields = {name: row[name] for name in names}
-    fields["clock_suspect"] = bool(fields["clock_suspect"])   # whatever integer a backend gave for the flag
-    return fields
-
-
-_PLAIN_TYPES = (String, Integer, BigInteger, Boolean)   # what sqlite3 and psycopg take as Python gives them
-_PLAIN_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, Callable[[dict[str, Any]], Any] | None]] = {}
-
-
-def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (all with the same keys) in one executemany.
-
-    SQLAlchemy's per-row parameter processing cost more than the database's own
-    insert (500 ratings × 24 columns: about 10 ms of a batch's 30), so for a table
-    whose values every driver takes as they are (text, integers, booleans, NULL) the
-    rows go straight to the driver. The statement is still SQLAlchemy's INSERT,
-    compiled for the connection's dialect and paramstyle: nothing dialect-specific here.
-    """
-    if not rows:
-        return
-    keys = tuple(rows[0])
-    cache_key = (table.name, conn.dialect.name, keys)
-    if cache_key not in _PLAIN_INSERTS:
-        _PLAIN_INSERTS[cache_key] = _compile_plain_insert(conn, table, keys)
-    sql, values = _PLAIN_INSERTS[cache_key]
-    if not sql:
-        conn.execute(table.insert(), rows)
-    elif values is None:
-        conn.exec_driver_sql(sql, rows)
-    else:
-        conn.exec_driver_sql(sql, list(map(values, rows)))
-
-
-def _compile_plain_insert(conn: Connection, table: Table,
-                          keys: tuple[str, ...]) -> tuple[str, Callable[[dict[str, Any]], Any] | None]:
-    """("", None) when a column needs the dialect's bind processing (JSON, say); else the SQL and, for a
-    positional paramstyle, a getter of a row's values in the statement's order."""
-    if not all(isinstance(table.c[key].type, _PLAIN_TYPES) for key in keys):
-        return "", None
-    # inline(): no RETURNING of the new primary keys, which an executemany does not want.
-    compiled = table.insert().inline().compile(dialect=conn.dialect, column_keys=list(keys))
-    order = list(compiled.positiontup or ()) if compiled.positional else list(compiled.bind_names.values())
-    if not set(order) <= set(keys):      # a column default of SQLAlchemy's own would need its processing
-        return "", None
-    if compiled.positional:
-        return str(compiled), itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
-    return str(compiled), None
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    """`sqlite:///var/collector.db` should work on a fresh checkout, so create the folder."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-
-
-class NoDatabase(CentreError):
-    """The centre's database is not where a command looked (only `serve` and `migrate` create one)."""
-
-
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _missing_database(url: str, why: str) -> NoDatabase:
-    return NoDatabase(f"no centre database at {why} (run `evaluator centre migrate --db {_shown(url)}` first, "
-                      "or give --db)")
-
-
-def _require_sqlite_file(url: str) -> None:
-    """Refuse a SQLite file that does not exist before connecting, which would create it (and nothing else)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri") == "true":
-        return
-    if parsed.database in (None, "", ":memory:"):
-        raise _missing_database(url, "an in-memory database")
-    if not Path(parsed.database).is_file():
-        raise _missing_database(url, str(Path(parsed.database).absolute()))
-
-
-def _require_tables(engine: Engine, url: str) -> None:
-    """Refuse a database without the centre's tables (an empty PostgreSQL database, someone else's file)."""
-    if not set(inspect(engine).get_table_names()) & set(metadata.tables):
-        raise _missing_database(url, f"{_shown(url)}: it has none of the centre's tables")
-
-
-def _engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            # Server threads, the CLI and tests share one file: wait for a lock instead of failing.
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout = 15000")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.close()
-    return engine
-
-
-def open_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine on the centre's database at this release's schema; raises sqlalchemy.exc.ArgumentError for a
-    bad URL, and schema.SchemaMismatch for a database behind the code (`evaluator centre migrate`), ahead of
-    it (a newer release's) or foreign, whatever `create` says.
-
-    `create` (only `serve` may): make the folder, the database file and, in a database without the centre's
-    tables, the schema (by its migrations). Without it the database must exist with the centre's tables, else
-    NoDatabase, and nothing is created (no file, no folder, no table): a command run from another folder must
-    not report an empty new database as "no devices".
-    """
-    if create:
-        _ensure_sqlite_dir(url)
-    else:
-        _require_sqlite_file(url)
-    engine = _engine(url)
-    try:
-        if not create:
-            _require_tables(engine, url)
-        schema.check(engine, _shown(url), create=create)
-    except CentreError:
-        engine.dispose()
-        raise
-    return engine
-
-
-def migrate(url: str) -> tuple[str | None, str]:
-    """`evaluator centre migrate`: create the database where there is none (a SQLite file, its folder) and
-    upgrade its schema to schema.SCHEMA_HEAD; (the revision it was at, None for none, and the one it is at)."""
-    _ensure_sqlite_dir(url)
-    engine = _engine(url)
-    try:
-        return schema.upgrade(engine, _shown(url))
-    finally:
-        engine.dispose()
+# Each delivering device's chain (ratings.delivered_by), checked once at ingest against the stored tail
+# (last_seq, last_hash) so the integrity report reads these rows instead of re-hashing every rating.
+device_chains = Table(
+    "device_chains", metadata,
+    Column("device_id", String, primary_key=True),
+    Column("ratings_held", BigInteger, nullable=False),
+    Column("last_seq", BigInteger),                    # highest seq held; NULL before the first rating
+    Column("last_hash", String(64)),
+    Column("gaps", JSON, nullable=False),              # [[first, last], …] missing seq ranges in 1..last_seq
+    Column("chain_breaks", JSON, nullable=False),      # seqs whose hash or link is wrong
+    Column("conflicts", BigInteger, nullable=False),
+    Column("before_enrollment", BigInteger, nullable=False),
+    Column("placement_mismatches", BigInteger, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)

@@ -24,7 +24,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.pool import Pool
 
-from centre.db.tables import devices, utcnow
+from centre.db.rows import utcnow
+from centre.db.tables import devices
 from contract import Ack, iso_utc
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from centre.db.tables import open_engine, units
+from centre.db.engine import open_engine
+from centre.db.tables import units
 from centre.errors import BadInput, NotFound
 from centre.registry import importer, placements, queries, sectors
 from centre.registry.model import DEFAULT_TIMEZONE, CounterSpec, UnitSpec, refuse

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select, update
 
-from centre.db.tables import device_placements, devices, now_text
+from centre.db.rows import now_text
+from centre.db.tables import device_placements, devices
 from centre.errors import BadInput, NotFound
 from centre.registry.queries import place
 

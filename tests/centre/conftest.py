@@ -28,7 +28,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from centre import enroll, tokens
-from centre.db.tables import counters, metadata, open_engine, ratings, units
+from centre.db.engine import open_engine
+from centre.db.tables import counters, metadata, ratings, units
 from centre.registry import queries
 from centre.registry.model import CounterSpec, UnitSpec
 from contract import GENESIS_HASH, canonical_json, iso_utc, rating_hash, sign

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from centre.api.limits import DEFAULT_LIMITS, MIB
-from centre.db.tables import open_engine
+from centre.db.engine import open_engine
 from contract import HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonical_json
 from tests.centre.conftest import REPO, START_TIMEOUT_S, TIMEOUT, Collector, Device, free_port
 

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from centre.db.tables import DEFAULT_DB_URL, metadata, open_engine
+from centre.db.engine import DEFAULT_DB_URL, open_engine
+from centre.db.tables import metadata
 from tests.centre.conftest import PG_URL_ENV, scratch_pg_database
 
 COMMANDS = {

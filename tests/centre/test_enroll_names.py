@@ -6,8 +6,8 @@ import sqlite3
 import requests
 from sqlalchemy import inspect
 
+from centre.db.engine import migrate, open_engine
 from centre.db.schema import SCHEMA_HEAD
-from centre.db.tables import migrate, open_engine
 from tests.centre.conftest import TIMEOUT
 
 

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from centre.db.tables import open_engine
+from centre.db.engine import open_engine
 from centre.observability.metrics import reason_code, row_kind
 from contract import iso_utc
 from tests.centre.conftest import (

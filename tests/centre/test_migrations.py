@@ -23,7 +23,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, inspect, select, text
 
 from centre.db import schema
-from centre.db.tables import metadata, open_engine
+from centre.db.engine import open_engine
+from centre.db.tables import metadata
 from centre.db.tables import ratings as ratings_now
 from contract import GENESIS_HASH, iso_utc, rating_hash
 from tests.centre import old_schema

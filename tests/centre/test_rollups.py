@@ -23,7 +23,8 @@ from sqlalchemy import Engine, text, update
 
 from centre import enroll, indicators, reports, rollups
 from centre.api.auth import Nonce
-from centre.db.tables import metadata, open_engine
+from centre.db.engine import open_engine
+from centre.db.tables import metadata
 from centre.db.tables import rollups as rollups_table
 from centre.ingest import ingest
 from contract import EnrollRequest, canonical_json, iso_utc, rating_hash
@@ -283,7 +284,7 @@ def test_migration_0004_builds_the_rollups_of_an_existing_database(tmp_path: Pat
         conn.execute(text("DROP TABLE rollups"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     engine.dispose()
-    from centre.db.tables import migrate
+    from centre.db.engine import migrate
 
     assert migrate(url) == ("0003", "0004")
     engine = open_engine(url, create=False)

@@ -29,7 +29,8 @@ from sqlalchemy import delete, select
 
 from centre import reports
 from centre.api.auth import NONCE_KEEP_S
-from centre.db.tables import nonces, open_engine
+from centre.db.engine import open_engine
+from centre.db.tables import nonces
 from centre.serving import WORKER_HEADER
 from contract import canonical_json, sign
 from tests.centre.conftest import (

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from centre import enroll as centre_enroll
-from centre.db.tables import open_engine
+from centre.db.engine import open_engine
 from evaluator.terminal import open_store
 from kiosk.config import Locale, load
 from kiosk.screens.technician import Technician, provision_message
