@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
+from centre.db.lookup import among
 from centre.db.tables import device_placements, devices, ratings
 from contract import Rejected, iso_utc
-
-LOOKUP_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -105,6 +104,9 @@ def _first_own_seq(conn: Connection, signer_id: str, in_batch: list[int]) -> int
     return min(found) if found else None
 
 
+_DELIVERED_ELSEWHERE = select(ratings.c.uuid).where(ratings.c.delivered_by != bindparam("signer"))
+
+
 def delivered_elsewhere(conn: Connection, signer_id: str, uuids: Iterable[str]) -> set[str]:
     """Those of `uuids` the centre holds as delivered by another device than the signer.
 
@@ -112,13 +114,8 @@ def delivered_elsewhere(conn: Connection, signer_id: str, uuids: Iterable[str]) 
     sends reasons by id, ratings by seq), and reports join a reason to a rating only when one device
     delivered both.
     """
-    values = sorted(set(uuids))
-    found: set[str] = set()
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        chunk = values[start:start + LOOKUP_CHUNK]
-        found.update(conn.execute(select(ratings.c.uuid).where(ratings.c.uuid.in_(chunk),
-                                                               ratings.c.delivered_by != signer_id)).scalars())
-    return found
+    return {uuid for uuid, in among(conn, _DELIVERED_ELSEWHERE, ratings.c.uuid, sorted(set(uuids)),
+                                    {"signer": signer_id})}
 
 
 def refuse_foreign_references(conn: Connection, signer_id: str, kind: str, refs: dict[int, str],

@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Insert, Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from centre.db.lookup import among
 from centre.db.tables import devices, events, ratings, reasons, rollups
 from centre.provenance import Placement, placement
 from centre.reports import unit_zone
 
 KEY_COLUMNS = ("unit_id", "day", "counter_id", "staff_id", "channel", "measure", "code")
-LOOKUP_CHUNK = 500
 STREAM_ROWS = 5000
 
 Key = tuple[str, str, str, str, str, str, str]   # in the order of KEY_COLUMNS
@@ -131,14 +131,10 @@ def _reason_deltas(conn: Connection, signer_id: str, zone: Zones, new_ratings: S
     (sent now or before it), and each new reason on a rating the centre already held from the signer."""
     deltas: Counter[Key] = Counter()
     fresh = {row["uuid"]: row for row in new_ratings if not row["before_enrollment"]}
-    uuids = list(fresh)
-    for start in range(0, len(uuids), LOOKUP_CHUNK):
-        chunk = uuids[start:start + LOOKUP_CHUNK]
-        size = max(8, 1 << (len(chunk) - 1).bit_length())
-        params = {f"k{i}": value for i, value in enumerate(chunk + chunk[-1:] * (size - len(chunk)))}
-        for uuid, code in conn.execute(_reasons_of(size), {**params, "device": signer_id}):
-            rating = fresh[uuid]
-            deltas[_rating_key(rating, zone(rating["placed_unit_id"]), Measure.REASON.value, code)] += 1
+    for found in among(conn, _REASONS, reasons.c.rating_uuid, list(fresh)):
+        if found.device_id == signer_id:
+            rating = fresh[found.rating_uuid]
+            deltas[_rating_key(rating, zone(rating["placed_unit_id"]), Measure.REASON.value, found.code)] += 1
     earlier = [row for row in new_reasons if row["rating_uuid"] not in fresh]
     if earlier:
         held = _held_ratings(conn, signer_id, {row["rating_uuid"] for row in earlier})
@@ -149,32 +145,24 @@ def _reason_deltas(conn: Connection, signer_id: str, zone: Zones, new_ratings: S
     return deltas
 
 
-_REASON_LOOKUPS: dict[int, Select[Any]] = {}
-
-
-def _reasons_of(count: int) -> Select[Any]:
-    """The reasons of a device on `count` ratings (bound k0…, padded with repeats to a power of two): built
-    and compiled once per size, not rendered again per batch as an expanding IN would be (ingest's `_lookup`)."""
-    if count not in _REASON_LOOKUPS:
-        _REASON_LOOKUPS[count] = select(reasons.c.rating_uuid, reasons.c.code).where(
-            reasons.c.device_id == bindparam("device"),
-            reasons.c.rating_uuid.in_([bindparam(f"k{i}") for i in range(count)]))
-    return _REASON_LOOKUPS[count]
+# The reasons on given ratings, of any device: the caller keeps its own device's. A condition on the device
+# here let PostgreSQL's plan walk every reason the device ever sent (its unique index leads with device_id),
+# a cost that grew with the device's history; on the uuids alone only the rating_uuid index serves.
+_REASONS = select(reasons.c.rating_uuid, reasons.c.code, reasons.c.device_id)
 
 
 _RATING_COLUMNS = (ratings.c.uuid, ratings.c.placed_unit_id, ratings.c.placed_counter_id, ratings.c.staff_id,
                    ratings.c.channel, ratings.c.level, ratings.c.counted_at, ratings.c.before_enrollment)
 
 
+_HELD_RATINGS = select(*_RATING_COLUMNS).where(ratings.c.delivered_by == bindparam("signer"),
+                                               ratings.c.before_enrollment.is_(False))
+
+
 def _held_ratings(conn: Connection, signer_id: str, uuids: Iterable[str]) -> dict[str, Any]:
     """The counted ratings (not before enrollment) among `uuids` that the signer delivered."""
-    values, found = sorted(uuids), {}
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        query = select(*_RATING_COLUMNS).where(ratings.c.uuid.in_(values[start:start + LOOKUP_CHUNK]),
-                                               ratings.c.delivered_by == signer_id,
-                                               ratings.c.before_enrollment.is_(False))
-        found.update({row.uuid: row._mapping for row in conn.execute(query)})
-    return found
+    return {row.uuid: row._mapping for row in among(conn, _HELD_RATINGS, ratings.c.uuid, sorted(uuids),
+                                                    {"signer": signer_id})}
 
 
 def _upsert(conn: Connection) -> Insert:

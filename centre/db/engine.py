@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Connection, Engine, Integer, String, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from centre.db import schema
 from centre.db.tables import metadata
@@ -27,11 +28,14 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     insert (500 ratings × 24 columns: about 10 ms of a batch's 30), so for a table
     whose values every driver takes as they are (text, integers, booleans, NULL) the
     rows go straight to the driver. The statement is still SQLAlchemy's INSERT,
-    compiled for the connection's dialect and paramstyle: nothing dialect-specific here.
+    compiled for the connection's dialect and paramstyle; on PostgreSQL such rows go by COPY.
     """
     if not rows:
         return
     keys = tuple(rows[0])
+    if conn.dialect.name == "postgresql" and _plain(table, keys):
+        _copy_rows(conn, table, keys, rows)
+        return
     cache_key = (table.name, conn.dialect.name, keys)
     if cache_key not in _PLAIN_INSERTS:
         _PLAIN_INSERTS[cache_key] = _compile_plain_insert(conn, table, keys)
@@ -44,11 +48,40 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         conn.exec_driver_sql(sql, list(map(values, rows)))
 
 
+def _plain(table: Table, keys: tuple[str, ...]) -> bool:
+    return all(isinstance(table.c[key].type, _PLAIN_TYPES) for key in keys)
+
+
+def _copy_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the rows by COPY … FROM STDIN, in the connection's transaction.
+
+    An executemany sends one INSERT per row, each parsed, bound and executed on its own, and psycopg's
+    pipeline spends Python on every one; COPY streams the rows into one command (its row formatting is in
+    psycopg's C module): about a third of a 500-rating batch's time on both sides. The one
+    driver-specific statement of the centre, confined here. A unique violation comes out as
+    SQLAlchemy's IntegrityError, as from an INSERT, so the ingest's race retry works the same.
+    """
+    import psycopg  # only on PostgreSQL, whose driver is then installed
+
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, keys))}) FROM STDIN"
+    values = itemgetter(*keys)
+    cursor = conn.connection.cursor()
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(values(row))
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _compile_plain_insert(conn: Connection, table: Table,
                           keys: tuple[str, ...]) -> tuple[str, Callable[[dict[str, Any]], Any] | None]:
     """("", None) when a column needs the dialect's bind processing (JSON, say); else the SQL and, for a
     positional paramstyle, a getter of a row's values in the statement's order."""
-    if not all(isinstance(table.c[key].type, _PLAIN_TYPES) for key in keys):
+    if not _plain(table, keys):
         return "", None
     # inline(): no RETURNING of the new primary keys, which an executemany does not want.
     compiled = table.insert().inline().compile(dialect=conn.dialect, column_keys=list(keys))
