@@ -1,12 +1,25 @@
 """The engine on the centre's database: open it at this release's schema, migrate it, insert many rows fast."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Connection, Engine, Integer, String, Table, create_engine, event, inspect
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -18,6 +31,7 @@ from centre.errors import CentreError
 DEFAULT_DB_URL = "sqlite:///var/collector.db"
 
 _PLAIN_TYPES = (String, Integer, BigInteger, Boolean)   # what sqlite3 and psycopg take as Python gives them
+_COPY_TYPES = (*_PLAIN_TYPES, JSON)                      # what COPY takes (JSON as its text)
 _PLAIN_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, Callable[[dict[str, Any]], Any] | None]] = {}
 
 
@@ -33,7 +47,7 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     keys = tuple(rows[0])
-    if conn.dialect.name == "postgresql" and _plain(table, keys):
+    if conn.dialect.name == "postgresql" and all(isinstance(table.c[key].type, _COPY_TYPES) for key in keys):
         _copy_rows(conn, table, keys, rows)
         return
     cache_key = (table.name, conn.dialect.name, keys)
@@ -66,11 +80,18 @@ def _copy_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: list
     quote = conn.dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(map(quote, keys))}) FROM STDIN"
     values = itemgetter(*keys)
+    # A JSON column takes the text SQLAlchemy would have bound (its serializer: json.dumps unless configured).
+    as_json = [index for index, key in enumerate(keys) if isinstance(table.c[key].type, JSON)]
+    dumps = getattr(conn.dialect, "_json_serializer", None) or json.dumps
     cursor = conn.connection.cursor()
     try:
         with cursor.copy(sql) as copy:
             for row in rows:
-                copy.write_row(values(row))
+                found = values(row) if len(keys) > 1 else (values(row),)
+                if as_json:
+                    found = tuple(dumps(value) if index in as_json and value is not None else value
+                                  for index, value in enumerate(found))
+                copy.write_row(found)
     except psycopg.Error as exc:
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
     finally:
