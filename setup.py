@@ -55,7 +55,8 @@ setup(
         # and asyncio's loop they take about a sixth off the centre's CPU time per batch (bench/).
         "centre": ["fastapi>=0.110", "uvicorn>=0.29", "httptools>=0.6", "uvloop>=0.19; sys_platform != 'win32'",
                    "prometheus-client>=0.20",
-                   "openpyxl>=3.1"],   # the registry's xlsx import and template
+                   "openpyxl>=3.1",    # the registry's xlsx import and template
+                   "chinesecalendar>=1.11"],   # China's working days: holidays, 调休 (the demo city, deadlines)
         # the centre on PostgreSQL: SQLAlchemy's "postgresql+psycopg://" URLs
         "postgres": ["psycopg[binary]>=3.1,<4"],
         # pyzbar: the tests decode the QR codes the screens draw (it loads Debian's libzbar0, deploy/testdeps.sh)

@@ -8,27 +8,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
-import yaml
-from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from centre import callbacks, cli_indicators, enroll, reports, tokens
-from centre.api import limits
+from centre import callbacks, chains, cli_indicators, cli_tokens, enroll, enroll_batch, reports
+from centre.api import admission, limits
 from centre.db.engine import DEFAULT_DB_URL, migrate, open_engine
-from centre.errors import BadInput, CentreError
+from centre.demo import commands as demo_commands
+from centre.errors import CentreError
 from centre.logs import LOG_FORMATS
 from centre.registry import commands as registry_commands
-from contract import MAX_PHOTO_BYTES, StaffRecord, encode_photo, hash_secret
+from centre.registry import staff_commands
 
 N = TypeVar("N", int, float)
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 MAX_WORKERS = 64
+PROGRESS_EVERY_S = 5.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,49 +59,37 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_argument("--json", action="store_true", help="a JSON list, one object per request")
 
     check = commands.add_parser("integrity", parents=[common],
-                                help="Gaps, chain breaks and cut tails per device; exit 1 when any.")
+                                help="Gaps, chain breaks and cut tails per device, as the ingest checked each batch; "
+                                     "exit 1 when any.")
     check.add_argument("--json", action="store_true")
+    check.add_argument("--recheck", action="store_true",
+                       help="first check every chain again from the raw ratings (minutes on a big database; progress "
+                            "on stderr), store the results and name each device whose stored result differed "
+                            "(exit 1 if any did)")
 
-    roster = commands.add_parser("roster", parents=[common],
-                                 help="Set the staff roster of a unit's devices (or one counter's).")
-    roster.add_argument("--unit", required=True)
-    roster.add_argument("--counter", help="only this counter's devices")
-    roster.add_argument("--file", required=True, type=Path, metavar="STAFF.yaml",
-                        help="a YAML or JSON list of {id, name, post, name_en, post_en, pin, photo}; a pin (4–16 "
-                             "digits) is stored and sent only as a salted hash; a photo is a JPEG or PNG file "
-                             f"(relative to STAFF.yaml, at most {MAX_PHOTO_BYTES // 1024} KiB) for the staff card")
+    staff_commands.add_parsers(commands, common)   # staff set|list, roster (= staff set)
 
     revoke = commands.add_parser("revoke", parents=[common], help="Refuse every later request of a device.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
-    _add_token(common, commands.add_parser("token", help="The read API's client tokens: add, list, revoke."))
+    cli_tokens.add_commands(commands, common)   # token add|list|revoke
+    demo_commands.add_commands(commands, common)   # demo: a synthetic city through the real path
     return parser
 
 
 def _add_enroll_code(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                      common: argparse.ArgumentParser) -> None:
     code = commands.add_parser("enroll-code", parents=[common], help="Print a one-time enrollment code for a "
-                                                                     "registered counter of a registered unit.")
-    code.add_argument("--unit", required=True, help="unit id (`evaluator centre unit list`)")
-    code.add_argument("--counter", required=True, help="counter id")
+                                                                     "registered counter of a registered unit "
+                                                                     "(--file: for every counter of a sheet).")
+    code.add_argument("--unit", help="unit id (`evaluator centre unit list`)")
+    code.add_argument("--counter", help="counter id")
+    enroll_batch.add_arguments(code)   # --file COUNTERS.csv, --out
     code.add_argument("--unit-name", help="override the registry's name of the unit for this code's terminal")
     code.add_argument("--unit-name-en", help="override the registry's English name of the unit")
     code.add_argument("--counter-name", help="override the registry's name of the counter")
     code.add_argument("--counter-name-en", help="override the registry's English name of the counter")
     code.add_argument("--timezone", help="the unit's zone is the registry's; one given here must be it")
     code.add_argument("--ttl-hours", type=_positive_hours, default=24.0, help="validity (default: %(default)s)")
-
-
-def _add_token(common: argparse.ArgumentParser, token: argparse.ArgumentParser) -> None:
-    actions = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", parents=[common], help="Issue a token and print it, once: only its hash is stored.")
-    add.add_argument("--name", required=True, help="the client it is for, unique (e.g. the city's data platform)")
-    add.add_argument("--unit", action="append", default=[], metavar="UNIT",
-                     help="read only this unit (repeatable); without --unit the token reads the whole city")
-    listing = actions.add_parser("list", parents=[common],
-                                 help="Name, scope, created, last used, revoked; never the token.")
-    listing.add_argument("--json", action="store_true", help="a JSON list, one object per token")
-    revoke = actions.add_parser("revoke", parents=[common], help="Refuse the token from now on (it stays listed).")
-    revoke.add_argument("token", metavar="NAME|ID")
 
 
 def _add_database(commands: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -130,6 +119,7 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                        help="worker processes on one PostgreSQL database (default: %(default)s; SQLite takes one); "
                             "each keeps up to 15 database connections, so N × 15 must stay under the server's "
                             "max_connections")
+    admission.add_options(serve)   # --max-inflight-batches, --max-batch-wait-s
 
 
 def _in_range(convert: Callable[[str], N], fits: Callable[[N], bool], what: str) -> Callable[[str], N]:
@@ -167,8 +157,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     body_limits = limits.BodyLimits(body=int(args.max_body_mib * limits.MIB),
                                     inflated=int(args.max_inflated_mib * limits.MIB))
-    serving.serve(serving.ServeOptions(args.db, body_limits, metrics=args.metrics), host=args.host, port=args.port,
-                  workers=args.workers, log_level=args.log_level, log_format=args.log_format)
+    options = serving.ServeOptions(args.db, body_limits, metrics=args.metrics, admission=admission.limits_from(args))
+    serving.serve(options, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+                  log_format=args.log_format)
     return EXIT_OK
 
 
@@ -180,6 +171,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _enroll_code(args: argparse.Namespace) -> int:
+    if not enroll_batch.single_form(args):
+        return enroll_batch.run(args)   # --file, or the refusal of a form half given
     code = enroll.create_code(open_engine(args.db, create=False), args.unit, args.counter, unit_name=args.unit_name,
                               counter_name=args.counter_name, unit_name_en=args.unit_name_en,
                               counter_name_en=args.counter_name_en, timezone_name=args.timezone,
@@ -223,7 +216,9 @@ def _callbacks(args: argparse.Namespace) -> int:
 
 
 def _integrity(args: argparse.Namespace) -> int:
-    report = reports.integrity(open_engine(args.db, create=False))
+    engine = open_engine(args.db, create=False)
+    differed = _recheck(engine, sys.stderr if args.json else sys.stdout) if args.recheck else 0
+    report = reports.integrity(engine)
     if args.json:
         print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
     else:
@@ -235,53 +230,25 @@ def _integrity(args: argparse.Namespace) -> int:
                   f"missing tail {item.missing_tail}, device verify {item.verify_ok}")
         if not report.devices:
             print("no devices enrolled")
-    return EXIT_OK if report.ok else EXIT_PROBLEM
+    return EXIT_OK if report.ok and not differed else EXIT_PROBLEM
 
 
-def _roster(args: argparse.Namespace) -> int:
-    try:
-        entries = yaml.safe_load(args.file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BadInput(f"{args.file}: cannot read: {exc}") from None
-    if not isinstance(entries, list):
-        raise BadInput(f"{args.file}: must be a list of staff members")
-    try:
-        staff = [StaffRecord.model_validate(_with_photo(_hash_pin(entry), args.file.parent)) for entry in entries]
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise BadInput(f"{args.file}: {'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}") from None
-    reached = enroll.set_roster(open_engine(args.db, create=False), args.unit, args.counter, staff)
-    print(f"{len(staff)} staff member(s) for {reached} device(s); they apply it at their next config pull")
-    return EXIT_OK
+def _recheck(engine: Engine, out: TextIO) -> int:
+    """`integrity --recheck`: every chain recounted from the raw rows (chains.recheck); how many differed."""
+    shown = time.monotonic()
 
+    def progress(done: int, total: int, ratings: int) -> None:
+        nonlocal shown
+        if done < total and time.monotonic() - shown >= PROGRESS_EVERY_S:
+            shown = time.monotonic()
+            print(f"rechecked {done:,} of {total:,} devices, {ratings:,} ratings", file=sys.stderr, flush=True)
 
-def _hash_pin(entry: object) -> object:
-    """A roster entry's plain `pin` becomes `pin_hash`: the PIN itself is never stored or sent."""
-    if not isinstance(entry, dict) or "pin" not in entry:
-        return entry
-    entry = dict(entry)
-    pin = str(entry.pop("pin"))
-    if not (pin.isdigit() and 4 <= len(pin) <= 16):
-        raise BadInput(f"staff {entry.get('id')!r}: pin must be 4–16 digits (the terminal has a digit keypad)")
-    return {**entry, "pin_hash": hash_secret(pin)}
-
-
-def _with_photo(entry: object, folder: Path) -> object:
-    """A roster entry's `photo` names an image file; the roster carries the image itself (base64), checked here."""
-    if not isinstance(entry, dict) or entry.get("photo") is None:
-        return entry
-    path = folder / str(entry["photo"])
-    where = f"staff {entry.get('id')!r}: photo {path}"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{where}: file not found") from None
-    except OSError as exc:
-        raise BadInput(f"{where}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return {**entry, "photo": encode_photo(data)}
-    except ValueError as exc:
-        raise BadInput(f"{where}: {exc}") from None
+    done = chains.recheck(engine, progress)
+    for item in done.differed:
+        print(item.describe(), file=out)
+    print(f"rechecked {done.devices} device(s), {done.ratings} rating(s) from the raw rows: "
+          f"{len(done.differed)} stored result(s) differed", file=out)
+    return len(done.differed)
 
 
 def _revoke(args: argparse.Namespace) -> int:
@@ -290,38 +257,10 @@ def _revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token(args: argparse.Namespace) -> int:
-    engine = open_engine(args.db, create=False)
-    if args.token_command == "add":
-        issued = tokens.issue(engine, args.name, args.unit)
-        print(issued.token)
-        print(f"token {issued.info.id} ({issued.info.name}, {issued.info.scope.label()}): shown this once, only "
-              "its hash is stored; send it as `Authorization: Bearer <token>`", file=sys.stderr)
-    elif args.token_command == "revoke":
-        info, changed = tokens.revoke(engine, args.token)
-        print(f"{info.name} ({info.id}) {'revoked' if changed else 'was already revoked'}")
-    elif args.json:
-        print(json.dumps([item.as_json() for item in tokens.list_tokens(engine)], ensure_ascii=False))
-    else:
-        _print_tokens(tokens.list_tokens(engine))
-    return EXIT_OK
-
-
-def _print_tokens(found: list[tokens.TokenInfo]) -> None:
-    def when(text: str | None) -> str:
-        return f"{text[:19]}Z" if text else "—"
-
-    for item in found:
-        print(f"{item.id}  {item.name}  [{item.scope.label()}]  created {when(item.created_at)}  "
-              f"last used {when(item.last_used_at)}  revoked {when(item.revoked_at)}")
-    if not found:
-        print("no API tokens")
-
-
 HANDLERS = {"serve": _serve, "migrate": _migrate, "enroll-code": _enroll_code, "summary": _summary,
             "callbacks": _callbacks, "integrity": _integrity,
-            "roster": _roster, "revoke": _revoke, "token": _token, **cli_indicators.HANDLERS,
-            **registry_commands.HANDLERS}
+            "revoke": _revoke, **cli_tokens.HANDLERS, **cli_indicators.HANDLERS,
+            **registry_commands.HANDLERS, **staff_commands.HANDLERS, **demo_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import date
 
-from centre import indicators, rollups
+from centre import indicators, rollups, scopes
 from centre.db.engine import open_engine
 
 EXIT_OK = 0
@@ -35,7 +35,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     figures = commands.add_parser("indicators", parents=[common],
                                   help="The standard indicators of units (or the city) over a period.")
     figures.add_argument("--unit", action="append", default=[], metavar="UNIT",
-                         help="a unit (repeatable); without --unit, the whole city")
+                         help="a unit (repeatable); without --unit, --district or --sector, the whole city")
+    figures.add_argument("--district", action="append", default=[], metavar="NAME|ID",
+                         help="a district's units, those it holds now (repeatable)")
+    figures.add_argument("--sector", action="append", default=[], metavar="CODE|NAME",
+                         help="a sector's units (repeatable); with --district, within the district")
     figures.add_argument("--period", choices=[kind.value for kind in indicators.PeriodKind if kind.value != "custom"],
                          help="the day, week (Monday–Sunday), month, quarter or year holding --date (default: day)")
     figures.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the (first) unit's zone")
@@ -52,8 +56,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def _indicators(args: argparse.Namespace) -> int:
-    result = indicators.answer(open_engine(args.db, create=False), args.unit, args.period, args.date,
-                               args.date_from, args.date_to, args.min_ratings)
+    engine = open_engine(args.db, create=False)
+    with engine.connect() as conn:   # what GET /v1/indicators answers a city token
+        chosen = scopes.within(conn, scopes.CITY, args.unit, args.district, args.sector)
+    result = indicators.answer_scope(engine, chosen, args.period, args.date, args.date_from, args.date_to,
+                                     args.min_ratings)
     if args.json:
         print(json.dumps(result.model_dump(mode="json", by_alias=True), ensure_ascii=False))
     else:

@@ -3,22 +3,25 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from centre.db.rows import now_text, nul_field, utcnow
 from centre.db.tables import devices, enroll_codes
 from centre.errors import BadInput, Gone, NotFound
 from centre.registry import sectors
+from centre.registry import staff as staff_roster
 from centre.registry.model import DEFAULT_TIMEZONE as DEFAULT_TIMEZONE
 from centre.registry.model import NAME_LIMITS as NAME_LIMITS
 from centre.registry.model import check_timezone as check_timezone
 from centre.registry.model import name_problems
 from centre.registry.placements import open_placement
-from centre.registry.queries import place
-from contract import DeviceConfig, EnrollRequest, EnrollResponse, StaffRecord, canonical_json, iso_utc
+from centre.registry.queries import Place, place
+from contract import DeviceConfig, EnrollRequest, EnrollResponse, canonical_json, iso_utc
 
 # Typed by a technician from a sheet: no 0/O or 1/I to misread.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -43,21 +46,35 @@ def create_code(engine: Engine, unit_id: str, counter_id: str, *, unit_name: str
     problems = name_problems(overrides)
     if problems:
         raise BadInput(problems[0])
-    created = now or utcnow()
-    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     with engine.begin() as conn:
         sectors.ensure_shipped(conn)
         where = place(conn, unit_id, counter_id)
         if timezone_name is not None and timezone_name != where.unit["timezone"]:
             raise BadInput(f"unit {unit_id}'s time zone is {where.unit['timezone']} in the registry, not "
                            f"{timezone_name} (change it there: `evaluator centre unit import`)")
-        registry = {"unit_name": where.unit["name"], "unit_name_en": where.unit["name_en"],
-                    "counter_name": where.counter["name"], "counter_name_en": where.counter["name_en"]}
-        names = {key: overrides[key] or registry[key] for key in registry}
-        conn.execute(enroll_codes.insert().values(
-            code=code, unit_id=unit_id, unit_timezone=where.unit["timezone"], counter_id=counter_id, **names,
-            created_at=iso_utc(created), expires_at=iso_utc(created + ttl)))
-    return code
+        return issue(conn, where, overrides, now or utcnow(), ttl).code
+
+
+@dataclass(frozen=True)
+class Issued:
+    unit_id: str
+    counter_id: str
+    code: str
+    expires_at: str
+
+
+def issue(conn: Connection, where: Place, overrides: Mapping[str, str | None], created: datetime,
+          ttl: timedelta) -> Issued:
+    """Store a fresh code for a registered counter (`place`), its names checked (`name_problems`) by the caller."""
+    registry = {"unit_name": where.unit["name"], "unit_name_en": where.unit["name_en"],
+                "counter_name": where.counter["name"], "counter_name_en": where.counter["name_en"]}
+    names = {key: overrides.get(key) or registry[key] for key in registry}
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    unit_id, counter_id, expires_at = where.unit["id"], where.counter["id"], iso_utc(created + ttl)
+    conn.execute(enroll_codes.insert().values(
+        code=code, unit_id=unit_id, unit_timezone=where.unit["timezone"], counter_id=counter_id, **names,
+        created_at=iso_utc(created), expires_at=expires_at))
+    return Issued(unit_id, counter_id, code, expires_at)
 
 
 def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
@@ -84,21 +101,31 @@ def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
         conn.execute(devices.insert().values(
             id=device_id, secret=secret, unit_id=row["unit_id"], unit_name=row["unit_name"],
             unit_timezone=row["unit_timezone"], counter_id=row["counter_id"], counter_name=row["counter_name"],
+            # staff: kept empty; the unit's roster is the staff table now (centre/registry/staff.py)
             unit_name_en=row["unit_name_en"], counter_name_en=row["counter_name_en"], staff=[],
             app_version=request.app_version, enrolled_at=now))
         open_placement(conn, device_id, row["unit_id"], row["counter_id"], now)
         device = conn.execute(select(devices).where(devices.c.id == device_id)).mappings().one()
-    return EnrollResponse(device_id=device_id, secret=secret, config=device_config(device))
+        config = device_config(conn, device)
+    return EnrollResponse(device_id=device_id, secret=secret, config=config)
 
 
-def device_config(device: Any) -> DeviceConfig:
-    """`name_en` only when the centre has one: a terminal then shows `name` in both languages."""
+def pulled_config(engine: Engine, device: Any) -> DeviceConfig:
+    """What the config route sends the device now."""
+    with engine.connect() as conn:
+        return device_config(conn, device)
+
+
+def device_config(conn: Connection, device: Any) -> DeviceConfig:
+    """Where the device stands (its row) and its unit's current roster (the `staff` table, centre/registry/staff.py:
+    one roster per unit, whichever counter). `name_en` only when the centre has one: a terminal then shows
+    `name` in both languages."""
     unit = {"id": device["unit_id"], "name": device["unit_name"], "timezone": device["unit_timezone"]}
     counter = {"id": device["counter_id"], "name": device["counter_name"]}
     for part, english in ((unit, device.get("unit_name_en")), (counter, device.get("counter_name_en"))):
         if english:
             part["name_en"] = english
-    return DeviceConfig(unit=unit, counter=counter, staff=list(device["staff"] or []))
+    return DeviceConfig(unit=unit, counter=counter, staff=staff_roster.roster(conn, device["unit_id"]))
 
 
 def config_etag(config: DeviceConfig) -> str:
@@ -123,19 +150,6 @@ def revoke(engine: Engine, device_id: str) -> bool:
             return False
         conn.execute(update(devices).where(devices.c.id == device_id).values(revoked_at=now_text()))
     return True
-
-
-def set_roster(engine: Engine, unit_id: str, counter_id: str | None, staff: list[StaffRecord]) -> int:
-    """Give the unit's devices (or one counter's) this roster; returns how many devices it reaches.
-
-    Devices pick it up with their next config pull: the ETag changes with it.
-    """
-    where = [devices.c.unit_id == unit_id, devices.c.revoked_at.is_(None)]
-    if counter_id is not None:
-        where.append(devices.c.counter_id == counter_id)
-    roster = [member.model_dump(exclude_none=True) for member in staff]
-    with engine.begin() as conn:
-        return conn.execute(update(devices).where(*where).values(staff=roster)).rowcount
 
 
 def record_heartbeat(engine: Engine, device_id: str, heartbeat: dict[str, Any]) -> None:

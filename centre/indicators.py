@@ -16,6 +16,7 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, func, select
 
+from centre import scopes
 from centre.db.rows import nul_field
 from centre.db.tables import rollups
 from centre.enroll import DEFAULT_TIMEZONE, check_timezone
@@ -212,3 +213,15 @@ def answer(engine: Engine, unit_ids: list[str], kind: str | None = None, day: da
     zone = zones[0] if zones else check_timezone(DEFAULT_TIMEZONE)
     period = choose_period(kind, day, start, end, datetime.now(UTC).astimezone(zone).date())
     return compute(engine, Scope.units(unit_ids) if unit_ids else CITY, period, min_ratings)
+
+
+def answer_scope(engine: Engine, scope: scopes.Scope, kind: str | None = None, day: date | None = None,
+                 start: date | None = None, end: date | None = None, min_ratings: int = MIN_RATINGS) -> Indicators:
+    """`answer` over a registry scope (centre/scopes.py): a district's or a sector's units are those it holds
+    when asked, each with its whole history; their date defaults to today in the city's zone."""
+    if not (scope.districts or scope.sectors):
+        return answer(engine, list(scope.units), kind, day, start, end, min_ratings)
+    with engine.connect() as conn:
+        chosen = Scope(scopes.describe(conn, scope), scopes.unit_ids(conn, scope))
+    today = datetime.now(UTC).astimezone(check_timezone(DEFAULT_TIMEZONE)).date()
+    return compute(engine, chosen, choose_period(kind, day, start, end, today), min_ratings)

@@ -16,7 +16,7 @@ from sqlalchemy import Column, Connection, Engine, Select, Table, bindparam, sel
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one's TypedDict before Python 3.12
 
-from centre import rollups
+from centre import chains, rollups
 from centre.api.auth import Nonce, remember_nonce
 from centre.db.engine import insert_rows
 from centre.db.lookup import among
@@ -215,12 +215,13 @@ def _store_ratings(conn: Connection, signer_id: str, where: Placement, valid: li
     accepted: list[str] = []
     duplicate: list[str] = []
     new_rows: list[dict[str, Any]] = []
+    flagged: list[str] = []    # the signer's held ratings this batch flagged as conflicts
     received = iso_utc(now)
     centre = {"received_at": received, "sent_at": sent_at, "conflict": False}   # the same for every row
     for item in valid:
         sent, recorded, uuid = item.sent, item.recorded, item.sent["uuid"]
         if uuid in held:
-            verdict = _held_verdict(conn, signer_id, sent, held[uuid], received)
+            verdict = _held_verdict(conn, signer_id, sent, held[uuid], received, flagged)
             if verdict is None:
                 duplicate.append(uuid)
             else:
@@ -237,10 +238,12 @@ def _store_ratings(conn: Connection, signer_id: str, where: Placement, valid: li
         held[uuid] = {**sent, "delivered_by": signer_id}   # the same uuid twice in one batch: judged against the first
         accepted.append(uuid)
     _insert_many(conn, ratings, new_rows)
+    chains.advance(conn, signer_id, new_rows, len(flagged))   # the chain checked once, here (centre/chains.py)
     return accepted, duplicate, new_rows
 
 
-def _held_verdict(conn: Connection, signer_id: str, sent: dict[str, Any], held: Any, received: str) -> str | None:
+def _held_verdict(conn: Connection, signer_id: str, sent: dict[str, Any], held: Any, received: str,
+                  flagged: list[str]) -> str | None:
     """None for a duplicate (the same content from the same device), else why the copy is refused.
 
     A copy from another device than the one that delivered the held rating is recorded as evidence
@@ -253,7 +256,10 @@ def _held_verdict(conn: Connection, signer_id: str, sent: dict[str, Any], held: 
                                            sent=sent, held=held_fields))
     if not own:
         return "conflict: the centre holds this uuid from another device"
-    conn.execute(update(ratings).where(ratings.c.uuid == sent["uuid"]).values(conflict=True))
+    # Flagged once: `flagged` is what the stored chain counts (centre/chains.py).
+    if conn.execute(update(ratings).where(ratings.c.uuid == sent["uuid"], ratings.c.conflict.is_(False))
+                    .values(conflict=True)).rowcount:
+        flagged.append(sent["uuid"])
     return "conflict: the centre holds this uuid with other content"
 
 

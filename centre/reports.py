@@ -4,7 +4,6 @@ Shared by the HTTP layer and the CLI, so both give the same numbers.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,12 +11,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, select
 
-from centre.db.rows import held_rating, nul_field
-from centre.db.tables import device_placements, devices, enroll_codes, events, ratings, reasons
-from centre.enroll import check_timezone
+from centre import chains
+from centre.db.rows import nul_field
+from centre.db.tables import device_placements, devices, events, ratings, reasons, units
 from centre.errors import BadInput, NotFound
 from centre.provenance import Placement, placement
-from contract import GENESIS_HASH, HASHED_FIELDS, RATING_FIELDS, Summary, iso_utc, rating_hash
+from centre.registry.model import check_timezone
+from contract import Summary, iso_utc
 
 LEVELS = (1, 2, 3, 4, 5)
 GOOD_LEVELS = (3, 4, 5)          # 非常满意, 满意, 基本满意; 不满意 and 非常不满意 are bad reviews
@@ -28,12 +28,11 @@ UNRATED, SUPPRESSED = "unrated", "suppressed"
 
 
 def unit_zone(conn: Connection, unit_id: str) -> ZoneInfo:
-    """The unit's time zone, from its devices or else from a code issued for it."""
-    for table, column in ((devices, devices.c.unit_timezone), (enroll_codes, enroll_codes.c.unit_timezone)):
-        name = conn.execute(select(column).where(table.c.unit_id == unit_id).limit(1)).scalar()
-        if name is not None:
-            return check_timezone(name)
-    raise NotFound(f"unknown unit {unit_id!r}")
+    """The unit's time zone, as the registry holds it (a registered unit with no device yet has one too)."""
+    name = conn.execute(select(units.c.timezone).where(units.c.id == unit_id)).scalar()
+    if name is None:
+        raise NotFound(f"unknown unit {unit_id!r}")
+    return check_timezone(name)
 
 
 def today_in_unit(engine: Engine, unit_id: str) -> date:
@@ -156,57 +155,26 @@ class IntegrityReport(BaseModel):
 
 
 def integrity(engine: Engine) -> IntegrityReport:
+    """Each device's chain as the ingest checked it (centre/chains.py): stored rows, no rating is read."""
     with engine.connect() as conn:
-        rows = conn.execute(select(devices).order_by(devices.c.id)).mappings().all()
-        found = [_device_integrity(conn, device) for device in rows]
+        rows = conn.execute(select(*_DEVICE_COLUMNS).order_by(devices.c.id)).mappings().all()
+        held = chains.stored(conn)
+        found = [_device_integrity(device, held.get(device["id"]) or chains.Chain(device["id"])) for device in rows]
     return IntegrityReport(ok=all(item.ok for item in found), devices=found)
 
 
-def _device_integrity(conn: Connection, device: Any) -> DeviceIntegrity:
-    # The chain is the delivering device's: one seq order across its enrollment, whatever id a row carries.
-    columns = [ratings.c[name] for name in (*RATING_FIELDS, "conflict", "before_enrollment", "placement_differs")]
-    held = [dict(row) for row in conn.execute(select(*columns).where(ratings.c.delivered_by == device["id"])
-                                              .order_by(ratings.c.seq, ratings.c.pk)).mappings()]
+_DEVICE_COLUMNS = (devices.c.id, devices.c.unit_id, devices.c.counter_id, devices.c.revoked_at,
+                   devices.c.last_heartbeat, devices.c.last_seen)
+
+
+def _device_integrity(device: Any, chain: chains.Chain) -> DeviceIntegrity:
     heartbeat = device["last_heartbeat"] if isinstance(device["last_heartbeat"], dict) else {}
     beat_seq = heartbeat.get("last_seq")
-    last = held[-1] if held else None
     return DeviceIntegrity(
         device_id=device["id"], unit_id=device["unit_id"], counter_id=device["counter_id"],
-        revoked=device["revoked_at"] is not None, ratings_held=len(held),
-        gaps=_gaps(row["seq"] for row in held), chain_breaks=_chain_breaks(held),
-        conflicts=sum(1 for row in held if row["conflict"]),
-        before_enrollment=sum(1 for row in held if row["before_enrollment"]),
-        placement_mismatches=sum(1 for row in held if row["placement_differs"]),
-        last_seq=last["seq"] if last else None, last_hash=last["hash"] if last else None,
+        revoked=device["revoked_at"] is not None, ratings_held=chain.ratings_held, gaps=chain.gaps,
+        chain_breaks=chain.chain_breaks, conflicts=chain.conflicts, before_enrollment=chain.before_enrollment,
+        placement_mismatches=chain.placement_mismatches, last_seq=chain.last_seq, last_hash=chain.last_hash,
         heartbeat_last_seq=beat_seq,
-        missing_tail=bool(last and isinstance(beat_seq, int) and beat_seq < last["seq"]),
+        missing_tail=bool(chain.last_seq is not None and isinstance(beat_seq, int) and beat_seq < chain.last_seq),
         verify_ok=heartbeat.get("verify_ok"), last_seen=device["last_seen"])
-
-
-def _gaps(seqs: Iterable[int]) -> list[tuple[int, int]]:
-    gaps, expected = [], 1
-    for seq in seqs:
-        if seq > expected:
-            gaps.append((expected, seq - 1))
-        expected = max(expected, seq + 1)
-    return gaps
-
-
-def _chain_breaks(held: list[dict[str, Any]]) -> list[int]:
-    """A row breaks the chain when its own hash is wrong, or its link to seq − 1 (when held) is."""
-    by_seq: dict[int, list[dict[str, Any]]] = {}
-    for row in held:
-        by_seq.setdefault(row["seq"], []).append(row)
-    breaks = []
-    for seq, rows in by_seq.items():
-        if len(rows) > 1:        # two ratings claim one place in the chain: one replaced the other
-            breaks.append(seq)
-            continue
-        row = rows[0]
-        fields = held_rating(row, HASHED_FIELDS)
-        previous = by_seq.get(seq - 1)
-        expected_prev = GENESIS_HASH if seq == 1 else (previous[0]["hash"] if previous and len(previous) == 1
-                                                       else None)
-        if rating_hash(fields) != row["hash"] or (expected_prev is not None and row["prev_hash"] != expected_prev):
-            breaks.append(seq)
-    return breaks

@@ -131,10 +131,10 @@ def _reason_deltas(conn: Connection, signer_id: str, zone: Zones, new_ratings: S
     (sent now or before it), and each new reason on a rating the centre already held from the signer."""
     deltas: Counter[Key] = Counter()
     fresh = {row["uuid"]: row for row in new_ratings if not row["before_enrollment"]}
-    for found in among(conn, _REASONS, reasons.c.rating_uuid, list(fresh)):
-        if found.device_id == signer_id:
-            rating = fresh[found.rating_uuid]
-            deltas[_rating_key(rating, zone(rating["placed_unit_id"]), Measure.REASON.value, found.code)] += 1
+    for reason in among(conn, _REASONS, reasons.c.rating_uuid, list(fresh)):
+        if reason.device_id == signer_id:
+            rating = fresh[reason.rating_uuid]
+            deltas[_rating_key(rating, zone(rating["placed_unit_id"]), Measure.REASON.value, reason.code)] += 1
     earlier = [row for row in new_reasons if row["rating_uuid"] not in fresh]
     if earlier:
         held = _held_ratings(conn, signer_id, {row["rating_uuid"] for row in earlier})

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
+from centre.api.admission import DEFAULT_ADMISSION, AdmissionLimits
 from centre.api.limits import DEFAULT_LIMITS, BodyLimits
 from centre.db.engine import open_engine
 from centre.errors import BadInput
@@ -49,10 +50,12 @@ class ServeOptions:
     db_url: str
     limits: BodyLimits = DEFAULT_LIMITS
     metrics: bool = True
+    admission: AdmissionLimits = DEFAULT_ADMISSION   # per worker process
 
     def to_env(self) -> dict[str, str]:
         return {ENV_DB: self.db_url, ENV_MAX_BODY: str(self.limits.body),
-                ENV_MAX_INFLATED: str(self.limits.inflated), ENV_METRICS: "1" if self.metrics else "0"}
+                ENV_MAX_INFLATED: str(self.limits.inflated), ENV_METRICS: "1" if self.metrics else "0",
+                **self.admission.to_env()}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServeOptions:
@@ -61,7 +64,8 @@ class ServeOptions:
                                f"which sets {ENV_DB}; it is not set")
         limits = BodyLimits(body=int(env.get(ENV_MAX_BODY, DEFAULT_LIMITS.body)),
                             inflated=int(env.get(ENV_MAX_INFLATED, DEFAULT_LIMITS.inflated)))
-        return cls(env[ENV_DB], limits, metrics=env.get(ENV_METRICS, "1") == "1")
+        return cls(env[ENV_DB], limits, metrics=env.get(ENV_METRICS, "1") == "1",
+                   admission=AdmissionLimits.from_env(env))
 
 
 def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_level: str = "info",
@@ -73,7 +77,8 @@ def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_
     if workers == 1:
         from centre.api.app import create_app
 
-        uvicorn.run(create_app(options.db_url, options.limits, metrics=options.metrics), host=host, port=port,
+        uvicorn.run(create_app(options.db_url, options.limits, metrics=options.metrics,
+                               admission=options.admission), host=host, port=port,
                     log_level=log_level, log_config=log_config)
         return
     refuse_sqlite(options.db_url, workers)
@@ -123,7 +128,7 @@ def app_from_env() -> FastAPI:
     from centre.api.app import create_app
 
     options = ServeOptions.from_env(os.environ)
-    app = create_app(options.db_url, options.limits, metrics=options.metrics)
+    app = create_app(options.db_url, options.limits, metrics=options.metrics, admission=options.admission)
     app.add_middleware(WorkerHeader)
     folder = os.environ.get(MULTIPROC_ENV)
     if folder:

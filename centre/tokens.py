@@ -7,9 +7,9 @@ bits), which no one can guess from its hash however fast the hash. A fast, unsal
 a request's token be found by an indexed equality on the hash, one SELECT per request. That lookup
 compares hashes, not tokens, so its timing tells a caller nothing it could use to build a token.
 
-A token's scope is the part of the registry it may read: the whole city, or a list of units.
-The registry (district → sector → unit) comes later; the stored scope is a kind and a list of
-ids, so a district or sector scope is one more kind, not another column.
+A token's scope is the part of the registry it may read: the city, districts, sectors, a district's
+sectors, or units (centre/scopes.py). Its units are asked of the registry at each request, so a unit
+moved later follows its new place.
 """
 from __future__ import annotations
 
@@ -17,45 +17,24 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from centre import scopes
 from centre.db.rows import nul_field, utcnow
 from centre.db.tables import api_tokens
-from centre.errors import BadInput, Forbidden, NotAuthenticated, NotFound
+from centre.errors import BadInput, NotAuthenticated, NotFound
+from centre.scopes import Scope, resolve
 from contract import iso_utc
 
 TOKEN_PREFIX = "evc_"          # says what a leaked string is (log scrubbers, secret scanners)
 TOKEN_BYTES = 32
 MAX_NAME = 100
-MAX_UNIT_ID = 200
 # last_used_at is written at most this often per token: a read then costs one indexed SELECT, not a write
 # (on SQLite a write would wait for the ingest's lock). "Last used" is accurate to this much.
 LAST_USED_EVERY = timedelta(seconds=60)
-
-
-class ScopeKind(str, Enum):
-    CITY = "city"       # everything
-    UNIT = "unit"       # the units in `ids`
-    # DISTRICT, SECTOR: with the registry, a scope over its subtree
-
-
-@dataclass(frozen=True)
-class Scope:
-    kind: ScopeKind
-    ids: tuple[str, ...] = ()
-
-    def covers(self, unit_id: str) -> bool:
-        return self.kind is ScopeKind.CITY or unit_id in self.ids
-
-    def label(self) -> str:
-        return "city" if self.kind is ScopeKind.CITY else f"{self.kind.value}: {', '.join(self.ids)}"
-
-
-CITY = Scope(ScopeKind.CITY)
 
 
 @dataclass(frozen=True)
@@ -71,7 +50,7 @@ class TokenInfo:
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "scope": {"kind": self.scope.kind.value,
-                                                             "ids": list(self.scope.ids)},
+                                                             "ids": self.scope.stored_ids()},
                 "created_at": self.created_at, "last_used_at": self.last_used_at, "revoked_at": self.revoked_at}
 
 
@@ -86,31 +65,23 @@ def hash_token(token: str) -> str:
 
 
 def _info(row: Any) -> TokenInfo:
-    return TokenInfo(id=row["id"], name=row["name"], scope=Scope(ScopeKind(row["scope_kind"]),
-                                                                 tuple(row["scope_ids"] or ())),
+    return TokenInfo(id=row["id"], name=row["name"], scope=Scope.stored(row["scope_kind"], row["scope_ids"] or ()),
                      created_at=row["created_at"], last_used_at=row["last_used_at"], revoked_at=row["revoked_at"])
 
 
-def _check_scope(units: list[str]) -> Scope:
-    if not units:
-        return CITY
-    for unit in units:
-        if not unit or len(unit) > MAX_UNIT_ID or nul_field({"unit": unit}) or unit != unit.strip():
-            raise BadInput(f"unit id {unit!r} must be 1–{MAX_UNIT_ID} characters, without surrounding spaces")
-    return Scope(ScopeKind.UNIT, tuple(dict.fromkeys(units)))
-
-
-def issue(engine: Engine, name: str, units: list[str] | None = None) -> Issued:
-    """A new token named `name`: for the whole city, or for `units` only. Names are unique, revoked or not."""
+def issue(engine: Engine, name: str, units: list[str] | None = None, *, districts: list[str] | None = None,
+          sectors: list[str] | None = None) -> Issued:
+    """A new token named `name`, for the units, districts and sectors named (by the registry's ids or names;
+    nothing named: the whole city). Names are unique, revoked or not."""
     if not name.strip() or len(name) > MAX_NAME or nul_field({"name": name}) or not name.isprintable():
         raise BadInput(f"token name must be 1–{MAX_NAME} printable characters, got {name!r}")
-    scope = _check_scope(list(units or ()))
     token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-    row = {"id": "tok-" + secrets.token_hex(6), "name": name, "token_hash": hash_token(token),
-           "scope_kind": scope.kind.value, "scope_ids": list(scope.ids), "created_at": iso_utc(utcnow()),
-           "last_used_at": None, "revoked_at": None}
     try:
         with engine.begin() as conn:
+            scope = resolve(conn, list(districts or ()), list(sectors or ()), list(units or ()))
+            row = {"id": "tok-" + secrets.token_hex(6), "name": name, "token_hash": hash_token(token),
+                   "scope_kind": scope.kind.value, "scope_ids": scope.stored_ids(), "created_at": iso_utc(utcnow()),
+                   "last_used_at": None, "revoked_at": None}
             conn.execute(api_tokens.insert().values(**row))
     except IntegrityError:
         raise BadInput(f"a token named {name!r} exists already (revoked tokens keep their names)") from None
@@ -164,8 +135,8 @@ def _touch(engine: Engine, found: TokenInfo, now: datetime) -> None:
         conn.execute(update(api_tokens).where(api_tokens.c.id == found.id).values(last_used_at=iso_utc(now)))
 
 
-def require_unit(client: TokenInfo, unit_id: str) -> None:
-    """403 when the token's scope does not reach `unit_id` (checked before the unit is looked up, so a
+def require_unit(engine: Engine, client: TokenInfo, unit_id: str) -> None:
+    """403 when the token's scope does not reach `unit_id` now (checked before the unit is looked up, so a
     token learns nothing of units outside its scope, not even whether they exist)."""
-    if not client.scope.covers(unit_id):
-        raise Forbidden(f"this API token may read {client.scope.label()}, not unit {unit_id!r}")
+    with engine.connect() as conn:
+        scopes.require(conn, client.scope, unit_id)

@@ -4,10 +4,12 @@
 sync, whichever path makes it (the worker, `evaluator sync --once`, the
 technician's upload button): a drain, the centre's config, a heartbeat, and its
 outcome recorded. `SyncWorker` makes one again and again in its own process: at
-once when a bad review waits, otherwise every `interval_s`; after a transient
-fault it waits an exponential backoff with full jitter (or the centre's
-Retry-After); after an auth failure it stops uploading and reports until the
-device is provisioned again.
+once when a bad review waits, otherwise every `interval_s` (± `interval_jitter`);
+after a transient fault it waits an exponential backoff with full jitter, or the
+centre's Retry-After and a random part of it; after an auth failure it stops
+uploading and reports until the device is provisioned again. Every wait is drawn
+at random, the first after start too (`start_spread_s`): terminals that start or
+come back together (a city's power or network returning) never act in step.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from datetime import UTC, datetime
 
 from contract import GENESIS_HASH, PROTOCOL_VERSION, Ack, Heartbeat, canonical_json, canonical_object, iso_utc
 from kiosk import __version__
-from kiosk.config import Settings
+from kiosk.config import Settings, SyncSettings
 from kiosk.store import RatingStore, StorageError
 from kiosk.store.callbacks import CallbackQueue
 from kiosk.store.outbox import Cursor, EncodedBatch, Outbox
@@ -183,6 +185,31 @@ def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random = 
     return rng.uniform(0, min(cap_s, base_s * 2 ** attempt))
 
 
+def after_retry_after(retry_after_s: float, share: float, max_extra_s: float,
+                      rng: random.Random = _JITTER_RNG) -> float:
+    """The centre's Retry-After and a random extra, uniform in [0, min(share × it, max_extra_s)]: never sooner
+    than asked, and terminals told the same whole second (a busy centre tells many at once) come apart."""
+    return retry_after_s + rng.uniform(0, min(share * retry_after_s, max_extra_s))
+
+
+def interval_wait(interval_s: float, share: float, rng: random.Random = _JITTER_RNG) -> float:
+    """The wait between drains: `interval_s` × (1 ± up to `share`), drawn anew each time."""
+    return interval_s * (1 + rng.uniform(-share, share))
+
+
+def start_wait(sync: SyncSettings, rng: random.Random = _JITTER_RNG) -> float:
+    """The wait before the sync process's first drain: uniform in [0, min(start_spread_s, interval_s)]."""
+    return rng.uniform(0, min(sync.start_spread_s, sync.interval_s))
+
+
+def transient_wait(exc: TransientError, attempt: int, sync: SyncSettings, rng: random.Random = _JITTER_RNG) -> float:
+    """How long the worker waits after its `attempt`-th transient fault in a row (the one policy, which the
+    load benchmarks' simulated terminals call too)."""
+    if exc.retry_after_s is not None:
+        return after_retry_after(exc.retry_after_s, sync.retry_after_jitter, sync.retry_after_jitter_max_s, rng)
+    return full_jitter(attempt, sync.backoff_base_s, sync.backoff_cap_s, rng)
+
+
 class SyncAttempt:
     """One sync attempt, whichever path makes it: the worker's loop, `evaluator sync --once`, the technician's
     upload button. It drains the outbox, pulls the centre's config and sends a heartbeat; then, failed or not,
@@ -296,15 +323,16 @@ class SyncWorker:
     def run(self) -> None:
         sync = self._settings.sync
         attempt = 0
+        # Not woken by a bad review: after a power cut every terminal's backlog holds one.
+        self._wait(start_wait(sync), wake_early=False)
         while not self._stop.is_set():
             try:
                 self._attempt.run()
-                attempt, wait = 0, sync.interval_s
+                attempt, wait = 0, interval_wait(sync.interval_s, sync.interval_jitter)
                 self._logged = None
             except TransientError as exc:
                 attempt += 1
-                wait = exc.retry_after_s if exc.retry_after_s is not None else \
-                    full_jitter(attempt, sync.backoff_base_s, sync.backoff_cap_s)
+                wait = transient_wait(exc, attempt, sync)
                 self._log(f"{exc}; retrying in {wait:.1f} s")
             except (AuthError, SyncError, StorageError) as exc:
                 # Auth: nothing will work until a technician re-provisions; others: a bug or

@@ -1,12 +1,12 @@
-"""The HTTP face of the centre (docs/sync-protocol.md); logic lives in ingest, enroll and reports."""
+"""The HTTP face of the centre (docs/sync-protocol.md); logic lives in ingest, enroll and reports; the read
+routes of the city's systems are reads.py's."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,12 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from centre import callbacks as callbacks_mod
 from centre import enroll as devices_mod
-from centre import indicators, reports, tokens
 from centre import ingest as ingest_mod
-from centre.api import operations
+from centre.api import operations, reads
+from centre.api.admission import BUSY_RESPONSE, DEFAULT_ADMISSION, AdmissionLimits, AdmissionMiddleware
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
-from centre.api.bearer import Client, scoped_integrity
 from centre.api.limits import DEFAULT_LIMITS, BodyLimitMiddleware, BodyLimits
+from centre.api.refusals import error_responses as _errors
 from centre.db.engine import open_engine
 from centre.db.rows import now_text
 from centre.errors import BadInput, CentreError, Forbidden
@@ -40,14 +40,7 @@ from contract import (
     EnrollResponse,
     Heartbeat,
     StaffRecord,
-    Summary,
 )
-
-MAX_QUERY_ID = 200
-
-
-class ErrorBody(BaseModel):
-    detail: str
 
 
 class ServerTime(BaseModel):
@@ -60,10 +53,6 @@ class Signed:
 
     device: dict[str, Any]
     data: bytes
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
 
 
 SIGNED_ERRORS = _errors(400, 401, 403, 413, 415, 422)
@@ -119,16 +108,18 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
-def create_app(db_url: str, limits: BodyLimits = DEFAULT_LIMITS, *, metrics: bool = True) -> FastAPI:
+def create_app(db_url: str, limits: BodyLimits = DEFAULT_LIMITS, *, metrics: bool = True,
+               admission: AdmissionLimits = DEFAULT_ADMISSION) -> FastAPI:
     app = FastAPI(title="Satisfaction evaluator centre", version="1",
                   description="Reference central endpoint of docs/sync-protocol.md.")
     app.state.engine = open_engine(db_url)
     app.state.limits = limits
     app.add_middleware(BodyLimitMiddleware, limit=limits.body)   # every body, before anything reads it
+    app.add_middleware(AdmissionMiddleware, limits=admission)    # outermost: a busy worker refuses unread
     _install_error_handlers(app)
     operations.install(app, app.state.engine, with_metrics=metrics)   # /healthz, /metrics
     _device_routes(app)
-    _report_routes(app)
+    reads.install(app)   # the read routes behind API tokens
     _extend_openapi(app, (Batch, Heartbeat, CallbackBatch, StaffRecord))
     return app
 
@@ -138,7 +129,8 @@ def _device_routes(app: FastAPI) -> None:
     def enroll(body: EnrollRequest) -> EnrollResponse:
         return devices_mod.enroll(app.state.engine, body)
 
-    @app.post("/v1/ingest", response_model=Ack, responses=SIGNED_ERRORS, openapi_extra=_json_body(Batch))
+    @app.post("/v1/ingest", response_model=Ack, responses={**SIGNED_ERRORS, **BUSY_RESPONSE},
+              openapi_extra=_json_body(Batch))
     def ingest(signed: Annotated[SignedBatch, Depends(signed_batch)]) -> Ack:
         with operations.watched_batch(signed.headers.get(HEADER_DEVICE)) as watch:   # metrics and a log line
             device, nonce, data = signed.check(app.state.engine)
@@ -168,41 +160,11 @@ def _device_routes(app: FastAPI) -> None:
                                                                    **SIGNED_ERRORS})
     def config(signed: Annotated[Signed, Depends(signed_request)],
                if_none_match: Annotated[str | None, Header()] = None) -> Any:
-        current = devices_mod.device_config(signed.device)
+        current = devices_mod.pulled_config(app.state.engine, signed.device)
         etag = devices_mod.config_etag(current)
         if devices_mod.etag_matches(if_none_match, etag):
             return Response(status_code=304, headers={"ETag": etag})
         return JSONResponse(current.model_dump(mode="json"), headers={"ETag": etag})
-
-
-def _report_routes(app: FastAPI) -> None:
-    # Read routes answer only an API token (centre/api/bearer.py), and only within its scope.
-    @app.get("/v1/reports/summary", response_model=Summary, responses=_errors(401, 403, 404, 422))
-    def summary(client: Client, unit: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_ID)],
-                date_: Annotated[date, Query(alias="date", description="YYYY-MM-DD, in the unit's time zone")],
-                counter: Annotated[str | None, Query(max_length=MAX_QUERY_ID)] = None,
-                staff: Annotated[str | None, Query(max_length=MAX_QUERY_ID)] = None) -> Summary:
-        tokens.require_unit(client, unit)
-        return reports.summary(app.state.engine, unit, date_, counter, staff)
-
-    @app.get("/v1/indicators", response_model=indicators.Indicators, responses=_errors(401, 403, 404, 422))
-    def indicator_set(client: Client, unit: Annotated[list[str] | None, Query(description="a unit (repeat); "
-                                                                               "none: the city")] = None,
-                      from_: Annotated[date | None, Query(alias="from")] = None,
-                      to: Annotated[date | None, Query()] = None,
-                      period: Annotated[str | None, Query(description="day, week, month, quarter, year")] = None,
-                      date_: Annotated[date | None, Query(alias="date")] = None,
-                      min_ratings: Annotated[int, Query(ge=0)] = indicators.MIN_RATINGS) -> indicators.Indicators:
-        units = unit or []
-        if not units and client.scope.kind is not tokens.ScopeKind.CITY:
-            raise Forbidden(f"this API token may read {client.scope.label()}, not the city: name the units")
-        for unit_id in units:
-            tokens.require_unit(client, unit_id)
-        return indicators.answer(app.state.engine, units, period, date_, from_, to, min_ratings)
-
-    @app.get("/v1/integrity", response_model=reports.IntegrityReport, responses=_errors(401))
-    def integrity(client: Client) -> reports.IntegrityReport:
-        return scoped_integrity(reports.integrity(app.state.engine), client)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -1,7 +1,8 @@
 """The one check of every read route: an API token (centre/tokens.py) in `Authorization: Bearer <token>`.
 
-Device routes are signed with device keys (centre/api/auth.py) and take no token. The console's
-sessions, when it exists, are a second way through this dependency.
+Device routes are signed with device keys (centre/api/auth.py) and take no token. What a token may
+read is its scope's (centre/scopes.py), checked by each route (reads.py). The console's sessions, when
+it exists, are a second way through this dependency.
 """
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from centre import reports, tokens
+from centre import tokens
 from centre.errors import NotAuthenticated
 
 # auto_error=False: a missing or malformed header is refused below, as 401 with the challenge and the
 # centre's error body, like every other refusal. The scheme is what puts the bearer scheme into
 # /openapi.json (components.securitySchemes, and `security` on each read route).
 SCHEME = HTTPBearer(scheme_name="ApiToken", auto_error=False,
-                    description="A per-client API token from `evaluator centre token add`, scoped to the city "
-                                "or to units (docs/centre-api.md).")
+                    description="A per-client API token from `evaluator centre token add`, scoped to the city, "
+                                "districts, sectors or units (docs/centre-api.md).")
 
 
 async def api_client(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None,
@@ -36,10 +37,3 @@ async def api_client(request: Request, credentials: Annotated[HTTPAuthorizationC
 
 Client = Annotated[tokens.TokenInfo, Depends(api_client)]
 
-
-def scoped_integrity(report: reports.IntegrityReport, client: tokens.TokenInfo) -> reports.IntegrityReport:
-    """The devices of the token's scope only; `ok` over those."""
-    if client.scope.kind is tokens.ScopeKind.CITY:
-        return report
-    shown = [item for item in report.devices if client.scope.covers(item.unit_id)]
-    return reports.IntegrityReport(ok=all(item.ok for item in shown), devices=shown)

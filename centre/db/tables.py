@@ -182,7 +182,7 @@ rollups = Table(
 )
 
 # API tokens of the city's own systems (centre/tokens.py): only a token's SHA-256 is kept. The scope is a
-# kind ("city", "unit"; with the registry "district", "sector") and the ids it names; nothing is deleted.
+# kind (city, district, sector, district_sector, unit: centre/scopes.py) and the ids it names; nothing is deleted.
 api_tokens = Table(
     "api_tokens", metadata,
     Column("id", String(32), primary_key=True),

@@ -60,8 +60,22 @@ POOL_CHECKED_OUT = Gauge("evaluator_db_pool_checked_out", "Database connections 
 POOL_SIZE = Gauge("evaluator_db_pool_size", "Connections the pool keeps open (summed over the live worker "
                   "processes; 0 for a pool without a fixed size).", registry=REGISTRY, multiprocess_mode="livesum")
 
+# Admission control of the ingest (centre/api/admission.py): refused and dropped requests were never read, so
+# they are not in evaluator_batches.
+ADMISSION_REFUSED = Counter("evaluator_admission_refused", "Ingest requests answered 503 with Retry-After before "
+                            "their body was read: the line was too long on arrival (full) or no place came in time "
+                            "(timeout).", ["reason"], registry=REGISTRY)
+ADMISSION_DROPPED = Counter("evaluator_admission_dropped", "Ingest requests whose client had gone when their turn "
+                            "came: dropped unprocessed.", registry=REGISTRY)
+ADMISSION_IN_FLIGHT = Gauge("evaluator_admission_in_flight", "Ingest requests holding a place (summed over the live "
+                            "worker processes).", registry=REGISTRY, multiprocess_mode="livesum")
+ADMISSION_WAITING = Gauge("evaluator_admission_waiting", "Ingest requests waiting in line for a place (summed over "
+                          "the live worker processes).", registry=REGISTRY, multiprocess_mode="livesum")
+
 for _outcome in OUTCOMES:     # every outcome shows from the first scrape, at 0, so rate() has a start
     BATCHES.labels(outcome=_outcome)
+for _reason in ("full", "timeout"):
+    ADMISSION_REFUSED.labels(reason=_reason)
 
 
 def reason_code(reason: str) -> str:

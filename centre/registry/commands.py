@@ -148,9 +148,9 @@ def run_device(args: argparse.Namespace) -> int:
     unit_id, counter_id = args.to
     moved = placements.move(open_engine(args.db, create=False), args.device_id, unit_id, counter_id)
     print(f"{moved.device_id}: {'/'.join(moved.before)} → {'/'.join(moved.after)} from {moved.at}; ratings "
-          f"recorded before stay with {'/'.join(moved.before)}; the terminal takes its new names at its next "
-          "config pull" + ("; its roster was cleared (another unit): set it with `evaluator centre roster`"
-                           if moved.roster_cleared else ""))
+          f"recorded before stay with {'/'.join(moved.before)}; the terminal takes its new names"
+          + (f" and unit {unit_id}'s roster (`evaluator centre staff list --unit {unit_id}`)"
+             if moved.before[0] != unit_id else "") + " at its next config pull")
     return 0
 
 

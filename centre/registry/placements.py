@@ -23,7 +23,6 @@ class Moved:
     before: tuple[str, str]
     after: tuple[str, str]
     at: str
-    roster_cleared: bool
 
 
 def open_placement(conn: Connection, device_id: str, unit_id: str, counter_id: str, at: str) -> None:
@@ -34,8 +33,8 @@ def open_placement(conn: Connection, device_id: str, unit_id: str, counter_id: s
 def move(engine: Engine, device_id: str, unit_id: str, counter_id: str) -> Moved:
     """Close the device's open placement and open one at the registered unit and counter, from now.
 
-    A move to another unit clears the device's roster (the old unit's staff do not work there): set the new
-    one with `evaluator centre roster`."""
+    A move to another unit gives the device that unit's roster at its next config pull (the staff table,
+    centre/registry/staff.py, which the config route reads)."""
     at = now_text()
     with engine.begin() as conn:
         device = conn.execute(select(devices).where(devices.c.id == device_id)).mappings().first()
@@ -50,13 +49,11 @@ def move(engine: Engine, device_id: str, unit_id: str, counter_id: str) -> Moved
         conn.execute(update(device_placements).where(device_placements.c.device_id == device_id,
                                                      device_placements.c.until_at.is_(None)).values(until_at=at))
         open_placement(conn, device_id, unit_id, counter_id, at)
-        other_unit = before[0] != unit_id
         values = {"unit_id": unit_id, "unit_name": target.unit["name"], "unit_name_en": target.unit["name_en"],
                   "unit_timezone": target.unit["timezone"], "counter_id": counter_id,
-                  "counter_name": target.counter["name"], "counter_name_en": target.counter["name_en"],
-                  **({"staff": []} if other_unit else {})}
+                  "counter_name": target.counter["name"], "counter_name_en": target.counter["name_en"]}
         conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
-    return Moved(device_id, before, (unit_id, counter_id), at, other_unit and bool(device["staff"]))
+    return Moved(device_id, before, (unit_id, counter_id), at)
 
 
 def history(conn: Connection, device_id: str) -> list[tuple[str, str, str, str | None]]:

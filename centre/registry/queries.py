@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, update
 
+from centre import rollups
 from centre.db.tables import counters, devices, districts, sectors, units
 from centre.errors import BadInput, NotFound
 from centre.registry import sectors as sector_list
@@ -36,6 +37,7 @@ def save(conn: Connection, unit_specs: list[UnitSpec], counter_specs: list[Count
     """Insert or update these units and counters (none is ever deleted); what changed, one line each."""
     spellings = sector_list.resolver(conn)
     changes: list[str] = []
+    moved_zone = False
     for spec in unit_specs:
         code = spellings.get(spec.sector.strip().casefold())
         if code is None:
@@ -43,10 +45,17 @@ def save(conn: Connection, unit_specs: list[UnitSpec], counter_specs: list[Count
         values = {**spec.stored(), "district_id": _district(conn, spec, changes), "sector_code": code}
         changes.extend(_upsert(conn, units, {"id": spec.id}, values, f"unit {spec.id}", _TO_DEVICE,
                                [devices.c.unit_id == spec.id]))
+        moved_zone = moved_zone or any(line.startswith(f"updated unit {spec.id}:") and " timezone " in line
+                                       for line in changes)
     for counter in counter_specs:
         changes.extend(_upsert(conn, counters, {"unit_id": counter.unit_id, "id": counter.id}, counter.stored(),
                                f"counter {counter.unit_id}/{counter.id}", _COUNTER_TO_DEVICE,
                                [devices.c.unit_id == counter.unit_id, devices.c.counter_id == counter.id]))
+    if moved_zone:
+        # The rollups count per unit-local day: another zone moves some ratings to another day. Recounted
+        # here, in the registry's transaction, so no figure is ever read with the old days and the new zone.
+        recounted = rollups.rebuild_in(conn)
+        changes.append(f"recounted the rollups for the new time zone ({recounted.differed} count(s) changed)")
     return changes
 
 

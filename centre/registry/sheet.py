@@ -53,12 +53,9 @@ class Row:
 
 def read(path: Path) -> list[Row]:
     """The file's rows (blank ones skipped); BadInput for a file that is not a readable sheet of units."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
+    if path.suffix.lower() not in (".csv", ".xlsx"):
         raise BadInput(f"{path}: give a .csv or .xlsx file (the template: `evaluator centre unit template`)")
-    if not path.is_file():
-        raise BadInput(f"{path}: file not found")
-    table = _xlsx_cells(path) if suffix == ".xlsx" else _csv_cells(path)
+    table = read_cells(path)
     if not table:
         raise BadInput(f"{path}: empty: the first row must hold the headers")
     keys = _header(path, table[0][1])
@@ -71,6 +68,17 @@ def read(path: Path) -> list[Row]:
         if any(values.values()):
             rows.append(Row(line, values))
     return rows
+
+
+def read_cells(path: Path) -> list[tuple[int, list[str]]]:
+    """Every row of a CSV or an xlsx's first sheet as text cells, with its line number: for any sheet the
+    office fills (the units', `enroll-code --file`'s counters)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise BadInput(f"{path}: give a .csv or .xlsx file")
+    if not path.is_file():
+        raise BadInput(f"{path}: file not found")
+    return _xlsx_cells(path) if suffix == ".xlsx" else _csv_cells(path)
 
 
 def _header(path: Path, cells: list[str]) -> list[str | None]:

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid as uuid_mod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,9 +148,22 @@ def scratch_pg_database(url: str) -> Iterator[str]:
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
         admin.dispose()
+
+
+def _drop(admin: Engine, name: str) -> None:
+    """DROP … WITH (FORCE) ends the database's sessions, but an autovacuum worker busy in it (after a test that
+    wrote much) belongs to the superuser, whom the test role may not signal: wait for it, then drop again."""
+    for attempt in range(30):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "42501" or attempt == 29:   # insufficient_privilege
+                raise
+            time.sleep(1)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

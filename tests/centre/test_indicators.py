@@ -132,7 +132,9 @@ def test_indicators_answer_only_within_the_tokens_scope(collector, enroll_device
     unit_token = collector.bearer(mine.unit_id)
     assert figures(collector, unit_token, unit=mine.unit_id).status_code == 200
     assert figures(collector, unit_token, unit=other.unit_id).status_code == 403
-    assert figures(collector, unit_token).status_code == 403          # the city is beyond a unit's token
+    own = figures(collector, unit_token)       # nothing named: the token's whole scope, never the city
+    assert own.status_code == 200 and (own.json()["scope"], own.json()["unit_ids"]) == (f"unit: {mine.unit_id}",
+                                                                                        [mine.unit_id])
     assert requests.get(collector.url + "/v1/indicators", timeout=TIMEOUT).status_code == 401
     assert figures(collector, unit="no-such-unit").status_code == 404
     assert figures(collector, unit=mine.unit_id, **{"from": "2026-02-01"}).status_code == 422

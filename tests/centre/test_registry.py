@@ -6,6 +6,7 @@ Through the real CLI (`python -m centre.cli`) and a real centre process, on SQLi
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -146,3 +147,32 @@ def test_a_moved_device_leaves_its_earlier_ratings_under_the_counter_it_served(c
     assert config["counter"]["id"] == "c-2"
     refused = collector.cli("device", "move", device.device_id, "--to", "u-move/c-9")
     assert refused.returncode == 2 and "unknown counter 'c-9'" in refused.stderr
+
+
+def test_a_units_new_time_zone_moves_its_days_in_the_summary_and_the_rollups_alike(collector, enroll_device,
+                                                                                    tmp_path):
+    device = enroll_device(unit="u-zone", counter="c-1")
+    evening = datetime(2026, 10, 8, 20, 0, tzinfo=UTC)          # 04:00 on the 9th in Shanghai, the 8th in UTC
+    assert device.ingest(device.batch([device.rating(5, recorded_at=evening)])).status_code == 200
+
+    def rated_on(day: str) -> tuple[int, int]:
+        summary = collector.cli("summary", "--unit", "u-zone", "--date", day, "--json")
+        figures = collector.cli("indicators", "--unit", "u-zone", "--date", day, "--json")
+        assert summary.returncode == 0 and figures.returncode == 0, summary.stderr + figures.stderr
+        return json.loads(summary.stdout)["total"], json.loads(figures.stdout)["rated"]
+
+    assert (rated_on("2026-10-08"), rated_on("2026-10-09")) == ((0, 0), (1, 1))
+    moved = collector.cli("unit", "import", str(write_csv(tmp_path, [
+        "测试区,education,u-zone,u-zone,,Etc/UTC,,,c-1,c-1,"])))
+    assert moved.returncode == 0, moved.stderr
+    assert "timezone 'Asia/Shanghai' → 'Etc/UTC'" in moved.stdout and "recounted the rollups" in moved.stdout
+    assert (rated_on("2026-10-08"), rated_on("2026-10-09")) == ((1, 1), (0, 0))
+
+
+def test_a_registered_unit_without_devices_has_an_empty_day_not_an_unknown_unit(collector):
+    collector.register("u-quiet", "c-1")
+    summary = collector.cli("summary", "--unit", "u-quiet", "--date", "2026-10-08", "--json")
+    assert summary.returncode == 0, summary.stderr
+    assert json.loads(summary.stdout)["total"] == 0
+    unknown = collector.cli("summary", "--unit", "u-nowhere", "--date", "2026-10-08")
+    assert unknown.returncode != 0 and "unknown unit 'u-nowhere'" in unknown.stderr

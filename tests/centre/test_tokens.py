@@ -24,7 +24,7 @@ from centre.db.tables import api_tokens, metadata
 from centre.enroll import DEFAULT_TIMEZONE
 from tests.centre.conftest import REPO, TIMEOUT, Collector, Device
 
-READ_ROUTES = ("/v1/reports/summary", "/v1/integrity", "/v1/indicators")
+READ_ROUTES = ("/v1/reports/summary", "/v1/integrity", "/v1/indicators", "/v1/units")
 
 
 def centre(collector: Collector, *args: str) -> subprocess.CompletedProcess[str]:
@@ -122,6 +122,7 @@ def test_a_use_is_recorded_as_last_used(enroll_device: Any, collector: Collector
 
 
 def test_the_token_itself_is_nowhere_in_the_database(collector: Collector) -> None:
+    collector.register("u-1", "c-1")       # a unit token names registered units
     issued = [tokens.issue(collector.engine, "city"), tokens.issue(collector.engine, "unit", ["u-1"])]
     assert read(collector, "/v1/integrity", bearer(issued[0].token)).status_code == 200   # a use writes too
     with collector.engine.connect() as conn:

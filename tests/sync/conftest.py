@@ -87,7 +87,8 @@ def terminal_config(tmp_path: Path):
         folder.mkdir()
         path = folder / "config.yaml"
         path.write_text("sync: {batch_size: 500, connect_timeout_s: 0.5, read_timeout_s: 0.5, "
-                        "backoff_base_s: 0.01, backoff_cap_s: 0.05, interval_s: 0.05, bad_review_poll_s: 0.05}\n"
+                        "backoff_base_s: 0.01, backoff_cap_s: 0.05, interval_s: 0.05, bad_review_poll_s: 0.05, "
+                        "start_spread_s: 0}\n"
                         + extra, encoding="utf-8")
         return path
 

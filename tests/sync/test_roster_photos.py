@@ -8,13 +8,14 @@ import os
 import pytest
 import requests
 from pydantic import ValidationError
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine
 
-from centre.db.tables import devices
-from contract import MAX_PHOTO_BASE64, MAX_PHOTO_BYTES, StaffRecord
+from centre.db.tables import staff
+from contract import MAX_PHOTO_BASE64, MAX_PHOTO_BYTES, DeviceConfig, StaffRecord
 from kiosk.config import load
 from kiosk.screens.photos import photo_problem
-from sync.provision import PHOTO_DIR
+from sync.client import Credentials
+from sync.provision import PHOTO_DIR, centre_part
 from tests.images import write_png
 from tests.sync.conftest import provisioned
 from tests.sync.test_worker import run_worker_until, set_roster
@@ -94,19 +95,27 @@ def test_a_bad_photo_from_another_centre_costs_only_that_photo(collector, termin
     config = terminal_config()
     settings = provisioned(collector, config)
     png = base64.b64encode(write_png(tmp_path / "ok.png", 8, 8).read_bytes()).decode()
-    engine = create_engine(collector.db)             # a centre that does not check what it sends
+    gif = base64.b64encode(b"GIF89a" + bytes(50)).decode()
+    engine = create_engine(collector.db)             # a centre that does not check what it stores and sends
     with engine.begin() as conn:
-        conn.execute(update(devices).values(staff=[{"id": "E1", "name": "李明", "photo": "%%% not base64"},
-                                                   {"id": "E2", "name": "王芳", "photo": png},
-                                                   {"id": "E3", "name": "张伟", "photo": 42}]))
+        conn.execute(staff.insert(), [
+            {"unit_id": settings.unit.id, "id": member, "name": name, "post": "", "photo": photo,
+             "added_at": "2026-01-01T00:00:00.000000+00:00"}
+            for member, name, photo in (("E1", "李明", "%%% not base64"), ("E2", "王芳", png), ("E3", "张伟", gif))])
     engine.dispose()
     with caplog.at_level(logging.WARNING, logger="sync.provision"):
         run_worker_until(settings, config, lambda _w: len(load(config).staff) == 3)
+        # A photo that is no text at all: the staff table holds text, so only another centre sends one.
+        odd = DeviceConfig(unit={"id": "u", "name": "u", "timezone": "Asia/Shanghai"}, counter={"id": "c", "name": "c"},
+                           staff=[{"id": "E4", "name": "赵六", "photo": 42}])
+        assert centre_part(Credentials.load(settings.sync.state_dir), odd).overlay["staff"] == [
+            {"id": "E4", "name": "赵六"}]
     photos = {member.id: member.photo for member in load(config).staff}
     assert photos["E1"] is None and photos["E3"] is None and photos["E2"].is_file()
     warnings = [record.getMessage() for record in caplog.records]
     assert any("'E1'" in line and "not base64" in line and "silhouette" in line for line in warnings)
-    assert any("'E3'" in line and "not a base64 string" in line for line in warnings)
+    assert any("'E3'" in line and "not a JPEG or PNG" in line for line in warnings)
+    assert any("'E4'" in line and "not a base64 string" in line for line in warnings)
 
 
 def test_the_running_collector_documents_the_roster_photo(collector):

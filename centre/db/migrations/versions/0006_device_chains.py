@@ -7,6 +7,11 @@ re-hashing every rating on each call.
 - Backfill: every device's chain is checked once here from the raw ratings, as the report used to on
   each call, so a migrated database reports exactly what it reported before.
 
+The check is centre.chains' own (`rebuild_in`, as `evaluator centre integrity --recheck` recounts), on
+purpose: the stored chains must be counted exactly as the ingest keeps them. It reads only columns that
+exist from 0002 on. A long history takes about as long as one call of the old report did (tens of seconds
+a million ratings).
+
 Frozen history: add a revision.
 
 Revision ID: 0006
@@ -34,7 +39,9 @@ def upgrade() -> None:
         sa.Column("placement_mismatches", sa.BigInteger, nullable=False),
         sa.Column("updated_at", sa.String(32), nullable=False),
     )
-    # BACKFILL (the chains' owner writes it): check every device's chain from the raw ratings.
+    from centre.chains import rebuild_in
+
+    rebuild_in(op.get_bind())
 
 
 def downgrade() -> None:
