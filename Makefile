@@ -37,6 +37,8 @@ bench: setup
 	-$(PY) bench/panel_latency.py
 	-$(PY) bench/summary_query.py
 	-$(PY) bench/sync_backlog.py
+	-$(PY) bench/centre_load.py
+	-$(PY) bench/centre_reports.py
 	-$(PY) bench/soak.py
 
 setup: sysdeps $(STAMP)
