@@ -54,6 +54,7 @@ import multiprocessing.connection
 import os
 import random
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -262,6 +263,8 @@ def parse() -> argparse.Namespace:
 
 def main() -> int:
     args = parse()
+    # Stopped (SIGTERM): unwind, so the centre is stopped and the scratch database dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))   # thousands of sockets, here and in the centre
     args.pg = args.pg or postgres_url()

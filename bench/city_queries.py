@@ -1,10 +1,13 @@
-"""The reports bench/centre_reports.py times, three ways each, and their integrity-report neighbours.
+"""The reports bench/centre_reports.py times, four ways each, and the integrity report's old and new cost.
 
 - today's code: centre.indicators as the API and the CLI call it. It has no ranking and no trend: a client
   asks one scope and period at a time, so the ranking is `compute` per unit and the trend `compute` per day;
   the district's month by sector is `answer_scope` per (district, sector), the registry scope the API reads.
-- one query (a proposal for centre/indicators.py): the same rollup sums grouped by unit, by day or by
-  sector in one statement, each group's figures made as `compute` makes them (`figures`, checked equal);
+- one query (a proposal for centre/indicators.py): the same rollup sums grouped by day or by sector in one
+  statement, each group's figures made as `compute` makes them (`figures`, checked equal); the ranking
+  sums only what ranks a unit (rated, good), one row per unit, ranked by the Wilson lower bound;
+- coarser tables (a proposal for centre/rollups.py): the same, from per unit-day and per unit-month sums
+  without counter, staff and channel (`build_coarser`): whole months from the one, edge days from the other;
 - naive: COUNT … GROUP BY over the raw ratings of the same period (levels only: what a raw query gives).
 All units share one zone (Asia/Shanghai), so one UTC range is every unit's local period.
 """

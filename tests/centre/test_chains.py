@@ -205,7 +205,7 @@ def pg_engine() -> Iterator[Engine]:
         engine.dispose()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=HISTORY)
 @example(history=REPLACED_TAIL)
 def test_the_stored_chains_equal_a_full_recheck_after_any_history(sqlite_engine: Engine,
@@ -215,7 +215,7 @@ def test_the_stored_chains_equal_a_full_recheck_after_any_history(sqlite_engine:
     assert_report_is_the_oracle(sqlite_engine)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=HISTORY)
 def test_the_stored_chains_equal_a_full_recheck_on_postgresql(pg_engine: Engine, history: dict[str, Any]) -> None:
     empty(pg_engine)
