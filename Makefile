@@ -8,19 +8,21 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
 SCREENS := rating waiting attract reasons callback thanks thanks_bad out_of_service sign_in scores technician provision
 
-.PHONY: run test lint postgres bench sysdeps setup snapshots snapshots-sizes sounds clean
+.PHONY: run test lint postgres bench sysdeps setup frontend console-screens snapshots snapshots-sizes sounds clean
 
 run: setup
 	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
 
 # The collector's tests also run on PostgreSQL: deploy/postgres.sh starts a throwaway server (installing
 # Debian's package when root) and prints its URL. An EVALUATOR_TEST_PG_URL already set wins; without
-# either, those tests skip.
+# either, those tests skip. The tests run on TEST_WORKERS processes (pytest-xdist; worksteal evens out
+# files of very different lengths); each worker has its own servers, databases and browser.
+TEST_WORKERS ?= 2
 test: setup lint
 	@bash deploy/testdeps.sh
 	@url="$${EVALUATOR_TEST_PG_URL:-}"; \
 	if [ -z "$$url" ]; then url=$$(bash deploy/postgres.sh) || exit 1; fi; \
-	EVALUATOR_TEST_PG_URL="$$url" $(PY) -m pytest
+	EVALUATOR_TEST_PG_URL="$$url" $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The design's rules: the import contracts (.importlinter), ruff (ruff.toml) and mypy (mypy.ini).
 lint: setup
@@ -39,9 +41,21 @@ bench: setup
 	-$(PY) bench/sync_backlog.py
 	-$(PY) bench/centre_load.py
 	-$(PY) bench/centre_reports.py
+	-$(PY) bench/console_pages.py
 	-$(PY) bench/soak.py
 
-setup: sysdeps $(STAMP)
+setup: sysdeps $(STAMP) frontend
+
+# The console's front-end packages (package.json, pinned in package-lock.json), from the npm registry, copied
+# where the centre serves them (centre/console/static/vendor): a hall's intranet has no CDN.
+VENDOR := centre/console/static/vendor
+frontend: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	touch $@
 
 sysdeps:
 	@PYTHON=$(PYTHON) bash deploy/sysdeps.sh
@@ -59,6 +73,11 @@ snapshots: setup
 		$(VENV)/bin/evaluator snapshot $$screen --lang $$lang --config config.yaml \
 			--out docs/screenshots/$$screen-$$lang.png >/dev/null 2>&1 || exit 1; \
 		echo docs/screenshots/$$screen-$$lang.png; done; done
+
+# Screenshots of the console (docs/screenshots/console/): every page in both languages, on a demo city.
+console-screens: setup
+	@bash deploy/testdeps.sh
+	$(PY) -m tools.console_screens
 
 # The citizen's screens at the sizes terminals have (7" 800x480, 10" 1280x800, 21.5" portrait).
 CITIZEN_SCREENS := rating waiting attract reasons callback thanks thanks_bad out_of_service
@@ -79,4 +98,4 @@ sounds: setup
 	$(PY) -m tools.soundgen
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis node_modules $(VENDOR)

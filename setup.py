@@ -36,7 +36,10 @@ setup(
                                     "sync", "sync.*", "centre", "centre.*", "evaluator", "evaluator.*"]),
     package_data={
         "kiosk": ["store/migrations/*.py", "store/migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
-        "centre": ["db/migrations/*.py", "db/migrations/versions/*.py", "registry/sectors.yaml"],
+        "centre": ["db/migrations/*.py", "db/migrations/versions/*.py", "registry/sectors.yaml",
+                   # the console's pages, and the front-end packages `make frontend` copies from the npm registry
+                   "console/templates/*.html", "console/templates/*/*.html", "console/static/*",
+                   "console/static/vendor/*"],
     },
     install_requires=[
         "kivy==2.3.1",
@@ -56,7 +59,9 @@ setup(
         "centre": ["fastapi>=0.110", "uvicorn>=0.29", "httptools>=0.6", "uvloop>=0.19; sys_platform != 'win32'",
                    "prometheus-client>=0.20",
                    "openpyxl>=3.1",    # the registry's xlsx import and template
-                   "chinesecalendar>=1.11"],   # China's working days: holidays, 调休 (the demo city, deadlines)
+                   "chinesecalendar>=1.11",    # China's working days: holidays, 调休 (the demo city, deadlines)
+                   # the console (centre/console): pages, passwords, forms
+                   "jinja2>=3.1", "argon2-cffi>=23.1", "python-multipart>=0.0.9"],
         # the centre on PostgreSQL: SQLAlchemy's "postgresql+psycopg://" URLs
         "postgres": ["psycopg[binary]>=3.1,<4"],
         # pyzbar: the tests decode the QR codes the screens draw (it loads Debian's libzbar0, deploy/testdeps.sh)
@@ -66,7 +71,10 @@ setup(
                 # the design's rules, checked by `make test`: import contracts, lint, types (.importlinter,
                 # ruff.toml, mypy.ini)
                 "import-linter>=2.1,<3", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests",
-                "pytest-xdist>=3.5"],
+                "pytest-xdist>=3.5",
+                # the console's pages in a real browser: Debian's Chromium (deploy/testdeps.sh), never a
+                # downloaded one (`playwright install` is not used)
+                "playwright>=1.45"],
     },
     entry_points={"console_scripts": ["evaluator = evaluator.cli:main"]},
 )

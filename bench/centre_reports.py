@@ -9,11 +9,11 @@ evaluator_bench_city on deploy/postgres.sh's server, or a SQLite file with --sql
 - one unit's 365-day trend (the busiest unit, each day of 2025);
 - one district's month by sector (the largest district, November 2025);
 - the integrity report (`reports.integrity`, reading device_chains).
-How: each report four ways (bench/city_queries.py): today's centre.indicators as the API calls it (one scope
-and period per call: `compute` per unit, per day; `answer_scope` per sector); the same rollup sums in one
-query (a proposal for centre/indicators.py); the same from two coarser tables, per unit-day and per
-unit-month without counter, staff and channel (a proposal for centre/rollups.py, summed here from the
-rollups once and kept with the city); and a naive COUNT … GROUP BY over the raw ratings of the same period.
+How: each report four ways (bench/city_queries.py): the shipped centre.comparisons.ranking, .trend and
+.breakdown (one sum each over the rollups' day and month tables); centre.indicators as the API's
+/v1/indicators asks it, one scope and period per call (`compute` per unit, per day; `answer_scope` per
+sector); the same sums in one query over the fine `rollups` table (per counter, staff and channel: the cost
+without the day and month tables); and a naive COUNT … GROUP BY over the raw ratings of the same period.
 All are first checked to give the same figures (exit 2 if not); then timed in turns, --runs each after a
 warm-up (the naive one, and any way slower than 1 s, --naive-runs times). The old integrity report (every
 rating hashed again) is timed on a sample of devices and scaled to the city. Other processes' CPU use during
@@ -39,19 +39,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from bench import city_queries as q
 from bench.city_load import cached_city, note
 from bench.city_year import DISTRICTS, YEAR, Params, city
 from bench.common import percentile
-from centre.db.tables import devices
-from centre.indicators import Indicators, Period, PeriodKind, period_of
+from centre.db.tables import devices, rollup_days, rollup_months
+from centre.indicators import Period, PeriodKind, period_of
 
 GOAL_P99_MS, GOAL_RATIO = 100.0, 20.0
 SLOW_MS = 10 * GOAL_P99_MS
-COARSER = "coarser tables (proposed)"
+SHIPPED = "shipped: centre.indicators"
 QUICK_RATINGS = 1_000_000
 ROOT = Path(__file__).resolve().parent.parent
 OLD_RECHECK_SAMPLE = 25
@@ -77,7 +77,7 @@ class Way:
 @dataclass
 class Case:
     title: str
-    ways: list[Way]              # naive first, then today's code, then the proposal
+    ways: list[Way]              # naive first, then per scope, the fine table, and the shipped code
     judged: bool = True          # against the goals (the integrity report has no naive way)
 
 
@@ -127,39 +127,33 @@ def asked(params: Params) -> q.Asked:
                    district=sizes.index(max(sizes)) + 1, month=period_of(PeriodKind.MONTH, date(YEAR, 11, 1)))
 
 
-def by_level(result: Indicators) -> dict[str, int]:
-    return dict(result.by_level)
-
-
 def check_ranking(engine: Engine, period: Period) -> int:
-    today, one, coarse = q.ranking_today(engine, period), q.ranking_one_query(engine, period), \
-        q.ranking_one_query(engine, period, q.coarser)
+    shipped = q.shipped_ranked(q.ranking_shipped(engine, period))
+    span = f"ranking {period.start}–{period.end}"
+    check(shipped == q.ranking_per_scope(engine, period), f"{span}: compute per unit ranks otherwise")
+    check(shipped == q.ranking_fine(engine, period), f"{span}: the fine rollups rank otherwise")
     naive = q.ranking_naive(engine, period)
-    check(today == one, f"ranking {period.start}–{period.end}: one query differs from compute per unit")
-    check(today == coarse, f"ranking {period.start}–{period.end}: the coarser tables differ from compute per unit")
-    check(today == naive, f"ranking {period.start}–{period.end}: the raw ratings rank otherwise "
-                          f"({today[:3]} vs {naive[:3]})")
-    return len(today)
+    check(shipped == naive, f"{span}: the raw ratings rank otherwise ({shipped[:3]} vs {naive[:3]})")
+    return len(shipped)
 
 
 def check_trend(engine: Engine, ask: q.Asked) -> int:
-    today = q.trend_today(engine, ask.trend_unit, ask.trend)
-    check(today == q.trend_one_query(engine, ask.trend_unit, ask.trend), "trend: one query differs from compute")
-    check(today == q.trend_one_query(engine, ask.trend_unit, ask.trend, q.coarser), "trend: coarser tables differ")
-    naive = q.trend_naive(engine, ask.trend_unit, ask.trend)
-    check({result.date_from: by_level(result) for result in today if result.rated} == naive,
-          "trend: the raw ratings count other days")
-    return sum(result.rated for result in today)
+    shipped = q.shipped_trend(q.trend_shipped(engine, ask.trend_unit, ask.trend))
+    per_day = q.trend_per_scope(engine, ask.trend_unit, ask.trend)
+    check(shipped == q.counted({result.date_from: result for result in per_day}), "trend: compute per day differs")
+    check(shipped == q.trend_fine(engine, ask.trend_unit, ask.trend), "trend: the fine rollups differ")
+    check(shipped == q.trend_naive(engine, ask.trend_unit, ask.trend), "trend: the raw ratings count other days")
+    return sum(rated for rated, _ in shipped.values())
 
 
 def check_by_sector(engine: Engine, ask: q.Asked) -> int:
-    today = q.by_sector_today(engine, ask.district, ask.month)
-    check(today == q.by_sector_one_query(engine, ask.district, ask.month), "by sector: one query differs")
-    check(today == q.by_sector_one_query(engine, ask.district, ask.month, q.coarser), "by sector: coarser differ")
-    naive = q.by_sector_naive(engine, ask.district, ask.month)
-    check({sector: by_level(result) for sector, result in today.items() if result.rated} == naive,
-          "by sector: the raw ratings count otherwise")
-    return len(today)
+    result = q.by_sector_shipped(engine, ask.district, ask.month)
+    shipped = q.shipped_sectors(result)
+    check(shipped == q.counted(q.by_sector_per_scope(engine, ask.district, ask.month)),
+          "by sector: answer_scope per sector differs")
+    check(shipped == q.by_sector_fine(engine, ask.district, ask.month), "by sector: the fine rollups differ")
+    check(shipped == q.by_sector_naive(engine, ask.district, ask.month), "by sector: the raw ratings count otherwise")
+    return len(result.groups)
 
 
 def check_integrity(engine: Engine, ratings_total: int) -> None:
@@ -178,26 +172,26 @@ def cases(engine: Engine, ask: q.Asked, runs: int, naive_runs: int) -> list[Case
 
     def four(period: Period) -> list[Way]:
         return [way("naive: GROUP BY over ratings", lambda: q.ranking_naive(engine, period), naive_runs),
-                way("today: compute per unit", lambda: q.ranking_today(engine, period)),
-                way("one query on rollups (proposed)", lambda: q.ranking_one_query(engine, period)),
-                way(COARSER, lambda: q.ranking_one_query(engine, period, q.coarser))]
+                way("per scope: compute per unit", lambda: q.ranking_per_scope(engine, period)),
+                way("one query on the fine rollups", lambda: q.ranking_fine(engine, period)),
+                way(SHIPPED + ".ranking", lambda: q.ranking_shipped(engine, period))]
 
     district = DISTRICTS[ask.district - 1][0]
+    unit, days, month = ask.trend_unit, ask.trend, ask.month
     return [
         Case(f"ranking of all units over a quarter, {ask.ranking.start} – {ask.ranking.end}", four(ask.ranking)),
         Case(f"ranking of all units over the year, {year.start} – {year.end} (beside the issue's three)", four(year)),
-        Case(f"trend of {ask.trend_unit} (the busiest unit), 365 days {ask.trend.start} – {ask.trend.end}", [
-            way("naive: GROUP BY day over ratings", lambda: q.trend_naive(engine, ask.trend_unit, ask.trend),
+        Case(f"trend of {unit} (the busiest unit), 365 days {days.start} – {days.end}", [
+            way("naive: GROUP BY day over ratings", lambda: q.trend_naive(engine, unit, days), naive_runs),
+            way("per scope: compute per day", lambda: q.trend_per_scope(engine, unit, days)),
+            way("one query on the fine rollups", lambda: q.trend_fine(engine, unit, days)),
+            way(SHIPPED + ".trend", lambda: q.trend_shipped(engine, unit, days))]),
+        Case(f"district {district} by sector, {month.start} – {month.end}", [
+            way("naive: GROUP BY sector over ratings", lambda: q.by_sector_naive(engine, ask.district, month),
                 naive_runs),
-            way("today: compute per day", lambda: q.trend_today(engine, ask.trend_unit, ask.trend)),
-            way("one query on rollups (proposed)", lambda: q.trend_one_query(engine, ask.trend_unit, ask.trend)),
-            way(COARSER, lambda: q.trend_one_query(engine, ask.trend_unit, ask.trend, q.coarser))]),
-        Case(f"district {district} by sector, {ask.month.start} – {ask.month.end}", [
-            way("naive: GROUP BY sector over ratings", lambda: q.by_sector_naive(engine, ask.district, ask.month),
-                naive_runs),
-            way("today: answer_scope per sector", lambda: q.by_sector_today(engine, ask.district, ask.month)),
-            way("one query on rollups (proposed)", lambda: q.by_sector_one_query(engine, ask.district, ask.month)),
-            way(COARSER, lambda: q.by_sector_one_query(engine, ask.district, ask.month, q.coarser))]),
+            way("per scope: answer_scope per sector", lambda: q.by_sector_per_scope(engine, ask.district, month)),
+            way("one query on the fine rollups", lambda: q.by_sector_fine(engine, ask.district, month)),
+            way(SHIPPED + ".breakdown", lambda: q.by_sector_shipped(engine, ask.district, month))]),
         *([Case("integrity report, every device", [way("reports.integrity", lambda: q.integrity_today(engine))],
                 judged=False)] if q.integrity_reads_chains() else []),
     ]
@@ -249,6 +243,12 @@ def old_integrity(engine: Engine, ratings_total: int) -> None:
     print(f"\n-- the old integrity report (every rating read and hashed again), on {len(sample)} devices: "
           f"{checked:,} ratings in {seconds:.2f} s, {seconds / checked * 1e6:.1f} µs a rating → "
           f"≈ {seconds / checked * ratings_total:,.0f} s for the city's {ratings_total:,}")
+
+
+def coarse_rows(engine: Engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(rollup_days)).scalar_one(),
+                conn.execute(select(func.count()).select_from(rollup_months)).scalar_one())
 
 
 def server_facts(engine: Engine) -> str:
@@ -304,8 +304,8 @@ def main() -> int:
 
 def run(engine: Engine, params: Params, facts: dict[str, Any], args: argparse.Namespace) -> int:
     ask = asked(params)
-    note("building the proposed coarser tables (once) and checking that every way gives the same figures")
-    days, months = q.build_coarser(engine)
+    note("checking that every way gives the same figures")
+    days, months = coarse_rows(engine)
     ranked = check_ranking(engine, ask.ranking)
     check_ranking(engine, period_of(PeriodKind.YEAR, ask.ranking.start))
     trend_total, sectors = check_trend(engine, ask), check_by_sector(engine, ask)
@@ -313,7 +313,7 @@ def run(engine: Engine, params: Params, facts: dict[str, Any], args: argparse.Na
         check_integrity(engine, facts["ratings"])
     print(f"{facts['ratings']:,} ratings, {facts['reasons']:,} reasons, {facts['events']:,} events of {YEAR}; "
           f"{params.units:,} units, {params.counters:,} counters; {facts['rollup_rows']:,} rollup rows "
-          f"(proposed: {days:,} unit-day rows, {months:,} unit-month rows)")
+          f"({days:,} unit-day rows, {months:,} unit-month rows)")
     print(f"loaded {facts['loaded_at']} in {facts['load_seconds']:.0f} s (in the loading process: COPY "
           f"{facts['writing_seconds']:.0f} s, chains.advance {facts['chains_seconds']:.0f} s, rollups.maintain "
           f"{facts['rollups_seconds']:.0f} s; the rest waiting for the generating processes), {os.cpu_count()} CPUs")

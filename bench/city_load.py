@@ -171,6 +171,9 @@ def load_unit(conn: Connection, unit: Unit, rows: Rows, progress: Progress) -> N
             rollups.maintain(conn, device, Placement(unit.id, counter.id), rows.new_ratings[device],
                              rows.new_reasons[device], rows.new_events[device])
     write(conn, "rollups", ROLLUP_COLUMNS, [(*key, n) for key, n in deltas.items() if n])
+    days, months = rollups.coarse(deltas)      # what rollups.add keeps beside them: one unit's keys, each once
+    write(conn, "rollup_days", (*rollups.DAY_COLUMNS, "n"), [(*key, n) for key, n in days.items() if n])
+    write(conn, "rollup_months", (*rollups.MONTH_COLUMNS, "n"), [(*key, n) for key, n in months.items() if n])
     progress.add("rollups", began)
 
 

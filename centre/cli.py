@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from centre import callbacks, chains, cli_indicators, cli_tokens, enroll, enroll_batch, reports
 from centre.api import admission, limits
+from centre.console import commands as console_commands
 from centre.db.engine import DEFAULT_DB_URL, migrate, open_engine
 from centre.demo import commands as demo_commands
 from centre.errors import CentreError
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(exit 1 if any did)")
 
     staff_commands.add_parsers(commands, common)   # staff set|list, roster (= staff set)
+    console_commands.add_parsers(commands, common)   # user add|list|role|password|disable|enable
 
     revoke = commands.add_parser("revoke", parents=[common], help="Refuse every later request of a device.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
@@ -260,7 +262,8 @@ def _revoke(args: argparse.Namespace) -> int:
 HANDLERS = {"serve": _serve, "migrate": _migrate, "enroll-code": _enroll_code, "summary": _summary,
             "callbacks": _callbacks, "integrity": _integrity,
             "revoke": _revoke, **cli_tokens.HANDLERS, **cli_indicators.HANDLERS,
-            **registry_commands.HANDLERS, **staff_commands.HANDLERS, **demo_commands.HANDLERS}
+            **registry_commands.HANDLERS, **staff_commands.HANDLERS, **demo_commands.HANDLERS,
+            **console_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,11 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
-from centre import scopes
+from centre import rollup_reads, scopes
 from centre.db.rows import nul_field
-from centre.db.tables import rollups
 from centre.enroll import DEFAULT_TIMEZONE, check_timezone
 from centre.errors import BadInput
 from centre.reports import GOOD_LEVELS, LEVELS, unit_zone
@@ -27,7 +26,6 @@ from centre.rollups import Measure
 MIN_RATINGS = 100                 # below this, a scope's 好评率 is "too few": shown, never ranked
 Z_95 = 1.959963984540054          # the normal quantile of a two-sided 95 % interval
 NOT_MEASURED = "not yet measured"
-UNIT_CHUNK = 500                  # unit ids per IN (…)
 
 
 class PeriodKind(str, Enum):
@@ -158,21 +156,12 @@ class Indicators(BaseModel):
 
 
 def counts(conn: Connection, scope: Scope, period: Period) -> Counter[tuple[str, str]]:
-    """Sum of the rollups by (measure, code) over the scope's units and the period's local days."""
-    found: Counter[tuple[str, str]] = Counter()
-    query = (select(rollups.c.measure, rollups.c.code, func.sum(rollups.c.n))
-             .where(rollups.c.day >= period.start.isoformat(), rollups.c.day <= period.end.isoformat())
-             .group_by(rollups.c.measure, rollups.c.code))
-    chunks = [None] if scope.unit_ids is None else [
-        list(scope.unit_ids[i:i + UNIT_CHUNK]) for i in range(0, len(scope.unit_ids), UNIT_CHUNK)]
-    for chunk in chunks:
-        where = query if chunk is None else query.where(rollups.c.unit_id.in_(chunk))
-        for measure, code, n in conn.execute(where):
-            found[(measure, code)] += int(n)
-    return found
+    """Sum of the rollups by (measure, code) over the scope's units and the period's local days (whole months
+    from the month sums, the days at its edges from the day sums: centre/rollup_reads.py)."""
+    return rollup_reads.sums(conn, period.start, period.end, unit_ids=scope.unit_ids).get(None, Counter())
 
 
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
@@ -189,13 +178,13 @@ def compute(engine: Engine, scope: Scope, period: Period, min_ratings: int = MIN
     return Indicators(
         scope=scope.label, unit_ids=list(scope.unit_ids) if scope.unit_ids is not None else None,
         period=period.kind, date_from=period.start.isoformat(), date_to=period.end.isoformat(),
-        rated=rated, by_level=by_level, good=good, good_rate=_share(good, rated),
+        rated=rated, by_level=by_level, good=good, good_rate=share(good, rated),
         good_rate_interval=Interval(low=interval[0], high=interval[1]) if interval else None,
-        too_few=rated < min_ratings, min_ratings=min_ratings, bad=bad, bad_rate=_share(bad, rated),
+        too_few=rated < min_ratings, min_ratings=min_ratings, bad=bad, bad_rate=share(bad, rated),
         bad_reasons=dict(sorted((code, n) for (measure, code), n in found.items()
                                 if measure == Measure.REASON.value and n)),
-        requests=requests, unrated=unrated, unrated_rate=_share(unrated, requests),
-        active_rate=_share(max(requests - unrated, 0), requests),
+        requests=requests, unrated=unrated, unrated_rate=share(unrated, requests),
+        active_rate=share(max(requests - unrated, 0), requests),
         suppressed=found[(Measure.SUPPRESSED.value, "")],
         before_enrollment=sum(n for (measure, _), n in found.items() if measure == Measure.BEFORE_ENROLLMENT.value),
         loop=LoopFigures())
@@ -225,3 +214,6 @@ def answer_scope(engine: Engine, scope: scopes.Scope, kind: str | None = None, d
         chosen = Scope(scopes.describe(conn, scope), scopes.unit_ids(conn, scope))
     today = datetime.now(UTC).astimezone(check_timezone(DEFAULT_TIMEZONE)).date()
     return compute(engine, chosen, choose_period(kind, day, start, end, today), min_ratings)
+
+
+# -- many scopes at once: a ranking, a trend, a breakdown (one sum each, read by the API and the console) ----

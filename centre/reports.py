@@ -167,6 +167,12 @@ _DEVICE_COLUMNS = (devices.c.id, devices.c.unit_id, devices.c.counter_id, device
                    devices.c.last_heartbeat, devices.c.last_seen)
 
 
+def device_integrity(device: Any, chain: chains.Chain) -> DeviceIntegrity:
+    """One device's integrity from its `devices` row (_DEVICE_COLUMNS) and its stored chain, for a caller that
+    reads the devices itself (the console's fleet, scoped to a viewer's units)."""
+    return _device_integrity(device, chain)
+
+
 def _device_integrity(device: Any, chain: chains.Chain) -> DeviceIntegrity:
     heartbeat = device["last_heartbeat"] if isinstance(device["last_heartbeat"], dict) else {}
     beat_seq = heartbeat.get("last_seq")

@@ -14,10 +14,16 @@ code) with its count `n`:
   at the event's `counted_at` (its placements, as for a rating), on the local day of that time; the staff
   (and channel) their detail names.
 
+Two coarser tables hold the same counts without counter, staff and channel: `rollup_days` per (unit, day,
+measure, code) and `rollup_months` per (unit, month, measure, code), month the YYYY-MM of the unit's local
+day. They are sums of `rollups`, kept with it, so that a city's figures over a month or a quarter read a few
+rows per unit (centre/rollup_reads.py chooses the table that answers a period).
+
 `maintain` runs inside the ingest's transaction with the rows it has just inserted: a batch and its counts
 commit together or not at all. Increments are upserts (`n = n + excluded.n`), atomic on SQLite and on
-PostgreSQL, in one sorted order so that two workers never deadlock. Raw rows stay the truth: `rebuild`
-recomputes the table from them (`evaluator centre rollup rebuild`, and migration 0004).
+PostgreSQL, in one order, rollups then days then months, each in sorted key order, so that two workers
+never deadlock (each takes its row locks in the same total order). Raw rows stay the truth: `rebuild`
+recomputes all three tables from them (`evaluator centre rollup rebuild`, and migration 0004 the first).
 """
 from __future__ import annotations
 
@@ -29,18 +35,21 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Insert, Select, bindparam, select
+from sqlalchemy import Connection, Engine, Insert, Select, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from centre.db.lookup import among
-from centre.db.tables import devices, events, ratings, reasons, rollups
+from centre.db.tables import devices, events, ratings, reasons, rollup_days, rollup_months, rollups
 from centre.provenance import Placement, placement
 from centre.reports import unit_zone
 
 KEY_COLUMNS = ("unit_id", "day", "counter_id", "staff_id", "channel", "measure", "code")
+DAY_COLUMNS = ("unit_id", "day", "measure", "code")
+MONTH_COLUMNS = ("unit_id", "month", "measure", "code")
 STREAM_ROWS = 5000
 
 Key = tuple[str, str, str, str, str, str, str]   # in the order of KEY_COLUMNS
+CoarseKey = tuple[str, str, str, str]            # in the order of DAY_COLUMNS (MONTH_COLUMNS)
 
 
 class Measure(str, Enum):
@@ -165,21 +174,40 @@ def _held_ratings(conn: Connection, signer_id: str, uuids: Iterable[str]) -> dic
                                                     {"signer": signer_id})}
 
 
-def _upsert(conn: Connection) -> Insert:
+def _upsert(conn: Connection, table: Table, key_columns: tuple[str, ...]) -> Insert:
     """INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, in the connection's dialect."""
     if conn.dialect.name == "postgresql":
-        on_pg = postgresql.insert(rollups)
-        return on_pg.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={"n": rollups.c.n + on_pg.excluded.n})
-    on_sqlite = sqlite.insert(rollups)
-    return on_sqlite.on_conflict_do_update(index_elements=list(KEY_COLUMNS),
-                                           set_={"n": rollups.c.n + on_sqlite.excluded.n})
+        on_pg = postgresql.insert(table)
+        return on_pg.on_conflict_do_update(index_elements=list(key_columns), set_={"n": table.c.n + on_pg.excluded.n})
+    on_sqlite = sqlite.insert(table)
+    return on_sqlite.on_conflict_do_update(index_elements=list(key_columns),
+                                           set_={"n": table.c.n + on_sqlite.excluded.n})
+
+
+def coarse(deltas: Mapping[Key, int]) -> tuple[Counter[CoarseKey], Counter[CoarseKey]]:
+    """The counts of `deltas` per (unit, day, measure, code) and per (unit, month, measure, code)."""
+    days: Counter[CoarseKey] = Counter()
+    months: Counter[CoarseKey] = Counter()
+    for (unit_id, day, _counter, _staff, _channel, measure, code), n in deltas.items():
+        days[(unit_id, day, measure, code)] += n
+        months[(unit_id, day[:7], measure, code)] += n
+    return days, months
+
+
+def _add_to(conn: Connection, table: Table, key_columns: tuple[str, ...], deltas: Mapping[Any, int]) -> None:
+    rows = [{**dict(zip(key_columns, key, strict=True)), "n": n} for key, n in sorted(deltas.items()) if n]
+    if rows:
+        conn.execute(_upsert(conn, table, key_columns), rows)
 
 
 def add(conn: Connection, deltas: Mapping[Key, int]) -> None:
-    """Add `deltas` to the rollups, key by key in sorted order (the order every writer locks rows in)."""
-    rows = [{**dict(zip(KEY_COLUMNS, key, strict=True)), "n": n} for key, n in sorted(deltas.items()) if n]
-    if rows:
-        conn.execute(_upsert(conn), rows)
+    """Add `deltas` to the rollups and to their day and month sums: table by table in one order, key by key in
+    sorted order (the order every writer locks rows in). The months last: every batch of a unit's month
+    updates the same few rows there, held locked only from here to the commit."""
+    _add_to(conn, rollups, KEY_COLUMNS, deltas)
+    days, months = coarse(deltas)
+    _add_to(conn, rollup_days, DAY_COLUMNS, days)
+    _add_to(conn, rollup_months, MONTH_COLUMNS, months)
 
 
 # -- the truth: a recount from the raw rows -------------------------------------------
@@ -215,27 +243,37 @@ def _stream(conn: Connection, query: Select[Any]) -> Any:
     return conn.execute(query.execution_options(yield_per=STREAM_ROWS))
 
 
-def stored(conn: Connection) -> Counter[Key]:
-    """What the rollups table holds (rows of n = 0 left out: they count nothing)."""
-    columns = [rollups.c[name] for name in KEY_COLUMNS]
-    return Counter({tuple(row[:-1]): row[-1] for row in conn.execute(select(*columns, rollups.c.n))
-                    if row[-1]})
+def stored(conn: Connection, table: Table = rollups) -> Counter[Any]:
+    """What a rollup table holds (rows of n = 0 left out: they count nothing): `rollups` by Key, rollup_days
+    and rollup_months by CoarseKey."""
+    columns = [column for column in table.c if column.name != "n"]
+    return Counter({tuple(row[:-1]): row[-1] for row in conn.execute(select(*columns, table.c.n)) if row[-1]})
 
 
 @dataclass(frozen=True)
 class Rebuilt:
-    rows: int          # rollup rows now held
-    differed: int      # keys whose count the rebuild changed (0: the rollups were right)
+    rows: int                  # rollup rows now held
+    differed: int              # keys whose count the rebuild changed (0: the rollups were right)
+    coarse_differed: int = 0   # rollup_days and rollup_months keys it changed
 
 
-def rebuild_in(conn: Connection) -> Rebuilt:
-    """Replace the rollups with a recount, in the caller's transaction (which holds the write lock)."""
+def rebuild_in(conn: Connection, *, fine_only: bool = False) -> Rebuilt:
+    """Replace the rollups and their day and month sums with a recount, in the caller's transaction (which
+    holds the write lock). `fine_only`: the rollups alone, for migration 0004, before the sums' tables exist."""
     before = stored(conn)
     truth = recount(conn)
-    conn.execute(rollups.delete())
-    add(conn, truth)
     differed = sum(1 for key in before.keys() | truth.keys() if before.get(key, 0) != truth.get(key, 0))
-    return Rebuilt(rows=len(truth), differed=differed)
+    if fine_only:
+        conn.execute(rollups.delete())
+        _add_to(conn, rollups, KEY_COLUMNS, truth)
+        return Rebuilt(rows=len(truth), differed=differed)
+    was = [stored(conn, rollup_days), stored(conn, rollup_months)]
+    for table in (rollups, rollup_days, rollup_months):
+        conn.execute(table.delete())
+    add(conn, truth)
+    coarse_differed = sum(1 for held, now in zip(was, coarse(truth), strict=True)
+                          for key in held.keys() | now.keys() if held.get(key, 0) != now.get(key, 0))
+    return Rebuilt(rows=len(truth), differed=differed, coarse_differed=coarse_differed)
 
 
 def rebuild(engine: Engine) -> Rebuilt:
@@ -246,7 +284,8 @@ def rebuild(engine: Engine) -> Rebuilt:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         elif conn.dialect.name == "postgresql":
             # Taken before reading: an ingest that already added holds ROW EXCLUSIVE and is waited for
-            # (its rows are then read); a later one waits at its upsert until the rebuild commits.
+            # (its rows are then read); a later one waits at its upsert until the rebuild commits. The day
+            # and month sums need no lock of their own: every ingest writes them after `rollups`.
             conn.exec_driver_sql("LOCK TABLE rollups IN EXCLUSIVE MODE")
         done = rebuild_in(conn)
         conn.commit()

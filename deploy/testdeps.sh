@@ -2,7 +2,8 @@
 # What the tests need beyond Python: shellcheck and systemd's systemd-analyze,
 # systemd-sysusers and systemd-tmpfiles (Debian package systemd; containers
 # often lack it) for the deploy tests; espeak-ng, to rebuild the spoken
-# prompts and compare them with the committed ones; libzbar0, the QR decoder
+# prompts and compare them with the committed ones; chromium, for the console's
+# browser tests; libzbar0, the QR decoder
 # that reads back the codes the screens draw (through pyzbar). Installs what
 # is missing when run as root, quietly; otherwise says what to install.
 # Prints nothing when all is there.
@@ -19,6 +20,8 @@ done
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 # A library, not a command: ask dpkg (pyzbar loads libzbar.so.0 through ctypes).
 dpkg-query -W -f='${Status}' libzbar0 2>/dev/null | grep -q "install ok installed" || missing+=(libzbar0)
+# The console's browser tests drive Debian's Chromium through Playwright (never a browser Playwright downloads).
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then

@@ -2,6 +2,7 @@
 routes of the city's systems are reads.py's."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from centre.api.admission import BUSY_RESPONSE, DEFAULT_ADMISSION, AdmissionLimi
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
 from centre.api.limits import DEFAULT_LIMITS, BodyLimitMiddleware, BodyLimits
 from centre.api.refusals import error_responses as _errors
+from centre.console import web as console
 from centre.db.engine import open_engine
 from centre.db.rows import now_text
 from centre.errors import BadInput, CentreError, Forbidden
@@ -41,6 +43,8 @@ from contract import (
     Heartbeat,
     StaffRecord,
 )
+
+log = logging.getLogger("centre.api")
 
 
 class ServerTime(BaseModel):
@@ -120,6 +124,7 @@ def create_app(db_url: str, limits: BodyLimits = DEFAULT_LIMITS, *, metrics: boo
     operations.install(app, app.state.engine, with_metrics=metrics)   # /healthz, /metrics
     _device_routes(app)
     reads.install(app)   # the read routes behind API tokens
+    console.install(app)   # /console: the office's and the units' web pages
     _extend_openapi(app, (Batch, Heartbeat, CallbackBatch, StaffRecord))
     return app
 
@@ -168,20 +173,39 @@ def _device_routes(app: FastAPI) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    # The console's pages answer with a page that gives the reason; everything else with JSON.
+    def console_page(request: Request) -> bool:
+        return request.url.path.startswith(console.PREFIX) and not request.url.path.startswith(
+            f"{console.PREFIX}/static")
+
     @app.exception_handler(CentreError)
-    async def centre_error(_request: Request, exc: CentreError) -> JSONResponse:
+    async def centre_error(request: Request, exc: CentreError) -> Response:
+        if console_page(request):
+            return console.error_page(request, exc.status, exc.message)
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {}
         where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+        if console_page(request):
+            return console.error_page(request, 400, f"{where}: {first.get('msg', 'invalid')}")
         return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if console_page(request):
+            return console.error_page(request, exc.status_code, str(exc.detail))
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Logged with its traceback for the operator; the browser gets the reason's kind, never the trace.
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        if console_page(request):
+            return console.error_page(request, 500, "the centre failed on this page; the operator's log has why")
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
 def _extend_openapi(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:

@@ -181,6 +181,30 @@ rollups = Table(
     Index("ix_rollups_day", "day"),
 )
 
+# The same counts without counter, staff and channel, per unit-local day and per local month (YYYY-MM), kept
+# with the rollups in the same transaction: a city's ranking over a quarter sums a few thousand month rows
+# instead of millions of per-counter-staff-channel day rows (centre/rollup_reads.py picks the table).
+rollup_days = Table(
+    "rollup_days", metadata,
+    Column("unit_id", String, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("measure", String(24), nullable=False),
+    Column("code", String, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("unit_id", "day", "measure", "code", name="pk_rollup_days"),
+    Index("ix_rollup_days_day", "day"),
+)
+rollup_months = Table(
+    "rollup_months", metadata,
+    Column("unit_id", String, nullable=False),
+    Column("month", String(7), nullable=False),        # YYYY-MM of the unit's local days
+    Column("measure", String(24), nullable=False),
+    Column("code", String, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("unit_id", "month", "measure", "code", name="pk_rollup_months"),
+    Index("ix_rollup_months_month", "month"),
+)
+
 # API tokens of the city's own systems (centre/tokens.py): only a token's SHA-256 is kept. The scope is a
 # kind (city, district, sector, district_sector, unit: centre/scopes.py) and the ids it names; nothing is deleted.
 api_tokens = Table(
@@ -252,4 +276,92 @@ device_chains = Table(
     Column("before_enrollment", BigInteger, nullable=False),
     Column("placement_mismatches", BigInteger, nullable=False),
     Column("updated_at", String(32), nullable=False),
+)
+
+# The console's accounts (centre/console/accounts.py): a role and, for a district office or a unit manager,
+# the district id or unit id it sees. Only an argon2 hash of the password is kept; five wrong passwords in a
+# row set locked_until. Nothing is deleted: an account that should no longer log in is disabled.
+console_users = Table(
+    "console_users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),        # city, district, unit, auditor (centre/console/roles.py)
+    Column("scope_id", String),                        # the district id (as text) or the unit id; NULL otherwise
+    Column("password_hash", String, nullable=False),
+    Column("failed_logins", Integer, nullable=False),  # wrong passwords since the last good one
+    Column("locked_until", String(32)),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+# Console sessions, server-side so that a logout, a role change or a disabled account ends them at once: the
+# cookie carries a random token of which only the SHA-256 is kept, with the session's CSRF token.
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("console_users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("ended_at", String(32)),
+    Index("ix_console_sessions_user", "user_id"),
+)
+
+# The audit log (centre/console/audit.py): logins (good, wrong, locked), logouts, accounts added and their role
+# changes, exports and every view of personal data. Append-only: no code path updates or deletes a row.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(64)),                       # the account's name; NULL for a login as nobody known
+    Column("role", String(16)),
+    Column("action", String(32), nullable=False),      # centre/console/audit.py's Action
+    Column("target", String, nullable=False),          # what it concerned: an account, a page, a file, a case
+    Column("detail", JSON, nullable=False),
+    Column("address", String(64)),                     # the client's address as the centre saw it
+    Index("ix_audit_log_at", "at"),
+)
+
+# The model-unit round (示范点创评) of each year (centre/modelround.py): its target and number of titles,
+# the units that applied (申报), the office's acceptance checks (验收), the confirmed list and the titles held,
+# each with who and when. Titles are never deleted: a withdrawal is recorded beside the award.
+model_rounds = Table(
+    "model_rounds", metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("target", String(8), nullable=False),       # the satisfaction line as a decimal text, "0.80"
+    Column("titles", Integer, nullable=False),         # how many units may be named
+    Column("confirmed_by", String(64)),
+    Column("confirmed_at", String(32)),
+)
+model_applications = Table(
+    "model_applications", metadata,
+    Column("year", Integer, ForeignKey("model_rounds.year"), nullable=False),
+    Column("unit_id", String, ForeignKey("units.id"), nullable=False),
+    Column("applied_at", String(32), nullable=False),
+    Column("applied_by", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    PrimaryKeyConstraint("year", "unit_id", name="pk_model_applications"),
+)
+model_checks = Table(
+    "model_checks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("year", Integer, ForeignKey("model_rounds.year"), nullable=False),
+    Column("unit_id", String, ForeignKey("units.id"), nullable=False),
+    Column("method", String(16), nullable=False),      # ledger, open_visit, cross_check, commissioned
+    Column("result", String(16), nullable=False),      # passed, failed
+    Column("notes", Text, nullable=False),
+    Column("checked_by", String(64), nullable=False),
+    Column("checked_at", String(32), nullable=False),
+)
+model_titles = Table(
+    "model_titles", metadata,
+    Column("year", Integer, ForeignKey("model_rounds.year"), nullable=False),
+    Column("unit_id", String, ForeignKey("units.id"), nullable=False),
+    Column("awarded_by", String(64), nullable=False),
+    Column("awarded_at", String(32), nullable=False),
+    Column("withdrawn_in", Integer),                   # the round whose result fell short
+    Column("withdrawn_by", String(64)),
+    Column("withdrawn_at", String(32)),
+    Column("withdrawal_reason", Text),
+    PrimaryKeyConstraint("year", "unit_id", name="pk_model_titles"),
 )

@@ -3,13 +3,31 @@ Wilson interval, the same numbers from the CLI, the API and the day summary."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from centre import scopes
+from centre.comparisons import breakdown, ranking, trend
+from centre.db.tables import districts
 from centre.errors import BadInput
-from centre.indicators import PeriodKind, choose_period, period_of, wilson
+from centre.indicators import (
+    CITY,
+    MIN_RATINGS,
+    Interval,
+    Period,
+    PeriodKind,
+    Scope,
+    choose_period,
+    compute,
+    period_of,
+    wilson,
+)
+from centre.registry import queries
+from centre.registry.model import UnitSpec
+from centre.rollup_reads import Spans, spans
 from contract import iso_utc
 from tests.centre.conftest import TIMEOUT
 
@@ -141,3 +159,160 @@ def test_indicators_answer_only_within_the_tokens_scope(collector, enroll_device
     assert figures(collector, unit=mine.unit_id, period="fortnight").status_code == 422
     bad = collector.cli("indicators", "--unit", mine.unit_id, "--from", "2026-03-01", "--to", "2026-02-01")
     assert bad.returncode == 2 and "before it starts" in bad.stderr
+
+
+# -- many scopes at once: ranking, trend, breakdown, against a recount of the ratings sent ----------------
+
+# Each unit: (district, sector, zone, [(local time, level), …]). The range 2026-01-20 – 03-10 holds the
+# month's edges: its days from rollup_days, February from rollup_months. New York's 23:30 on 28 February is
+# 1 March in UTC, Shanghai's 00:10 on 1 March is 28 February in UTC: each counts on its unit's own day (New
+# York's offsets are its own: summer time from 8 March).
+RANGE = (date(2026, 1, 20), date(2026, 3, 10))
+CITY_UNITS = {
+    "u-a": ("东区", "education", "Asia/Shanghai", [
+        ("2026-01-19T23:50:00+08:00", 1), ("2026-01-20T00:10:00+08:00", 5), ("2026-01-31T23:59:00+08:00", 4),
+        ("2026-02-01T09:00:00+08:00", 5), ("2026-02-15T09:00:00+08:00", 1), ("2026-02-28T23:00:00+08:00", 3),
+        ("2026-03-01T00:10:00+08:00", 5), ("2026-03-09T12:00:00+08:00", 4), ("2026-03-10T23:59:00+08:00", 5),
+        ("2026-03-11T00:01:00+08:00", 1)]),
+    "u-b": ("东区", "health", "Asia/Shanghai", [
+        ("2026-01-25T10:00:00+08:00", 5), ("2026-02-02T10:00:00+08:00", 2), ("2026-02-20T10:00:00+08:00", 4),
+        ("2026-03-02T10:00:00+08:00", 3), ("2026-03-05T10:00:00+08:00", 5)]),
+    "u-c": ("西区", "education", "America/New_York", [
+        ("2026-01-20T00:30:00-05:00", 4), ("2026-02-10T10:00:00-05:00", 1), ("2026-02-28T23:30:00-05:00", 5),
+        ("2026-03-01T00:30:00-05:00", 5), ("2026-03-10T23:00:00-04:00", 3), ("2026-03-11T00:30:00-04:00", 1)]),
+    "u-d": ("西区", "health", "Asia/Shanghai", []),
+    "u-e": ("东区", "education", "Asia/Shanghai", [("2026-02-03T10:00:00+08:00", 5), ("2026-02-04T10:00:00+08:00", 5)]),
+}
+
+
+def local_rows(units_: list[str] | None = None) -> list[tuple[str, date, int]]:
+    """(unit, local day, level) of every rating sent, of these units (None: all)."""
+    return [(unit, datetime.fromisoformat(moment).date(), level) for unit, (*_, rows) in CITY_UNITS.items()
+            if units_ is None or unit in units_ for moment, level in rows]
+
+
+def recount(units_: list[str] | None, first: date, last: date) -> tuple[int, int]:
+    """(rated, good) of the units' ratings on local days first … last, from the ratings as sent."""
+    levels = [level for _, day, level in local_rows(units_) if first <= day <= last]
+    return len(levels), sum(1 for level in levels if level >= 3)
+
+
+def assert_figures(found, rated_good: tuple[int, int], min_ratings: int) -> None:
+    rated, good = rated_good
+    interval = wilson(good, rated)
+    assert (found.rated, found.good, found.bad, found.too_few) == (rated, good, rated - good, rated < min_ratings)
+    assert found.good_rate == (good / rated if rated else None)
+    assert found.good_rate_interval == (Interval(low=interval[0], high=interval[1]) if interval else None)
+
+
+@pytest.fixture
+def city(collector, enroll_device) -> dict[str, int]:
+    """The units of CITY_UNITS enrolled, placed in their districts and sectors, their ratings ingested; the
+    districts' ids by name."""
+    for unit, (district, sector, zone, rows) in CITY_UNITS.items():
+        device = enroll_device(unit=unit, timezone_name=zone)
+        with collector.engine.begin() as conn:
+            queries.save(conn, [UnitSpec(id=unit, name=f"单位{unit[-1]}", name_en=f"Unit {unit[-1].upper()}",
+                                         district=district, district_en=None, sector=sector, timezone=zone)], [])
+        if rows:
+            batch = device.batch([device.rating(level, recorded_at=at(moment)) for moment, level in rows])
+            assert device.ingest(batch).status_code == 200
+    with collector.engine.connect() as conn:
+        return {row.name: row.id for row in conn.execute(select(districts.c.id, districts.c.name))}
+
+
+def test_spans_read_whole_months_from_the_month_sums_and_the_edges_from_the_day_sums() -> None:
+    assert spans(*RANGE) == Spans(("2026-02", "2026-02"), (("2026-01-20", "2026-01-31"), ("2026-03-01", "2026-03-10")))
+    assert spans(date(2026, 1, 1), date(2026, 3, 31)) == Spans(("2026-01", "2026-03"), ())
+    assert spans(date(2026, 1, 15), date(2026, 2, 10)) == Spans(None, (("2026-01-15", "2026-02-10"),))
+    assert spans(date(2028, 2, 1), date(2028, 2, 29)) == Spans(("2028-02", "2028-02"), ())
+    assert spans(date(2026, 2, 1), date(2026, 2, 27)) == Spans(None, (("2026-02-01", "2026-02-27"),))
+    assert spans(date(2026, 1, 1), date(2026, 3, 31), by_day=True) == Spans(None, (("2026-01-01", "2026-03-31"),))
+
+
+def test_a_period_over_months_and_days_counts_as_the_ratings_say(collector, city) -> None:
+    period = Period(PeriodKind.CUSTOM, *RANGE)
+    assert_figures(compute(collector.engine, CITY, period), recount(None, *RANGE), MIN_RATINGS)
+    for unit in CITY_UNITS:
+        assert_figures(compute(collector.engine, Scope.units([unit]), period), recount([unit], *RANGE), MIN_RATINGS)
+    february = period_of(PeriodKind.MONTH, date(2026, 2, 1))
+    assert_figures(compute(collector.engine, CITY, february), recount(None, february.start, february.end),
+                   MIN_RATINGS)
+
+
+def test_the_ranking_orders_by_the_wilson_lower_bound_and_lists_too_few_after(collector, city) -> None:
+    period = Period(PeriodKind.CUSTOM, *RANGE)
+    ranked = ranking(collector.engine, period, min_ratings=3)
+    assert [(unit.unit_id, unit.rank) for unit in ranked.units] == [
+        ("u-a", 1), ("u-b", 2), ("u-c", 2), ("u-d", None), ("u-e", None)]   # b and c: 4 of 5 each, a tie
+    for unit in ranked.units:
+        assert_figures(unit, recount([unit.unit_id], *RANGE), 3)
+    assert (ranked.units[0].name, ranked.units[0].name_en) == ("单位a", "Unit A")
+    assert ranked.units[4].good_rate == 1.0 and ranked.units[4].too_few      # 2 of 2: shown, never ranked
+    assert (ranked.date_from, ranked.date_to, ranked.min_ratings) == ("2026-01-20", "2026-03-10", 3)
+    some = ranking(collector.engine, period, ["u-c", "u-a", "u-x"], min_ratings=3)
+    assert [(unit.unit_id, unit.rank, unit.rated) for unit in some.units] == [
+        ("u-a", 1, 8), ("u-c", 2, 5), ("u-x", None, 0)]
+    assert all(unit.rank is None for unit in ranking(collector.engine, period).units)   # 100 ratings: none has
+
+
+@pytest.mark.parametrize("step", ["day", "week", "month"])
+def test_a_trend_has_every_bucket_of_the_range_with_its_ratings(collector, city, step: str) -> None:
+    east = city["东区"]
+    found = trend(collector.engine, scopes.Scope(districts=(east,)), *RANGE, step, min_ratings=2)
+    assert (found.scope, found.step.value, found.date_from, found.date_to) == (
+        "district: 东区", step, "2026-01-20", "2026-03-10")
+    firsts = [date.fromisoformat(bucket.date_from) for bucket in found.buckets]
+    lasts = [date.fromisoformat(bucket.date_to) for bucket in found.buckets]
+    assert firsts[0] == RANGE[0] and lasts[-1] == RANGE[1]
+    assert all(following == last + timedelta(days=1) for last, following in zip(lasts, firsts[1:]))
+    expected_count = {"day": 50, "week": 8, "month": 3}[step]
+    assert len(found.buckets) == expected_count
+    if step == "week":
+        assert all(first.weekday() == 0 for first in firsts[1:]) and all(last.weekday() == 6 for last in lasts[:-1])
+    if step == "month":
+        assert [(b.date_from, b.date_to) for b in found.buckets] == [
+            ("2026-01-20", "2026-01-31"), ("2026-02-01", "2026-02-28"), ("2026-03-01", "2026-03-10")]
+    east_units = [unit for unit, (district, *_) in CITY_UNITS.items() if district == "东区"]
+    for bucket, first, last in zip(found.buckets, firsts, lasts):
+        assert_figures(bucket, recount(east_units, first, last), 2)
+    assert sum(bucket.rated for bucket in found.buckets) == recount(east_units, *RANGE)[0] == 15
+
+
+def test_a_trend_of_units_or_the_city_and_its_bad_input(collector, city) -> None:
+    one = trend(collector.engine, scopes.Scope(units=("u-c",)), date(2026, 2, 28), date(2026, 3, 1), "day")
+    assert [(b.date_from, b.rated, b.good) for b in one.buckets] == [("2026-02-28", 1, 1), ("2026-03-01", 1, 1)]
+    everything = trend(collector.engine, scopes.CITY, *RANGE, "month")
+    assert [b.rated for b in everything.buckets] == [recount(None, date(2026, 1, 20), date(2026, 1, 31))[0],
+                                                     recount(None, date(2026, 2, 1), date(2026, 2, 28))[0],
+                                                     recount(None, date(2026, 3, 1), date(2026, 3, 10))[0]]
+    with pytest.raises(BadInput):
+        trend(collector.engine, scopes.CITY, *RANGE, "fortnight")
+    with pytest.raises(BadInput):
+        trend(collector.engine, scopes.CITY, RANGE[1], RANGE[0], "day")
+
+
+def test_a_breakdown_by_district_sector_or_unit(collector, city) -> None:
+    period = Period(PeriodKind.CUSTOM, *RANGE)
+    by_district = breakdown(collector.engine, scopes.CITY, period, "district", min_ratings=3)
+    assert [(group.key, group.name) for group in by_district.groups] == [
+        (str(city["东区"]), "东区"), (str(city["西区"]), "西区")]
+    for group in by_district.groups:
+        members = [unit for unit, (district, *_) in CITY_UNITS.items() if district == group.name]
+        assert_figures(group, recount(members, *RANGE), 3)
+    assert sum(group.rated for group in by_district.groups) == compute(collector.engine, CITY, period).rated
+
+    west = breakdown(collector.engine, scopes.Scope(districts=(city["西区"],)), period, "sector", min_ratings=3)
+    assert (west.scope, west.by.value) == ("district: 西区", "sector")
+    assert [(group.key, group.name, group.name_en) for group in west.groups] == [
+        ("education", "教育", "Education"), ("health", "卫生", "Health")]   # health's unit has no rating: zeros
+    assert_figures(west.groups[0], recount(["u-c"], *RANGE), 3)
+    assert_figures(west.groups[1], (0, 0), 3)
+
+    february = period_of(PeriodKind.MONTH, date(2026, 2, 1))
+    by_unit = breakdown(collector.engine, scopes.Scope(sectors=("education",)), february, "unit")
+    assert [group.key for group in by_unit.groups] == ["u-a", "u-c", "u-e"]
+    for group in by_unit.groups:
+        assert_figures(group, recount([group.key], february.start, february.end), MIN_RATINGS)
+    with pytest.raises(BadInput):
+        breakdown(collector.engine, scopes.CITY, period, "counter")

@@ -22,9 +22,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, inspect, select, text
 
+from centre import rollups
 from centre.db import schema
 from centre.db.engine import open_engine
-from centre.db.tables import metadata
+from centre.db.tables import metadata, rollup_days, rollup_months
 from centre.db.tables import ratings as ratings_now
 from contract import GENESIS_HASH, iso_utc, rating_hash
 from tests.centre import old_schema
@@ -202,8 +203,11 @@ def test_the_collectors_database_migrates_without_losing_a_row(blank_url: str, t
             assert after[table] == before[table], table.name
         with engine.connect() as conn:
             added = conn.execute(select(ratings_now).order_by(ratings_now.c.pk)).mappings().all()
+            counted = rollups.stored(conn)
+            summed = (rollups.stored(conn, rollup_days), rollups.stored(conn, rollup_months))
     finally:
         engine.dispose()
+    assert counted and summed == rollups.coarse(counted)   # 0004's rollups, and 0008's day and month sums of them
     assert [row["pk"] for row in added] == [row["pk"] for row in before[old_schema.ratings]]
     for row in added:
         assert (row["delivered_by"], row["placed_unit_id"], row["placed_counter_id"]) == \

@@ -25,7 +25,7 @@ from centre import enroll, indicators, reports, rollups
 from centre.api.auth import Nonce
 from centre.db import schema
 from centre.db.engine import open_engine
-from centre.db.tables import metadata
+from centre.db.tables import metadata, rollup_days, rollup_months
 from centre.db.tables import rollups as rollups_table
 from centre.ingest import ingest
 from contract import EnrollRequest, canonical_json, iso_utc, rating_hash
@@ -141,11 +141,13 @@ def _batch(terminal: Terminal, rows: list[dict[str, Any]], sent_at: datetime, **
 
 
 def check_against_raw(engine: Engine) -> None:
-    """The rollups equal a recount of the raw rows, and each unit-day's indicators equal the summary, which
-    counts the raw rows its own way (SQL over a UTC range)."""
+    """The rollups equal a recount of the raw rows, their day and month tables the sums of them, and each
+    unit-day's indicators equal the summary, which counts the raw rows its own way (SQL over a UTC range)."""
     with engine.connect() as conn:
         kept, truth = rollups.stored(conn), rollups.recount(conn)
+        coarse = (rollups.stored(conn, rollup_days), rollups.stored(conn, rollup_months))
     assert kept == truth
+    assert coarse == rollups.coarse(kept)     # the day and month sums the indicators read
     for unit, day in {(key[0], key[1]) for key in kept}:
         raw = reports.summary(engine, unit, date.fromisoformat(day))
         day_period = indicators.period_of(indicators.PeriodKind.DAY, date.fromisoformat(day))
@@ -246,6 +248,11 @@ def snapshot(engine: Engine) -> Any:
         return rollups.stored(conn)
 
 
+def coarse_snapshot(engine: Engine) -> Any:
+    with engine.connect() as conn:
+        return rollups.stored(conn, rollup_days), rollups.stored(conn, rollup_months)
+
+
 def test_rebuild_restores_a_deleted_or_corrupted_rollups_table(collector, enroll_device) -> None:
     device = enroll_device(timezone_name="Europe/London")
     rows = [device.rating(level, recorded_at=BASE + timedelta(hours=hours)) for level, hours in
@@ -254,36 +261,45 @@ def test_rebuild_restores_a_deleted_or_corrupted_rollups_table(collector, enroll
     events = [{"id": 1, "kind": "unrated", "recorded_at": iso_utc(BASE), "mono_ns": 1, "boot_id": "b",
                "detail": {"staff_id": "s-1"}}]
     assert device.ingest(device.batch(rows, reasons=reasons, events=events)).status_code == 200
-    before = snapshot(collector.engine)
-    assert sum(before.values()) == 6
+    before, coarse_before = snapshot(collector.engine), coarse_snapshot(collector.engine)
+    assert sum(before.values()) == 6 and coarse_before == rollups.coarse(before)
 
     with collector.engine.begin() as conn:
         conn.execute(update(rollups_table).where(rollups_table.c.measure == "level").values(n=rollups_table.c.n + 7))
         conn.execute(rollups_table.insert().values(unit_id=device.unit_id, day="2026-03-01", counter_id="x",
                                                    staff_id="", channel="", measure="level", code="5", n=3))
+        conn.execute(update(rollup_months).values(n=rollup_months.c.n + 1))
+        conn.execute(rollup_days.delete().where(rollup_days.c.measure == "reason"))
     done = collector.cli("rollup", "rebuild")
     assert done.returncode == 0, done.stderr
     corrupted = sum(1 for key in before if key[5] == "level") + 1
     assert done.stdout == f"rollups rebuilt from the raw rows: {len(before)} row(s); {corrupted} differed " \
                           "from the recount\n"
-    assert snapshot(collector.engine) == before
+    assert (snapshot(collector.engine), coarse_snapshot(collector.engine)) == (before, coarse_before)
 
     with collector.engine.begin() as conn:
-        conn.execute(rollups_table.delete())
+        for table in (rollups_table, rollup_days, rollup_months):
+            conn.execute(table.delete())
     assert collector.cli("rollup", "rebuild").returncode == 0
-    assert snapshot(collector.engine) == before
+    assert (snapshot(collector.engine), coarse_snapshot(collector.engine)) == (before, coarse_before)
     again = collector.cli("rollup", "rebuild")
     assert again.stdout.endswith("; 0 differed from the recount\n")
 
 
-def test_migration_0004_builds_the_rollups_of_an_existing_database(tmp_path: Path) -> None:
+# The tables a database at 0003 has: the collector's, 0002's tokens and 0003's registry.
+TABLES_AT_0003 = schema.BASELINE_TABLES | {"api_tokens", "districts", "sectors", "units", "counters",
+                                           "device_placements"}
+
+
+def test_migrations_0004_and_0008_build_the_rollups_of_an_existing_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'centre.db'}"
     engine = open_engine(url)
     play(engine, EXAMPLE)
-    kept = snapshot(engine)
+    kept, coarse = snapshot(engine), coarse_snapshot(engine)
     with engine.begin() as conn:   # the database as 0003 left it: raw rows, no rollups (nor later tables)
-        for later in ("rollups", "staff", "device_chains"):
-            conn.execute(text(f"DROP TABLE {later}"))
+        for later in reversed(metadata.sorted_tables):
+            if later.name not in TABLES_AT_0003:
+                conn.execute(text(f"DROP TABLE {later.name}"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     engine.dispose()
     from centre.db.engine import migrate
@@ -291,4 +307,5 @@ def test_migration_0004_builds_the_rollups_of_an_existing_database(tmp_path: Pat
     assert migrate(url) == ("0003", schema.SCHEMA_HEAD)
     engine = open_engine(url, create=False)
     assert snapshot(engine) == kept and kept
+    assert coarse_snapshot(engine) == coarse == rollups.coarse(kept)   # 0008's sums, made in SQL
     engine.dispose()
