@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from centre import callbacks, chains, cli_indicators, cli_tokens, enroll, enroll_batch, reports
-from centre.api import admission, limits
+from centre.api import admission_limits, limits
 from centre.console import commands as console_commands
 from centre.db.engine import DEFAULT_DB_URL, migrate, open_engine
 from centre.demo import commands as demo_commands
@@ -121,7 +121,7 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                        help="worker processes on one PostgreSQL database (default: %(default)s; SQLite takes one); "
                             "each keeps up to 15 database connections, so N × 15 must stay under the server's "
                             "max_connections")
-    admission.add_options(serve)   # --max-inflight-batches, --max-batch-wait-s
+    admission_limits.add_options(serve)   # --max-inflight-batches, --max-batch-wait-s
 
 
 def _in_range(convert: Callable[[str], N], fits: Callable[[N], bool], what: str) -> Callable[[str], N]:
@@ -159,7 +159,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     body_limits = limits.BodyLimits(body=int(args.max_body_mib * limits.MIB),
                                     inflated=int(args.max_inflated_mib * limits.MIB))
-    options = serving.ServeOptions(args.db, body_limits, metrics=args.metrics, admission=admission.limits_from(args))
+    options = serving.ServeOptions(args.db, body_limits, metrics=args.metrics,
+                                   admission=admission_limits.limits_from(args))
     serving.serve(options, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
                   log_format=args.log_format)
     return EXIT_OK

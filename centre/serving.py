@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
-from centre.api.admission import DEFAULT_ADMISSION, AdmissionLimits
+from centre.api.admission_limits import DEFAULT_ADMISSION, AdmissionLimits
 from centre.api.limits import DEFAULT_LIMITS, BodyLimits
 from centre.db.engine import open_engine
 from centre.errors import BadInput

@@ -17,12 +17,31 @@ With it the queue is here, in front of everything, and short:
   terminal's read timeout), and one whose expected wait (the line ahead ÷ the measured rate) is already longer
   is refused on arrival;
 - a refusal is a 503 whose `Retry-After` books the batch's return on a calendar: one slot of 1/rate seconds
-  after the returns already booked, so the refused come back no faster than this worker serves them, rounded
-  to whole seconds at random (up with the probability of the fraction: spread, and right on average);
+  (a tenth less: OVERBOOK) after the returns already booked, so the refused come back about as fast as this
+  worker serves them, rounded to whole seconds at random (up with the probability of the fraction: spread,
+  and right on average);
 - a batch whose client went away while it waited is dropped when its turn comes, unprocessed.
-The rate is places ÷ the time a batch holds one (a moving average quick to believe faster batches and slow to
-believe slower ones), and before the first batch an optimistic 200 batches/s: returns booked too early cost a
-second refusal (cheap: the body is never read), returns booked too late an idle centre.
+
+The rate is measured from the work, not from the time a place is held. A place is held from admission to the
+answer, and that includes reading the body, which in a burst is slow for a reason that passes: the event loop
+is flooded with the connections being refused. Measured with it (bench/centre_load.py, burst of 3,000), the
+rate fell to 1–3 batches a second where the worker served 20–80, each refusal then booked up to a second past
+the last, Retry-After reached ~1,150 s, and the burst drained 6–7× slower than the work allowed. So:
+- the work of a batch runs from its body's last byte to its answer (signature, inflation, store), and the
+  rate is completions ÷ the time some batch was in that work (the busy time, counted once however many
+  overlap), over the last RATE_WINDOW completions: the throughput of a busy worker, whatever the
+  concurrency, and idle gaps (bodies still coming) do not count against it;
+- before the first batch is done the rate is an optimistic 200 batches/s, and from the first on it is measured
+  alone (a prior kept in the window was still believed while a burst's first, slow completions came in):
+  returns booked too early cost a second refusal (cheap: the body is never read), returns booked too late an
+  idle centre;
+- the rate never falls below FLOOR_SHARE of the best rate measured recently (the best decays by half every
+  BEST_HALF_LIFE_S): what the loop's flood still costs the work itself (the thread's result waits for the
+  loop) lasts seconds, the returns are booked for after it, and a centre truly slower is believed within
+  minutes;
+- the calendar never reaches further than the returns already booked and not yet due can be served at the
+  present rate (plus BOOKING_MARGIN_S): when the rate is measured higher than when the last returns were
+  booked, the next are booked sooner, into the gaps; bookings fall due and leave the count at their time.
 
 Only the ingest is admitted. Health, metrics, enrollment, heartbeats, config pulls, call-backs and the reads
 are small, and a terminal sends its config pull and heartbeat only after a drain got through; with batches
@@ -30,7 +49,6 @@ holding at most `max_inflight` of the 40 threads and of the 15 connections, they
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import enum
 import logging
@@ -38,33 +56,45 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.responses import JSONResponse
 
+from centre.api.admission_limits import DEFAULT_ADMISSION, AdmissionLimits
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_MAX_INFLIGHT = 4        # batches per worker process
-MAX_INFLIGHT = 12               # the pool's 15 connections less three for the routes that are not admitted
-DEFAULT_MAX_WAIT_S = 1.0        # seconds
-MAX_WAIT_S = 10.0               # a third of the terminal's 30 s read timeout: an admitted batch is answered in time
 PRIOR_RATE = 200.0              # batches per second per worker before any was measured (optimistic, see above)
-# The moving average of the time a place is held believes a faster batch quickly and a slower one slowly: in a
-# burst's first seconds the event loop, flooded with connections, makes every batch slow; believing that (as
-# measured: 10 batches/s where the worker then served 22) booked the returns too far apart and left the centre
-# idle for seconds (bench/centre_load.py, burst). A centre truly slower is mostly learnt within a hundred batches.
-HOLD_FASTER = 0.3
-HOLD_SLOWER = 0.02
+# Completions the rate is measured over: enough that one odd batch (a tiny one, one that met a lock) barely moves
+# it, few enough to follow a change within a second or two at the 20–80 batches a second a worker serves.
+RATE_WINDOW = 32
+# Completions measured before a rate counts as the best (the floor's): fewer would let a lucky few set it.
+BEST_AFTER = 8
+# The floor under the rate: a share of the best rate measured recently. Not all of it: the best of many windows
+# is a little lucky, and returns booked at a rate the worker does not reach are refused again.
+FLOOR_SHARE = 0.75
+# The best rate's half-life: a flood's slow seconds do not lower the rate, and a centre slower for good (its
+# database busy elsewhere, bigger batches than those it was measured on) is believed within minutes, its returns
+# booked too early until then (refused again: cheap) rather than too late (an idle centre). A centre idle for
+# minutes (an outage) has forgotten its best by the time the burst comes.
+BEST_HALF_LIFE_S = 60.0
+# Returns are booked a tenth faster than the rate: a terminal comes back later than told (its own random extra,
+# up to 5 s) and the returns of one second come spread over several, so booked at the rate itself some seconds
+# fall short and the worker waits; the line (max_wait_s) holds a second's surplus, the rest is refused again,
+# cheaply. Much more refuses so many again in a burst of thousands that the flood of refusals itself slows the
+# bodies. In the simulated bursts of tests/centre/test_admission.py (`burst`), drained in × the work's time at
+# 1.0 / 1.1 / 1.25: 300 terminals 1.25 / 1.19 / 1.10, 3,000 on a flooded loop 1.32 / 1.29 / 1.38.
+OVERBOOK = 1.1
+# How far the calendar may reach beyond the returns booked and not yet due, served at that pace: their count is
+# kept per whole second (±1 s) and the rate varies from one window to the next.
+BOOKING_MARGIN_S = 2.0
 MIN_RETRY_AFTER_S = 1           # Retry-After is whole seconds
 MAX_RETRY_AFTER_S = 3600
 LOG_EVERY_S = 10.0
 ADMITTED = frozenset({("POST", "/v1/ingest")})
-ENV_MAX_INFLIGHT = "EVALUATOR_CENTRE_MAX_INFLIGHT_BATCHES"
-ENV_MAX_WAIT = "EVALUATOR_CENTRE_MAX_BATCH_WAIT_S"            # seconds
 
 # The 503 as /openapi.json describes it for the admitted route.
 BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {503: {
@@ -74,55 +104,6 @@ BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {503: {
                                                 "properties": {"detail": {"type": "string"}}}}}}}
 
 log = logging.getLogger("centre.admission")
-
-
-@dataclass(frozen=True)
-class AdmissionLimits:
-    """`evaluator centre serve --max-inflight-batches N --max-batch-wait-s S`."""
-
-    max_inflight: int = DEFAULT_MAX_INFLIGHT   # batches worked on at once per worker process; 0: no admission control
-    max_wait_s: float = DEFAULT_MAX_WAIT_S     # seconds a batch may wait for a place before its 503
-
-    def to_env(self) -> dict[str, str]:
-        return {ENV_MAX_INFLIGHT: str(self.max_inflight), ENV_MAX_WAIT: repr(self.max_wait_s)}
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AdmissionLimits:
-        return cls(int(env.get(ENV_MAX_INFLIGHT, DEFAULT_MAX_INFLIGHT)),
-                   float(env.get(ENV_MAX_WAIT, DEFAULT_MAX_WAIT_S)))
-
-
-DEFAULT_ADMISSION = AdmissionLimits()
-
-
-def add_options(serve: argparse.ArgumentParser) -> None:
-    """`serve`'s two options (kept here, beside what they set)."""
-    serve.add_argument("--max-inflight-batches", type=_inflight, default=DEFAULT_MAX_INFLIGHT, metavar="N",
-                       help="ingest requests each worker process works on at once; others wait in line or get 503 "
-                            f"with Retry-After (default: %(default)s; 0–{MAX_INFLIGHT}, 0: no limit)")
-    serve.add_argument("--max-batch-wait-s", type=_wait, default=DEFAULT_MAX_WAIT_S, metavar="SECONDS",
-                       help="how long an ingest request may wait in line before its 503, its body unread "
-                            f"(default: %(default)s s; at most {MAX_WAIT_S:g})")
-
-
-def limits_from(args: argparse.Namespace) -> AdmissionLimits:
-    return AdmissionLimits(args.max_inflight_batches, args.max_batch_wait_s)
-
-
-def _inflight(text: str) -> int:
-    if not (text.isdigit() and int(text) <= MAX_INFLIGHT):
-        raise argparse.ArgumentTypeError(f"must be a whole number 0–{MAX_INFLIGHT}, got {text!r}")
-    return int(text)
-
-
-def _wait(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not 0 < seconds <= MAX_WAIT_S:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, {MAX_WAIT_S:g}], got {text!r}")
-    return seconds
 
 
 class Turn(enum.Enum):
@@ -136,8 +117,8 @@ REFUSED = (Turn.FULL, Turn.TIMEOUT)
 
 
 class Gate:
-    """One worker process's places, its line (first come, first served) and its calendar of returns. Used on the
-    event loop only, so plain counters need no lock."""
+    """One worker process's places, its line (first come, first served), its measured rate and its calendar of
+    returns. Used on the event loop only, so plain counters need no lock."""
 
     def __init__(self, limits: AdmissionLimits, rng: random.Random | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -146,13 +127,26 @@ class Gate:
         self.clock = clock
         self.inflight = 0
         self.waiting: deque[asyncio.Future[None]] = deque()
-        self.hold_s = limits.max_inflight / PRIOR_RATE    # the moving average of a place's holding time
-        self.booked_until = 0.0                          # clock time of the last return booked
+        # The rate: completions ÷ busy seconds over the last RATE_WINDOW completions (PRIOR_RATE before the first).
+        self.working = 0                    # batches in their work (body read, not yet answered)
+        self.busy_mark = 0.0                # clock time the busy time was last counted up to
+        self.busy_s = 0.0                   # busy time since the last completion: the next one's share
+        self.per_batch: deque[float] = deque(maxlen=RATE_WINDOW)
+        self.measured_rate = PRIOR_RATE
+        self.best_rate, self.best_at = 0.0, 0.0     # the best rate measured (from BEST_AFTER completions), and when
+        # The calendar: the last return booked, and the returns not yet due, counted per whole clock second.
+        self.booked_until = 0.0
+        self.booked: dict[int, int] = {}
+        self.booked_total = 0
+        self.expired_before = 0             # whole clock second up to which due bookings have left the count
 
     @property
     def rate(self) -> float:
-        """Batches a second this process finishes while every place is taken."""
-        return self.limits.max_inflight / self.hold_s
+        """Batches a second this process serves while it is busy: measured, or the floor under it."""
+        return max(self.measured_rate, FLOOR_SHARE * self._best(self.clock()))
+
+    def _best(self, now: float) -> float:
+        return self.best_rate * math.pow(0.5, (now - self.best_at) / BEST_HALF_LIFE_S)
 
     async def enter(self) -> Turn:
         if self.inflight < self.limits.max_inflight and not self.waiting:
@@ -177,10 +171,31 @@ class Gate:
                 self.waiting.remove(turn)
         return Turn.WAITED
 
-    def leave(self, held_s: float | None) -> None:
-        """A batch is done with its place (`held_s`: how long it held it; None: it did no work)."""
-        if held_s is not None:
-            self.hold_s += (HOLD_FASTER if held_s < self.hold_s else HOLD_SLOWER) * (held_s - self.hold_s)
+    def work_started(self) -> None:
+        """A batch holding a place has its whole body: its work (signature, inflation, store) begins."""
+        self._count_busy(self.clock())
+        self.working += 1
+
+    def work_done(self) -> None:
+        """Its work is done (answered, or failed): a completion, with the busy time since the last one."""
+        now = self.clock()
+        self._count_busy(now)
+        self.working -= 1
+        self.per_batch.append(self.busy_s)
+        self.busy_s = 0.0
+        busy = sum(self.per_batch)
+        if busy > 0:        # 0: every batch so far finished within one tick of the clock, which says nothing yet
+            self.measured_rate = len(self.per_batch) / busy
+        if len(self.per_batch) >= BEST_AFTER and self.measured_rate >= self._best(now):
+            self.best_rate, self.best_at = self.measured_rate, now
+
+    def _count_busy(self, now: float) -> None:
+        if self.working:
+            self.busy_s += now - self.busy_mark
+        self.busy_mark = now
+
+    def leave(self) -> None:
+        """A batch is done with its place."""
         self._pass_on()
 
     def _pass_on(self) -> None:
@@ -192,18 +207,36 @@ class Gate:
         self.inflight -= 1
 
     def retry_after_s(self) -> int:
-        """Book a refused batch's return and say in how many seconds: one slot of 1/rate after the last return
-        booked (and not within the first second, which Retry-After cannot say), so returns come no faster than
-        this process serves them. The line now waiting is not counted: it is served or refused within
-        max_wait_s, and when it times out together (a burst's first second) the rest of it is being refused too:
-        counting it booked the first returns seconds late and left the centre idle."""
-        now, slot = self.clock(), 1.0 / self.rate
-        start = max(self.booked_until, now + MIN_RETRY_AFTER_S)
-        self.booked_until = start + slot
+        """Book a refused batch's return and say in how many seconds: one slot of 1/(OVERBOOK × rate) after the
+        last return booked (and not within the first second, which Retry-After cannot say), so returns come about
+        as fast as this process serves them; but no later than the returns booked and not yet due take at that
+        pace (plus a margin), so a calendar booked at a rate measured lower is re-planned from here on. The
+        line now waiting is not counted: it is served or refused within max_wait_s, and when it times out
+        together (a burst's first second) the rest of it is being refused too: counting it booked the first
+        returns seconds late and left the centre idle."""
+        now, pace = self.clock(), OVERBOOK * self.rate
+        self._expire(now)
+        horizon = now + MIN_RETRY_AFTER_S + self.booked_total / pace + BOOKING_MARGIN_S
+        start = max(now + MIN_RETRY_AFTER_S, min(self.booked_until, horizon))
+        self.booked_until = start + 1.0 / pace
         delay = start - now
         whole = math.floor(delay)
         seconds = whole + (1 if self.rng.random() < delay - whole else 0)   # at random, right on average
-        return min(MAX_RETRY_AFTER_S, max(MIN_RETRY_AFTER_S, seconds))
+        seconds = min(MAX_RETRY_AFTER_S, max(MIN_RETRY_AFTER_S, seconds))
+        due = math.floor(now) + seconds     # the whole second it comes back in: at most MAX_RETRY_AFTER_S keys
+        self.booked[due] = self.booked.get(due, 0) + 1
+        self.booked_total += 1
+        return seconds
+
+    def _expire(self, now: float) -> None:
+        """Returns due before this second leave the count (come back or not: a terminal that gave up does not
+        hold a slot for ever). Looked at once a second, over at most MAX_RETRY_AFTER_S keys."""
+        second = math.floor(now)
+        if second <= self.expired_before:
+            return
+        for due in [due for due in self.booked if due < second]:
+            self.booked_total -= self.booked.pop(due)
+        self.expired_before = second
 
 
 def _handed(turn: asyncio.Future[None]) -> bool:
@@ -227,6 +260,28 @@ async def _still_there(receive: Receive) -> tuple[bool, Receive]:
         return taken.pop() if taken else await receive()
 
     return True, replay
+
+
+class _Work:
+    """One admitted batch's work as its gate measures it: from the last byte of its body (the app reading it
+    through `receive`) to the app's return. A batch answered before its body was read (413 on its declared
+    length, a client gone) did no work and is not measured."""
+
+    def __init__(self, gate: Gate, receive: Receive) -> None:
+        self.gate = gate
+        self.inner = receive
+        self.started = False
+
+    async def receive(self) -> Message:
+        message = await self.inner()
+        if not self.started and message["type"] == "http.request" and not message.get("more_body", False):
+            self.started = True
+            self.gate.work_started()
+        return message
+
+    def done(self) -> None:
+        if self.started:
+            self.gate.work_done()
 
 
 class AdmissionMiddleware:
@@ -258,7 +313,7 @@ class AdmissionMiddleware:
         if turn in REFUSED:
             await self._refuse(gate, turn, scope, receive, send)
             return
-        held_s: float | None = None
+        work: _Work | None = None
         self.metrics.ADMISSION_IN_FLIGHT.inc()
         try:
             if turn is Turn.WAITED:
@@ -266,12 +321,13 @@ class AdmissionMiddleware:
                 if not there:
                     self.metrics.ADMISSION_DROPPED.inc()
                     return                 # nobody to answer: uvicorn sends nothing to a closed connection
-            started = time.monotonic()
-            await self.app(scope, receive, send)
-            held_s = time.monotonic() - started
+            work = _Work(gate, receive)
+            await self.app(scope, work.receive, send)
         finally:
             self.metrics.ADMISSION_IN_FLIGHT.dec()
-            gate.leave(held_s)
+            if work is not None:
+                work.done()
+            gate.leave()
 
     async def _refuse(self, gate: Gate, turn: Turn, scope: Scope, receive: Receive, send: Send) -> None:
         seconds = gate.retry_after_s()
@@ -291,8 +347,9 @@ class AdmissionMiddleware:
         if now < self.log_after:
             return
         log.warning("ingest busy: %d request(s) refused with 503 since the last line; %d in work, %d waiting, "
-                    "%.0f batches/s; the last told to come back in %d s", self.refused_since_log, gate.inflight,
-                    len(gate.waiting), gate.rate, seconds,
+                    "%.0f batches/s, %d returns booked; the last told to come back in %d s", self.refused_since_log,
+                    gate.inflight, len(gate.waiting), gate.rate, gate.booked_total, seconds,
                     extra={"refused": self.refused_since_log, "in_flight": gate.inflight,
-                           "waiting": len(gate.waiting), "rate": round(gate.rate, 1), "retry_after_s": seconds})
+                           "waiting": len(gate.waiting), "rate": round(gate.rate, 1), "booked": gate.booked_total,
+                           "retry_after_s": seconds})
         self.refused_since_log, self.log_after = 0, now + LOG_EVERY_S

@@ -19,7 +19,8 @@ from centre import callbacks as callbacks_mod
 from centre import enroll as devices_mod
 from centre import ingest as ingest_mod
 from centre.api import operations, reads
-from centre.api.admission import BUSY_RESPONSE, DEFAULT_ADMISSION, AdmissionLimits, AdmissionMiddleware
+from centre.api.admission import BUSY_RESPONSE, AdmissionMiddleware
+from centre.api.admission_limits import DEFAULT_ADMISSION, AdmissionLimits
 from centre.api.auth import Nonce, authenticate, check_signature, decode_body
 from centre.api.limits import DEFAULT_LIMITS, BodyLimitMiddleware, BodyLimits
 from centre.api.refusals import error_responses as _errors
@@ -118,13 +119,13 @@ def create_app(db_url: str, limits: BodyLimits = DEFAULT_LIMITS, *, metrics: boo
                   description="Reference central endpoint of docs/sync-protocol.md.")
     app.state.engine = open_engine(db_url)
     app.state.limits = limits
+    console.install(app)   # /console: the office's and the units' pages; its headers' middleware innermost
     app.add_middleware(BodyLimitMiddleware, limit=limits.body)   # every body, before anything reads it
     app.add_middleware(AdmissionMiddleware, limits=admission)    # outermost: a busy worker refuses unread
     _install_error_handlers(app)
     operations.install(app, app.state.engine, with_metrics=metrics)   # /healthz, /metrics
     _device_routes(app)
     reads.install(app)   # the read routes behind API tokens
-    console.install(app)   # /console: the office's and the units' web pages
     _extend_openapi(app, (Batch, Heartbeat, CallbackBatch, StaffRecord))
     return app
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -26,8 +27,13 @@ from contract import iso_utc
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}\Z")   # \Z, not $: "office\n" is not "office"
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password of anyone's")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name takes as long as a wrong password. Made at
+    the first login, not at import: every `evaluator centre` command imports this module."""
+    return _hasher.hash("not a password of anyone's")
 
 
 class LoginOutcome(str, Enum):
@@ -149,7 +155,7 @@ def login(conn: Connection, name: str, password: str, now: datetime,
     """Check a name and password, counting wrong ones; the caller opens the session and audits the outcome."""
     row = conn.execute(select(console_users).where(console_users.c.name == name).with_for_update()).first()
     if row is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return LoginResult(LoginOutcome.WRONG, None)
     account = Account.of(row)
     if row.locked_until is not None and row.locked_until > iso_utc(now):

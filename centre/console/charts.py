@@ -30,7 +30,7 @@ def trend(labels: Sequence[str], rates: Sequence[float | None], counts: Sequence
             {"name": t("base.good_rate"), "type": "line", "data": [_percent(r) for r in rates],
              "connectNulls": False, "itemStyle": {"color": LINE_COLOUR},
              "markLine": {"silent": True, "symbol": "none", "lineStyle": {"color": BAD_COLOUR, "type": "dashed"},
-                          "label": {"formatter": t("base.target_line")},
+                          "label": {"formatter": t("base.target_line"), "position": "insideStartTop"},
                           "data": [{"yAxis": round(target * 100, 2)}]}},
             {"name": t("base.rated"), "type": "bar", "yAxisIndex": 1, "data": list(counts),
              "itemStyle": {"color": "#b0bec5"}},

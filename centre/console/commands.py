@@ -7,17 +7,21 @@ import argparse
 import getpass
 import os
 import sys
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
 from centre.console import accounts, audit, sessions
 from centre.console.roles import Role
-from centre.console.web import now
 from centre.db.engine import open_engine
 from centre.errors import BadInput
 from contract import iso_utc
 
 PASSWORD_ENV = "EVALUATOR_CONSOLE_PASSWORD"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser],

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centre.console import sessions
 from centre.console.roles import Viewer
@@ -170,22 +170,40 @@ def error_page(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """The console's pages load only what the centre serves (no inline script, no other origin) and are
-    never framed by another site."""
+class SecurityHeaders:
+    """The console's pages load only what the centre serves (no inline script, no other origin) and are never
+    framed by another site; its figures and names are never cached. A plain ASGI middleware that only adds
+    headers to the answer's start: it never touches the request's body, which the admission control outside
+    it watches for clients that hung up."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith(PREFIX):
-            response.headers.setdefault(
-                "Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-            if not request.url.path.startswith(f"{PREFIX}/static"):
-                response.headers.setdefault("Cache-Control", "no-store")   # figures and names: never cached
-        return response
+    HEADERS = (
+        (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                     b"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
+                                     b"base-uri 'none'"),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        extra = list(self.HEADERS)
+        if not path.startswith(f"{PREFIX}/static"):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in names)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def vendor_missing() -> list[str]:

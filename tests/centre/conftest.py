@@ -9,13 +9,15 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid as uuid_mod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,8 +37,9 @@ from centre.registry import queries
 from centre.registry.model import CounterSpec, UnitSpec
 from contract import GENESIS_HASH, canonical_json, iso_utc, rating_hash, sign
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]   # the checkout: the servers run from it
 START_TIMEOUT_S = 20
+STOP_TIMEOUT_S = 20
 TIMEOUT = (5, 30)
 PG_URL_ENV = "EVALUATOR_TEST_PG_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -45,7 +48,7 @@ BACKENDS = ("sqlite", "postgresql")
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -53,8 +56,9 @@ class Collector:
     url: str
     db_url: str
     engine: Engine
-    process: subprocess.Popen
+    process: subprocess.Popen[str]
     log: list[str] = field(default_factory=list)
+    pids: set[int] = field(default_factory=set)      # its serving processes' (`start_centre`): the workers'
 
     def code(self, unit: str = "unit-1", counter: str = "counter-1", **kwargs: Any) -> str:
         """A code for the unit and counter, registered first (with the names and zone given, if any)."""
@@ -65,7 +69,7 @@ class Collector:
     def register(self, unit: str, counter: str, **names: str) -> None:
         register(self.engine, unit, counter, **names)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", self.db_url],
                               cwd=REPO, capture_output=True, text=True, timeout=60)
 
@@ -102,28 +106,104 @@ def register(engine: Engine, unit: str, counter: str, *, unit_name: str | None =
         queries.save(conn, [spec], [place])
 
 
-def _start(db_url: str) -> tuple[subprocess.Popen, str, list[str]]:
+# -- a centre process: `centre serve` on a free port ---------------------------------------------------------
+
+RUNNING = "Uvicorn running on"                       # the listening socket is bound (by the parent, with workers)
+APP_STARTED = "Application startup complete"         # once per worker
+WORKER_STARTED = re.compile(r"Started server process \[(\d+)\]")
+PORT_TAKEN = "address already in use"
+PORT_ATTEMPTS = 3
+
+
+@contextmanager
+def start_centre(db_url: str, *options: str, workers: int = 1, env: Mapping[str, str] | None = None,
+                 on_line: Callable[[str], None] | None = None, strict: bool = False) -> Iterator[Collector]:
+    """`centre serve` on `db_url` with `options` and `workers`, yielded once it listens, each worker has said
+    its application started and /healthz answers; stopped afterwards (the parent stops its workers; if it has
+    not within STOP_TIMEOUT_S, it and the workers it started are killed, by their pids).
+
+    Its stderr is read to the end all along, so the pipe never fills and blocks the server: every line goes to
+    `collector.log`, and to `on_line` as it comes. `strict`: the test fails if the log holds a traceback or a
+    500 answer. The port is a free one the OS picked (bound to port 0, then given to the server, which the
+    CLI needs as a number); taken in between by a test running beside this one (pytest-xdist), the start is
+    tried again on another.
+    """
+    engine = open_engine(db_url)        # the schema made here, once, before any worker looks at it
+    try:
+        collector = _launch(db_url, engine, options, workers, env, on_line)
+        try:
+            yield collector
+        finally:
+            _stop(collector)
+    finally:
+        engine.dispose()
+    if strict:
+        errors = [line for line in collector.log if "Traceback" in line or '" 500' in line]
+        assert not errors, "".join(collector.log)
+
+
+def _launch(db_url: str, engine: Engine, options: tuple[str, ...], workers: int, env: Mapping[str, str] | None,
+            on_line: Callable[[str], None] | None) -> Collector:
+    for _ in range(PORT_ATTEMPTS):
+        collector = _spawn(db_url, engine, options, workers, env, on_line)
+        if collector.process.poll() is None and _started(collector.log, workers):
+            answer = requests.get(collector.url + "/healthz", timeout=TIMEOUT)
+            assert answer.status_code == 200, answer.text
+            return collector
+        _stop(collector)
+        if not any(PORT_TAKEN in line.lower() for line in collector.log):
+            break
+    raise AssertionError("centre did not start:\n" + "".join(collector.log))
+
+
+def _spawn(db_url: str, engine: Engine, options: tuple[str, ...], workers: int, env: Mapping[str, str] | None,
+           on_line: Callable[[str], None] | None) -> Collector:
+    """The server started on a free port, once it has started or ended (or START_TIMEOUT_S passed)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "centre.cli", "serve", "--db", db_url, "--host", "127.0.0.1",
-         "--port", str(port)], cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    ready, log = threading.Event(), []
+        [sys.executable, "-m", "centre.cli", "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), *options],
+        cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
+    collector = Collector(url=f"http://127.0.0.1:{port}", db_url=db_url, engine=engine, process=process)
+    lines = threading.Condition()
+    threading.Thread(target=_drain, args=(collector, lines, on_line), daemon=True).start()
+    with lines:
+        lines.wait_for(lambda: process.poll() is not None or _started(collector.log, workers), START_TIMEOUT_S)
+    return collector
 
-    def drain() -> None:
-        # Keeps reading for the whole run so the pipe never fills and blocks the server.
-        for line in process.stderr:
-            log.append(line)
-            if "Uvicorn running on" in line:
-                ready.set()
-        ready.set()   # process ended: stop waiting at once
 
-    threading.Thread(target=drain, daemon=True).start()
-    if not ready.wait(START_TIMEOUT_S) or process.poll() is not None:
+def _drain(collector: Collector, lines: threading.Condition, on_line: Callable[[str], None] | None) -> None:
+    assert collector.process.stderr is not None
+    for line in collector.process.stderr:
+        with lines:
+            collector.log.append(line)
+            if found := WORKER_STARTED.search(line):
+                collector.pids.add(int(found[1]))
+            lines.notify_all()
+        if on_line is not None:
+            on_line(line)
+    collector.process.wait()            # ended: wake the start-up wait at once, not at its timeout
+    with lines:
+        lines.notify_all()
+
+
+def _started(log: list[str], workers: int) -> bool:
+    return any(RUNNING in line for line in log) and sum(APP_STARTED in line for line in log) >= workers
+
+
+def _stop(collector: Collector) -> None:
+    process = collector.process
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
         process.kill()
-        raise RuntimeError("collector did not start:\n" + "".join(log))
-    url = f"http://127.0.0.1:{port}"
-    assert requests.get(url + "/healthz", timeout=TIMEOUT).status_code == 200
-    return process, url, log
+        for pid in collector.pids - {process.pid}:     # the workers this server started, by their id
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(timeout=STOP_TIMEOUT_S)
 
 
 @contextmanager
@@ -182,17 +262,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="session")
 def collector_process(db_url: str) -> Iterator[Collector]:
     """One server per backend and session: starting it costs about a second, emptying it milliseconds."""
-    engine = open_engine(db_url)
-    process, url, log = _start(db_url)
-    try:
-        yield Collector(url=url, db_url=db_url, engine=engine, process=process, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        engine.dispose()
+    with start_centre(db_url) as collector:
+        yield collector
 
 
 @pytest.fixture
@@ -258,7 +329,7 @@ class Device:
 
 
 @pytest.fixture
-def enroll_device(collector: Collector):
+def enroll_device(collector: Collector) -> Callable[..., Device]:
     """Enroll a fresh device (its own unit unless told) through the real endpoint."""
 
     def make(unit: str | None = None, counter: str = "counter-1", **kwargs: Any) -> Device:
@@ -279,3 +350,25 @@ def ago(**kwargs: float) -> datetime:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+# The tables each revision adds (centre/db/migrations/versions), for tests that take a database back to an
+# earlier revision to migrate it again: a new migration's tables go here too.
+TABLES_ADDED = {
+    "0004": ("rollups",),
+    "0005": ("staff",),
+    "0006": ("device_chains",),
+    "0007": ("console_users", "console_sessions", "audit_log", "model_rounds", "model_applications",
+             "model_checks", "model_titles"),
+    "0008": ("rollup_days", "rollup_months"),
+}
+
+
+def rewind(conn: Any, revision: str) -> None:
+    """Make a database at the code's head look as `revision` left it: the later revisions' tables dropped
+    (dependents first), the version set back. The rows of the tables it keeps stay as they are."""
+    later = {name for added, names in TABLES_ADDED.items() if added > revision for name in names}
+    for table in reversed(metadata.sorted_tables):
+        if table.name in later:
+            conn.execute(text(f"DROP TABLE {table.name}"))
+    conn.execute(text(f"UPDATE alembic_version SET version_num = '{revision}'"))

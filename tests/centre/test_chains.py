@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, select, update
 
 from centre import chains, reports
 from centre.db import schema
@@ -30,7 +30,7 @@ from centre.db.engine import migrate, open_engine
 from centre.db.rows import held_rating
 from centre.db.tables import device_chains, ratings
 from contract import GENESIS_HASH, HASHED_FIELDS, RATING_FIELDS, iso_utc, rating_hash
-from tests.centre.conftest import PG_URL_ENV, scratch_pg_database
+from tests.centre.conftest import PG_URL_ENV, rewind, scratch_pg_database
 from tests.centre.test_rollups import BASE, Terminal, empty, enrolled, send
 
 LENGTH = 12                      # each device's chain: seqs 1..LENGTH
@@ -306,8 +306,7 @@ def test_migration_0006_checks_every_chain_of_an_existing_database(fresh_url: st
     with engine.connect() as conn:
         kept = chains.stored(conn)
     with engine.begin() as conn:     # the database as 0005 left it: the ratings, no chains
-        conn.execute(text("DROP TABLE device_chains"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+        rewind(conn, "0005")
     engine.dispose()
     assert migrate(fresh_url) == ("0005", schema.SCHEMA_HEAD)
     engine = open_engine(fresh_url, create=False)

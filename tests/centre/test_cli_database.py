@@ -34,6 +34,7 @@ COMMANDS = {
     "device": ["device", "move", "dev-1", "--to", "u-1/c-1"],
     "indicators": ["indicators", "--unit", "u-1", "--period", "month", "--date", "2026-11-25"],
     "rollup": ["rollup", "rebuild"],
+    "user": ["user", "list"],
 }
 
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 import os
 import queue
-import subprocess
-import sys
-import threading
 import uuid as uuid_mod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,18 +23,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from centre.db.engine import open_engine
 from centre.observability.metrics import reason_code, row_kind
 from contract import iso_utc
 from tests.centre.conftest import (
     PG_URL_ENV,
-    REPO,
-    START_TIMEOUT_S,
     TIMEOUT,
     Collector,
     Device,
-    free_port,
     scratch_pg_database,
+    start_centre,
 )
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -78,7 +72,8 @@ def mixed_batch(device: Device) -> dict[str, Any]:
     return device.batch([*good, bad], reasons=reasons, events=events)
 
 
-def test_one_batch_moves_each_counter_by_exactly_what_it_held(enroll_device, collector: Collector) -> None:
+def test_one_batch_moves_each_counter_by_exactly_what_it_held(enroll_device: Callable[..., Device],
+                                                              collector: Collector) -> None:
     device = enroll_device()
     before = scrape(collector.url)
     batch = mixed_batch(device)
@@ -104,7 +99,8 @@ def test_one_batch_moves_each_counter_by_exactly_what_it_held(enroll_device, col
     assert value(after, "evaluator_db_pool_size") >= 1
 
 
-def test_devices_heard_count_heartbeats_of_the_last_hour(enroll_device, collector: Collector) -> None:
+def test_devices_heard_count_heartbeats_of_the_last_hour(enroll_device: Callable[..., Device],
+                                                         collector: Collector) -> None:
     enroll_device()                                   # enrolled, never heard
     talking, revoked = enroll_device(), enroll_device()
     assert value(scrape(collector.url), "evaluator_devices_heard_last_hour") == 0
@@ -139,33 +135,9 @@ def test_rejection_reasons_become_a_bounded_set_of_codes() -> None:
 def own_centre(db_url: str, *options: str,
                env: dict[str, str] | None = None) -> Iterator[tuple[Collector, queue.Queue[str]]]:
     """`centre serve` with `options`; its stderr lines arrive on the queue as they are written."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "centre.cli", "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port),
-         *options], cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        env={**os.environ, **(env or {})})
     lines: queue.Queue[str] = queue.Queue()
-    ready = threading.Event()
-
-    def drain() -> None:
-        for line in process.stderr:
-            lines.put(line)
-            if "Uvicorn running on" in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    engine = open_engine(db_url)
-    try:
-        assert ready.wait(START_TIMEOUT_S) and process.poll() is None, "centre did not start"
-        yield Collector(url=f"http://127.0.0.1:{port}", db_url=db_url, engine=engine, process=process), lines
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        engine.dispose()
+    with start_centre(db_url, *options, env=env, on_line=lines.put) as centre:
+        yield centre, lines
 
 
 def enrolled(centre: Collector) -> Device:
@@ -180,7 +152,7 @@ def enrolled(centre: Collector) -> Device:
 def next_json(lines: queue.Queue[str], **wanted: Any) -> dict[str, Any]:
     """The next log line holding every `wanted` key with its value; every line before it must be JSON too."""
     while True:
-        line = json.loads(lines.get(timeout=10))
+        line: dict[str, Any] = json.loads(lines.get(timeout=10))
         assert {"time", "level", "logger", "message"} <= line.keys(), line
         assert line["time"].endswith("+00:00"), line
         if all(line.get(key) == expected for key, expected in wanted.items()):

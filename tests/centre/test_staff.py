@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from centre.db import schema
 from centre.db.engine import open_engine
@@ -25,7 +25,7 @@ from centre.registry import staff as staff_registry
 from contract import SECRET_HASH_PATTERN, check_secret
 from kiosk.config import load
 from sync.provision import provision
-from tests.centre.conftest import BACKENDS, PG_URL_ENV, scratch_pg_database
+from tests.centre.conftest import BACKENDS, PG_URL_ENV, rewind, scratch_pg_database
 from tests.centre.test_migrations import centre
 from tests.images import write_png
 from tests.sync.test_worker import run_worker_until
@@ -206,9 +206,7 @@ def build_0004_database(url: str) -> None:
             device_row("dev-c", "u-301", "c-2", 3, [{**zhang, "name": "旧名"}, {"id": "E9", "name": "赵六"}],
                        revoked=4),
             device_row("dev-d", "u-402", "c-9", 1, [])])
-        for later in ("staff", "device_chains"):
-            conn.execute(text(f"DROP TABLE {later}"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        rewind(conn, "0004")
     engine.dispose()
 
 

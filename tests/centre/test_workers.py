@@ -10,16 +10,14 @@ stored exactly once, a signed request (its nonce) is processed once and every re
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from sqlalchemy import delete, select
 
 from centre import reports
 from centre.api.auth import NONCE_KEEP_S
-from centre.db.engine import open_engine
 from centre.db.tables import nonces
 from centre.serving import WORKER_HEADER
 from contract import canonical_json, sign
@@ -40,23 +37,14 @@ from tests.centre.conftest import (
     TIMEOUT,
     Collector,
     Device,
-    free_port,
     scratch_pg_database,
+    start_centre,
 )
 from tests.centre.test_metrics import scrape, value
 
 WORKERS = 2
 COPIES = 20           # requests released at once
-STOP_TIMEOUT_S = 20
-STARTED = re.compile(r"Started server process \[(\d+)\]")
 REPLAYED = {"detail": "nonce already used"}
-
-
-@dataclass
-class Centre:
-    collector: Collector
-    pids: set[int]                       # the workers', from their start-up lines
-    log: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -67,53 +55,9 @@ def pg_url() -> str:
     return url
 
 
-@contextmanager
-def centre_with_workers(db_url: str, env: dict[str, str] | None = None) -> Iterator[Centre]:
+def centre_with_workers(db_url: str, env: dict[str, str] | None = None) -> AbstractContextManager[Collector]:
     """`serve --workers 2`, once both workers have said their application started."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "evaluator.cli", "centre", "serve", "--db", db_url, "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(WORKERS)], cwd=REPO, stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
-    centre = Centre(Collector(url=f"http://127.0.0.1:{port}", db_url=db_url, engine=open_engine(db_url),
-                              process=process), set())
-    lines = threading.Condition()
-
-    def drain() -> None:
-        for line in process.stderr:     # read to the end, so the pipe never fills and blocks the server
-            with lines:
-                centre.log.append(line)
-                if found := STARTED.search(line):
-                    centre.pids.add(int(found[1]))
-                lines.notify_all()
-        with lines:
-            lines.notify_all()
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        with lines:
-            ready = lines.wait_for(lambda: process.poll() is not None or sum(
-                "Application startup complete" in line for line in centre.log) >= WORKERS, START_TIMEOUT_S)
-        assert ready and process.poll() is None, "centre did not start:\n" + "".join(centre.log)
-        yield centre
-    finally:
-        _stop(process, centre.pids)
-        centre.collector.engine.dispose()
-    assert not [line for line in centre.log if "Traceback" in line or '" 500' in line], "".join(centre.log)
-
-
-def _stop(process: subprocess.Popen[str], workers: set[int]) -> None:
-    process.terminate()      # the parent stops its workers and waits for them
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        for pid in workers:  # the workers this test's server started, by their id
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
-        process.wait(timeout=STOP_TIMEOUT_S)
+    return start_centre(db_url, workers=WORKERS, env=env, strict=True)
 
 
 def enrolled(centre: Collector, unit: str = "unit-w") -> Device:
@@ -167,7 +111,7 @@ def test_every_worker_serves_and_they_sum_their_metrics(pg_url: str) -> None:
         assert len(centre.pids) == WORKERS
         seen: set[int] = set()
         for _ in range(10):      # the kernel picks the worker; twenty connections at once reach both
-            answers = at_once([lambda: requests.get(centre.collector.url + "/healthz", timeout=TIMEOUT)] * COPIES)
+            answers = at_once([lambda: requests.get(centre.url + "/healthz", timeout=TIMEOUT)] * COPIES)
             assert {answer.status_code for answer in answers} == {200}
             seen |= {worker(answer) for answer in answers}
             if seen == centre.pids:
@@ -175,13 +119,13 @@ def test_every_worker_serves_and_they_sum_their_metrics(pg_url: str) -> None:
         assert seen == centre.pids
         # Each worker opened its own pool, and /metrics (whichever answers) sums both: prometheus' multiprocess
         # folder, which serve made since PROMETHEUS_MULTIPROC_DIR was not set.
-        pool_size = centre.collector.engine.pool.size()      # type: ignore[attr-defined]
-        assert value(scrape(centre.collector.url), "evaluator_db_pool_size") == WORKERS * pool_size
+        pool_size = centre.engine.pool.size()      # type: ignore[attr-defined]
+        assert value(scrape(centre.url), "evaluator_db_pool_size") == WORKERS * pool_size
 
 
 def test_one_signed_batch_sent_twenty_times_at_once_is_processed_once(pg_url: str) -> None:
     with scratch_pg_database(pg_url) as db_url, centre_with_workers(db_url) as centre:
-        device = enrolled(centre.collector)
+        device = enrolled(centre)
         ratings = [device.rating(level=1 + n % 5) for n in range(50)]
         post = signed_post(device, device.batch(ratings))
         answers = at_once([post] * COPIES)
@@ -192,19 +136,19 @@ def test_one_signed_batch_sent_twenty_times_at_once_is_processed_once(pg_url: st
         assert set(first.json()["accepted"]) == uuids(ratings)
         assert (first.json()["duplicate"], first.json()["rejected"]) == ([], [])
         assert all(answer.json() == REPLAYED for answer in answers if answer.status_code == 401)
-        assert_sound(centre.collector, device, 50)
+        assert_sound(centre, device, 50)
 
         # The replay later, to the other worker: refused too, and nothing more stored.
-        replays = []
+        replays: list[requests.Response] = []
         while not any(worker(answer) != worker(first) for answer in replays) and len(replays) < 10 * COPIES:
             replays += at_once([post] * 4)
         assert any(worker(answer) != worker(first) for answer in replays), "the other worker never answered"
         assert {answer.status_code for answer in replays} == {401}
         assert all(answer.json() == REPLAYED for answer in replays)
-        assert_sound(centre.collector, device, 50)
+        assert_sound(centre, device, 50)
 
         # Whichever worker answered, the figures add up over both.
-        figures = scrape(centre.collector.url)
+        figures = scrape(centre.url)
         answered_by = {worker(answer) for answer in answers + replays}
         assert answered_by == centre.pids, "both workers answered, so the sums below cover both"
         assert value(figures, "evaluator_batches_total", outcome="accepted") == 1
@@ -216,7 +160,7 @@ def test_the_same_ratings_in_twenty_signed_batches_at_once_are_stored_once(pg_ur
     """A batch sent again under a new nonce (its ack was lost) is a new request: answered, its ratings
     duplicates; twenty of them at once store each rating once and acknowledge it to every one."""
     with scratch_pg_database(pg_url) as db_url, centre_with_workers(db_url) as centre:
-        device = enrolled(centre.collector)
+        device = enrolled(centre)
         ratings = [device.rating() for _ in range(50)]
         answers = at_once([signed_post(device, device.batch(ratings)) for _ in range(COPIES)])
 
@@ -228,13 +172,13 @@ def test_the_same_ratings_in_twenty_signed_batches_at_once_are_stored_once(pg_ur
             assert set(ack["accepted"]) | set(ack["duplicate"]) == uuids(ratings)
             assert not set(ack["accepted"]) & set(ack["duplicate"])
             assert ack["rejected"] == []
-        assert_sound(centre.collector, device, 50)
+        assert_sound(centre, device, 50)
 
 
 def test_overlapping_batches_at_once_store_each_rating_once(pg_url: str) -> None:
     """Windows of one chain, each overlapping the next, each sent twice under its own nonce, all at once."""
     with scratch_pg_database(pg_url) as db_url, centre_with_workers(db_url) as centre:
-        device = enrolled(centre.collector)
+        device = enrolled(centre)
         chain = [device.rating(level=1 + n % 5) for n in range(80)]
         windows = [chain[start:start + 30] for start in range(0, 60, 10)] * 2     # 12 batches
         answers = at_once([signed_post(device, device.batch(window)) for window in windows])
@@ -247,26 +191,26 @@ def test_overlapping_batches_at_once_store_each_rating_once(pg_url: str) -> None
             assert set(ack["accepted"]) | set(ack["duplicate"]) == uuids(window)
             accepted.update(ack["accepted"])
         assert set(accepted) == uuids(chain) and set(accepted.values()) == {1}
-        assert_sound(centre.collector, device, 80)
+        assert_sound(centre, device, 80)
 
 
 def test_an_ingest_does_not_wait_for_another_transaction_expiring_old_nonces(pg_url: str) -> None:
     """Every ingest expires old nonces; one must not wait for another's whole batch to commit to do so."""
     with scratch_pg_database(pg_url) as db_url, centre_with_workers(db_url) as centre:
-        device = enrolled(centre.collector)
+        device = enrolled(centre)
         old = int(time.time()) - 2 * NONCE_KEEP_S
-        with centre.collector.engine.begin() as conn:
+        with centre.engine.begin() as conn:
             conn.execute(nonces.insert().values(device_id=device.device_id, nonce="old0nonce", seen_at=old))
-        with centre.collector.engine.connect() as holder:    # another batch's transaction, still open
+        with centre.engine.connect() as holder:    # another batch's transaction, still open
             holder.execute(delete(nonces).where(nonces.c.seen_at < old + 1))
             answer = signed_post(device, device.batch([device.rating()]))()
             assert answer.status_code == 200, answer.text
-            assert centre.collector.ratings_held(device.device_id) == 1
+            assert centre.ratings_held(device.device_id) == 1
             holder.rollback()
         assert signed_post(device, device.batch([device.rating()]))().status_code == 200
-        with centre.collector.engine.connect() as conn:      # expired by the centre once no one else held it
+        with centre.engine.connect() as conn:      # expired by the centre once no one else held it
             assert conn.execute(select(nonces.c.nonce).where(nonces.c.seen_at == old)).first() is None
-        assert_sound(centre.collector, device, 2)
+        assert_sound(centre, device, 2)
 
 
 def test_the_metrics_folder_is_emptied_before_the_workers_start(pg_url: str, tmp_path: Path) -> None:
@@ -278,7 +222,7 @@ def test_the_metrics_folder_is_emptied_before_the_workers_start(pg_url: str, tmp
             centre_with_workers(db_url, env={"PROMETHEUS_MULTIPROC_DIR": str(folder)}) as centre:
         assert not (folder / "counter_1.db").exists()
         assert (folder / "README").exists()
-        assert value(scrape(centre.collector.url), "evaluator_ratings_ingested_total") == 0
+        assert value(scrape(centre.url), "evaluator_ratings_ingested_total") == 0
         assert any(folder.glob("counter_*.db")), "the workers write their figures there"
 
 
