@@ -32,6 +32,7 @@ from jinja2 import ChoiceLoader, DictLoader
 from centre.api.app import create_app
 from centre.console import web
 from centre.logs import uvicorn_log_config
+from centre.serving import freeze_start_up
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -105,7 +106,9 @@ def main() -> None:
     parser.add_argument("--today", type=date.fromisoformat, help="the console's today (default: the real one)")
     parser.add_argument("--log-level", default="info", help="as `evaluator centre serve` (default %(default)s)")
     args = parser.parse_args()
-    uvicorn.run(build(args.db, args.today), host=args.host, port=args.port, log_level=args.log_level,
+    app = build(args.db, args.today)
+    freeze_start_up()   # as serving.serve does once the app is built
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 log_config=uvicorn_log_config("text", args.log_level))
 
 

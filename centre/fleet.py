@@ -5,31 +5,34 @@ A device's state comes from `devices` alone (last_seen, the last heartbeat as co
 revoked_at), judged against FleetSettings' thresholds at a given `now`, so the same rows always give the same
 verdict; its chain is the ingest's stored check (centre/chains.py, no rating re-read), judged as the integrity
 report judges it (centre/reports.py `device_integrity`), read with the device rows in one snapshot. The registry
-gives the unit's and counter's names, zone and opening hours (the device's enrollment copies stand in for a
-unit the registry no longer holds).
+gives the unit's and counter's names and zone (the device's enrollment copies stand in for a unit the registry
+no longer holds).
+
+A listing (`fleet`, `chain_report`) judges every device of its reach to count and order them, and builds the
+DeviceStatus (or DeviceChain) of a device, with its place's names, only when asked for it: a page of two
+hundred of a city's thousands (centre/devicerows.py reads them so).
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import cached_property, lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Engine
 
 from centre import chains, reports
-from centre.db.tables import counters, device_chains, devices, units
-from centre.errors import BadInput
+from centre.devicerows import STATES, Built, Place, StateRow, device_rows, places
 from centre.ingest import CLOCK_TOLERANCE
-from centre.registry.model import DEFAULT_TIMEZONE, check_timezone
 from centre.reports import DeviceIntegrity
 from contract import Heartbeat
 
-UNIT_CHUNK = 500        # unit ids per IN (…), as centre/rollup_reads.py: far below every backend's limit
+BEATS_KEPT = 10_000        # heartbeats kept read (a city of 5,000 devices: about 10 MB)
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,11 @@ class FleetSettings:
     # Beyond this the ingest corrects the device's times (centre/ingest.py), so its clock wants setting.
     clock_warn_seconds: float = CLOCK_TOLERANCE.total_seconds()
 
-    @property
+    @cached_property        # asked of each of a city's thousands of devices at each request
     def offline_after(self) -> timedelta:
         return timedelta(minutes=self.offline_after_minutes)
 
-    @property
+    @cached_property
     def lagging_unsynced(self) -> timedelta:
         return timedelta(minutes=self.lagging_unsynced_minutes)
 
@@ -89,25 +92,6 @@ class Concern(str, Enum):
 
 
 @dataclass(frozen=True)
-class Place:
-    """Where a device stands, by the registry's names (its enrollment copies for a unit no longer held)."""
-
-    unit_id: str
-    unit_name: str
-    unit_name_en: str | None
-    counter_id: str
-    counter_name: str
-    counter_name_en: str | None
-    zone: ZoneInfo
-
-    def unit_label(self, lang: str) -> str:
-        return self.unit_name_en if lang == "en" and self.unit_name_en else self.unit_name
-
-    def counter_label(self, lang: str) -> str:
-        return self.counter_name_en if lang == "en" and self.counter_name_en else self.counter_name
-
-
-@dataclass(frozen=True)
 class DeviceStatus:
     device_id: str
     place: Place
@@ -142,12 +126,25 @@ def aware_time(text: str | None) -> datetime | None:
 
 def read_beat(raw: Any) -> Heartbeat | None:
     """The stored heartbeat as the contract reads it; None when there is none or it does not read."""
-    if not isinstance(raw, dict):
-        return None
+    if not isinstance(raw, dict) or not (_BEAT_REQUIRED <= raw.keys() <= _BEAT_FIELDS):
+        return None     # a field missing or one too many fails validation anyway: said without its cost
     try:
         return Heartbeat.model_validate(raw)
     except ValidationError:
         return None
+
+
+_BEAT_FIELDS = frozenset(Heartbeat.model_fields)        # the contract forbids any other (extra="forbid")
+_BEAT_REQUIRED = frozenset(name for name, field in Heartbeat.model_fields.items() if field.is_required())
+
+
+@lru_cache(maxsize=BEATS_KEPT)
+def _read_beat_text(text: str) -> tuple[Any, Heartbeat | None]:
+    """A stored heartbeat's JSON text as sent and as read_beat reads it, kept by its text: a device beats once a
+    minute, and meanwhile an office pages through the fleet, filters it, opens the integrity report, each a
+    reading of every device. Shared between requests: never changed by a reader."""
+    said = json.loads(text)
+    return said, read_beat(said)
 
 
 def oldest_unsynced(beat: Heartbeat) -> datetime | None:
@@ -182,10 +179,10 @@ def panel_of(beat: Heartbeat | None) -> PanelState:
     return PanelState.CONNECTED if beat.panel.get("connected") else PanelState.DISCONNECTED
 
 
-def concerns_of(beat: Heartbeat | None, raw_beat: Any, chain: DeviceIntegrity,
+def concerns_of(beat: Heartbeat | None, raw_beat: Any, chain_ok: bool,
                 settings: FleetSettings = DEFAULT_SETTINGS) -> tuple[Concern, ...]:
     found = []
-    if not chain.ok:
+    if not chain_ok:
         found.append(Concern.CHAIN)
     if beat is not None:
         if beat.clock_offset_s is not None and abs(beat.clock_offset_s) > settings.clock_warn_seconds:
@@ -199,107 +196,108 @@ def concerns_of(beat: Heartbeat | None, raw_beat: Any, chain: DeviceIntegrity,
     return tuple(found)
 
 
-# -- reading the devices ----------------------------------------------------------------
+# -- a city's devices (read by centre/devicerows.py) ---------------------------------------------
 
 
-_DEVICES = (select(devices.c.id, devices.c.unit_id, devices.c.counter_id, devices.c.unit_name,
-                   devices.c.unit_name_en, devices.c.counter_name, devices.c.counter_name_en, devices.c.unit_timezone,
-                   devices.c.app_version, devices.c.enrolled_at, devices.c.revoked_at, devices.c.last_heartbeat,
-                   devices.c.last_seen, units.c.name.label("reg_unit_name"), units.c.name_en.label("reg_unit_name_en"),
-                   units.c.timezone.label("reg_timezone"), units.c.opening_hours,
-                   counters.c.name.label("reg_counter_name"), counters.c.name_en.label("reg_counter_name_en"))
-            .select_from(devices.outerjoin(units, units.c.id == devices.c.unit_id)
-                         .outerjoin(counters, and_(counters.c.unit_id == devices.c.unit_id,
-                                                   counters.c.id == devices.c.counter_id))))
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """A device as its STATES row says, judged."""
+
+    row: Any
+    sent: Any                        # the last heartbeat as sent (None: none yet)
+    beat: Heartbeat | None
+    chain: chains.Chain
+    state: DeviceState
+    concerns: tuple[Concern, ...]
+
+    @property
+    def integrity(self) -> DeviceIntegrity:
+        row = self.row
+        return reports.device_integrity({"id": row.id, "unit_id": row.unit_id, "counter_id": row.counter_id,
+                                         "revoked_at": row.revoked_at, "last_heartbeat": self.sent,
+                                         "last_seen": row.last_seen}, self.chain)
 
 
-def device_rows(conn: Connection, unit_ids: Sequence[str] | None, device_id: str | None = None) -> list[Any]:
-    query = _DEVICES.order_by(devices.c.id)
-    if device_id is not None:
-        query = query.where(devices.c.id == device_id)
-    if unit_ids is None:
-        return list(conn.execute(query).mappings())
-    return [row for ids in unit_chunks(unit_ids)
-            for row in conn.execute(query.where(devices.c.unit_id.in_(ids))).mappings()]
+def _seen(row: Any, now: datetime, settings: FleetSettings) -> _Seen:
+    said, beat = (None, None) if row.last_heartbeat is None else _read_beat_text(row.last_heartbeat)
+    chain = chains.chain_of(row.id, row)
+    state = state_of(row.revoked_at is not None, aware_time(row.last_seen), beat, now, settings)
+    return _Seen(row, said, beat, chain, state, concerns_of(beat, said, reports.integrity_ok(chain, said), settings))
 
 
-def unit_chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), UNIT_CHUNK):
-        yield ids[start:start + UNIT_CHUNK]
+# A device of a listing as kept until it is shown: (its state's rank, no concern, unit, counter, id — the
+# fleet's order — whether its chain is ok, its STATES row's values). Plain values in plain tuples, which the
+# garbage collector stops tracking: a city's thousands of objects kept through a request pushed a collection of
+# the process's whole heap into every other request. A device shown is judged again from the same values.
+Kept = tuple[int, bool, str, str, str, bool, tuple[Any, ...]]
 
 
-def place_of(row: Any) -> Place:
-    registered = row["reg_unit_name"] is not None
-    counted = row["reg_counter_name"] is not None
-    return Place(unit_id=row["unit_id"], unit_name=row["reg_unit_name"] if registered else row["unit_name"],
-                 unit_name_en=row["reg_unit_name_en"] if registered else row["unit_name_en"],
-                 counter_id=row["counter_id"], counter_name=row["reg_counter_name"] if counted else row["counter_name"],
-                 counter_name_en=row["reg_counter_name_en"] if counted else row["counter_name_en"],
-                 zone=zone_of(row["reg_timezone"] or row["unit_timezone"]))
+def _kept(values: tuple[Any, ...], now: datetime, settings: FleetSettings) -> Kept:
+    row: Any = StateRow._make(values)    # by name at a tuple's speed (a Row's attribute costs ten times as much)
+    seen = _seen(row, now, settings)
+    return (seen.state.rank, not seen.concerns, row.unit_id, row.counter_id, row.id,
+            Concern.CHAIN not in seen.concerns, values)
 
 
-def zone_of(name: str | None) -> ZoneInfo:
-    try:
-        return check_timezone(name or DEFAULT_TIMEZONE)
-    except BadInput:      # a zone this machine's tzdata lacks: the city's, rather than no page
-        return check_timezone(DEFAULT_TIMEZONE)
+def _read(engine: Engine, unit_ids: Sequence[str] | None, now: datetime, settings: FleetSettings,
+          device_ids: Sequence[str] | None = None) -> list[Kept]:
+    with engine.connect() as conn:
+        return [_kept(tuple(row), now, settings) for row in device_rows(conn, unit_ids, device_ids, STATES)]
 
 
-def _status(row: Any, chain: DeviceIntegrity, now: datetime, settings: FleetSettings) -> DeviceStatus:
-    beat = read_beat(row["last_heartbeat"])
-    last_seen = aware_time(row["last_seen"])
+def _status(kept: Kept, place: Place, now: datetime, settings: FleetSettings) -> DeviceStatus:
+    seen = _seen(StateRow._make(kept[-1]), now, settings)
+    row, beat = seen.row, seen.beat
+    last_seen = aware_time(row.last_seen)
     oldest = oldest_unsynced(beat) if beat is not None else None
     return DeviceStatus(
-        device_id=row["id"], place=place_of(row),
-        state=state_of(row["revoked_at"] is not None, last_seen, beat, now, settings),
-        enrolled_at=aware_time(row["enrolled_at"]) or now, revoked_at=aware_time(row["revoked_at"]),
-        last_seen=last_seen,
+        device_id=row.id, place=place, state=seen.state,
+        enrolled_at=aware_time(row.enrolled_at) or now, revoked_at=aware_time(row.revoked_at), last_seen=last_seen,
         silent_for=now - last_seen if last_seen is not None else None, beat=beat, oldest_unsynced=oldest,
         unsynced_for=now - oldest if oldest is not None else None,
-        app_version=beat.app_version if beat is not None else row["app_version"], panel=panel_of(beat),
-        chain=chain, concerns=concerns_of(beat, row["last_heartbeat"], chain, settings))
+        app_version=beat.app_version if beat is not None else row.app_version, panel=panel_of(beat),
+        chain=seen.integrity, concerns=seen.concerns)
 
 
-def _stored_chains(conn: Connection, device_ids: Sequence[str] | None) -> dict[str, chains.Chain]:
-    """The chains the ingest keeps (centre/chains.py) of these devices (None: every device's)."""
-    if device_ids is None:
-        return chains.stored(conn)
-    found = {}     # a viewer's few devices: their rows only, not the city's (chains.stored reads every one)
-    for ids in unit_chunks(device_ids):
-        for row in conn.execute(select(device_chains).where(device_chains.c.device_id.in_(ids))):
-            found[row.device_id] = chains.Chain(
-                row.device_id, row.ratings_held, row.last_seq, row.last_hash, [(a, b) for a, b in row.gaps],
-                list(row.chain_breaks), row.conflicts, row.before_enrollment, row.placement_mismatches)
-    return found
-
-
-def _read(engine: Engine, unit_ids: Sequence[str] | None, device_id: str | None = None
-          ) -> list[tuple[Any, DeviceIntegrity]]:
-    """Each device's row and its integrity as centre/reports.py judges it, from one snapshot."""
+def _places(engine: Engine, kept: list[Kept]) -> list[Place]:
     with engine.connect() as conn:
-        rows = device_rows(conn, unit_ids, device_id)
-        held = _stored_chains(conn, None if unit_ids is None and device_id is None else [row["id"] for row in rows])
-    return [(row, reports.device_integrity(row, held.get(row["id"]) or chains.Chain(row["id"]))) for row in rows]
+        return places(conn, [StateRow._make(one[-1]) for one in kept])
+
+
+class Statuses(Built[Kept, DeviceStatus]):
+    """Devices in the fleet's order, each one's DeviceStatus built when it is asked for."""
+
+    def __init__(self, engine: Engine, kept: list[Kept], now: datetime, settings: FleetSettings) -> None:
+        super().__init__(kept, self._statuses)
+        self._engine, self._kept, self._now, self._settings = engine, kept, now, settings
+
+    def _statuses(self, kept: list[Kept]) -> list[DeviceStatus]:
+        return [_status(one, place, self._now, self._settings)
+                for one, place in zip(kept, _places(self._engine, kept), strict=True)]
+
+    def by_state(self) -> dict[DeviceState, int]:
+        """How many devices are in each state, every state listed (0 too), in the listing's order."""
+        counted = Counter(one[0] for one in self._kept)
+        return {state: counted[state.rank] for state in DeviceState}
+
+    def in_state(self, state: DeviceState | None) -> Statuses:
+        """Those in `state` (None: all), in the same order."""
+        if state is None:
+            return self
+        return Statuses(self._engine, [one for one in self._kept if one[0] == state.rank], self._now, self._settings)
 
 
 def fleet(engine: Engine, unit_ids: Sequence[str] | None, now: datetime,
-          settings: FleetSettings = DEFAULT_SETTINGS) -> list[DeviceStatus]:
+          settings: FleetSettings = DEFAULT_SETTINGS) -> Statuses:
     """Every device of these units (None: the city's), offline and lagging first, those with a concern first
     within a state, then by unit, counter and id."""
-    return sorted((_status(row, chain, now, settings) for row, chain in _read(engine, unit_ids)),
-                  key=lambda status: status.sort_key)
+    return Statuses(engine, sorted(_read(engine, unit_ids, now, settings)), now, settings)   # ids are unique
 
 
 def device(engine: Engine, device_id: str, now: datetime, settings: FleetSettings = DEFAULT_SETTINGS
            ) -> DeviceStatus | None:
-    found = _read(engine, None, device_id)
-    return _status(*found[0], now, settings) if found else None
-
-
-def by_state(statuses: Iterable[DeviceStatus]) -> dict[DeviceState, int]:
-    """How many devices are in each state, every state listed (0 too), in the listing's order."""
-    counted = Counter(status.state for status in statuses)
-    return {state: counted[state] for state in DeviceState}
+    found = Statuses(engine, _read(engine, None, now, settings, [device_id]), now, settings)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -308,9 +306,23 @@ class DeviceChain:
     chain: DeviceIntegrity
 
 
-def chain_report(engine: Engine, unit_ids: Sequence[str] | None) -> list[DeviceChain]:
+class ChainReport(Built[Kept, DeviceChain]):
+    """The integrity report's rows in order, each DeviceChain built when asked for."""
+
+    def __init__(self, engine: Engine, kept: list[Kept], now: datetime) -> None:
+        super().__init__(kept, self._chains)
+        self._engine, self._now = engine, now
+        self.problems = sum(1 for one in kept if not one[5])      # devices whose chain shows a problem
+
+    def _chains(self, kept: list[Kept]) -> list[DeviceChain]:
+        return [DeviceChain(place, _seen(StateRow._make(one[-1]), self._now, DEFAULT_SETTINGS).integrity)
+                for one, place in zip(kept, _places(self._engine, kept), strict=True)]
+
+
+def chain_report(engine: Engine, unit_ids: Sequence[str] | None) -> ChainReport:
     """centre/reports.py's integrity for the devices standing in these units now (None: every device), the
     ones with a problem first."""
-    found = [DeviceChain(place_of(row), chain) for row, chain in _read(engine, unit_ids)]
-    return sorted(found, key=lambda item: (item.chain.ok, item.place.unit_id, item.place.counter_id,
-                                           item.chain.device_id))
+    now = datetime.now(UTC)
+    found = _read(engine, unit_ids, now, DEFAULT_SETTINGS)
+    found.sort(key=lambda one: (one[5], one[2], one[3], one[4]))
+    return ChainReport(engine, found, now)

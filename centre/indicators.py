@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from calendar import monthrange
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -169,6 +170,41 @@ def compute(engine: Engine, scope: Scope, period: Period, min_ratings: int = MIN
     """The indicator set of `scope` over `period`, from the rollups alone."""
     with engine.connect() as conn:
         found = counts(conn, scope, period)
+    return _indicators(scope, period, found, min_ratings)
+
+
+def compute_each(conn: Connection, scope: Scope, periods: Sequence[Period],
+                 min_ratings: int = MIN_RATINGS) -> list[Indicators]:
+    """`compute` of each period, in one sum of the rollups however many (the overview's today, week, month,
+    quarter and year: their whole months and their other days, each read once)."""
+    each = [rollup_reads.spans(period.start, period.end) for period in periods]
+    months = [span.months for span in each if span.months]
+    merged = rollup_reads.Spans((min(first for first, _ in months), max(last for _, last in months)) if months
+                                else None, _merged([days for span in each for days in span.days]))
+    found = rollup_reads.sums_in(conn, merged, unit_ids=scope.unit_ids) if months or merged.days else {}
+    answers = []
+    for period, span in zip(periods, each, strict=True):
+        summed: Counter[tuple[str, str]] = Counter()
+        for key, counted in found.items():
+            in_months = span.months is not None and len(key) == 7 and span.months[0] <= key <= span.months[1]
+            if in_months or (len(key) == 10 and any(first <= key <= last for first, last in span.days)):
+                summed.update(counted)
+        answers.append(_indicators(scope, period, summed, min_ratings))
+    return answers
+
+
+def _merged(ranges: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Day ranges (ISO dates, both ends included) with those that overlap or touch made one."""
+    found: list[tuple[str, str]] = []
+    for first, last in sorted(ranges):
+        if found and date.fromisoformat(first) <= date.fromisoformat(found[-1][1]) + timedelta(days=1):
+            found[-1] = (found[-1][0], max(found[-1][1], last))
+        else:
+            found.append((first, last))
+    return tuple(found)
+
+
+def _indicators(scope: Scope, period: Period, found: Counter[tuple[str, str]], min_ratings: int) -> Indicators:
     by_level = {str(level): found[(Measure.LEVEL.value, str(level))] for level in LEVELS}
     rated = sum(by_level.values())
     good = sum(by_level[str(level)] for level in GOOD_LEVELS)

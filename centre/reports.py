@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy import Connection, Engine, func, select
 
 from centre import chains
@@ -175,12 +175,29 @@ def device_integrity(device: Any, chain: chains.Chain) -> DeviceIntegrity:
 
 def _device_integrity(device: Any, chain: chains.Chain) -> DeviceIntegrity:
     heartbeat = device["last_heartbeat"] if isinstance(device["last_heartbeat"], dict) else {}
-    beat_seq = heartbeat.get("last_seq")
     return DeviceIntegrity(
         device_id=device["id"], unit_id=device["unit_id"], counter_id=device["counter_id"],
         revoked=device["revoked_at"] is not None, ratings_held=chain.ratings_held, gaps=chain.gaps,
         chain_breaks=chain.chain_breaks, conflicts=chain.conflicts, before_enrollment=chain.before_enrollment,
         placement_mismatches=chain.placement_mismatches, last_seq=chain.last_seq, last_hash=chain.last_hash,
-        heartbeat_last_seq=beat_seq,
-        missing_tail=bool(chain.last_seq is not None and isinstance(beat_seq, int) and beat_seq < chain.last_seq),
+        heartbeat_last_seq=heartbeat.get("last_seq"), missing_tail=_missing_tail(chain, heartbeat),
         verify_ok=heartbeat.get("verify_ok"), last_seen=device["last_seen"])
+
+
+def _missing_tail(chain: chains.Chain, heartbeat: dict[str, Any]) -> bool:
+    beat_seq = heartbeat.get("last_seq")
+    return bool(chain.last_seq is not None and isinstance(beat_seq, int) and beat_seq < chain.last_seq)
+
+
+def integrity_ok(chain: chains.Chain, heartbeat: Any) -> bool:
+    """DeviceIntegrity.ok of a device with this chain and this stored heartbeat, without building one: the
+    console orders a city's thousands of devices by it and builds a DeviceIntegrity for the page it shows."""
+    sent = heartbeat if isinstance(heartbeat, dict) else {}
+    verify_ok = sent.get("verify_ok")
+    if verify_ok is not None and not isinstance(verify_ok, bool):
+        verify_ok = _VERIFY_OK.validate_python(verify_ok)    # as DeviceIntegrity reads it ("false", 0 …)
+    return not (chain.gaps or chain.chain_breaks or _missing_tail(chain, sent) or chain.conflicts
+                or verify_ok is False)
+
+
+_VERIFY_OK: TypeAdapter[bool | None] = TypeAdapter(bool | None)

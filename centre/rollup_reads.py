@@ -54,6 +54,7 @@ class By(str, Enum):
     MONTH = "month"          # YYYY-MM
     DISTRICT = "district"    # the registry's district id (None: a unit without one, or not registered)
     SECTOR = "sector"        # the registry's sector code (None likewise)
+    SPAN = "span"            # a whole month under its YYYY-MM, a day outside them under its YYYY-MM-DD
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,24 @@ class _Filters:
         return found
 
 
+def sums_in(conn: Connection, span: Spans, by: By = By.SPAN, *, unit_ids: Sequence[str] | None = None) -> Sums:
+    """`sums` over the whole months and the day ranges `span` names, in one statement, per `by` (By.SPAN: several
+    periods' spans merged, each period's sums are those of its own months and days)."""
+    found: Sums = {}
+    for key, measure_, code, n in _spanned(conn, span, by, _Filters(unit_ids, (), (), None), detail=True):
+        counted = found.get(key)
+        if counted is None:
+            counted = found[key] = Counter()
+        counted[(measure_, code)] += int(n)
+    return found
+
+
 def _rows(conn: Connection, start: date, end: date, by: By, filters: _Filters, *, detail: bool) -> list[Any]:
+    return _spanned(conn, spans(start, end, by_day=by is By.DAY), by, filters, detail=detail)
+
+
+def _spanned(conn: Connection, span: Spans, by: By, filters: _Filters, *, detail: bool) -> list[Any]:
     """The rows of one statement per chunk of unit ids: the month table's part and the day table's, UNION ALL."""
-    span = spans(start, end, by_day=by is By.DAY)
     found: list[Any] = []
     for chunk in filters.chunks():
         parts = [_summed(rollup_months, rollup_months.c.month.between(*span.months), by, filters, chunk, detail)
@@ -158,7 +174,8 @@ def _key(table: Table, by: By) -> ColumnElement[Any]:
         # literal, not bound: PostgreSQL tells a GROUP BY expression equal to the SELECT's only by its text
         return func.substr(table.c.day, literal_column("1"), literal_column("7"))
     columns = {By.UNIT: table.c.unit_id, By.DISTRICT: units.c.district_id, By.SECTOR: units.c.sector_code,
-               By.DAY: table.c.get("day"), By.MONTH: table.c.get("month")}
+               By.DAY: table.c.get("day"), By.MONTH: table.c.get("month"),
+               By.SPAN: table.c.get("month") if table is rollup_months else table.c.get("day")}
     column = columns.get(by)
     return null() if column is None else column
 

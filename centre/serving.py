@@ -11,6 +11,7 @@ replayed nonce rest on its unique constraints (centre/ingest.py, centre/api/auth
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -77,9 +78,9 @@ def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_
     if workers == 1:
         from centre.api.app import create_app
 
-        uvicorn.run(create_app(options.db_url, options.limits, metrics=options.metrics,
-                               admission=options.admission), host=host, port=port,
-                    log_level=log_level, log_config=log_config)
+        app = create_app(options.db_url, options.limits, metrics=options.metrics, admission=options.admission)
+        freeze_start_up()
+        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
         return
     refuse_sqlite(options.db_url, workers)
     open_engine(options.db_url).dispose()   # the schema, created or checked once, before any worker
@@ -136,7 +137,18 @@ def app_from_env() -> FastAPI:
 
         # A worker that ends (a restart) takes its live gauges (pool size, connections in use) with it.
         atexit.register(mark_process_dead, os.getpid(), folder)
+    freeze_start_up()
     return app
+
+
+def freeze_start_up() -> None:
+    """Leave what a serving process holds once its app is built (modules, routes, models: some 100,000 objects)
+    out of the garbage collector's full scans. A console page keeps a city's thousand units or five thousand
+    devices through its request, and every few such requests the collector scanned the whole heap: some 60 ms
+    at one request's expense (the console's p99 on a city year). What is frozen lives as long as the process
+    anyway; garbage already there is collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 class WorkerHeader:

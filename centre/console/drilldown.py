@@ -12,9 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Column, Connection, func, null, select
+from sqlalchemy import Column, Connection, Engine, func, null, select
 
 from centre import rollup_reads, scopes
 from centre.comparisons import Step
@@ -23,6 +24,7 @@ from centre.errors import NotFound
 from centre.indicators import Interval, Period, wilson
 from centre.reports import GOOD_LEVELS, LEVELS
 from centre.rollups import Measure
+from centre.together import together
 
 TARGET = 0.80
 TREND_MIN_DAYS = 30         # a shorter period's trend shows the 30 days to its end: one point says nothing
@@ -355,10 +357,15 @@ def trend(conn: Connection, place: Place, start: date, end: date, step: Step) ->
     return points
 
 
-def drill(conn: Connection, place: Place, period: Period, today: date, min_ratings: int) -> Drill:
-    """Everything a drill-down page shows of its level (NotFound for a place the registry lacks)."""
-    located = locate(conn, place)
-    headline = figures_of(sums(conn, place, period.start, period.end).get(None), min_ratings)
-    tables = [table(conn, place, period, children, min_ratings) for children in CHILDREN[place.kind]]
+def drill(engine: Engine, place: Place, period: Period, today: date, min_ratings: int) -> Drill:
+    """Everything a drill-down page shows of its level (NotFound for a place the registry lacks): the headline,
+    each table and the trend are sums of the rollups of their own, read at once (centre/console/together.py)."""
+    with engine.connect() as conn:
+        located = locate(conn, place)
     start, end, step = trend_span(period, today)
-    return Drill(place, located, headline, tables, step, start, end, trend(conn, place, start, end, step))
+    headline, points, *tables = together(
+        engine, lambda conn: figures_of(sums(conn, place, period.start, period.end).get(None), min_ratings),
+        lambda conn: trend(conn, place, start, end, step),
+        *(partial(table, place=place, period=period, children=children, min_ratings=min_ratings)
+          for children in CHILDREN[place.kind]))
+    return Drill(place, located, headline, tables, step, start, end, points)

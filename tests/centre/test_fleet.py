@@ -16,11 +16,11 @@ from sqlalchemy import Engine, update
 
 from centre import coverage, enroll, fleet
 from centre.db.engine import open_engine
-from centre.db.tables import devices
+from centre.db.tables import device_placements, devices
 from centre.demo.sender import enroll_devices
 from centre.fleet import Concern, DeviceState, FleetSettings, PanelState
 from centre.ingest import ingest
-from centre.registry import queries
+from centre.registry import placements, queries
 from centre.registry.model import CounterSpec, UnitSpec
 from contract import GENESIS_HASH, Heartbeat, canonical_json, iso_utc, rating_hash
 
@@ -139,7 +139,7 @@ def test_the_fleet_lists_offline_and_lagging_first_and_keeps_to_its_units(city: 
     assert cut.concerns == (Concern.CHAIN,) and cut.chain.missing_tail and cut.chain.ratings_held == 3
     assert by_place["u-open/c-2"].silent_for == timedelta(minutes=40)
     assert by_place["u-none/c-1"].panel is PanelState.UNKNOWN and by_place["u-none/c-1"].app_version == "0.1.0"
-    assert fleet.by_state(listed) == {DeviceState.OFFLINE: 1, DeviceState.LAGGING: 1, DeviceState.NEVER_SEEN: 3,
+    assert listed.by_state() == {DeviceState.OFFLINE: 1, DeviceState.LAGGING: 1, DeviceState.NEVER_SEEN: 3,
                                       DeviceState.ONLINE: 3, DeviceState.REVOKED: 1}
 
     mine = fleet.fleet(city.engine, ("u-morning",), NOW)
@@ -174,7 +174,7 @@ def test_coverage_counts_today_and_names_the_devices_silent_while_their_unit_is_
 
         closed = coverage.coverage(conn, ("u-morning",), today, NOW)
         assert (closed.units.rated, closed.units.of, closed.devices.of) == (1, 1, 3)
-        assert closed.open_units == 0 and closed.silent == []
+        assert closed.open_units == 0 and closed.silent == [] and closed.silent_count == 0
 
         # At 10:30 the morning unit is open too: its devices without a heartbeat for 15 min are silent.
         half_past_ten = datetime(2026, 11, 4, 10, 30, tzinfo=ZONE).astimezone(UTC)
@@ -192,3 +192,20 @@ def test_opening_hours_are_read_in_the_unit_zone() -> None:
     assert coverage.is_open(lunch, ZONE, at(10, 0).astimezone(UTC))                         # the same moment in UTC
     assert not coverage.is_open(lunch, ZoneInfo("Europe/London"), at(10, 0))                # 02:00 in London
     assert not coverage.is_open("", ZONE, at(10, 0)) and not coverage.is_open("not hours", ZONE, at(10, 0))
+
+
+def test_coverage_counts_a_device_by_its_counter_unless_its_place_changed(city: City) -> None:
+    today = NOW.astimezone(ZONE).date()
+    city.rate("u-open/c-1", NOW - timedelta(hours=3))
+    city.rate("u-open/c-2", NOW - timedelta(days=1))                # yesterday: its counter did not rate today
+    with city.engine.begin() as conn:    # every device has stood at its counter for a month: read by the counter
+        conn.execute(update(device_placements).values(from_at=iso_utc(NOW - timedelta(days=30))))
+    with city.engine.connect() as conn:
+        assert coverage.coverage(conn, None, today, NOW).devices == coverage.Share(1, 9)
+    # c-2's device now stands at c-1 too, which rated today, but not by it: both are asked of the ratings
+    placements.move(city.engine, city.ids["u-open/c-2"], "u-open", "c-1")
+    with city.engine.connect() as conn:
+        assert coverage.coverage(conn, None, today, NOW).devices == coverage.Share(1, 9)
+    assert enroll.revoke(city.engine, city.ids["u-open/c-1"])         # its rating today counts for no active one
+    with city.engine.connect() as conn:
+        assert coverage.coverage(conn, None, today, NOW).devices == coverage.Share(0, 8)

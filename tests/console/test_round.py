@@ -12,9 +12,13 @@ from datetime import date, timedelta
 from openpyxl import load_workbook
 from playwright.sync_api import APIResponse, Page, expect
 from sqlalchemy import select
+from starlette.requests import Request
 
+from centre.console.pages import round as round_page
+from centre.console.roles import Role, Viewer
 from centre.db.engine import open_engine
 from centre.db.tables import audit_log, units
+from centre.modelround import Acceptance, Application, Eligibility, Gate, Standing
 from tests.console.conftest import DEMO_UNITS, Console, expect_refusals, login
 
 YEAR = (date.today() - timedelta(days=20)).year
@@ -169,3 +173,26 @@ def test_the_page_fits_a_phone(browser_phone: Page, console: Console) -> None:
     expect(browser_phone.locator("#my-unit")).to_be_visible()
     width = browser_phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width}px wide on a 390px phone: it scrolls sideways"
+
+
+def standing(n: int, *, applied: bool = False, mine: bool = False) -> Standing:
+    unit = "mine" if mine else f"u{n:04d}"
+    return Standing(unit_id=unit, name=unit, name_en=None, rated=500, good_rate=0.9, interval=None,
+                    eligibility=Eligibility.CANDIDATE, rank=n, within_titles=n <= 60,
+                    application=Application(unit, "2026-05-01T00:00:00+00:00", "office", "") if applied else None,
+                    checks=(), acceptance=Acceptance.NOT_CHECKED, integrity=Gate.NOT_YET_CHECKED,
+                    overdue_cases=Gate.NOT_YET_CHECKED, chosen=False, title=None, held=None)
+
+
+def test_the_table_shows_a_page_of_the_standings_and_every_unit_in_the_round_in_its_place() -> None:
+    """A city of a thousand units: a page of a hundred, and wherever they stand, those that applied and the
+    viewer's own unit (no browser: the rows a page gets; the tests above show them)."""
+    rows = [standing(n, applied=n in (7, 150, 901), mine=n == 640) for n in range(1, 1001)]
+    request = Request({"type": "http", "method": "GET", "path": "/console/round", "query_string": b"page=2",
+                       "headers": []})
+    manager = Viewer(1, "manager", Role.UNIT, "mine", "csrf")
+    shown, paging = round_page._table(request, manager, rows)
+    assert [s.rank for s in shown] == [7, *range(101, 201), 640, 901]
+    assert (paging.page, paging.pages, paging.first, paging.last, paging.total) == (2, 10, 101, 200, 1000)
+    office = Viewer(2, "office", Role.CITY, None, "csrf")
+    assert [s.rank for s in round_page._table(request, office, rows)[0]] == [7, *range(101, 201), 901]

@@ -171,8 +171,7 @@ def _page(request: Request, viewer: Viewer, place: Place, period: Period) -> Res
     lang = lang_for(request)
     words = Words(translator(lang), lang is Lang.EN)
     t = words.t
-    with engine_of(request).connect() as conn:
-        found = drill(conn, place, period, city_today(), settings_of(request).min_ratings)
+    found = drill(engine_of(request), place, period, city_today(), settings_of(request).min_ratings)
     crumbs = _crumbs(found, viewer, words)
     title = t("drill.title_city") if place.kind is Kind.CITY else crumbs[-1].label
     if exports.wanted(request):

@@ -5,9 +5,8 @@ and draws."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -15,6 +14,7 @@ from fastapi.responses import Response
 
 from centre import coverage, fleet
 from centre.console import exports
+from centre.console.paging import paged
 from centre.console.roles import Viewer, figures_scope
 from centre.console.texts import translator
 from centre.console.web import SignedIn, city_today, engine_of, lang_for, now, render, router
@@ -22,12 +22,10 @@ from centre.enroll import DEFAULT_TIMEZONE, check_timezone
 from centre.errors import BadInput, Forbidden, NotFound
 from centre.fleet import DeviceState, DeviceStatus, FleetSettings
 
-T = TypeVar("T")
 STATE_COLOURS = {DeviceState.OFFLINE: "#c62828", DeviceState.LAGGING: "#ef6c00", DeviceState.NEVER_SEEN: "#90a4ae",
                  DeviceState.ONLINE: "#2e7d32", DeviceState.REVOKED: "#455a64"}
 STATE_BADGES = {DeviceState.OFFLINE: "bad", DeviceState.LAGGING: "warn", DeviceState.NEVER_SEEN: "",
                 DeviceState.ONLINE: "good", DeviceState.REVOKED: ""}
-PAGE_ROWS = 200            # a table's rows per page (a city's thousands of devices: the export holds them all)
 SILENT_SHOWN = 20          # the coverage fragment names this many silent devices, then says how many more
 BREAKS_SHOWN = 10          # chain breaks listed by seq in a cell; more are counted
 
@@ -81,27 +79,6 @@ def state_chart(counts: dict[DeviceState, int], t: Callable[..., str]) -> dict[s
     }
 
 
-@dataclass(frozen=True)
-class Paging:
-    page: int          # from 1
-    pages: int
-    first: int         # the rows shown, from 1 (0: none)
-    last: int
-    total: int
-
-
-def paged(request: Request, items: Sequence[T]) -> tuple[Sequence[T], Paging]:
-    """The page of `items` that ?page= names (the last one past the end: a list may have shrunk)."""
-    raw = request.query_params.get("page") or "1"
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadInput(f"page: a page number from 1, got {raw!r}")
-    pages = max(1, -(-len(items) // PAGE_ROWS))
-    page = min(int(raw), pages)
-    start = (page - 1) * PAGE_ROWS
-    shown = items[start:start + PAGE_ROWS]
-    return shown, Paging(page, pages, start + 1 if shown else 0, start + len(shown), len(items))
-
-
 def _scope_label(request: Request, viewer: Viewer) -> tuple[tuple[str, ...] | None, str | None]:
     with engine_of(request).connect() as conn:
         scope = figures_scope(conn, viewer)
@@ -123,9 +100,9 @@ def fleet_page(request: Request, viewer: SignedIn) -> Response:
     t = translator(lang_for(request))
     unit_ids, label = _scope_label(request, viewer)
     at, chosen, limits = now(), _state_param(request), settings(request)
-    statuses = fleet.fleet(engine_of(request), unit_ids, at, limits)
-    counts = fleet.by_state(statuses)
-    listed = [status for status in statuses if chosen is None or status.state is chosen]
+    statuses = fleet.fleet(engine_of(request), unit_ids, at, limits)   # each built only when shown
+    counts = statuses.by_state()
+    listed = statuses.in_state(chosen)
     if exports.wanted(request):
         return _fleet_xlsx(request, viewer, listed, label, at, t)
     shown, paging = paged(request, listed)
@@ -135,7 +112,7 @@ def fleet_page(request: Request, viewer: SignedIn) -> Response:
         "limits": limits, "at": when(at), "when": when, "span": span(t)})
 
 
-def _fleet_xlsx(request: Request, viewer: Viewer, statuses: list[DeviceStatus], label: str | None, at: datetime,
+def _fleet_xlsx(request: Request, viewer: Viewer, statuses: Sequence[DeviceStatus], label: str | None, at: datetime,
                 t: Callable[..., str]) -> Response:
     lang = lang_for(request).value
     columns = [t(f"fleet.{key}") for key in (
@@ -185,12 +162,12 @@ def integrity_page(request: Request, viewer: SignedIn) -> Response:
     shown, paging = paged(request, report)
     return render(request, "integrity.html", {
         "scope_label": label, "report": shown, "paging": paging, "devices": len(report),
-        "with_problems": sum(1 for row in report if not row.chain.ok),
+        "with_problems": report.problems,
         "at": when(at), "gaps_text": gaps_text, "breaks_text": breaks_text,
         "check_text": lambda ok: _check_text(ok, t)})
 
 
-def _integrity_xlsx(request: Request, viewer: Viewer, report: list[fleet.DeviceChain], label: str | None,
+def _integrity_xlsx(request: Request, viewer: Viewer, report: Sequence[fleet.DeviceChain], label: str | None,
                     t: Callable[..., str]) -> Response:
     lang = lang_for(request).value
     columns = [t(f"integrity.{key}") for key in (
@@ -220,7 +197,7 @@ def coverage_fragment(request: Request, viewer: SignedIn) -> Response:
     t = translator(lang_for(request))
     with engine_of(request).connect() as conn:
         scope = figures_scope(conn, viewer)
-        found = coverage.coverage(conn, scope.unit_ids, city_today(), now(), settings(request))
+    found = coverage.coverage(engine_of(request), scope.unit_ids, city_today(), now(), settings(request), SILENT_SHOWN)
     return render(request, "partials/coverage.html", {
-        "c": found, "silent": found.silent[:SILENT_SHOWN], "more": max(0, len(found.silent) - SILENT_SHOWN),
+        "c": found, "silent": found.silent, "more": found.silent_count - len(found.silent),
         "when": when, "span": span(t), "limits": settings(request)})

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from centre.console import exports
+from centre.console.paging import paged
 from centre.console.ranking import TARGET, RankBy, Ranking, Row, period_days, place_name, rank, rank_by, scaled_min
 from centre.console.roles import Role, Viewer
 from centre.console.texts import translator
@@ -34,6 +35,7 @@ from centre.console.web import (
 from centre.errors import BadInput, Forbidden
 from centre.indicators import Period, PeriodKind, period_of
 
+TABLE_ROWS = 100             # a table's rows per page (a city's thousand units: 500 KiB; the export holds them all)
 CHART_ENDS = 30              # with more ranked rows than twice this, the chart shows the top and the bottom
 ROW_HEIGHT_PX = 22
 PHONE_CHART_PX = 500
@@ -194,11 +196,12 @@ def rankings(request: Request, viewer: SignedIn) -> Response:
     if exports.wanted(request):
         return _export(request, viewer, result, rows, scope or "city", lang.value, t)
     ranked = result.ranked
+    shown, paging = paged(request, rows, TABLE_ROWS)
     return render(request, "rankings.html", {
-        "result": result, "rows": rows, "by": by, "choices": _choices(viewer), "own": own,
+        "result": result, "rows": shown, "paging": paging, "by": by, "choices": _choices(viewer), "own": own,
         "scope_label": scope, "chosen_min": chosen, "per_round": per_round,
         "scaled": scaled_min(per_round, period), "days": period_days(period),
-        "hrefs": {row.key: _href(by, row, viewer) for row in rows}, "ranked_count": len(ranked),
+        "hrefs": {row.key: _href(by, row, viewer) for row in shown}, "ranked_count": len(ranked),
         "below_count": sum(row.below for row in ranked), "few_count": sum(row.too_few for row in result.rows),
         "chart_option": chart(ranked, lang.value, t) if ranked and not own else None,
         "chart_height": chart_height(len(ranked)), "chart_cut": len(ranked) > 2 * CHART_ENDS,

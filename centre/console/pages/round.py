@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from centre import modelround, roundcalendar, roundtitles
 from centre.console import audit, exports
+from centre.console.paging import Paging, paged
 from centre.console.roles import Role, Viewer, figures_scope
 from centre.console.texts import translator
 from centre.console.web import (
@@ -39,6 +40,7 @@ from centre.modelround import Candidates, Standing
 
 TEXT_FIELD = Form(max_length=4000)      # the domain refuses more than 2,000 characters with its own reason
 SHORT_FIELD = Form(max_length=200)
+TABLE_ROWS = 100                        # standings per page of the candidates table (the export holds them all)
 
 
 class Done(str, Enum):
@@ -111,14 +113,16 @@ def round_page(request: Request, viewer: SignedIn) -> Response:
     open_round = not board.round.confirmed
     mine = next((s for s in rows if s.unit_id == viewer.scope_id), None) if viewer.role is Role.UNIT else None
     done = request.query_params.get("done")
+    shown, paging = _table(request, viewer, rows)
     return render(request, "round.html", {
         "year": year, "today": today, "figures_to": min(date.fromisoformat(board.date_to), today),
-        "board": board, "rows": rows, "mine": mine,
+        "board": board, "rows": shown, "paging": paging, "pinned": len(shown) - (paging.last - paging.start),
+        "mine": mine,
         "timeline": roundcalendar.timeline(year, today), "phase_today": roundcalendar.phase_of(today),
         "titles": titles, "withdrawn": withdrawn, "shortfalls": [s for s in board.shortfalls if s in rows],
         "methods": list(modelround.Method), "results": list(modelround.Result),
         "may_change": viewer.may_change, "open_round": open_round,
-        "may_apply_for": _may_apply_for(viewer, board) if open_round else [],
+        "may_apply_for": _may_apply_for(viewer, shown) if open_round else [],
         "applicants": [s for s in board.standings if s.application] if viewer.may_change and open_round else [],
         "scope_label": None if viewer.sees_city else scope,
         "done": done if done in {d.value for d in Done} else None,
@@ -130,12 +134,28 @@ def round_page(request: Request, viewer: SignedIn) -> Response:
     })
 
 
-def _may_apply_for(viewer: Viewer, board: Candidates) -> list[Standing]:
-    """The registered units this viewer may apply for and that have not applied."""
+def _in_the_round(standing: Standing, viewer: Viewer) -> bool:
+    """A unit followed whatever its rank: applied, checked, chosen, awarded, holding last year's title, or the
+    viewer's own."""
+    return bool(standing.application or standing.checks or standing.chosen or standing.title or standing.held
+                or standing.unit_id == viewer.scope_id)
+
+
+def _table(request: Request, viewer: Viewer, rows: list[Standing]) -> tuple[list[Standing], Paging]:
+    """The candidates table: a page of the standings in their order (a city's thousand would make a page of
+    700 KiB), and on every page, in their place, the units in the round (_in_the_round)."""
+    page, paging = paged(request, rows, TABLE_ROWS)
+    end = paging.start + len(page)
+    return [s for index, s in enumerate(rows) if paging.start <= index < end or _in_the_round(s, viewer)], paging
+
+
+def _may_apply_for(viewer: Viewer, shown: list[Standing]) -> list[Standing]:
+    """The registered units shown that this viewer may apply for and that have not applied (the office picks one
+    from the page of the table it sees)."""
     if viewer.role is Role.CITY:
-        return [s for s in board.standings if s.application is None and s.name is not None]
+        return [s for s in shown if s.application is None and s.name is not None]
     if viewer.role is Role.UNIT:
-        return [s for s in board.standings if s.unit_id == viewer.scope_id and s.application is None]
+        return [s for s in shown if s.unit_id == viewer.scope_id and s.application is None]
     return []
 
 

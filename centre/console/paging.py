@@ -1,0 +1,40 @@
+"""A long table's pages: which rows ?page= shows, and what the pager (templates/partials/pager.html) says. A
+city's thousands of devices or units are listed a page at a time (the export holds them all)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fastapi import Request
+
+from centre.errors import BadInput
+
+T = TypeVar("T")
+PAGE_ROWS = 200
+
+
+@dataclass(frozen=True)
+class Paging:
+    page: int          # from 1
+    pages: int
+    first: int         # the rows shown, from 1 (0: none)
+    last: int
+    total: int
+
+    @property
+    def start(self) -> int:
+        """The index of the first row shown."""
+        return max(self.first - 1, 0)
+
+
+def paged(request: Request, items: Sequence[T], rows: int = PAGE_ROWS) -> tuple[Sequence[T], Paging]:
+    """The page of `items` that ?page= names (the last one past the end: a list may have shrunk)."""
+    raw = request.query_params.get("page") or "1"
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadInput(f"page: a page number from 1, got {raw!r}")
+    pages = max(1, -(-len(items) // rows))
+    page = min(int(raw), pages)
+    start = (page - 1) * rows
+    shown = items[start:start + rows]
+    return shown, Paging(page, pages, start + 1 if shown else 0, start + len(shown), len(items))
