@@ -51,7 +51,7 @@ from centre.indicators import Period, PeriodKind, period_of
 
 GOAL_P99_MS, GOAL_RATIO = 100.0, 20.0
 SLOW_MS = 10 * GOAL_P99_MS
-SHIPPED = "shipped: centre.indicators"
+SHIPPED = "shipped: centre.comparisons"
 QUICK_RATINGS = 1_000_000
 ROOT = Path(__file__).resolve().parent.parent
 OLD_RECHECK_SAMPLE = 25

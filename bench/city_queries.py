@@ -57,7 +57,7 @@ class Asked:
     month: Period
 
 
-# -- shipped: centre.indicators' ranking, trend and breakdown -----------------------------------------
+# -- shipped: centre.comparisons' ranking, trend and breakdown -----------------------------------------
 
 
 def ranking_shipped(engine: Engine, period: Period) -> comparisons.Ranking:
