@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bench.centre_terminals import TerminalKey
+from bench.common import LoopbackServer
 from centre.db.tables import conflicts, devices, events, ratings, reasons
 from centre.enroll import create_code
 from centre.registry.importer import import_file
@@ -76,32 +76,14 @@ def _drop(admin: Engine, name: str) -> None:
             time.sleep(1)
 
 
-class Centre:
+class Centre(LoopbackServer):
     """`evaluator centre serve --workers N` on a free loopback port, its log in `folder`."""
 
     def __init__(self, db_url: str, folder: Path, workers: int, extra: list[str]):
         self.database = make_url(db_url).database or ""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = folder / f"centre-{port}.log"
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "centre.cli", "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers), *extra], stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while not self._healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise SystemExit(f"the centre did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
-
-    def _healthy(self) -> bool:
-        try:
-            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
+        super().__init__(lambda port: ["-m", "centre.cli", "serve", "--db", db_url, "--host", "127.0.0.1",
+                                       "--port", str(port), "--workers", str(workers), *extra],
+                         lambda port: folder / f"centre-{port}.log", start_timeout_s=60)
 
     def metrics(self) -> dict[str, float]:
         """The ingest counters of /metrics (all workers summed): batches answered, new ratings, seconds, and the
@@ -119,14 +101,6 @@ class Centre:
                     found[sample.name] = sample.value
         return found
 
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
 
 
 def enroll_fleet(engine: Engine, server: str, count: int, folder: Path, prefix: str) -> list[TerminalKey]:

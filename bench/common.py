@@ -67,3 +67,48 @@ def report(rows: list[tuple[str, list[float]]], goal_p99_ms: float, goal_ratio: 
     print(f"p99 {p99:.2f} ms  (goal ≤ {goal_p99_ms} ms)")
     print("goals met" if met else "GOALS MISSED")
     return 0 if met else 1
+
+
+class LoopbackServer:
+    """A server process of a bench on a free loopback port, started from `argv(port)` in the repository, its
+    output in `log_path(port)`; ready once its /healthz answers 200. The centre benches' servers are these."""
+
+    def __init__(self, argv: Callable[[int], list[str]], log_path: Callable[[int], Path], start_timeout_s: float,
+                 poll_s: float = 0.1) -> None:
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path(port)
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen([sys.executable, *argv(port)], stdout=self._log, stderr=subprocess.STDOUT,
+                                        cwd=Path(__file__).resolve().parent.parent)
+        deadline = time.monotonic() + start_timeout_s
+        while not self._healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise SystemExit(f"the centre did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(poll_s)
+
+    def _healthy(self) -> bool:
+        import requests
+
+        try:
+            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def close(self) -> None:
+        import subprocess
+
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()

@@ -33,8 +33,6 @@ import argparse
 import os
 import re
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +52,7 @@ from bench import city_load
 from bench.centre_reports import OtherLoad, asked, engine_url, server_facts
 from bench.city_load import cached_city, note
 from bench.city_year import YEAR, Params
-from bench.common import percentile
+from bench.common import LoopbackServer, percentile
 from bench.console_app import BARE_PATH
 from centre.console import accounts
 from centre.db.engine import migrate, open_engine
@@ -112,40 +110,13 @@ class Page:
     cpu: list[float] = field(default_factory=list)      # ms of the server process's CPU meanwhile
 
 
-class Served:
+class Served(LoopbackServer):
     """bench/console_app.py on a free loopback port, its log in `folder`."""
 
     def __init__(self, db_url: str, today: date | None, folder: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = folder / "centre.log"
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.console_app", "--db", db_url, "--port", str(port),
-             *(["--today", today.isoformat()] if today else [])], stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + 120
-        while not self._healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise SystemExit(f"the centre did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def _healthy(self) -> bool:
-        try:
-            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+        super().__init__(lambda port: ["-m", "bench.console_app", "--db", db_url, "--port", str(port),
+                                       *(["--today", today.isoformat()] if today else [])],
+                         lambda port: folder / "centre.log", start_timeout_s=120, poll_s=0.2)
 
 
 class ServerLoad(OtherLoad):

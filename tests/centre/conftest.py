@@ -246,6 +246,18 @@ def _drop(admin: Engine, name: str) -> None:
             time.sleep(1)
 
 
+@pytest.fixture(scope="module")
+def pg_engine() -> Iterator[Engine]:
+    """An engine on a PostgreSQL database of the module's own, at the code's schema (skips without a server)."""
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    with scratch_pg_database(url) as scratch:
+        engine = open_engine(scratch)
+        yield engine
+        engine.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":

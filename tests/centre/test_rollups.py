@@ -6,7 +6,6 @@ on the real PostgreSQL. The rebuild and migration tests use the real centre proc
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid as uuid_mod
@@ -29,7 +28,7 @@ from centre.db.tables import metadata, rollup_days, rollup_months
 from centre.db.tables import rollups as rollups_table
 from centre.ingest import ingest
 from contract import EnrollRequest, canonical_json, iso_utc, rating_hash
-from tests.centre.conftest import PG_URL_ENV, register, scratch_pg_database
+from tests.centre.conftest import register
 
 BASE = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)        # midnight in Shanghai, 12:00 in New York
 RECEIVED = BASE + timedelta(days=2)                   # when the centre receives every batch
@@ -190,17 +189,6 @@ EXAMPLE = [
     {"device": 0, "ratings": [(3, 20, "s-1", "touch", False)], "events": [], "clock_error_min": -600,
      "before_enrollment": 0, "early_reasons": False, "resend": True, "conflict": True, "conflict_from_other": True},
 ]
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
-    with scratch_pg_database(url) as scratch:
-        engine = open_engine(scratch)
-        yield engine
-        engine.dispose()
 
 
 def test_an_example_on_postgresql(pg_engine: Engine) -> None:
