@@ -373,6 +373,8 @@ TABLES_ADDED = {
     "0007": ("console_users", "console_sessions", "audit_log", "model_rounds", "model_applications",
              "model_checks", "model_titles"),
     "0008": ("rollup_days", "rollup_months"),
+    "0009": ("cases", "case_events", "case_files", "rating_exclusions", "calendar_days", "unit_duty",
+             "alert_deliveries"),
 }
 
 
