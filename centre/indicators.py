@@ -153,6 +153,7 @@ class Indicators(BaseModel):
     active_rate: float | None                       # 主动评价率 = (requests − unrated) / requests
     suppressed: int                                 # presses that did not count
     before_enrollment: int                          # counted in no figure above
+    excluded: int                                   # taken out by an upheld appeal: in no figure above either
     loop: LoopFigures
 
 
@@ -223,6 +224,7 @@ def _indicators(scope: Scope, period: Period, found: Counter[tuple[str, str]], m
         active_rate=share(max(requests - unrated, 0), requests),
         suppressed=found[(Measure.SUPPRESSED.value, "")],
         before_enrollment=sum(n for (measure, _), n in found.items() if measure == Measure.BEFORE_ENROLLMENT.value),
+        excluded=sum(n for (measure, _), n in found.items() if measure == Measure.EXCLUDED.value),
         loop=LoopFigures())
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy import Connection, Engine, func, select
 
 from centre import chains
+from centre.db.loop_tables import rating_exclusions
 from centre.db.rows import nul_field
 from centre.db.tables import device_placements, devices, events, ratings, reasons, units
 from centre.errors import BadInput, NotFound
@@ -68,12 +69,16 @@ def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = No
         if staff_id is not None:
             where.append(ratings.c.staff_id == staff_id)
         by_level: dict[int, int] = {}
-        before_enrollment = 0
-        for before, level, count in conn.execute(
-                select(ratings.c.before_enrollment, ratings.c.level, func.count()).where(*where)
-                .group_by(ratings.c.before_enrollment, ratings.c.level)):
+        before_enrollment = excluded = 0
+        is_excluded = rating_exclusions.c.rating_uuid.is_not(None)
+        for before, out, level, count in conn.execute(
+                select(ratings.c.before_enrollment, is_excluded, ratings.c.level, func.count())
+                .outerjoin(rating_exclusions, rating_exclusions.c.rating_uuid == ratings.c.uuid).where(*where)
+                .group_by(ratings.c.before_enrollment, is_excluded, ratings.c.level)):
             if before:
                 before_enrollment += count
+            elif out:
+                excluded += count
             else:
                 by_level[level] = count
         # A reason counts only with a rating its own device delivered (ingest refuses others; this holds
@@ -89,7 +94,8 @@ def summary(engine: Engine, unit_id: str, day: date, counter_id: str | None = No
                    by_level={str(level): by_level.get(level, 0) for level in LEVELS},
                    good_rate=good / total if total else None,
                    bad_reasons=dict(sorted(bad_reasons.items())),
-                   unrated=kinds[UNRATED], suppressed=kinds[SUPPRESSED], before_enrollment=before_enrollment)
+                   unrated=kinds[UNRATED], suppressed=kinds[SUPPRESSED], before_enrollment=before_enrollment,
+                   excluded=excluded)
 
 
 def _event_counts(conn: Connection, unit_id: str, since: str, until: str, counter_id: str | None,

@@ -10,6 +10,8 @@ code) with its count `n`:
 - measure `reason`, code the reason code: the reasons of counted ratings (a reason joins a rating its own
   device delivered, as the summary does), on the rating's day, counter, staff and channel; a reason that
   arrives before its rating is counted when the rating arrives;
+- measure `excluded`, code the level: ratings an upheld appeal excluded (centre/cases/appeals.py,
+  `rating_exclusions`), counted here instead of under `level`: out of every score, still counted and shown;
 - measures `solicited`, `unrated`, `suppressed`, code "": those events of the device, where the device stood
   at the event's `counted_at` (its placements, as for a rating), on the local day of that time; the staff
   (and channel) their detail names.
@@ -39,6 +41,7 @@ from sqlalchemy import Connection, Engine, Insert, Select, Table, bindparam, sel
 from sqlalchemy.dialects import postgresql, sqlite
 
 from centre.db.lookup import among
+from centre.db.loop_tables import rating_exclusions
 from centre.db.tables import devices, events, ratings, reasons, rollup_days, rollup_months, rollups
 from centre.provenance import Placement, placement
 from centre.reports import unit_zone
@@ -59,6 +62,7 @@ class Measure(str, Enum):
     SOLICITED = "solicited"     # a rating request opened (staff key, counter PC)
     UNRATED = "unrated"         # a request that closed with no press
     SUPPRESSED = "suppressed"   # a press that did not count
+    EXCLUDED = "excluded"       # code the level: a rating an upheld appeal took out of the scores
 
 
 EVENT_MEASURES = (Measure.SOLICITED.value, Measure.UNRATED.value, Measure.SUPPRESSED.value)
@@ -210,18 +214,37 @@ def add(conn: Connection, deltas: Mapping[Key, int]) -> None:
     _add_to(conn, rollup_months, MONTH_COLUMNS, months)
 
 
+def exclude(conn: Connection, rating_uuid: str) -> bool:
+    """Move a rating the caller has just recorded in `rating_exclusions` from its level to `excluded`, in the
+    caller's transaction (the exclusion and the counts commit together). False for a rating that counts in
+    no score anyway (recorded before its device was enrolled), which changes nothing."""
+    row = conn.execute(select(*_RATING_COLUMNS).where(ratings.c.uuid == rating_uuid)).mappings().one()
+    if row["before_enrollment"]:
+        return False
+    zone = unit_zone(conn, row["placed_unit_id"])
+    level = str(row["level"])
+    add(conn, {_rating_key(row, zone, Measure.LEVEL.value, level): -1,
+               _rating_key(row, zone, Measure.EXCLUDED.value, level): 1})
+    return True
+
+
 # -- the truth: a recount from the raw rows -------------------------------------------
 
 
-def recount(conn: Connection) -> Counter[Key]:
-    """What the rollups should hold, counted from the raw ratings, reasons and events."""
+def recount(conn: Connection, *, exclusions: bool = True) -> Counter[Key]:
+    """What the rollups should hold, counted from the raw ratings, reasons and events. `exclusions=False` for
+    migration 0004, which runs before `rating_exclusions` exists (and so before any rating was excluded)."""
     zone = Zones(conn)
     # Every zone looked up before the rows stream: no other query on the connection while a cursor is open.
     for unit_id in conn.execute(select(ratings.c.placed_unit_id).union(select(devices.c.unit_id))).scalars():
         zone(unit_id)
     counts: Counter[Key] = Counter()
+    excluded = set(conn.execute(select(rating_exclusions.c.rating_uuid)).scalars()) if exclusions else set()
     for row in _stream(conn, select(*_RATING_COLUMNS)).mappings():
-        counts[_rating_key(row, zone(row["placed_unit_id"]), _rating_measure(row), str(row["level"]))] += 1
+        measure = _rating_measure(row)
+        if measure == Measure.LEVEL.value and row["uuid"] in excluded:
+            measure = Measure.EXCLUDED.value
+        counts[_rating_key(row, zone(row["placed_unit_id"]), measure, str(row["level"]))] += 1
     joined = select(reasons.c.code, *_RATING_COLUMNS).join(
         ratings, (ratings.c.uuid == reasons.c.rating_uuid) & (ratings.c.delivered_by == reasons.c.device_id))
     for row in _stream(conn, joined.where(ratings.c.before_enrollment.is_(False))).mappings():
@@ -261,7 +284,7 @@ def rebuild_in(conn: Connection, *, fine_only: bool = False) -> Rebuilt:
     """Replace the rollups and their day and month sums with a recount, in the caller's transaction (which
     holds the write lock). `fine_only`: the rollups alone, for migration 0004, before the sums' tables exist."""
     before = stored(conn)
-    truth = recount(conn)
+    truth = recount(conn, exclusions=not fine_only)
     differed = sum(1 for key in before.keys() | truth.keys() if before.get(key, 0) != truth.get(key, 0))
     if fine_only:
         conn.execute(rollups.delete())

@@ -191,3 +191,5 @@ class Summary(_Wire):
     suppressed: int
     before_enrollment: int = Field(0, description="Ratings the unit's terminals recorded before they were "
                                                   "enrolled (test presses, say): in no total, rate or reason.")
+    excluded: int = Field(0, description="Ratings an upheld appeal took out of the scores (the centre's bad-review "
+                                         "loop): in no total or rate, still held and shown.")

@@ -83,7 +83,7 @@ def test_summary_counts_the_units_local_day(enroll_device, collector):
     day = summary(collector, unit=device.unit_id, date="2026-03-10")
     assert day == {"date": "2026-03-10", "total": 8, "by_level": {"1": 3, "2": 1, "3": 1, "4": 1, "5": 2},
                    "good_rate": 0.5, "bad_reasons": {"rude": 1, "slow": 2}, "unrated": 2, "suppressed": 1,
-                   "before_enrollment": 0}
+                   "before_enrollment": 0, "excluded": 0}
     counter = summary(collector, unit=device.unit_id, date="2026-03-10", counter="c-1")
     assert counter["total"] == 7 and counter["by_level"]["1"] == 2
     staff = summary(collector, unit=device.unit_id, date="2026-03-10", staff="s-2")

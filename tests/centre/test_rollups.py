@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, select, text, update
 
 from centre import enroll, indicators, reports, rollups
 from centre.api.auth import Nonce
 from centre.db import schema
 from centre.db.engine import open_engine
-from centre.db.tables import metadata, rollup_days, rollup_months
+from centre.db.loop_tables import cases, rating_exclusions
+from centre.db.tables import metadata, ratings, rollup_days, rollup_months
 from centre.db.tables import rollups as rollups_table
 from centre.ingest import ingest
 from contract import EnrollRequest, canonical_json, iso_utc, rating_hash
@@ -91,7 +92,8 @@ STEP = st.fixed_dictionaries({
     "events": st.lists(EVENT, max_size=3),
     "clock_error_min": st.sampled_from([0, 0, 3, -600, 1440]),   # the device clock's error: corrected when > 1 min
     "before_enrollment": st.integers(0, 2), "early_reasons": st.booleans(), "resend": st.booleans(),
-    "conflict": st.booleans(), "conflict_from_other": st.booleans()})
+    "conflict": st.booleans(), "conflict_from_other": st.booleans(),
+    "exclude": st.integers(0, 2)})   # held ratings an upheld appeal then excludes (again: a no-op)
 SCENARIO = st.lists(STEP, min_size=1, max_size=6)
 
 
@@ -122,6 +124,29 @@ def play(engine: Engine, scenario: list[dict[str, Any]]) -> None:
         send(engine, terminal, batch)
         terminal.sent.append(batch)
         terminal.held += [row for row in rows if row["device_id"] == terminal.device_id]
+        for row in terminal.held[-step.get("exclude", 0):] if step.get("exclude") else []:
+            exclude(engine, row["uuid"])
+
+
+def exclude(engine: Engine, rating_uuid: str) -> None:
+    """What an upheld appeal does to the counts (centre/cases/appeals.py): the exclusion recorded beside the
+    rating and the rollups moved, in one transaction; a rating already excluded is left as it is. The case
+    the exclusion names is opened here when the ingest opened none (a rating of a good level)."""
+    with engine.begin() as conn:
+        if conn.execute(select(rating_exclusions.c.rating_uuid).where(
+                rating_exclusions.c.rating_uuid == rating_uuid)).first():
+            return
+        case_id = conn.execute(select(cases.c.id).where(cases.c.rating_uuid == rating_uuid)).scalar()
+        if case_id is None:
+            rating = conn.execute(select(ratings).where(ratings.c.uuid == rating_uuid)).mappings().one()
+            case_id = conn.execute(cases.insert().values(
+                rating_uuid=rating_uuid, unit_id=rating["placed_unit_id"], counter_id=rating["placed_counter_id"],
+                level=rating["level"], opened_by="complaint", state="closed", rated_at=rating["counted_at"],
+                opened_at=iso_utc(RECEIVED), rectify_due_at=iso_utc(RECEIVED))).inserted_primary_key[0]
+        conn.execute(rating_exclusions.insert().values(rating_uuid=rating_uuid, case_id=case_id,
+                                                       decided_at=iso_utc(RECEIVED), decided_by="office",
+                                                       reason="upheld in the test"))
+        rollups.exclude(conn, rating_uuid)
 
 
 def _conflicts(step: dict[str, Any], terminal: Terminal, terminals: list[Terminal]) -> list[dict[str, Any]]:
@@ -152,9 +177,9 @@ def check_against_raw(engine: Engine) -> None:
         day_period = indicators.period_of(indicators.PeriodKind.DAY, date.fromisoformat(day))
         figures = indicators.compute(engine, indicators.Scope.units([unit]), day_period)
         assert (figures.rated, figures.by_level, figures.good_rate, figures.bad_reasons, figures.unrated,
-                figures.suppressed, figures.before_enrollment) == (
+                figures.suppressed, figures.before_enrollment, figures.excluded) == (
             raw.total, raw.by_level, raw.good_rate, raw.bad_reasons, raw.unrated, raw.suppressed,
-            raw.before_enrollment), (unit, day)
+            raw.before_enrollment, raw.excluded), (unit, day)
 
 
 def empty(engine: Engine) -> None:
@@ -187,7 +212,8 @@ EXAMPLE = [
      "events": [("solicited", 5, None)], "clock_error_min": 0, "before_enrollment": 0, "early_reasons": False,
      "resend": False, "conflict": False, "conflict_from_other": True},
     {"device": 0, "ratings": [(3, 20, "s-1", "touch", False)], "events": [], "clock_error_min": -600,
-     "before_enrollment": 0, "early_reasons": False, "resend": True, "conflict": True, "conflict_from_other": True},
+     "before_enrollment": 0, "early_reasons": False, "resend": True, "conflict": True, "conflict_from_other": True,
+     "exclude": 2},
 ]
 
 
@@ -198,6 +224,7 @@ def test_an_example_on_postgresql(pg_engine: Engine) -> None:
     with pg_engine.connect() as conn:
         kept = rollups.stored(conn)
     assert sum(n for key, n in kept.items() if key[5] == "before_enrollment") == 2
+    assert sum(n for key, n in kept.items() if key[5] == "excluded") == 2
     assert sum(n for key, n in kept.items() if key[5] == "reason") == 3   # not the one before enrollment
 
 
@@ -282,7 +309,7 @@ TABLES_AT_0003 = schema.BASELINE_TABLES | {"api_tokens", "districts", "sectors",
 def test_migrations_0004_and_0008_build_the_rollups_of_an_existing_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'centre.db'}"
     engine = open_engine(url)
-    play(engine, EXAMPLE)
+    play(engine, [{**step, "exclude": 0} for step in EXAMPLE])   # no appeal was decided before 0009
     kept, coarse = snapshot(engine), coarse_snapshot(engine)
     with engine.begin() as conn:   # the database as 0003 left it: raw rows, no rollups (nor later tables)
         for later in reversed(metadata.sorted_tables):

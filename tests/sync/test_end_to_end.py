@@ -72,7 +72,7 @@ def test_sync_once_drains_and_the_centre_agrees_with_the_terminal(collector, ter
 
     terminal = json.loads(evaluator(config, "summary", "--json").stdout)
     centre = collector.json("summary", "--unit", settings.unit.id, "--date", terminal["date"])
-    assert centre == {**terminal, "before_enrollment": 0}     # the centre's one key of its own
+    assert centre == {**terminal, "before_enrollment": 0, "excluded": 0}   # the centre's keys of its own
     assert terminal["total"] == 6 and terminal["bad_reasons"] == {"slow": 2} and terminal["unrated"] == 1
 
     again = evaluator(config, "sync", "--once")
@@ -135,7 +135,7 @@ def assert_exactly_once(collector, config: Path, settings, count: int) -> None:
     assert integrity["last_seq"] == count == integrity["ratings_held"]  # none lost, none duplicated
     terminal = json.loads(evaluator(config, "summary", "--json").stdout)
     centre = collector.json("summary", "--unit", settings.unit.id, "--date", terminal["date"])
-    assert centre == {**terminal, "before_enrollment": 0} and terminal["total"] == count
+    assert centre == {**terminal, "before_enrollment": 0, "excluded": 0} and terminal["total"] == count
 
 
 def test_ratings_made_before_enrollment_reach_the_centre_apart_and_leave_no_gap(collector, terminal_config):
