@@ -375,6 +375,8 @@ TABLES_ADDED = {
     "0008": ("rollup_days", "rollup_months"),
     "0009": ("cases", "case_events", "case_files", "rating_exclusions", "calendar_days", "unit_duty",
              "alert_deliveries"),
+    "0011": ("centre_keys", "web_ratings", "complaints", "citizen_contacts", "receipt_misses", "public_digests",
+             "public_limits"),
 }
 
 
