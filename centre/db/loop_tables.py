@@ -5,8 +5,9 @@ MetaData (centre/db/tables.py imports this module at its end, so `metadata` alwa
   current state and deadlines for lists and figures. The truth of what happened is `case_events`.
 - case_events: append-only; each step with who, in which role, and when. No row is updated or deleted.
 - case_files: the evidence of a rectification or an appeal, type-checked and size-capped before it is kept.
-- rating_exclusions: ratings an upheld appeal took out of the scores. The rating itself is never touched:
-  the exclusion is recorded beside it, and the rollups count it as excluded instead of at its level.
+- rating_exclusions: ratings an upheld appeal (or a confirmed integrity flag) took out of the scores. The
+  rating itself is never touched: the exclusion is recorded beside it, and the rollups count it as excluded
+  instead of at its level.
 - calendar_days: the office's corrections to the working-day calendar (holidays, 调休 make-up days).
 - unit_duty: who is on duty for a unit's alerts (a unit manager's e-mail address).
 - alert_deliveries: the outbox of e-mails and webhook posts; a delivery is retried until it succeeds or its
@@ -73,7 +74,9 @@ case_files = Table(
 rating_exclusions = Table(
     "rating_exclusions", metadata,
     Column("rating_uuid", String(36), primary_key=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    # what decided it: an upheld appeal on the rating's case, or a confirmed integrity flag (centre/integrity)
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("flag_id", Integer),                        # integrity_flags.id (that table comes in 0012)
     Column("decided_at", String(32), nullable=False),
     Column("decided_by", String(64), nullable=False),
     Column("reason", Text, nullable=False),

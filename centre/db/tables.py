@@ -367,7 +367,9 @@ model_titles = Table(
     PrimaryKeyConstraint("year", "unit_id", name="pk_model_titles"),
 )
 
-# The bad-review loop's and the citizen pages' tables live in modules of their own on this MetaData; imported
-# here so that whoever holds `metadata` (the migrations' env, the engine's checks, the tests) holds them too.
+# The bad-review loop's, the citizen pages' and the integrity analytics' tables live in modules of their own on
+# this MetaData; imported here so that whoever holds `metadata` (the migrations' env, the engine's checks, the
+# tests) holds them too.
+from centre.db import integrity_tables as _integrity_tables  # noqa: E402,F401
 from centre.db import loop_tables as _loop_tables  # noqa: E402,F401
 from centre.db import public_tables as _public_tables  # noqa: E402,F401

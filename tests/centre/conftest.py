@@ -377,6 +377,7 @@ TABLES_ADDED = {
              "alert_deliveries"),
     "0011": ("centre_keys", "web_ratings", "complaints", "citizen_contacts", "receipt_misses", "public_digests",
              "public_limits"),
+    "0012": ("integrity_flags", "integrity_reviews"),
 }
 
 

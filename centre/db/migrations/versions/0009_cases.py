@@ -5,7 +5,7 @@ corrections, units' duty contacts and the alerts' outbox.
   contact_due_at, rectify_due_at, contacted_at, rectified_at, closed_at, verdict, appeal, numbers_erased_at)
 - case_events (id, case_id, at, actor, role, kind, detail), append-only
 - case_files (id, case_id, event_id, name, media_type, size, sha256, content)
-- rating_exclusions (rating_uuid, case_id, decided_at, decided_by, reason)
+- rating_exclusions (rating_uuid, case_id, flag_id, decided_at, decided_by, reason): one of case_id, flag_id
 - calendar_days (day, working, note, imported_at, imported_by)
 - unit_duty (unit_id, email, name, updated_at)
 - alert_deliveries (id, kind, channel, target, case_id, unit_id, payload, created_at, attempts,
@@ -31,7 +31,8 @@ def upgrade() -> None:
     op.create_table(
         "rating_exclusions",
         sa.Column("rating_uuid", sa.String(36), primary_key=True),
-        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id")),
+        sa.Column("flag_id", sa.Integer),
         sa.Column("decided_at", sa.String(32), nullable=False),
         sa.Column("decided_by", sa.String(64), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
