@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -137,14 +137,26 @@ def navigation(viewer: Viewer) -> list[Nav]:
 
 
 def url_with(request: Request, **changes: Any) -> str:
-    """This page's URL with some query parameters changed (None drops one)."""
-    params = dict(request.query_params)
+    """This page's URL with some query parameters changed (None drops one). The answer to a POST (a form sent
+    back with its error) is not a page one can GET again: its links lead to the page the form was on."""
+    path, params = request.url.path, dict(request.query_params)
+    if request.method not in ("GET", "HEAD"):
+        path, params = _form_page(request)
     for key, value in changes.items():
         if value is None:
             params.pop(key, None)
         else:
             params[key] = str(value)
-    return f"{request.url.path}?{urlencode(params)}" if params else request.url.path
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+def _form_page(request: Request) -> tuple[str, dict[str, str]]:
+    """The console page a POST came from, by its Referer when that is one of ours, else the overview."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = not referer.netloc or referer.netloc == request.url.netloc
+    if same_site and (referer.path == PREFIX or referer.path.startswith(PREFIX + "/")):
+        return referer.path, dict(parse_qsl(referer.query))
+    return PREFIX + "/", {}
 
 
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:

@@ -194,13 +194,17 @@ def test_account_changes_need_the_csrf_token_and_an_office_may_not_demote_itself
     page = http.get(console.page_url("/users"), timeout=10)
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
     assert page.status_code == 200 and csrf is not None
-    demoted = http.post(console.page_url("/users/office/role"),
+    demoted = http.post(console.page_url("/users/office/role"), headers={"Referer": console.page_url("/users")},
                         data={"csrf": csrf.group(1), "role": "auditor", "scope": ""}, timeout=10)
     assert demoted.status_code == 422 and "不能降低自己的角色" in demoted.text
+    # the refusal's language switch leads back to the page the form was on, not to the form's POST-only URL
+    switch = re.search(r'<a href="([^"]+)" lang="en">', demoted.text)
+    assert switch is not None and switch.group(1).replace("&amp;", "&").endswith("/console/users?lang=en")
     disabled = http.post(console.page_url("/users/office/state"), data={"csrf": csrf.group(1), "state": "disabled"},
                          timeout=10)
     assert disabled.status_code == 422 and "不能停用自己的账户" in disabled.text
     assert http.get(console.page_url("/users"), timeout=10).status_code == 200   # still the office, still in
+    assert http.get(console.page_url("/users?lang=en"), timeout=10).status_code == 200   # where the switch leads
 
 
 def test_both_pages_fit_a_phone_in_english(browser_phone: Page, console: Console) -> None:
