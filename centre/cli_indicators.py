@@ -90,13 +90,17 @@ def describe(result: indicators.Indicators) -> list[str]:
         f"  主动评价率 active rate     {_percent(result.active_rate)}",
         f"  suppressed presses        {result.suppressed}",
         f"  before enrollment         {result.before_enrollment} (in no figure)",
-        f"  差评回复率 / 回访整改率 / 回访整改满意率: {result.loop.status}",
+        f"  差评回复率 / 回访整改率 / 回访整改满意率: {result.loop.status}"
+        + (f": {_percent(result.loop.reply_rate)} / {_percent(result.loop.rectified_rate)} / "
+           f"{_percent(result.loop.rectified_satisfied_rate)}; 回访率 {_percent(result.loop.callback_rate)}; "
+           f"overdue {result.loop.overdue}" if result.loop.cases is not None else ""),
     ]
 
 
 def _rollup(args: argparse.Namespace) -> int:
     done = rollups.rebuild(open_engine(args.db, create=False))
-    print(f"rollups rebuilt from the raw rows: {done.rows} row(s); {done.differed} differed from the recount")
+    print(f"rollups rebuilt from the raw rows: {done.rows} row(s); {done.differed} differed from the recount, "
+          f"and {done.coarse_differed} of their day and month sums")
     return EXIT_OK
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine
 
 from centre import rollup_reads, scopes
+from centre.cases import figures as case_figures
 from centre.db.rows import nul_field
 from centre.enroll import DEFAULT_TIMEZONE, check_timezone
 from centre.errors import BadInput
@@ -27,6 +28,7 @@ from centre.rollups import Measure
 MIN_RATINGS = 100                 # below this, a scope's 好评率 is "too few": shown, never ranked
 Z_95 = 1.959963984540054          # the normal quantile of a two-sided 95 % interval
 NOT_MEASURED = "not yet measured"
+MEASURED = "measured"
 
 
 class PeriodKind(str, Enum):
@@ -117,14 +119,43 @@ class Interval(BaseModel):
 
 
 class LoopFigures(BaseModel):
-    """The bad-review loop's figures (差评回复率, 回访整改率, 回访整改满意率): filled by the cases issue."""
+    """The bad-review loop's figures (docs/indicators.md; centre/cases/figures.py has them all, per unit and
+    district too): filled by `compute`, "not yet measured" where a figure set is summed for many scopes."""
 
     model_config = ConfigDict(extra="forbid")
 
     reply_rate: float | None = None                 # 差评回复率
-    rectified_rate: float | None = None             # 回访整改率
+    rectified_rate: float | None = None             # 回访整改率 (整改率)
     rectified_satisfied_rate: float | None = None   # 回访整改满意率
+    callback_rate: float | None = None              # 回访率
+    cases: int | None = None
+    overdue: int | None = None                      # open cases past a deadline now
+    median_hours_to_contact: float | None = None
+    median_hours_to_close: float | None = None
     status: str = NOT_MEASURED
+
+
+def loop_figures(conn: Connection, scope: Scope, period: Period) -> LoopFigures:
+    """The loop's figures of the scope's cases rated in the period (its units' local days)."""
+    found = case_figures.loop_figures(conn, scope.unit_ids, period.start, period.end)
+    return LoopFigures(reply_rate=found.reply_rate, rectified_rate=found.rectified_rate,
+                       rectified_satisfied_rate=found.satisfied_rate, callback_rate=found.callback_rate,
+                       cases=found.cases, overdue=found.overdue, median_hours_to_contact=found.median_hours_to_contact,
+                       median_hours_to_close=found.median_hours_to_close, status=MEASURED)
+
+
+class WebFigures(BaseModel):
+    """The web questionnaire's ratings (channel `web`, centre/public; rollups measure `web_level`): always shown
+    apart from the presses. `counted_in_score`: whether the score above (rated, good_rate…) counts them too,
+    as the city's config says (public.count_web_ratings, default False), so they are never mixed silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rated: int = 0
+    by_level: dict[str, int] = Field(default_factory=dict)
+    good: int = 0
+    good_rate: float | None = None                  # levels 3–5 of the web ratings
+    counted_in_score: bool = False
 
 
 class Indicators(BaseModel):
@@ -155,6 +186,7 @@ class Indicators(BaseModel):
     before_enrollment: int                          # counted in no figure above
     excluded: int                                   # taken out by an upheld appeal: in no figure above either
     loop: LoopFigures
+    web: WebFigures = WebFigures()                  # the web questionnaire's, apart (issue #18)
 
 
 def counts(conn: Connection, scope: Scope, period: Period) -> Counter[tuple[str, str]]:
@@ -167,11 +199,14 @@ def share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def compute(engine: Engine, scope: Scope, period: Period, min_ratings: int = MIN_RATINGS) -> Indicators:
-    """The indicator set of `scope` over `period`, from the rollups alone."""
+def compute(engine: Engine, scope: Scope, period: Period, min_ratings: int = MIN_RATINGS, *,
+            count_web: bool | None = None) -> Indicators:
+    """The indicator set of `scope` over `period`, from the rollups alone; `count_web`: whether the score
+    counts the web questionnaire's ratings (None: as the city's config says)."""
     with engine.connect() as conn:
         found = counts(conn, scope, period)
-    return _indicators(scope, period, found, min_ratings)
+        loop = loop_figures(conn, scope, period)
+    return _indicators(scope, period, found, min_ratings, loop, count_web)
 
 
 def compute_each(conn: Connection, scope: Scope, periods: Sequence[Period],
@@ -205,8 +240,12 @@ def _merged(ranges: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def _indicators(scope: Scope, period: Period, found: Counter[tuple[str, str]], min_ratings: int) -> Indicators:
-    by_level = {str(level): found[(Measure.LEVEL.value, str(level))] for level in LEVELS}
+def _indicators(scope: Scope, period: Period, found: Counter[tuple[str, str]], min_ratings: int,
+                loop: LoopFigures | None = None, count_web: bool | None = None) -> Indicators:
+    # The score counts the presses' levels, and the web questionnaire's only where the city's config says so
+    # (rollup_reads.score_measures: public.count_web_ratings, default not); `web` shows them apart either way.
+    measures = rollup_reads.score_measures(count_web)
+    by_level = {str(level): sum(found[(measure, str(level))] for measure in measures) for level in LEVELS}
     rated = sum(by_level.values())
     good = sum(by_level[str(level)] for level in GOOD_LEVELS)
     bad = rated - good
@@ -225,7 +264,13 @@ def _indicators(scope: Scope, period: Period, found: Counter[tuple[str, str]], m
         suppressed=found[(Measure.SUPPRESSED.value, "")],
         before_enrollment=sum(n for (measure, _), n in found.items() if measure == Measure.BEFORE_ENROLLMENT.value),
         excluded=sum(n for (measure, _), n in found.items() if measure == Measure.EXCLUDED.value),
-        loop=LoopFigures())
+        loop=loop or LoopFigures(), web=_web(found, Measure.WEB_LEVEL.value in measures))
+
+
+def _web(found: Counter[tuple[str, str]], counted: bool) -> WebFigures:
+    by_level = {str(level): found[(Measure.WEB_LEVEL.value, str(level))] for level in LEVELS}
+    rated, good = sum(by_level.values()), sum(by_level[str(level)] for level in GOOD_LEVELS)
+    return WebFigures(rated=rated, by_level=by_level, good=good, good_rate=share(good, rated), counted_in_score=counted)
 
 
 def answer(engine: Engine, unit_ids: list[str], kind: str | None = None, day: date | None = None,

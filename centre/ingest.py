@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one's TypedDict before Python 3.12
 
 from centre import chains, rollups
+from centre.alerts import queue
 from centre.api.auth import Nonce, remember_nonce
+from centre.cases import opening
 from centre.db.engine import insert_rows
 from centre.db.lookup import among
 from centre.db.rows import held_rating, nul_field, utcnow
@@ -165,6 +167,11 @@ def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datet
     event_ids, new_events = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
     # The counts move with the rows, in this transaction: a batch and its rollups commit together.
     rollups.maintain(conn, signer_id, where, new_ratings, new_reasons, new_events)
+    # Each new bad review opens its case, and its alerts are queued (never sent: nothing here waits on them),
+    # in this transaction too; a batch without one costs a pass over the levels (centre/cases/opening.py).
+    opened = opening.open_for_ratings(conn, new_ratings, now, new_reasons=new_reasons)
+    if opened:
+        queue.cases_opened(conn, opened, now)
     return Ack(accepted=accepted, duplicate=duplicate, rejected=rejected, reasons=reason_ids, events=event_ids,
                server_time=iso_utc(now))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import logging.config
 import os
 import shutil
 import tempfile
@@ -23,8 +24,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
+from centre import cityconfig
 from centre.api.admission_limits import DEFAULT_ADMISSION, AdmissionLimits
 from centre.api.limits import DEFAULT_LIMITS, BodyLimits
+from centre.cityconfig import CityConfig
 from centre.db.engine import open_engine
 from centre.errors import BadInput
 from centre.logs import uvicorn_log_config
@@ -38,6 +41,7 @@ ENV_DB = "EVALUATOR_CENTRE_DB"
 ENV_MAX_BODY = "EVALUATOR_CENTRE_MAX_BODY"           # bytes
 ENV_MAX_INFLATED = "EVALUATOR_CENTRE_MAX_INFLATED"   # bytes
 ENV_METRICS = "EVALUATOR_CENTRE_METRICS"             # "1" or "0"
+ENV_CONFIG = "EVALUATOR_CENTRE_CONFIG"               # the city config file (centre/cityconfig.py), if any
 # prometheus_client's own name (centre.observability.metrics): not imported from there, because importing
 # prometheus_client in this process while the variable is set would write files into the folder it empties.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -52,11 +56,12 @@ class ServeOptions:
     limits: BodyLimits = DEFAULT_LIMITS
     metrics: bool = True
     admission: AdmissionLimits = DEFAULT_ADMISSION   # per worker process
+    config_path: str | None = None                   # `--config FILE`: the city config (centre/cityconfig.py)
 
     def to_env(self) -> dict[str, str]:
         return {ENV_DB: self.db_url, ENV_MAX_BODY: str(self.limits.body),
                 ENV_MAX_INFLATED: str(self.limits.inflated), ENV_METRICS: "1" if self.metrics else "0",
-                **self.admission.to_env()}
+                **self.admission.to_env(), **({ENV_CONFIG: self.config_path} if self.config_path else {})}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServeOptions:
@@ -66,28 +71,59 @@ class ServeOptions:
         limits = BodyLimits(body=int(env.get(ENV_MAX_BODY, DEFAULT_LIMITS.body)),
                             inflated=int(env.get(ENV_MAX_INFLATED, DEFAULT_LIMITS.inflated)))
         return cls(env[ENV_DB], limits, metrics=env.get(ENV_METRICS, "1") == "1",
-                   admission=AdmissionLimits.from_env(env))
+                   admission=AdmissionLimits.from_env(env), config_path=env.get(ENV_CONFIG) or None)
+
+    def city(self) -> CityConfig:
+        """The city config file's settings (CityConfigError naming file and field), the defaults without one."""
+        return cityconfig.load(self.config_path) if self.config_path else cityconfig.DEFAULT
 
 
 def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_level: str = "info",
           log_format: str = "text") -> None:
-    """Run the centre until it is stopped (SIGINT, SIGTERM); BadInput for several workers on SQLite."""
+    """Run the centre until it is stopped (SIGINT, SIGTERM); BadInput for several workers on SQLite.
+
+    The housekeeping (alerts, digest, the cases' sweeps: centre/housekeeping.py) runs in this process, once
+    per centre: beside the app with one worker, in the parent that starts them with several."""
     import uvicorn
 
+    from centre import housekeeping
+
     log_config = uvicorn_log_config(log_format, log_level)
+    city = options.city()   # a bad file stops here, before anything starts
+    refuse_unsendable_evidence(city, options.limits)
+    cityconfig.install(city)
+    logging.config.dictConfig(log_config)   # the housekeeping logs before uvicorn sets it up (again)
     if workers == 1:
         from centre.api.app import create_app
 
         app = create_app(options.db_url, options.limits, metrics=options.metrics, admission=options.admission)
+        app.state.city = city
         freeze_start_up()
-        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
+        with housekeeping.running(app.state.engine, city):
+            uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
         return
     refuse_sqlite(options.db_url, workers)
     open_engine(options.db_url).dispose()   # the schema, created or checked once, before any worker
     with metrics_folder(options.metrics):
         os.environ.update(options.to_env())   # spawned workers inherit this process's environment
-        uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=host, port=port, log_level=log_level,
-                    log_config=log_config)
+        # Started once the metrics' folder is set: its counters then join the workers' (centre/alerts/delivery.py).
+        with housekeeping.running(open_engine(options.db_url), city):
+            uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=host, port=port, log_level=log_level,
+                        log_config=log_config)
+
+
+# What a multipart form adds around an evidence file (its other fields, boundaries, headers): generous.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def refuse_unsendable_evidence(city: CityConfig, limits: BodyLimits) -> None:
+    """An evidence cap the request body limit cannot carry would answer a file under the cap with a bare 413
+    instead of the case form's reason: refused at start, with both figures."""
+    cap = city.cases.evidence_max_bytes
+    if cap + FORM_OVERHEAD_BYTES > limits.body:
+        raise BadInput(f"cases.evidence_max_bytes ({cap} bytes) does not fit in the request body limit "
+                       f"({limits.body} bytes, less {FORM_OVERHEAD_BYTES} for the form): lower it in the city "
+                       "config or raise --max-body-mib")
 
 
 def refuse_sqlite(db_url: str, workers: int) -> None:
@@ -129,7 +165,10 @@ def app_from_env() -> FastAPI:
     from centre.api.app import create_app
 
     options = ServeOptions.from_env(os.environ)
+    city = options.city()
+    cityconfig.install(city)   # what ingest's case opening and the alerts' queue read (cityconfig.current())
     app = create_app(options.db_url, options.limits, metrics=options.metrics, admission=options.admission)
+    app.state.city = city
     app.add_middleware(WorkerHeader)
     folder = os.environ.get(MULTIPROC_ENV)
     if folder:

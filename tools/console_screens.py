@@ -26,9 +26,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 ACCOUNT, PASSWORD = "screens-office", "screenshots-only-password"
-# (file stem, path): the navigation's pages, and one level of the drill-down
+# (file stem, path): the navigation's pages, one level of the drill-down, and the demo city's first case
 PAGES = (("overview", "/"), ("drill", "/drill"), ("rankings", "/rankings"), ("round", "/round"),
-         ("fleet", "/fleet"), ("integrity", "/integrity"), ("users", "/users"), ("audit", "/audit"))
+         ("fleet", "/fleet"), ("integrity", "/integrity"), ("users", "/users"), ("audit", "/audit"),
+         ("cases", "/cases"), ("case", "/cases/1"), ("alerts", "/alerts"))
 
 
 def _centre(*args: str, stdin: str | None = None) -> None:

@@ -72,10 +72,23 @@ ADMISSION_IN_FLIGHT = Gauge("evaluator_admission_in_flight", "Ingest requests ho
 ADMISSION_WAITING = Gauge("evaluator_admission_waiting", "Ingest requests waiting in line for a place (summed over "
                           "the live worker processes).", registry=REGISTRY, multiprocess_mode="livesum")
 
+# The alerts' outbox (centre/alerts/delivery.py), counted where the housekeeping delivers: in the process that
+# runs `serve` (with --workers N, the parent, whose files join the workers' in the multiprocess folder).
+ALERT_CHANNELS = ("email", "webhook")
+ALERTS_DELIVERED = Counter("evaluator_alerts_delivered", "Alerts delivered, by channel (email, webhook) and kind "
+                           "(bad_review, digest).", ["channel", "kind"], registry=REGISTRY)
+ALERTS_FAILED = Counter("evaluator_alerts_failed", "Alert delivery attempts that failed (each retry counts), by "
+                        "channel.", ["channel"], registry=REGISTRY)
+ALERTS_GAVE_UP = Counter("evaluator_alerts_gave_up", "Alerts given up after their last attempt failed, by channel.",
+                         ["channel"], registry=REGISTRY)
+
 for _outcome in OUTCOMES:     # every outcome shows from the first scrape, at 0, so rate() has a start
     BATCHES.labels(outcome=_outcome)
 for _reason in ("full", "timeout"):
     ADMISSION_REFUSED.labels(reason=_reason)
+for _channel in ALERT_CHANNELS:
+    ALERTS_FAILED.labels(channel=_channel)
+    ALERTS_GAVE_UP.labels(channel=_channel)
 
 
 def reason_code(reason: str) -> str:
@@ -103,6 +116,16 @@ def record_batch(ack: Ack, seconds: float) -> None:
 def record_failure(outcome: str, seconds: float) -> None:
     BATCHES.labels(outcome=outcome).inc()
     BATCH_SECONDS.observe(seconds)
+
+
+def record_alert(channel: str, kind: str, outcome: str) -> None:
+    """One delivery attempt's outcome: delivered, failed (to be retried) or gave_up (its last attempt failed)."""
+    if outcome == "delivered":
+        ALERTS_DELIVERED.labels(channel=channel, kind=kind).inc()
+        return
+    ALERTS_FAILED.labels(channel=channel).inc()
+    if outcome == "gave_up":
+        ALERTS_GAVE_UP.labels(channel=channel).inc()
 
 
 def watch_pool(engine: Engine) -> None:

@@ -68,7 +68,8 @@ def smtp_server(port: int, *, security: str = "none", certs: Certs | None = None
         context = certs.server_context()
         kwargs = {"ssl_context": context} if security == "tls" else {"tls_context": context, "require_starttls": True}
     if login is not None:
-        kwargs.update(authenticator=_authenticator(*login), auth_require_tls=True)
+        # aiosmtpd counts only STARTTLS as TLS for auth_require_tls: over implicit TLS it would hide AUTH.
+        kwargs.update(authenticator=_authenticator(*login), auth_require_tls=security == "starttls")
     controller = Controller(box, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:

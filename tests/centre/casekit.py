@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import uuid as uuid_mod
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,21 +29,28 @@ MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 EAST, WEST = "东区", "西区"
 
 
-@pytest.fixture(scope="module")
-def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = open_engine(f"sqlite:///{tmp_path_factory.mktemp('cases') / 'centre.db'}")
-    yield engine
-    engine.dispose()
+_sqlite: dict[str, Engine] = {}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """An empty database at the code's schema, on each backend."""
-    found: Engine = request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "pg_engine")
-    with found.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
-    return found
+def engine_fixture() -> Any:
+    """The fixture `engine` of a test module (`engine_on_each_backend = casekit.engine_fixture()`): an empty
+    database at the code's schema, on SQLite, and on PostgreSQL when EVALUATOR_TEST_PG_URL is set."""
+
+    @pytest.fixture(params=["sqlite", "postgresql"], name="engine")
+    def fixture(request: pytest.FixtureRequest) -> Engine:
+        if request.param == "sqlite":
+            if "engine" not in _sqlite:      # one file for the session: building the schema takes a second
+                folder = request.getfixturevalue("tmp_path_factory").mktemp("cases")
+                _sqlite["engine"] = open_engine(f"sqlite:///{folder / 'centre.db'}")
+            found = _sqlite["engine"]
+        else:
+            found = request.getfixturevalue("pg_engine")
+        with found.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+        return found
+
+    return fixture
 
 
 @dataclass

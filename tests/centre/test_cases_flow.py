@@ -17,10 +17,13 @@ from centre.cases import flow, opening, views
 from centre.cases.evidence import Evidence
 from centre.cases.model import Actor, ActorRole, ContactOutcome, EventKind, Verdict, VerdictSource
 from centre.cases.settings import CaseSettings
+from centre.console.audit import Action
 from centre.db.loop_tables import case_files, rating_exclusions
 from centre.db.tables import audit_log, callbacks, ratings
 from centre.errors import BadInput, Forbidden, NotFound
-from tests.centre.casekit import MONDAY, WEST, actors, case_of, engine, kinds, snapshot, sqlite_engine, terminal  # noqa: F401
+from tests.centre.casekit import MONDAY, WEST, actors, case_of, engine_fixture, kinds, snapshot, terminal
+
+engine_on_each_backend = engine_fixture()
 
 PHONE = "13812345678"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -196,7 +199,7 @@ def test_the_unit_never_sees_the_number_and_the_caller_sees_it_only_audited(engi
     with engine.connect() as conn:
         logged = conn.execute(select(audit_log)).mappings().one()
     assert (logged["action"], logged["actor"], logged["target"], logged["address"]) == (
-        "personal_data_viewed", "district-officer", f"case:{case_id}", "10.0.0.7")
+        Action.PERSONAL_DATA_VIEWED.value, "district-officer", f"case:{case_id}", "10.0.0.7")
     assert PHONE not in repr(dict(logged)) and kinds(engine, case_id)[-1] == "number_viewed"
 
 

@@ -35,6 +35,7 @@ COMMANDS = {
     "indicators": ["indicators", "--unit", "u-1", "--period", "month", "--date", "2026-11-25"],
     "rollup": ["rollup", "rebuild"],
     "user": ["user", "list"],
+    "duty": ["duty", "list"],
 }
 
 

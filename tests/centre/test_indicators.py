@@ -114,8 +114,10 @@ def test_figures_requests_suppressed_too_few_and_the_loop(collector, enroll_devi
     assert (got["unrated_rate"], got["active_rate"], got["too_few"], got["min_ratings"]) == (0.25, 0.75, True, 100)
     low, high = wilson(3, 4)  # type: ignore[misc]
     assert got["good_rate_interval"] == {"low": low, "high": high}
-    assert got["loop"] == {"reply_rate": None, "rectified_rate": None, "rectified_satisfied_rate": None,
-                           "status": "not yet measured"}
+    # the bad review's case has just opened (its rectification due in 15 working days): none answered yet
+    assert got["loop"] == {"reply_rate": 0.0, "rectified_rate": None, "rectified_satisfied_rate": None,
+                           "callback_rate": None, "cases": 1, "overdue": 0, "median_hours_to_contact": None,
+                           "median_hours_to_close": None, "status": "measured"}
     enough = figures(collector, unit=device.unit_id, period="month", date="2026-11-01", min_ratings="4").json()
     assert enough["too_few"] is False
 

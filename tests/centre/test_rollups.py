@@ -28,6 +28,10 @@ from centre.db.loop_tables import cases, rating_exclusions
 from centre.db.tables import metadata, ratings, rollup_days, rollup_months
 from centre.db.tables import rollups as rollups_table
 from centre.ingest import ingest
+from centre.public import webratings
+from centre.public.settings import PublicSettings
+from centre.public.tokens import Token
+from centre.public.webratings import Answer
 from contract import EnrollRequest, canonical_json, iso_utc, rating_hash
 from tests.centre.conftest import register
 
@@ -93,7 +97,8 @@ STEP = st.fixed_dictionaries({
     "clock_error_min": st.sampled_from([0, 0, 3, -600, 1440]),   # the device clock's error: corrected when > 1 min
     "before_enrollment": st.integers(0, 2), "early_reasons": st.booleans(), "resend": st.booleans(),
     "conflict": st.booleans(), "conflict_from_other": st.booleans(),
-    "exclude": st.integers(0, 2)})   # held ratings an upheld appeal then excludes (again: a no-op)
+    "exclude": st.integers(0, 2),    # held ratings an upheld appeal then excludes (again: a no-op)
+    "web": st.lists(st.tuples(st.integers(1, 5), st.integers(-1500, 1500), st.booleans()), max_size=2)})
 SCENARIO = st.lists(STEP, min_size=1, max_size=6)
 
 
@@ -126,6 +131,17 @@ def play(engine: Engine, scenario: list[dict[str, Any]]) -> None:
         terminal.held += [row for row in rows if row["device_id"] == terminal.device_id]
         for row in terminal.held[-step.get("exclude", 0):] if step.get("exclude") else []:
             exclude(engine, row["uuid"])
+        for level, minutes, named in step.get("web", ()):
+            answer_online(engine, terminal, level, BASE + timedelta(minutes=minutes), named)
+
+
+def answer_online(engine: Engine, terminal: Terminal, level: int, at: datetime, named_counter: bool) -> None:
+    """A web questionnaire's answer for the terminal's unit (and counter), stored by the page's own function
+    (centre/public/webratings.py): counted under `web_level`, apart from the presses."""
+    token = Token(terminal.unit_id, terminal.counter_id if named_counter else None, at.date(), 14, "q1", "t")
+    answer = Answer(form_id=uuid_mod.uuid4().hex, level=level, reasons=("slow",) if level <= 2 else (), text="",
+                    phone="", consent=False)
+    assert webratings.store(engine, token, answer, at, PublicSettings()) is webratings.Stored.STORED
 
 
 def exclude(engine: Engine, rating_uuid: str) -> None:
@@ -207,7 +223,8 @@ EXAMPLE = [
     {"device": 0, "ratings": [(1, -5, "s-1", "touch", False), (5, 10, None, "panel", True), (2, 1439, "s-2",
                                                                                             "touch", False)],
      "events": [("solicited", 1, "s-1"), ("unrated", 2, "s-1"), ("suppressed", -3, None)], "clock_error_min": 1440,
-     "before_enrollment": 2, "early_reasons": True, "resend": False, "conflict": False, "conflict_from_other": False},
+     "before_enrollment": 2, "early_reasons": True, "resend": False, "conflict": False, "conflict_from_other": False,
+     "web": [(1, 30, True), (4, -900, False)]},
     {"device": 2, "ratings": [(1, -700, None, "touch", False), (4, 800, "s-1", "touch", False)],
      "events": [("solicited", 5, None)], "clock_error_min": 0, "before_enrollment": 0, "early_reasons": False,
      "resend": False, "conflict": False, "conflict_from_other": True},
@@ -226,6 +243,7 @@ def test_an_example_on_postgresql(pg_engine: Engine) -> None:
     assert sum(n for key, n in kept.items() if key[5] == "before_enrollment") == 2
     assert sum(n for key, n in kept.items() if key[5] == "excluded") == 2
     assert sum(n for key, n in kept.items() if key[5] == "reason") == 3   # not the one before enrollment
+    assert sum(n for key, n in kept.items() if key[5] == "web_level" and key[4] == "web") == 2
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -288,8 +306,9 @@ def test_rebuild_restores_a_deleted_or_corrupted_rollups_table(collector, enroll
     done = collector.cli("rollup", "rebuild")
     assert done.returncode == 0, done.stderr
     corrupted = sum(1 for key in before if key[5] == "level") + 1
+    sums_corrupted = len(coarse_before[1]) + sum(1 for key in coarse_before[0] if key[2] == "reason")
     assert done.stdout == f"rollups rebuilt from the raw rows: {len(before)} row(s); {corrupted} differed " \
-                          "from the recount\n"
+                          f"from the recount, and {sums_corrupted} of their day and month sums\n"
     assert (snapshot(collector.engine), coarse_snapshot(collector.engine)) == (before, coarse_before)
 
     with collector.engine.begin() as conn:
@@ -298,7 +317,7 @@ def test_rebuild_restores_a_deleted_or_corrupted_rollups_table(collector, enroll
     assert collector.cli("rollup", "rebuild").returncode == 0
     assert (snapshot(collector.engine), coarse_snapshot(collector.engine)) == (before, coarse_before)
     again = collector.cli("rollup", "rebuild")
-    assert again.stdout.endswith("; 0 differed from the recount\n")
+    assert again.stdout.endswith("; 0 differed from the recount, and 0 of their day and month sums\n")
 
 
 # The tables a database at 0003 has: the collector's, 0002's tokens and 0003's registry.
@@ -309,7 +328,7 @@ TABLES_AT_0003 = schema.BASELINE_TABLES | {"api_tokens", "districts", "sectors",
 def test_migrations_0004_and_0008_build_the_rollups_of_an_existing_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'centre.db'}"
     engine = open_engine(url)
-    play(engine, [{**step, "exclude": 0} for step in EXAMPLE])   # no appeal was decided before 0009
+    play(engine, [{**step, "exclude": 0, "web": []} for step in EXAMPLE])   # none before 0009, 0011
     kept, coarse = snapshot(engine), coarse_snapshot(engine)
     with engine.begin() as conn:   # the database as 0003 left it: raw rows, no rollups (nor later tables)
         for later in reversed(metadata.sorted_tables):

@@ -1,0 +1,1 @@
+"""The bad-review loop: cases, their deadlines, flow, appeals and figures."""
