@@ -6,9 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
-SCREENS := rating waiting attract reasons callback thanks thanks_bad out_of_service sign_in scores technician provision
+SCREENS := rating waiting attract reasons callback thanks thanks_bad thanks_receipt out_of_service sign_in scores technician provision
 
-.PHONY: run test lint postgres bench sysdeps setup frontend console-screens snapshots snapshots-sizes sounds clean
+.PHONY: run test lint postgres bench sysdeps setup frontend console-screens public-screens snapshots snapshots-sizes sounds clean
 
 run: setup
 	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
@@ -48,6 +48,7 @@ setup: sysdeps $(STAMP) frontend
 
 # The console's front-end packages (package.json, pinned in package-lock.json), from the npm registry, copied
 # where the centre serves them (centre/console/static/vendor): a hall's intranet has no CDN.
+# npm ci also installs the dev dependency axe-core, which tests/public runs in Chromium: never served.
 VENDOR := centre/console/static/vendor
 frontend: $(VENDOR)/.installed
 
@@ -79,8 +80,14 @@ console-screens: setup
 	@bash deploy/testdeps.sh
 	$(PY) -m tools.console_screens
 
+# Screenshots of the citizen pages (docs/screenshots/public/): every page at a phone's and a desktop's size, in both
+# languages, on a demo city (forms also after a submission).
+public-screens: setup
+	@bash deploy/testdeps.sh
+	$(PY) -m tools.public_screens
+
 # The citizen's screens at the sizes terminals have (7" 800x480, 10" 1280x800, 21.5" portrait).
-CITIZEN_SCREENS := rating waiting attract reasons callback thanks thanks_bad out_of_service
+CITIZEN_SCREENS := rating waiting attract reasons callback thanks thanks_bad thanks_receipt out_of_service
 SIZES := 800x480 1280x800 1080x1920
 snapshots-sizes: setup
 	@mkdir -p docs/screenshots/sizes

@@ -72,6 +72,9 @@ setup(
                 # ruff.toml, mypy.ini)
                 "import-linter>=2.1,<3", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests",
                 "pytest-xdist>=3.5",
+                # the alerts' tests: a real SMTP server on 127.0.0.1 (aiosmtpd), and a CA and certificate of the
+                # tests' own for its STARTTLS and implicit TLS (cryptography)
+                "aiosmtpd>=1.4", "cryptography>=42",
                 # the console's pages in a real browser: Debian's Chromium (deploy/testdeps.sh), never a
                 # downloaded one (`playwright install` is not used)
                 "playwright>=1.45"],

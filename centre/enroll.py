@@ -152,8 +152,9 @@ def revoke(engine: Engine, device_id: str) -> bool:
     return True
 
 
-def record_heartbeat(engine: Engine, device_id: str, heartbeat: dict[str, Any]) -> None:
-    """Keep the latest heartbeat only: integrity reads its last_seq and verify_ok."""
+def record_heartbeat(engine: Engine, device_id: str, heartbeat: dict[str, Any], seen: str | None = None) -> None:
+    """Keep the latest heartbeat only: integrity reads its last_seq and verify_ok. `seen`: when it was received
+    (the demo city's simulated now; else now)."""
     with engine.begin() as conn:
         conn.execute(update(devices).where(devices.c.id == device_id)
-                     .values(last_heartbeat=heartbeat, last_seen=now_text()))
+                     .values(last_heartbeat=heartbeat, last_seen=seen or now_text()))

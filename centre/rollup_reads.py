@@ -35,6 +35,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from centre import cityconfig
 from centre.db.tables import rollup_days, rollup_months, units
 from centre.reports import GOOD_LEVELS
 from centre.rollups import Measure
@@ -101,13 +102,23 @@ def sums(conn: Connection, start: date, end: date, by: By = By.NOTHING, *, unit_
     return found
 
 
+def score_measures(count_web: bool | None = None) -> tuple[str, ...]:
+    """The measures a score counts (rated, good, 好评率): the presses' levels, and the web questionnaire's too
+    only where the city's config says so (public.count_web_ratings; by default not: issue #18 wants web
+    ratings shown apart, never mixed in silently). `count_web` None: the installed config's."""
+    if count_web is None:
+        count_web = cityconfig.current().public.count_web_ratings
+    return (Measure.LEVEL.value, Measure.WEB_LEVEL.value) if count_web else (Measure.LEVEL.value,)
+
+
 def rated_good(conn: Connection, start: date, end: date, by: By = By.NOTHING, *,
                unit_ids: Sequence[str] | None = None, districts: Sequence[int] = (),
                sectors: Sequence[str] = ()) -> dict[Any, tuple[int, int]]:
-    """(rated, good) per `by`, as `sums` narrows: only the levels, summed in the database (one row per key,
+    """(rated, good) per `by`, as `sums` narrows: only the levels a score counts (`score_measures`), summed
+    in the database (one row per key,
     where `sums` gives one per key and level: a ranking's rows and their Python, five times fewer)."""
     found: dict[Any, tuple[int, int]] = {}
-    filters = _Filters(unit_ids, districts, sectors, Measure.LEVEL.value)
+    filters = _Filters(unit_ids, districts, sectors, score_measures())
     for key, rated, good in _rows(conn, start, end, by, filters, detail=False):
         if rated is not None:       # no row: SUM over nothing
             held = found.get(key, (0, 0))
@@ -120,7 +131,7 @@ class _Filters:
     unit_ids: Sequence[str] | None
     districts: Sequence[int]
     sectors: Sequence[str]
-    measure: str | None
+    measure: str | tuple[str, ...] | None
 
     def chunks(self) -> list[list[str] | None]:
         if self.unit_ids is None:
@@ -134,7 +145,9 @@ class _Filters:
             found.append(units.c.district_id.in_(self.districts))
         if self.sectors:
             found.append(units.c.sector_code.in_(self.sectors))
-        if self.measure is not None:
+        if isinstance(self.measure, tuple):
+            found.append(table.c.measure.in_(self.measure))
+        elif self.measure is not None:
             found.append(table.c.measure == self.measure)
         return found
 

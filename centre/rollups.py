@@ -12,6 +12,9 @@ code) with its count `n`:
   arrives before its rating is counted when the rating arrives;
 - measure `excluded`, code the level: ratings an upheld appeal excluded (centre/cases/appeals.py,
   `rating_exclusions`), counted here instead of under `level`: out of every score, still counted and shown;
+- measure `web_level`, code the level, channel `web`: a web questionnaire's rating (`web_ratings`, centre/public),
+  on the unit's local day it was submitted, its counter ("" for none), no staff; apart from `level`, so a
+  score counts it only where the city's config says (`public.count_web_ratings`);
 - measures `solicited`, `unrated`, `suppressed`, code "": those events of the device, where the device stood
   at the event's `counted_at` (its placements, as for a rating), on the local day of that time; the staff
   (and channel) their detail names.
@@ -42,6 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from centre.db.lookup import among
 from centre.db.loop_tables import rating_exclusions
+from centre.db.public_tables import web_ratings
 from centre.db.tables import devices, events, ratings, reasons, rollup_days, rollup_months, rollups
 from centre.provenance import Placement, placement
 from centre.reports import unit_zone
@@ -63,6 +67,10 @@ class Measure(str, Enum):
     UNRATED = "unrated"         # a request that closed with no press
     SUPPRESSED = "suppressed"   # a press that did not count
     EXCLUDED = "excluded"       # code the level: a rating an upheld appeal took out of the scores
+    WEB_LEVEL = "web_level"     # code the level: a web questionnaire's rating (web_ratings), channel `web`
+
+
+WEB_CHANNEL = "web"   # a web questionnaire's (centre/public): never a press, so never the `level` measure
 
 
 EVENT_MEASURES = (Measure.SOLICITED.value, Measure.UNRATED.value, Measure.SUPPRESSED.value)
@@ -103,6 +111,14 @@ def _rating_key(row: Mapping[Any, Any], zone: ZoneInfo, measure: str, code: str)
 
 def _rating_measure(row: Mapping[Any, Any]) -> str:
     return Measure.BEFORE_ENROLLMENT.value if row["before_enrollment"] else Measure.LEVEL.value
+
+
+def web_rating_key(row: Mapping[Any, Any], zone: ZoneInfo) -> Key:
+    """A web questionnaire's rating: its unit, the unit's local day it was submitted on, its counter ("" when
+    the questionnaire named none), no staff, channel `web`, measure `web_level`: apart from the presses, so
+    no score mixes them in unless the city's config says so (centre/indicators.py)."""
+    return (row["unit_id"], local_day(row["submitted_at"], zone), row["counter_id"] or "", "", WEB_CHANNEL,
+            Measure.WEB_LEVEL.value, str(row["level"]))
 
 
 def _event_key(kind: str, detail: Any, counted_at: str, place: Place) -> Key:
@@ -258,6 +274,19 @@ def recount(conn: Connection, *, exclusions: bool = True) -> Counter[Key]:
     for row in _stream(conn, kept).mappings():
         place = _event_place(wheres[row["device_id"]], row, zone)
         counts[_event_key(row["kind"], row["detail"], row["counted_at"], place)] += 1
+    if exclusions:   # web_ratings (0011) exists wherever rating_exclusions (0009) does; 0004 precedes both
+        counts.update(_web_counts(conn, zone))
+    return counts
+
+
+def _web_counts(conn: Connection, zone: Zones) -> Counter[Key]:
+    """The web questionnaires' ratings, as centre/public/webratings.py counts each when it stores it."""
+    for unit_id in conn.execute(select(web_ratings.c.unit_id).distinct()).scalars():
+        zone(unit_id)
+    counts: Counter[Key] = Counter()
+    query = select(web_ratings.c.unit_id, web_ratings.c.counter_id, web_ratings.c.level, web_ratings.c.submitted_at)
+    for row in _stream(conn, query).mappings():
+        counts[web_rating_key(row, zone(row["unit_id"]))] += 1
     return counts
 
 

@@ -17,6 +17,7 @@ from contract.photos import (
     photo_type,
 )
 from contract.pins import SECRET_HASH_PATTERN, check_secret, hash_secret
+from contract.receipt import RECEIPT_SIGNATURE_HEX, receipt_signature, receipt_url, verify_receipt_url
 from contract.signing import (
     HEADER_DEVICE,
     HEADER_NONCE,
@@ -53,11 +54,12 @@ __all__ = [
     "CASE_NO_PATTERN", "COMPLAINT_SIGNATURE_HEX", "GENESIS_HASH", "HASHED_FIELDS", "HEADER_DEVICE",
     "HEADER_NONCE", "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "LANDLINE_PATTERN", "MAX_CALLBACKS", "MAX_CLOCK_SKEW_S",
     "MAX_PHOTO_BASE64", "MAX_PHOTO_BYTES", "MOBILE_PATTERN", "PHONE_PATTERN", "PROTOCOL_VERSION",
-    "RATING_FIELDS", "SECRET_HASH_PATTERN", "STAFF_ID_PATTERN",
+    "RATING_FIELDS", "RECEIPT_SIGNATURE_HEX", "SECRET_HASH_PATTERN", "STAFF_ID_PATTERN",
     "Ack", "Batch", "CallbackAck", "CallbackBatch", "CallbackRecord", "DeviceConfig", "EnrollRequest",
     "EnrollResponse", "EventRecord", "Heartbeat", "RatingRecord", "ReasonRecord", "Rejected", "SignatureError",
     "StaffRecord", "Summary",
     "body_digest", "canonical_json", "canonical_object", "check_photo", "check_secret", "complaint_signature",
     "complaint_url", "decode_photo", "encode_photo", "hash_secret", "iso_utc", "photo_size_problem", "photo_type",
-    "rating_hash", "sign", "string_to_sign", "verify_complaint_url", "verify_signature",
+    "rating_hash", "receipt_signature", "receipt_url", "sign", "string_to_sign", "verify_complaint_url",
+    "verify_receipt_url", "verify_signature",
 ]

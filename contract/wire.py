@@ -153,7 +153,15 @@ class DeviceConfig(_Wire):
     # Plain objects with known keys (a newer centre may send more). `name_en` is optional: without it a
     # terminal shows `name` in both languages.
     unit: dict[str, Any] = Field(description="{id, name, name_en?, timezone}: the service unit.")
-    counter: dict[str, Any] = Field(description="{id, name, name_en?}: the counter this terminal stands at.")
+    # `questionnaire_url` rides in the counter's object, not in a field of its own: it is per counter (its token
+    # names the counter), and a terminal older than it ignores a key it does not know there, where an unknown
+    # top-level field would fail its whole config (extra="forbid"). `complaint_url` and `receipt_url` ride
+    # beside it for that second reason.
+    counter: dict[str, Any] = Field(description="{id, name, name_en?, questionnaire_url?, complaint_url?, "
+                                                "receipt_url?}: the counter this terminal stands at, its online "
+                                                "questionnaire's URL (a token the centre signs, renewed before it "
+                                                "expires), and the bases of the centre's complaint form and "
+                                                "receipt page (the terminal appends the signed rating link).")
     # Plain objects, not StaffRecord: a terminal keeps the keys it knows, so a newer centre may send more.
     # The centre's OpenAPI document names StaffRecord as their schema.
     staff: list[dict[str, Any]] = Field([], description="The roster: StaffRecord objects.")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.config import Locale, Settings
-from kiosk.screens.presenter import ComplaintLink, ScreenName
+from kiosk.screens.presenter import ComplaintLink, ReceiptLink, ScreenName
 from kiosk.store import Identity, RatingStore, StorageError
 
 if TYPE_CHECKING:   # these bring Kivy, which must not load before prepare_kivy (kiosk.ui.boot)
@@ -56,7 +56,7 @@ def run_terminal(settings: Settings, config_path: str | None = None) -> int:
         link = PanelLink(settings, service)
         EvaluatorApp(settings, service, link=link, access=access, scores=scores,
                      technician=lambda restart: technician_mode(settings, store, link, restart, config_path),
-                     complaint_link=complaint_link(settings)).run()
+                     complaint_link=complaint_link(settings), receipt_link=receipt_link(settings)).run()
     finally:
         store.close()
     return 0
@@ -112,6 +112,25 @@ def complaint_link(settings: Settings) -> ComplaintLink:
         except SyncError:
             return None
         return complaint_url(base, credentials.secret, credentials.device_id, rating_uuid) if base else None
+
+    return link
+
+
+def receipt_link(settings: Settings) -> ReceiptLink:
+    """Rating uuid → the receipt URL signed with the device key, read when needed like the complaint's; None
+    before enrollment (a receipt nobody can check is no receipt) or without a receipt page."""
+    def link(rating_uuid: str) -> str | None:
+        from contract import receipt_url
+        from sync.client import Credentials, SyncError
+
+        base = settings.citizen.receipt_url
+        if not base:
+            return None
+        try:
+            credentials = Credentials.load(settings.sync.state_dir)
+        except SyncError:
+            return None
+        return receipt_url(base, credentials.secret, credentials.device_id, rating_uuid)
 
     return link
 
@@ -211,7 +230,7 @@ def run_headless(settings: Settings) -> int:
 def render_snapshot(settings: Settings, name: str, out: Path, locale: Locale,
                     size: tuple[int, int] | None = None) -> Path:
     """Draw one screen (a name in kiosk.screens.demo.SNAPSHOTS) with demo data into a PNG, offscreen."""
-    from kiosk.screens.demo import demo_settings, demo_team_settings, show_demo, snapshot_screen
+    from kiosk.screens.demo import demo_receipt_link, demo_settings, demo_team_settings, show_demo, snapshot_screen
     from kiosk.ui.boot import prepare_kivy
 
     screen = snapshot_screen(name)
@@ -229,7 +248,7 @@ def render_snapshot(settings: Settings, name: str, out: Path, locale: Locale,
         if staff_screen:
             ui = _staff_demo(demo, screen, locale, Path(scratch))
         else:
-            ui = RatingUi(demo, service=None, locale=locale)
+            ui = RatingUi(demo, service=None, locale=locale, receipt_link=demo_receipt_link)
             show_demo(ui, name, demo)
         Window.add_widget(ui.manager)
         for _ in range(4):  # layout, coalesced redraws and kv bindings settle over a few frames

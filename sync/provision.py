@@ -47,6 +47,8 @@ ConfigPath = str | os.PathLike[str]
 """Where config.yaml is, as `kiosk.config.load` takes it."""
 
 ETAG_FILE = "centre.etag"
+# The citizen links the centre may send with the counter (DeviceConfig.counter): a terminal's citizen.* keys.
+CENTRE_LINKS = ("questionnaire_url", "complaint_url", "receipt_url")
 PHOTO_DIR = "photos"     # in sync.state_dir, next to centre.yaml, whose staff[].photo paths are relative to it
 
 
@@ -239,6 +241,9 @@ def centre_part(credentials: Credentials, config: DeviceConfig) -> CentrePart:
         "staff": staff,
         "sync": {"server": credentials.server},
     }
+    links = {key: config.counter[key] for key in CENTRE_LINKS if isinstance(config.counter.get(key), str)}
+    if links:
+        overlay["citizen"] = links
     return CentrePart(overlay, photos)
 
 

@@ -72,3 +72,28 @@ def usb_stick(tmp_path: Path):
     folder = Path(tempfile.mkdtemp(dir=SEPARATE_DISK, prefix="evaluator-usb-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- Debian's Chromium, driven by Playwright (tests/console, tests/public) -----------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")      # never a browser Playwright downloads
+# The flags a headless Chromium needs here: no sandbox as root, and no calls home on a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """One Chromium per test process, shared by the console's and the citizen pages' tests: Playwright's sync
+    API runs one instance per process, so two suites' own browsers in one xdist worker would fail to start.
+    Each test makes its own contexts (cookies) from it."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (`make test` installs it through deploy/testdeps.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

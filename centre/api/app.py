@@ -29,6 +29,7 @@ from centre.db.engine import open_engine
 from centre.db.rows import now_text
 from centre.errors import BadInput, CentreError, Forbidden
 from centre.incoming import first_error
+from centre.public import web as public
 from contract import (
     HEADER_DEVICE,
     HEADER_NONCE,
@@ -120,6 +121,7 @@ def create_app(db_url: str, limits: BodyLimits = DEFAULT_LIMITS, *, metrics: boo
     app.state.engine = open_engine(db_url)
     app.state.limits = limits
     console.install(app)   # /console: the office's and the units' pages; its headers' middleware innermost
+    public.install(app)    # the citizen pages (/q, /c, /r, /results, …): no login, no script
     app.add_middleware(BodyLimitMiddleware, limit=limits.body)   # every body, before anything reads it
     app.add_middleware(AdmissionMiddleware, limits=admission)    # outermost: a busy worker refuses unread
     _install_error_handlers(app)
@@ -132,8 +134,9 @@ def create_app(db_url: str, limits: BodyLimits = DEFAULT_LIMITS, *, metrics: boo
 
 def _device_routes(app: FastAPI) -> None:
     @app.post("/v1/enroll", response_model=EnrollResponse, responses=_errors(400, 404, 410, 422))
-    def enroll(body: EnrollRequest) -> EnrollResponse:
-        return devices_mod.enroll(app.state.engine, body)
+    def enroll(body: EnrollRequest, request: Request) -> EnrollResponse:
+        enrolled = devices_mod.enroll(app.state.engine, body)
+        return enrolled.model_copy(update={"config": public.device_config(request, enrolled.config)})
 
     @app.post("/v1/ingest", response_model=Ack, responses={**SIGNED_ERRORS, **BUSY_RESPONSE},
               openapi_extra=_json_body(Batch))
@@ -164,9 +167,10 @@ def _device_routes(app: FastAPI) -> None:
 
     @app.get("/v1/config", response_model=DeviceConfig, responses={304: {"description": "unchanged"},
                                                                    **SIGNED_ERRORS})
-    def config(signed: Annotated[Signed, Depends(signed_request)],
+    def config(request: Request, signed: Annotated[Signed, Depends(signed_request)],
                if_none_match: Annotated[str | None, Header()] = None) -> Any:
         current = devices_mod.pulled_config(app.state.engine, signed.device)
+        current = public.device_config(request, current)   # the counter's questionnaire URL, its token renewed
         etag = devices_mod.config_etag(current)
         if devices_mod.etag_matches(if_none_match, etag):
             return Response(status_code=304, headers={"ETag": etag})
@@ -181,6 +185,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CentreError)
     async def centre_error(request: Request, exc: CentreError) -> Response:
+        if public.is_public(request.url.path):
+            return public.error_page(request, exc.status, exc.message)
         if console_page(request):
             return console.error_page(request, exc.status, exc.message)
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
@@ -190,12 +196,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         first = errors[0] if errors else {}
         where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+        if public.is_public(request.url.path):
+            return public.error_page(request, 400, f"{where}: {first.get('msg', 'invalid')}")
         if console_page(request):
             return console.error_page(request, 400, f"{where}: {first.get('msg', 'invalid')}")
         return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if public.is_public(request.url.path):
+            return public.error_page(request, exc.status_code, str(exc.detail))
         if console_page(request):
             return console.error_page(request, exc.status_code, str(exc.detail))
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
@@ -204,6 +214,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged with its traceback for the operator; the browser gets the reason's kind, never the trace.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
+        if public.is_public(request.url.path):
+            return public.error_page(request, 500, "")
         if console_page(request):
             return console.error_page(request, 500, "the centre failed on this page; the operator's log has why")
         return JSONResponse({"detail": "internal error"}, status_code=500)

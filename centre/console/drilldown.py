@@ -114,6 +114,13 @@ class Figures:
     requests: int
     unrated: int
     suppressed: int
+    web_rated: int = 0              # the web questionnaire's ratings: shown apart (issue #18)
+    web_good: int = 0
+    web_counted: bool = False       # whether `rated` above counts them too (public.count_web_ratings)
+
+    @property
+    def web_good_rate(self) -> float | None:
+        return self.web_good / self.web_rated if self.web_rated else None
 
     @property
     def below(self) -> bool:
@@ -123,7 +130,10 @@ class Figures:
 
 def figures_of(found: Counter[tuple[str, str]] | None, min_ratings: int) -> Figures:
     counted = found or Counter()
-    by_level = {str(level): counted[(Measure.LEVEL.value, str(level))] for level in LEVELS}
+    # As indicators.compute: the web questionnaire's levels count only where the city's config says so.
+    measures = rollup_reads.score_measures()
+    by_level = {str(level): sum(counted[(measure, str(level))] for measure in measures) for level in LEVELS}
+    web = {level: counted[(Measure.WEB_LEVEL.value, str(level))] for level in LEVELS}
     rated = sum(by_level.values())
     good = sum(by_level[str(level)] for level in GOOD_LEVELS)
     interval = wilson(good, rated)
@@ -134,7 +144,8 @@ def figures_of(found: Counter[tuple[str, str]] | None, min_ratings: int) -> Figu
         bad_reasons=dict(sorted(((code, n) for (measure, code), n in counted.items()
                                  if measure == Measure.REASON.value and n), key=lambda item: (-item[1], item[0]))),
         requests=counted[(Measure.SOLICITED.value, "")], unrated=counted[(Measure.UNRATED.value, "")],
-        suppressed=counted[(Measure.SUPPRESSED.value, "")])
+        suppressed=counted[(Measure.SUPPRESSED.value, "")], web_rated=sum(web.values()),
+        web_good=sum(web[level] for level in GOOD_LEVELS), web_counted=Measure.WEB_LEVEL.value in measures)
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,13 @@ def open_placement(conn: Connection, device_id: str, unit_id: str, counter_id: s
                                                    from_at=at, until_at=None))
 
 
-def move(engine: Engine, device_id: str, unit_id: str, counter_id: str) -> Moved:
-    """Close the device's open placement and open one at the registered unit and counter, from now.
+def move(engine: Engine, device_id: str, unit_id: str, counter_id: str, at: str | None = None) -> Moved:
+    """Close the device's open placement and open one at the registered unit and counter, from now (`at`: the
+    demo city's simulated now).
 
     A move to another unit gives the device that unit's roster at its next config pull (the staff table,
     centre/registry/staff.py, which the config route reads)."""
-    at = now_text()
+    at = at or now_text()
     with engine.begin() as conn:
         device = conn.execute(select(devices).where(devices.c.id == device_id)).mappings().first()
         if device is None:

@@ -12,6 +12,7 @@ from kiosk.config.citizen import (
     CitizenSettings,
     LevelSettings,
     ReasonSettings,
+    ReceiptAfter,
     TimingSettings,
 )
 from kiosk.config.devices import (
@@ -34,6 +35,6 @@ from kiosk.config.unit import CounterSettings, DeviceSettings, OpeningPeriod, St
 __all__ = ["DEFAULT_PATHS", "MIN_CONTRAST", "PROVISIONED_FILE", "AccessSettings", "CallbackSettings",
            "CitizenSettings", "ConfigError", "Corner", "CounterLinkSettings", "CounterSettings", "DeviceSettings",
            "InputMode", "KeyboardSettings", "LevelSettings", "Locale", "Mode", "OpeningPeriod", "PanelMode",
-           "PanelSettings", "PromptStyle", "ReasonSettings", "SerialPortSettings", "Settings", "SoundSettings",
-           "StaffMember", "StoreSettings", "SyncSettings", "TimingSettings", "UiSettings", "UnitSettings", "Weekday",
-           "find_config", "load", "sound_file_problem"]
+           "PanelSettings", "PromptStyle", "ReasonSettings", "ReceiptAfter", "SerialPortSettings", "Settings",
+           "SoundSettings", "StaffMember", "StoreSettings", "SyncSettings", "TimingSettings", "UiSettings",
+           "UnitSettings", "Weekday", "find_config", "load", "sound_file_problem"]

@@ -1,6 +1,7 @@
 """What the citizen meets: the five levels and their colours, bad-review reasons, timings, the call-back offer."""
 from __future__ import annotations
 
+import enum
 import hashlib
 from typing import Annotated
 
@@ -88,8 +89,9 @@ class TimingSettings(Frozen):
                                              "long untouched.")] = 30.0
     thanks_s: Annotated[float, Field(gt=0, le=60, description="How long the thanks screen stays.")] = 3.0
     complaint_qr_s: Annotated[float, Field(gt=0, le=300, description="How long the thanks screen stays when it "
-                                           "shows the complaint QR code, counted from when it appears (never "
-                                           "less than thanks_s); a touch closes it sooner. Only the screen: "
+                                           "shows the complaint or the receipt QR code, counted from when it "
+                                           "appears (never less than thanks_s); a touch closes it sooner. Only "
+                                           "the screen: "
                                            "presses count again after thanks_s, as after any rating.")] = 15.0
     storage_retry_s: Annotated[float, Field(gt=0, le=3600, description="Out of service: retry storage this "
                                             "often.")] = 5.0
@@ -133,6 +135,14 @@ class CallbackSettings(Frozen):
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+class ReceiptAfter(str, enum.Enum):
+    """After which ratings the thanks screen shows the receipt QR code (回执)."""
+
+    BAD = "bad"        # after a bad review, when the citizen most wants to know it counted and what became of it
+    EVERY = "every"    # after every rating
+    NEVER = "never"
+
+
 class CitizenSettings(Frozen):
     """Links the citizen can follow on a phone, shown as QR codes, and the call-back offer."""
 
@@ -140,6 +150,12 @@ class CitizenSettings(Frozen):
                                           "or comment page (征求意见栏), on the waiting screen.")
     complaint_url: str | None = Field(None, max_length=300, description="Complaint page shown after a bad "
                                       "review; the rating id and a signature are appended.")
+    receipt_url: str | None = Field(None, max_length=300, description="The centre's receipt page (回执): the "
+                                    "rating id and a signature with the device key are appended, so it shows only "
+                                    "once the terminal is enrolled. The centre sends it with the config.")
+    receipt_after: ReceiptAfter = Field(ReceiptAfter.BAD, description="After which ratings the thanks screen "
+                                        "shows the receipt QR code: bad (after a bad review, with the complaint: "
+                                        "one code, the receipt page offers the complaint form), every, or never.")
     callback: CallbackSettings = Field(default_factory=CallbackSettings,
                                        description="Call-back with consent after a bad review.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kiosk.config.errors import ConfigError
 from kiosk.config.files import absolute, read_yaml
 from kiosk.config.storage import SyncSettings
 
@@ -19,7 +20,7 @@ def _provisioned_path(raw: dict[str, Any], base: Path) -> Path:
 
 def with_provisioning(raw: dict[str, Any], base: Path,
                       centre: dict[str, Any] | None = None) -> tuple[dict[str, Any], Path | None]:
-    """Overlay what provisioning received from the centre (device id, unit, counter, staff).
+    """Overlay what provisioning received from the centre (device id, unit, counter, staff, citizen links).
 
     The centre owns those keys once a terminal is enrolled, the unit's and the counter's names in both
     languages included; the technician's config.yaml keeps everything else, and its staff roster while
@@ -31,7 +32,7 @@ def with_provisioning(raw: dict[str, Any], base: Path,
         return raw, None
     overlay = centre if centre is not None else read_yaml(path)
     merged = dict(raw)
-    for key in ("device", "unit", "counter", "sync"):
+    for key in ("device", "unit", "counter", "sync", "citizen"):
         if isinstance(overlay.get(key), dict):
             found = merged.get(key)
             local: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -66,3 +67,30 @@ def _centre_staff(centre: Any, local: Any, state_dir: Path) -> Any:
             member = {**member, "photo": local_photos[member["id"]]}
         staff.append(member)
     return staff
+
+
+# The links the centre sends for the citizen's QR codes (sync/provision.py writes them under `citizen`): the
+# questionnaire's carries a token that expires, so the centre sends a new one before it does, and the waiting
+# screen must show it without a restart. Read again only when centre.yaml changes (its mtime and size).
+_links_seen: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+
+
+def centre_links(state_dir: Path) -> dict[str, Any]:
+    """The `citizen` part of centre.yaml as it is now ({} without one, or when it cannot be read)."""
+    path = state_dir / PROVISIONED_FILE
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    seen = _links_seen.get(path)
+    if seen is not None and seen[0] == stamp:
+        return seen[1]
+    try:
+        overlay = read_yaml(path)
+    except ConfigError:   # written atomically, so only a broken disk: the links known before keep serving
+        return seen[1] if seen is not None else {}
+    citizen = overlay.get("citizen") if isinstance(overlay, dict) else None
+    links = citizen if isinstance(citizen, dict) else {}
+    _links_seen[path] = (stamp, links)
+    return links

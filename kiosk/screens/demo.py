@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from contract import receipt_url
 from kiosk.config import Mode, Settings, StaffMember
 from kiosk.rating.service import Request, State, View
 from kiosk.screens.presenter import ScreenName
@@ -18,22 +19,35 @@ DEMO_STAFF = StaffMember(id="E1023", name="李明", name_en="Li Ming", post="综
 
 
 DEMO_QUESTIONNAIRE = "https://zwfw.example.gov.cn/yijian?unit=unit-0001"
-DEMO_COMPLAINT = "https://12345.example.gov.cn/tousu?unit=unit-0001"
+DEMO_COMPLAINT = "https://pingjia.example.gov.cn/c"     # the centre's pages, as an enrolled terminal gets them
+DEMO_RECEIPT = "https://pingjia.example.gov.cn/r"
 
 # Snapshot names beyond one per screen: a state of a screen that looks different enough to have its own.
 BAD_THANKS = "thanks_bad"          # the thanks after a bad review, with the complaint QR code
-SNAPSHOTS: tuple[str, ...] = (*(screen.value for screen in ScreenName), BAD_THANKS)
+RECEIPT_THANKS = "thanks_receipt"  # the same on an enrolled terminal: one code, the receipt with the complaint
+SNAPSHOTS: tuple[str, ...] = (*(screen.value for screen in ScreenName), BAD_THANKS, RECEIPT_THANKS)
+_RECEIPT_UUID = "00000000-0000-4000-8000-000000000001"   # the receipt snapshot's rating
 
 
 def snapshot_screen(name: str) -> ScreenName:
     """The screen a snapshot name draws; ValueError for a name that is not in SNAPSHOTS."""
-    return ScreenName.THANKS if name == BAD_THANKS else ScreenName(name)
+    return ScreenName.THANKS if name in (BAD_THANKS, RECEIPT_THANKS) else ScreenName(name)
+
+
+def demo_receipt_link(rating_uuid: str) -> str | None:
+    """The demo's receipt signer (kiosk.screens.presenter.ReceiptLink): it signs the receipt snapshot's rating
+    only, with a made-up device key, so `thanks_bad` still shows what a terminal not enrolled shows (the
+    complaint page) and `thanks_receipt` what an enrolled one shows."""
+    return receipt_url(DEMO_RECEIPT, "demo-secret", "dev-demo", rating_uuid) if rating_uuid == _RECEIPT_UUID \
+        else None
 
 
 def demo_settings(settings: Settings) -> Settings:
     """The configured terminal, with a staff member signed in so the card shows, and the citizen's links set
-    (the questionnaire QR on the waiting screen, the complaint QR after a bad review) where the config has none."""
-    links = {key: url for key, url in (("questionnaire_url", DEMO_QUESTIONNAIRE), ("complaint_url", DEMO_COMPLAINT))
+    (the questionnaire QR on the waiting screen, the complaint and receipt QR after a bad review) where the config
+    has none."""
+    links = {key: url for key, url in (("questionnaire_url", DEMO_QUESTIONNAIRE), ("complaint_url", DEMO_COMPLAINT),
+                                       ("receipt_url", DEMO_RECEIPT))
              if getattr(settings.citizen, key) is None}
     if links:
         settings = settings.model_copy(update={"citizen": settings.citizen.model_copy(update=links)})
@@ -44,8 +58,8 @@ def demo_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"staff": staff, "counter": counter})
 
 
-def _rating(level: int) -> StoredRating:
-    return StoredRating(uuid="00000000-0000-4000-8000-000000000000", seq=1, level=level, channel=Channel.TOUCH,
+def _rating(level: int, uuid: str = "00000000-0000-4000-8000-000000000000") -> StoredRating:
+    return StoredRating(uuid=uuid, seq=1, level=level, channel=Channel.TOUCH,
                         mode=Mode.OPEN.value, staff_id=DEMO_STAFF.id, case_no=None,
                         recorded_at="2026-11-25T02:00:00.000000+00:00", clock_suspect=False, hash="0" * 64)
 
@@ -56,6 +70,9 @@ def demo_view(screen: ScreenName | str, settings: Settings) -> View:
     worst = min(settings.bad_levels or {1})
     if screen == BAD_THANKS:
         return View(state=State.THANKS, mode=settings.mode, accepting=False, staff_id=staff, rating=_rating(worst))
+    if screen == RECEIPT_THANKS:
+        return View(state=State.THANKS, mode=settings.mode, accepting=False, staff_id=staff,
+                    rating=_rating(worst, _RECEIPT_UUID))
     screen = ScreenName(screen)
     if screen is ScreenName.RATING:
         return View(state=State.AWAITING, mode=settings.mode, accepting=True, staff_id=staff,

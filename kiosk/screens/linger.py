@@ -1,4 +1,4 @@
-"""The thanks screen with the complaint QR code stays up long enough for a phone to scan it. No Kivy.
+"""The thanks screen with a QR code (complaint or receipt) stays up long enough for a phone to scan it. No Kivy.
 
 The service ends every thanks after `timings.thanks_s`, this one too: the panel's keys, the cooldown and
 the counter's requests work exactly as after any rating. Only the screen goes on drawing that thanks, QR
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from kiosk.config import Settings
 from kiosk.rating.service import State, View
-from kiosk.screens.presenter import shows_complaint_qr
+from kiosk.screens.presenter import shows_thanks_qr
 
 
 class ComplaintLinger:
@@ -26,8 +26,8 @@ class ComplaintLinger:
         self._dismissed = False
 
     def view_to_draw(self, view: View) -> View:
-        """`view`, or the thanks with the complaint QR code while it is kept up over a resting service."""
-        if shows_complaint_qr(self._settings, view):
+        """`view`, or the thanks with its QR code while it is kept up over a resting service."""
+        if shows_thanks_qr(self._settings, view):
             assert view.rating is not None
             if view.rating.uuid != self._rating_uuid:    # a redraw (language switch) does not restart it
                 self._rating_uuid, self._dismissed = view.rating.uuid, False

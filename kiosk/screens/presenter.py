@@ -9,8 +9,10 @@ import datetime as dt
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from kiosk.config import Locale, Mode, Settings
+from kiosk.config import Locale, Mode, ReceiptAfter, Settings
+from kiosk.config.provisioning import centre_links
 from kiosk.rating.service import State, View
 from kiosk.screens import hours
 from kiosk.screens.photos import PhotoChecker
@@ -81,6 +83,7 @@ class ScreenModel:
 
 
 ComplaintLink = Callable[[str], str | None]   # rating uuid → signed complaint URL
+ReceiptLink = Callable[[str], str | None]     # rating uuid → signed receipt URL; None before enrollment
 
 # The screens that show the unit's opening hours and the questionnaire QR: the two faces of "waiting".
 _WAITING_SCREENS = (ScreenName.WAITING, ScreenName.ATTRACT)
@@ -98,13 +101,32 @@ def shows_complaint_qr(settings: Settings, view: View) -> bool:
         and view.rating.level in settings.bad_levels
 
 
+def shows_receipt_qr(settings: Settings, view: View) -> bool:
+    """The thanks after a rating `citizen.receipt_after` asks a receipt for, with a receipt page configured."""
+    if view.state is not State.THANKS or view.rating is None or not settings.citizen.receipt_url:
+        return False
+    after = settings.citizen.receipt_after
+    return after is ReceiptAfter.EVERY or (after is ReceiptAfter.BAD and view.rating.level in settings.bad_levels)
+
+
+def shows_thanks_qr(settings: Settings, view: View) -> bool:
+    """The thanks shows a QR code for the citizen's phone (complaint or receipt): kept up to be scanned."""
+    return shows_complaint_qr(settings, view) or shows_receipt_qr(settings, view)
+
+
+def _same_origin(first: str, second: str) -> bool:
+    one, other = urlsplit(first), urlsplit(second)
+    return (one.scheme.lower(), one.netloc.lower()) == (other.scheme.lower(), other.netloc.lower())
+
+
 class Presenter:
     def __init__(self, settings: Settings, complaint_link: ComplaintLink | None = None,
-                 now: Callable[[], dt.datetime] | None = None):
-        """`complaint_link`: signs the complaint URL for a rating (evaluator.terminal builds it from the device key);
-        `now`: the unit's wall clock, for "open now" (tests pass their own)."""
+                 now: Callable[[], dt.datetime] | None = None, receipt_link: ReceiptLink | None = None):
+        """`complaint_link`, `receipt_link`: sign the complaint and receipt URLs for a rating (evaluator.terminal
+        builds them from the device key); `now`: the unit's wall clock, for "open now" (tests pass their own)."""
         self._settings = settings
         self._complaint_link = complaint_link
+        self._receipt_link = receipt_link
         self._photos = PhotoChecker()
         self.now = now or (lambda: dt.datetime.now(settings.unit.zone))
 
@@ -147,13 +169,42 @@ class Presenter:
 
     def _qr(self, screen: ScreenName, view: View, locale: Locale) -> dict[str, str]:
         citizen = self._settings.citizen
+        receipt = self._receipt(view, locale)
+        if receipt is not None:
+            return receipt
         # The rating and the URL are restated for the type checker: shows_complaint_qr requires both.
         if shows_complaint_qr(self._settings, view) and view.rating is not None and citizen.complaint_url:
             link = self._complaint_link(view.rating.uuid) if self._complaint_link else None
             return {"qr_payload": link or citizen.complaint_url, "qr_caption": say("thanks.qr_complaint", locale)}
-        if screen in _WAITING_SCREENS and citizen.questionnaire_url:
-            return {"qr_payload": citizen.questionnaire_url, "qr_caption": say("waiting.qr_questionnaire", locale)}
+        if screen in _WAITING_SCREENS:
+            questionnaire = self._questionnaire_url()
+            if questionnaire:
+                return {"qr_payload": questionnaire, "qr_caption": say("waiting.qr_questionnaire", locale)}
         return {}
+
+    def _questionnaire_url(self) -> str | None:
+        """The centre's latest questionnaire link (its token expires: a new one arrives with the config the sync
+        worker pulls, and shows here without a restart), else the one configured."""
+        latest = centre_links(self._settings.sync.state_dir).get("questionnaire_url")
+        return latest if isinstance(latest, str) and latest else self._settings.citizen.questionnaire_url
+
+    def _receipt(self, view: View, locale: Locale) -> dict[str, str] | None:
+        """The receipt QR code, when it applies and the terminal can sign it (enrolled). One code only, ever:
+        a phone's camera shown two codes reads whichever it finds first. After a bad review, when the complaint
+        page is the centre's too (the same origin as the receipt page, as an enrolled terminal's links are), the
+        receipt's code stands for both: the receipt page offers the complaint form. A complaint page elsewhere
+        (the city's 12345 site) keeps its own code: the complaint comes first after a bad review."""
+        settings, citizen = self._settings, self._settings.citizen
+        if not shows_receipt_qr(settings, view) or view.rating is None or not citizen.receipt_url:
+            return None
+        link = self._receipt_link(view.rating.uuid) if self._receipt_link else None
+        if link is None:
+            return None
+        complaint = shows_complaint_qr(settings, view) and citizen.complaint_url is not None
+        if complaint and not _same_origin(citizen.receipt_url, citizen.complaint_url or ""):
+            return None
+        caption = "thanks.qr_receipt_complaint" if complaint else "thanks.qr_receipt"
+        return {"qr_payload": link, "qr_caption": say(caption, locale)}
 
     def _level(self, value: int, locale: Locale) -> LevelButtonModel:
         level = self._settings.level(value)

@@ -73,6 +73,8 @@ CATALOG: dict[str, dict[str, Pair]] = {
         "callback": ("我们已收到您的回电请求，会尽快与您联系", "We have your request and will call you back soon"),
         "recorded_as": ("您的评价：", "Your rating: "),
         "qr_complaint": ("如需投诉，请用手机扫码", "To file a complaint, scan with your phone"),
+        "qr_receipt": ("扫码查看评价回执", "Scan to see your rating's receipt"),
+        "qr_receipt_complaint": ("扫码查看回执，也可投诉", "Scan for your receipt, or to complain"),
     },
     "out_of_service": {
         "title": ("评价器暂停服务", "Evaluator temporarily out of service"),

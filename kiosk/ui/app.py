@@ -23,7 +23,7 @@ from kiosk.devices.terminal_core import Supervision, TerminalCore
 from kiosk.rating.access import AccessControl
 from kiosk.rating.service import RatingService
 from kiosk.scheduling import Cancellable
-from kiosk.screens.presenter import ComplaintLink
+from kiosk.screens.presenter import ComplaintLink, ReceiptLink
 from kiosk.screens.technician import Technician
 from kiosk.ui.audio import load_sound
 from kiosk.ui.rating_ui import SCREEN_CLASSES, RatingUi
@@ -90,7 +90,7 @@ class EvaluatorApp(KioskApp):
     def __init__(self, settings: Settings, service: RatingService, link: PanelLink | None = None,
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
                  technician: Callable[[Callable[[], None]], Technician] | None = None,
-                 complaint_link: ComplaintLink | None = None,
+                 complaint_link: ComplaintLink | None = None, receipt_link: ReceiptLink | None = None,
                  sound_outputs: Callable[[], frozenset[str]] = sound_outputs, **kwargs: Any) -> None:
         """`technician`: makes technician mode, given how to restart (this App's stop); `sound_outputs`:
         the sound cards there are (kiosk.devices.sound.sound_outputs)."""
@@ -101,6 +101,7 @@ class EvaluatorApp(KioskApp):
         self.scores = scores
         self.make_technician = technician
         self.complaint_link = complaint_link
+        self.receipt_link = receipt_link
         self._sound_outputs = sound_outputs
         self.core = TerminalCore(service, link)
         self._touch_watch: Cancellable | None = None
@@ -112,6 +113,7 @@ class EvaluatorApp(KioskApp):
         technician = (lambda: make(self.stop)) if make is not None else None
         self.ui = RatingUi(self.settings, self.service, access=self.access, scores=self.scores,
                            technician=technician, complaint_link=self.complaint_link,
+                           receipt_link=self.receipt_link,
                            prompts=open_prompts(self.settings.sound, load_sound),
                            backlight=find_backlight(self.settings))
         Window.bind(on_key_down=self._on_key_down, on_request_close=self._on_request_close)

@@ -22,7 +22,7 @@ from kiosk.scheduling import Cancellable
 from kiosk.screens import hours
 from kiosk.screens.idle import IdleSwitch
 from kiosk.screens.linger import ComplaintLinger
-from kiosk.screens.presenter import ComplaintLink, Presenter, ScreenName, waits_for_nobody
+from kiosk.screens.presenter import ComplaintLink, Presenter, ReceiptLink, ScreenName, waits_for_nobody
 from kiosk.screens.technician import Technician
 from kiosk.store.tables import Channel
 from kiosk.ui import kv, screens
@@ -49,10 +49,11 @@ class RatingUi:
                  access: AccessControl | None = None, scores: ScoresSource | None = None,
                  technician: Callable[[], Technician] | None = None, complaint_link: ComplaintLink | None = None,
                  prompts: PromptPlayer | None = None, backlight: Backlight | None = None,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, receipt_link: ReceiptLink | None = None) -> None:
         """`access` and `scores`: the staff screens behind the hidden corner (none without them);
         `technician`: makes technician mode (behind the technician's password) when first opened;
-        `complaint_link`: signs the complaint QR shown after a bad review; `prompts`: the voice prompts (none: silent);
+        `complaint_link`, `receipt_link`: sign the complaint and receipt QR codes of the thanks; `prompts`: the
+        voice prompts (none: silent);
         `backlight`: dimmed when idle (None: an on-screen veil); `now`: the unit's wall clock (tests pass
         their own)."""
         self.prompts = prompts
@@ -62,8 +63,8 @@ class RatingUi:
         self.service = service
         self.locale = self.default_locale = locale or settings.locale
         self._reset_locale = False
-        self.presenter = Presenter(settings, complaint_link, now)
-        self.linger = ComplaintLinger(settings)   # the complaint QR stays up to be scanned
+        self.presenter = Presenter(settings, complaint_link, now, receipt_link)
+        self.linger = ComplaintLinger(settings)   # the complaint or receipt QR stays up to be scanned
         self._linger_event: Cancellable | None = None
         # No fade: on the software GL of many panel PCs a transition renders two
         # window-sized FBOs, and the thanks screen (the proof that the rating

@@ -22,19 +22,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 from sqlalchemy import select
 
 from centre.db.engine import open_engine
 from centre.db.tables import console_users, districts, units
 from tests.centre.conftest import REPO, START_TIMEOUT_S, free_port
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - the shared browser's, still importable here
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "console-test-password"
 DEMO_UNITS, DEMO_COUNTERS, DEMO_DAYS = 8, 2, 40
-# The flags a headless Chromium needs here: no sandbox as root, and no calls home on a closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def _cli(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -127,19 +124,6 @@ def console(demo_db: Path) -> Iterator[Console]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """One Chromium per worker; each test gets its own context (cookies) from it."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (`make test` installs it through deploy/testdeps.sh)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

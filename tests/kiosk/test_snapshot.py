@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.screens.demo import BAD_THANKS, SNAPSHOTS
+from kiosk.screens.demo import BAD_THANKS, RECEIPT_THANKS, SNAPSHOTS
 from kiosk.screens.presenter import ScreenName
 from kiosk.ui.fonts import SYSTEM_CJK_FONTS, FontError, find_font, missing_glyphs
 
@@ -41,7 +41,7 @@ def png_rows(path: Path) -> tuple[int, int, list[bytes]]:
 def test_list_names_every_screen(tmp_path):
     done = snapshot("--list", cwd=tmp_path)
     assert done.returncode == 0
-    assert done.stdout.split() == [screen.value for screen in ScreenName] + [BAD_THANKS]
+    assert done.stdout.split() == [screen.value for screen in ScreenName] + [BAD_THANKS, RECEIPT_THANKS]
 
 
 @pytest.mark.parametrize("screen", SNAPSHOTS)

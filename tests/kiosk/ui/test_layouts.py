@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import Locale
-from kiosk.screens.demo import BAD_THANKS, demo_settings, show_demo, snapshot_screen
+from kiosk.screens.demo import BAD_THANKS, RECEIPT_THANKS, demo_receipt_link, demo_settings, show_demo, snapshot_screen
 from kiosk.screens.presenter import ScreenName
 from tests.kiosk.ui.conftest import pump
 
@@ -29,9 +29,10 @@ def refused_number(ui) -> None:
 
 
 # Each screen as the demo shows it, and the states that look different: the thanks after a bad review with
-# its complaint QR code, the call-back form with an error under it.
+# its complaint QR code, and with the receipt's, the call-back form with an error under it.
 CITIZEN_STATES = [(name.value, name, None) for name in CITIZEN_SCREENS] + [
-    (BAD_THANKS, BAD_THANKS, None), ("callback_error", ScreenName.CALLBACK, refused_number)]
+    (BAD_THANKS, BAD_THANKS, None), (RECEIPT_THANKS, RECEIPT_THANKS, None),
+    ("callback_error", ScreenName.CALLBACK, refused_number)]
 
 
 def natural_size(label) -> tuple[float, float]:
@@ -125,7 +126,7 @@ def each_citizen_screen(window, settings, size, locale, states=CITIZEN_STATES):
     original = window.size
     window.size = size
     pump(3)
-    ui = RatingUi(settings, service=None, locale=locale)
+    ui = RatingUi(settings, service=None, locale=locale, receipt_link=demo_receipt_link)
     window.add_widget(ui.manager)
     try:
         for name, demo, prepare in states:
@@ -194,7 +195,8 @@ def test_qr_codes_are_big_enough_to_scan_and_their_captions_to_read(window, make
     from kiosk.ui.qr import QrCode
 
     settings = demo_settings(make_settings(ui={"diagonal_in": DIAGONAL_IN[size]}))
-    with_qr = [(ScreenName.WAITING.value, ScreenName.WAITING, None), (BAD_THANKS, BAD_THANKS, None)]
+    with_qr = [(ScreenName.WAITING.value, ScreenName.WAITING, None), (BAD_THANKS, BAD_THANKS, None),
+               (RECEIPT_THANKS, RECEIPT_THANKS, None)]
     for name, screen in each_citizen_screen(window, settings, size, locale, with_qr):
         codes = [w for w in screen.walk() if isinstance(w, QrCode) and visible(w, screen)]
         assert len(codes) == 1 and codes[0].matrix, name
