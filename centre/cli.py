@@ -17,12 +17,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from centre import callbacks, chains, cli_indicators, cli_tokens, enroll, enroll_batch, reports
+from centre.alerts import commands as alert_commands
 from centre.api import admission_limits, limits
+from centre.cases import calendar_commands
 from centre.console import commands as console_commands
 from centre.db.engine import DEFAULT_DB_URL, migrate, open_engine
 from centre.demo import commands as demo_commands
 from centre.errors import CentreError
+from centre.integrity import commands as integrity_commands
 from centre.logs import LOG_FORMATS
+from centre.public import commands as public_commands
 from centre.registry import commands as registry_commands
 from centre.registry import staff_commands
 
@@ -67,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="first check every chain again from the raw ratings (minutes on a big database; progress "
                             "on stderr), store the results and name each device whose stored result differed "
                             "(exit 1 if any did)")
+    integrity_commands.add_actions(check, common)   # integrity analyse|flags: the manipulation signals
 
     staff_commands.add_parsers(commands, common)   # staff set|list, roster (= staff set)
     console_commands.add_parsers(commands, common)   # user add|list|role|password|disable|enable
@@ -74,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke", parents=[common], help="Refuse every later request of a device.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
     cli_tokens.add_commands(commands, common)   # token add|list|revoke
+    calendar_commands.add_parsers(commands, common)   # calendar import|show|template
     demo_commands.add_commands(commands, common)   # demo: a synthetic city through the real path
+    alert_commands.add_commands(commands, common)   # duty set|list|remove: the units' alert addresses
+    public_commands.add_commands(commands, common)   # digest publish|verify: the published daily digests
     return parser
 
 
@@ -122,6 +130,9 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                             "each keeps up to 15 database connections, so N × 15 must stay under the server's "
                             "max_connections")
     admission_limits.add_options(serve)   # --max-inflight-batches, --max-batch-wait-s
+    serve.add_argument("--config", metavar="FILE", help="the city config file: cases' deadlines, alerts (SMTP, "
+                                                        "webhook), the digest (deploy/centre.example.yaml); "
+                                                        "without it, the defaults with alerts off")
 
 
 def _in_range(convert: Callable[[str], N], fits: Callable[[N], bool], what: str) -> Callable[[str], N]:
@@ -160,7 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
     body_limits = limits.BodyLimits(body=int(args.max_body_mib * limits.MIB),
                                     inflated=int(args.max_inflated_mib * limits.MIB))
     options = serving.ServeOptions(args.db, body_limits, metrics=args.metrics,
-                                   admission=admission_limits.limits_from(args))
+                                   admission=admission_limits.limits_from(args), config_path=args.config)
     serving.serve(options, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
                   log_format=args.log_format)
     return EXIT_OK
@@ -219,6 +230,8 @@ def _callbacks(args: argparse.Namespace) -> int:
 
 
 def _integrity(args: argparse.Namespace) -> int:
+    if integrity_commands.chosen(args):
+        return integrity_commands.run(args)
     engine = open_engine(args.db, create=False)
     differed = _recheck(engine, sys.stderr if args.json else sys.stdout) if args.recheck else 0
     report = reports.integrity(engine)
@@ -264,7 +277,8 @@ HANDLERS = {"serve": _serve, "migrate": _migrate, "enroll-code": _enroll_code, "
             "callbacks": _callbacks, "integrity": _integrity,
             "revoke": _revoke, **cli_tokens.HANDLERS, **cli_indicators.HANDLERS,
             **registry_commands.HANDLERS, **staff_commands.HANDLERS, **demo_commands.HANDLERS,
-            **console_commands.HANDLERS}
+            **console_commands.HANDLERS, **calendar_commands.HANDLERS,
+            **alert_commands.HANDLERS, **public_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

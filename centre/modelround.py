@@ -7,8 +7,9 @@ The rules, as the policy gives them and as this module applies them:
 - Terms: a target (the 好评率 line, 80 %) and a number of titles (60), written on the round's first change;
   the city office may change them until the list is confirmed.
 - A candidate: the lower bound of its year's 好评率 (Wilson 95 %) at or above the target, with at least
-  `min_ratings` ratings. No open integrity flag and no overdue bad-review case will be conditions too once
-  those issues land; until then both are shown as "not yet checked" (Gate.NOT_YET_CHECKED), never as clear.
+  `min_ratings` ratings. An open or confirmed integrity flag over the year's days holds the unit (Gate.HELD,
+  centre/integrity/review.py), and so does a case of the year's bad reviews overdue at the year's end (or now)
+  while the city's `cases.overdue_blocks_candidacy` is on (centre/cases/figures.py overdue_units).
 - Acceptance: passed when every method used on the unit has its latest check passed, so a failed 明查暗访
   is cleared only by a later 明查暗访 that passes, not by a ledger review; no check yet: not accepted.
 - Confirmation (once, by the city office): the titles go to the candidates that applied and passed
@@ -29,11 +30,14 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
 
+from centre.cases import figures as case_figures
+from centre.cases.settings import current as case_settings
 from centre.comparisons import Ranking, ranking
 from centre.db.rows import now_text, nul_field
 from centre.db.tables import model_applications, model_checks, model_rounds, model_titles, units
 from centre.errors import BadInput, CentreError, NotFound
 from centre.indicators import MIN_RATINGS, Interval, PeriodKind, period_of
+from centre.integrity.review import open_flags_by_unit
 from centre.roundtitles import Title, titles_of
 
 DEFAULT_TARGET = Decimal("0.80")
@@ -312,8 +316,9 @@ def _eligibility(rated_enough: bool, low: float | None, target: float) -> Eligib
 def candidates(conn: Connection, year: int, figures: Ranking) -> Candidates:
     """The year's round as it stands: `figures` (year_figures) against its target, with what is recorded."""
     terms = round_of(conn, year)
-    applied, checked = applications(conn, year), checks(conn, year)
+    applied, checked, flagged = applications(conn, year), checks(conn, year), open_flags_by_unit(conn, year)
     awarded, held = titles_of(conn, year), titles_of(conn, year - 1)
+    overdue, blocking = _overdue(conn, figures), case_settings().overdue_blocks_candidacy
     rows = []
     for unit in figures.units:
         low = unit.good_rate_interval.low if unit.good_rate_interval else None
@@ -331,8 +336,9 @@ def candidates(conn: Connection, year: int, figures: Ranking) -> Candidates:
             unit_rank, previous_low = rank, low
         unit_checks = tuple(checked.get(unit.unit_id, ()))
         accepted = acceptance(unit_checks)
-        qualifies = (eligibility is Eligibility.CANDIDATE and unit.unit_id in applied
-                     and accepted is Acceptance.PASSED)
+        late = Gate.HELD if unit.unit_id in overdue else Gate.CLEAR
+        qualifies = (eligibility is Eligibility.CANDIDATE and unit.unit_id in applied and unit.unit_id not in flagged
+                     and accepted is Acceptance.PASSED and not (blocking and late is Gate.HELD))
         if terms.confirmed:
             chosen = unit.unit_id in awarded
         else:
@@ -342,10 +348,14 @@ def candidates(conn: Connection, year: int, figures: Ranking) -> Candidates:
             unit_id=unit.unit_id, name=unit.name, name_en=unit.name_en, rated=unit.rated, good_rate=unit.good_rate,
             interval=unit.good_rate_interval, eligibility=eligibility, rank=unit_rank,
             within_titles=unit_rank is not None and position <= terms.titles, application=applied.get(unit.unit_id),
-            checks=unit_checks, acceptance=accepted, integrity=Gate.NOT_YET_CHECKED,
-            overdue_cases=Gate.NOT_YET_CHECKED, chosen=chosen, title=awarded.get(unit.unit_id),
+            checks=unit_checks, acceptance=accepted, integrity=Gate.HELD if unit.unit_id in flagged else Gate.CLEAR,
+            overdue_cases=late, chosen=chosen, title=awarded.get(unit.unit_id),
             held=held.get(unit.unit_id)))
     return Candidates(terms, figures.min_ratings, figures.date_from, figures.date_to, standings)
+
+
+def _overdue(conn: Connection, figures: Ranking) -> set[str]:
+    return case_figures.overdue_units(conn, date.fromisoformat(figures.date_from), date.fromisoformat(figures.date_to))
 
 
 # -- confirmation and withdrawal ----------------------------------------------------------

@@ -30,6 +30,7 @@ class Action(str, Enum):
     EXPORT = "export"
     PERSONAL_DATA_VIEWED = "personal_data_viewed"
     ROUND_CHANGED = "round_changed"       # the model-unit round: settings, applications, checks, confirmation
+    INTEGRITY_REVIEWED = "integrity_reviewed"   # an integrity flag dismissed or confirmed (centre/integrity/review.py)
 
 
 @dataclass(frozen=True)

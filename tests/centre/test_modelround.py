@@ -93,8 +93,8 @@ def test_candidates_are_ranked_by_lower_bound_at_or_above_the_target(engine: Eng
     low = wilson(180, 200)
     assert low is not None and units["likely"].interval is not None
     assert units["likely"].interval.low == pytest.approx(low[0])
-    # the not-yet-measured conditions are said to be not yet checked, never clear
-    assert {(s.integrity, s.overdue_cases) for s in found.standings} == {(Gate.NOT_YET_CHECKED, Gate.NOT_YET_CHECKED)}
+    # no integrity flag holds any unit (none was raised) and no case is overdue (no case)
+    assert {(s.integrity, s.overdue_cases) for s in found.standings} == {(Gate.CLEAR, Gate.CLEAR)}
     # a round of two titles: only the best two candidates are within them
     with engine.begin() as conn:
         modelround.set_terms(conn, YEAR, 80, 2)

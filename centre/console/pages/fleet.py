@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from centre import coverage, fleet
 from centre.console import exports
+from centre.console.pages import integrity_flags
 from centre.console.paging import paged
 from centre.console.roles import Viewer, figures_scope
 from centre.console.texts import translator
@@ -164,7 +165,7 @@ def integrity_page(request: Request, viewer: SignedIn) -> Response:
         "scope_label": label, "report": shown, "paging": paging, "devices": len(report),
         "with_problems": report.problems,
         "at": when(at), "gaps_text": gaps_text, "breaks_text": breaks_text,
-        "check_text": lambda ok: _check_text(ok, t)})
+        "check_text": lambda ok: _check_text(ok, t), **integrity_flags.section(request, viewer)})
 
 
 def _integrity_xlsx(request: Request, viewer: Viewer, report: Sequence[fleet.DeviceChain], label: str | None,

@@ -1,0 +1,1 @@
+"""Tests of centre/integrity: the signals on a crafted city, the analysis, the review."""
