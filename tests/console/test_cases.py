@@ -30,6 +30,7 @@ import yaml
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
+from centre import enroll
 from centre.alerts import duty, queue
 from centre.callbacks import store_callbacks
 from centre.cases.model import OpenedCase
@@ -38,10 +39,14 @@ from centre.cityconfig import CityConfig
 from centre.console import accounts
 from centre.db.engine import open_engine
 from centre.db.loop_tables import cases
-from centre.db.tables import ratings, units
+from centre.db.tables import counters, ratings, units
 from contract import canonical_json, iso_utc
+from evaluator.terminal import open_store
+from kiosk.config import load
+from kiosk.store.callbacks import CallbackQueue
 from tests.centre.conftest import REPO, START_TIMEOUT_S, free_port
 from tests.console.conftest import PASSWORD, Console, expect_refusals
+from tests.terminalkit import evaluator, newest_rating, pressed_on_the_panel, synced
 
 PHONE = "13987654321"            # the citizen's number on the cases the tests call back
 PHONE_LIKE = re.compile(r"1[3-9]\d{9}")
@@ -101,12 +106,12 @@ class Demo:
     console: Console
     unit: str            # the manager's unit
     numbered: int        # a case of that unit whose citizen left a number: for the caller's view
-    walked: int          # another such case: walked through every step
+    walked: int          # a case from a real terminal, its citizen called back: walked through every step
     other_case: int      # a case of another unit
 
 
-def _prepare(db_url: str, unit: str, config: CityConfig) -> tuple[int, int, int]:
-    """Two new cases of the manager's unit called back, an account for another unit's manager, an alert queued."""
+def _prepare(db_url: str, unit: str, config: CityConfig) -> tuple[int, int]:
+    """A new case of the manager's unit called back, an account for another unit's manager, an alert queued."""
     engine = open_engine(db_url, create=False)
     with engine.begin() as conn:
         other_unit = conn.execute(select(units.c.id).where(units.c.id != unit).order_by(units.c.id)).scalars().first()
@@ -116,10 +121,42 @@ def _prepare(db_url: str, unit: str, config: CityConfig) -> tuple[int, int, int]
         accounts.add(conn, OTHER_MANAGER, "unit", other_unit, PASSWORD)
     engine.dispose()
     assert len(newest) == 2 and other_case, "the demo city has no bad reviews: no cases to test"
-    for row_id, case_id in enumerate(newest, start=880001):
-        _call_back(db_url, case_id, row_id)
+    _call_back(db_url, newest[0], 880001)
     _queue_an_alert(db_url, config, unit)
-    return newest[0], newest[1], int(other_case)
+    return newest[0], int(other_case)
+
+
+def _from_a_real_terminal(centre: Console, unit: str, folder: Path) -> int:
+    """The case walked through every step starts at a real terminal of the manager's unit: enrolled by
+    `evaluator provision`, in solicited mode (一次一评), the counter PC's `C` frame then 非常不满意 pressed on a
+    panel simulated on a pty (`evaluator run --headless`), the citizen's number left in the terminal's store as
+    its call-back screen leaves it, and both sent by the real uploader (`evaluator sync --once`)."""
+    engine = open_engine(centre.db_url, create=False)
+    with engine.connect() as conn:
+        counter = conn.execute(select(counters.c.id).where(counters.c.unit_id == unit)
+                               .order_by(counters.c.id)).scalars().first()
+    code = enroll.create_code(engine, unit, str(counter))
+    folder.mkdir()
+    config = folder / "config.yaml"
+    config.write_text("mode: solicited\nsync: {connect_timeout_s: 5, read_timeout_s: 10}\n", encoding="utf-8")
+    done = evaluator(config, "provision", "--server", centre.url, "--code", code)
+    assert done.returncode == 0, done.stderr
+    pressed_on_the_panel(config, "C 2026L-0042 K5", "K5 → level 1 counted")
+    settings = load(config)
+    rating = newest_rating(settings)
+    assert (rating.mode, rating.case_no, rating.level) == ("solicited", "2026L-0042", 1)
+    store = open_store(settings, migrate=False)
+    try:
+        CallbackQueue(store).add(rating.uuid, PHONE, settings.citizen.callback.consent_version)
+    finally:
+        store.close()
+    synced(config)
+    with engine.connect() as conn:
+        case = conn.execute(select(cases.c.id, cases.c.state, cases.c.contact_due_at)
+                            .where(cases.c.rating_uuid == rating.uuid)).one()
+    engine.dispose()
+    assert case.state == "new" and case.contact_due_at is not None   # opened at ingest, joined by the call-back
+    return int(case.id)
 
 
 def _serve(db_url: str, config_file: Path) -> Console:
@@ -157,9 +194,10 @@ def demo(demo_db: Path, console: Console, tmp_path_factory: pytest.TempPathFacto
     config_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
     db_url = f"sqlite:///{copy}"
     unit = str(console.scope_of("manager"))
-    numbered, walked, other_case = _prepare(db_url, unit, CityConfig.model_validate(raw))
+    numbered, other_case = _prepare(db_url, unit, CityConfig.model_validate(raw))
     served = _serve(db_url, config_file)
     try:
+        walked = _from_a_real_terminal(served, unit, folder / "terminal")
         yield Demo(served, unit, numbered, walked, other_case)
     finally:
         served.process.terminate()
@@ -263,9 +301,21 @@ def _take(page: Page, form: str, fields: dict[str, str] | None = None, files: li
     scope.locator("button[type=submit]").click()
 
 
+LOOP_RATE = re.compile(r'data-figure="(\w+)">.*?<small class="muted">([\d,]+) / ([\d,]+)</small>', re.S)
+
+
+def _loop_counts(page: Page, console: Console, unit: str) -> dict[str, tuple[int, int]]:
+    """The unit's loop figures this month as the console's #loop fragment shows them: each rate's part / whole."""
+    body = page.request.get(console.page_url(f"/loop/unit/{unit}?period=month")).text()
+    return {key: (int(part.replace(",", "")), int(whole.replace(",", "")))
+            for key, part, whole in LOOP_RATE.findall(body)}
+
+
 def test_a_case_walks_through_its_forms_and_refused_evidence_changes_nothing(page: Page, demo: Demo) -> None:
     expect_refusals(page)
     console, case = demo.console, f"/cases/{demo.walked}"
+    sign_in(page, console, "office")
+    loop_before = _loop_counts(page, console, demo.unit)
     steps = [("manager", "assign", {"assignee": "张三"}, "assigned"),
              ("district", "contact", {"outcome": "no_answer"}, "assigned"),
              ("district", "contact", {"outcome": "reached", "note": "已联系上"}, "contacted")]
@@ -308,6 +358,13 @@ def test_a_case_walks_through_its_forms_and_refused_evidence_changes_nothing(pag
                                   "verified", "verdict", "closed"]
     page.goto(console.page_url(f"/drill/unit/{demo.unit}"))     # the unit's loop figures count the case
     expect(page.locator("#loop [data-figure=satisfied_rate] strong")).not_to_have_text("—")
+    loop_after = _loop_counts(page, console, demo.unit)
+    moved = {key: (loop_after[key][0] - loop_before[key][0], loop_after[key][1] - loop_before[key][1])
+             for key in loop_before}
+    # the case was counted (a bad review, with a number) from its opening: now answered and contacted; its
+    # rectification, owed from when it is done (its deadline is weeks away), verified; a satisfied verdict
+    assert moved == {"reply_rate": (1, 0), "callback_rate": (1, 0), "rectified_rate": (1, 1),
+                     "satisfied_rate": (1, 1)}, moved
 
 
 def test_the_alerts_page_shows_a_dead_mail_server_and_the_calendar_warning(page: Page, demo: Demo) -> None:
@@ -321,7 +378,8 @@ def test_the_alerts_page_shows_a_dead_mail_server_and_the_calendar_warning(page:
     problem = page.locator("table.alert-problems tbody tr").first
     expect(problem).to_contain_text("duty@example.org")
     expect(problem.locator("td.error")).not_to_be_empty()
-    expect(page.locator("table.deliveries tr[data-state=retrying]")).to_have_count(1)
+    # the alert queued for the unit's duty address, and the one the real terminal's bad review queued at ingest
+    expect(page.locator("table.deliveries tr[data-state=retrying]")).to_have_count(2)
     engine = open_engine(console.db_url, create=False)
     with engine.connect() as conn:
         unknown = load_calendar(conn).unknown_years

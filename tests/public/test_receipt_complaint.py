@@ -12,9 +12,6 @@ steps on the case (rectify, verify) are the case domain's functions on the centr
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +36,10 @@ from kiosk.store import StoredRating
 from kiosk.store.tables import Channel
 from sync.provision import provision
 from tests.public.conftest import DESKTOP, PHONE, PageMaker, PublicCentre, axe, expect_refusals
+from tests.terminalkit import evaluator, newest_rating, pressed_on_the_panel, synced
 
-EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
 CITY = Actor("city-officer", ActorRole.CITY)
 NUMBER = "13812345678"
-
-
-def evaluator(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EVALUATOR, *args, "--config", str(config)], capture_output=True, text=True,
-                          timeout=timeout, cwd=config.parent)
 
 
 def enrolled_terminal(centre: PublicCentre, folder: Path, process: bool = False) -> tuple[Path, Settings]:
@@ -71,31 +63,7 @@ def enrolled_terminal(centre: PublicCentre, folder: Path, process: bool = False)
 
 def bad_review_on_the_panel(config: Path) -> None:
     """`evaluator run --headless` takes K5 (非常不满意) from a panel simulated on a pty, then stops."""
-    sim = subprocess.Popen([*EVALUATOR, "panel-sim", "--script", "K5", "--wait-terminal", "--delay", "0.3",
-                            "--linger", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           cwd=config.parent)
-    assert sim.stdout is not None
-    device = sim.stdout.readline().strip()
-    terminal = subprocess.Popen([*EVALUATOR, "run", "--headless", "--panel", device, "--config", str(config)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=config.parent)
-    try:
-        _shown, sim_err = sim.communicate(timeout=60)
-    finally:
-        terminal.send_signal(signal.SIGTERM)
-        _out, log = terminal.communicate(timeout=30)
-    assert sim.returncode == 0 and terminal.returncode == 0, sim_err + log
-    assert "K5 → level 1 counted" in log, log
-
-
-def newest_rating(settings: Settings) -> StoredRating:
-    store = open_store(settings, migrate=False)
-    try:
-        row = store.recent_ratings(1)[0]
-    finally:
-        store.close()
-    return StoredRating(uuid=row["uuid"], seq=row["seq"], level=row["level"], channel=Channel(row["channel"]),
-                        mode=row["mode"], staff_id=row["staff_id"], case_no=row["case_no"],
-                        recorded_at=row["recorded_at"], clock_suspect=bool(row["clock_suspect"]), hash=row["hash"])
+    pressed_on_the_panel(config, "K5", "K5 → level 1 counted")
 
 
 def thanks_qr(settings: Settings, rating: StoredRating) -> str:
@@ -103,11 +71,6 @@ def thanks_qr(settings: Settings, rating: StoredRating) -> str:
     presenter = Presenter(settings, complaint_link(settings), receipt_link=receipt_link(settings))
     view = View(state=State.THANKS, mode=settings.mode, accepting=False, rating=rating)
     return presenter.present(view, Locale.ZH).qr_payload
-
-
-def synced(config: Path) -> None:
-    done = evaluator(config, "sync", "--once")
-    assert done.returncode == 0 and "1 accepted" in done.stdout, done.stdout + done.stderr
 
 
 def no_serious_violations(page: Page, js: bool) -> None:
