@@ -36,6 +36,8 @@ COMMANDS = {
     "rollup": ["rollup", "rebuild"],
     "user": ["user", "list"],
     "duty": ["duty", "list"],
+    "calendar": ["calendar", "show", "--year", "2026"],
+    "digest": ["digest", "verify", "--day", "2026-11-25"],
 }
 
 
