@@ -42,6 +42,7 @@ bench: setup
 	-$(PY) bench/centre_load.py
 	-$(PY) bench/centre_reports.py
 	-$(PY) bench/console_pages.py
+	-$(PY) bench/integrity_recall.py
 	-$(PY) bench/soak.py
 
 setup: sysdeps $(STAMP) frontend

@@ -77,12 +77,13 @@ def issue(conn: Connection, where: Place, overrides: Mapping[str, str | None], c
     return Issued(unit_id, counter_id, code, expires_at)
 
 
-def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
-    """Consume the code and create the device; the UPDATE ... WHERE used_at IS NULL makes it once-only."""
+def enroll(engine: Engine, request: EnrollRequest, now_at: datetime | None = None) -> EnrollResponse:
+    """Consume the code and create the device; the UPDATE ... WHERE used_at IS NULL makes it once-only.
+    `now_at`: the demo city's simulated now (its devices enrolled before the days they record)."""
     unstorable = nul_field(request.model_dump())
     if unstorable:
         raise BadInput(f"{unstorable}: contains a NUL character")
-    now = now_text()
+    now = iso_utc(now_at) if now_at is not None else now_text()
     device_id = "dev-" + secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
     with engine.begin() as conn:

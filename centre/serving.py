@@ -74,8 +74,10 @@ class ServeOptions:
                    admission=AdmissionLimits.from_env(env), config_path=env.get(ENV_CONFIG) or None)
 
     def city(self) -> CityConfig:
-        """The city config file's settings (CityConfigError naming file and field), the defaults without one."""
-        return cityconfig.load(self.config_path) if self.config_path else cityconfig.DEFAULT
+        """The city config file's settings (CityConfigError naming file and field), the defaults without one,
+        with the evidence cap fitted to the request body limit (`fit_evidence`)."""
+        return fit_evidence(cityconfig.load(self.config_path) if self.config_path else cityconfig.DEFAULT,
+                            self.limits)
 
 
 def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_level: str = "info",
@@ -90,7 +92,6 @@ def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_
 
     log_config = uvicorn_log_config(log_format, log_level)
     city = options.city()   # a bad file stops here, before anything starts
-    refuse_unsendable_evidence(city, options.limits)
     cityconfig.install(city)
     logging.config.dictConfig(log_config)   # the housekeeping logs before uvicorn sets it up (again)
     if workers == 1:
@@ -116,14 +117,19 @@ def serve(options: ServeOptions, *, host: str, port: int, workers: int = 1, log_
 FORM_OVERHEAD_BYTES = 64 * 1024
 
 
-def refuse_unsendable_evidence(city: CityConfig, limits: BodyLimits) -> None:
+def fit_evidence(city: CityConfig, limits: BodyLimits) -> CityConfig:
     """An evidence cap the request body limit cannot carry would answer a file under the cap with a bare 413
-    instead of the case form's reason: refused at start, with both figures."""
+    instead of the case form's reason. The default cap is lowered to what fits (a centre served with a smaller
+    --max-body-mib takes smaller files); a cap the city's file sets is its decision, refused with both figures."""
+    room = limits.body - FORM_OVERHEAD_BYTES
     cap = city.cases.evidence_max_bytes
-    if cap + FORM_OVERHEAD_BYTES > limits.body:
+    if cap <= room:
+        return city
+    if "evidence_max_bytes" in city.cases.model_fields_set:
         raise BadInput(f"cases.evidence_max_bytes ({cap} bytes) does not fit in the request body limit "
                        f"({limits.body} bytes, less {FORM_OVERHEAD_BYTES} for the form): lower it in the city "
                        "config or raise --max-body-mib")
+    return city.model_copy(update={"cases": city.cases.model_copy(update={"evidence_max_bytes": room})})
 
 
 def refuse_sqlite(db_url: str, workers: int) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import make_url
@@ -22,13 +24,19 @@ from centre.db.tables import devices, ratings, units
 from centre.demo import day as day_sim
 from centre.demo import sender, workdays
 from centre.demo.city import City, DemoCounter, DemoUnit, plan_city
+from centre.demo.day import PLAIN, Twist
+from centre.demo.manipulate import Wanted
+from centre.demo.scenario import Scenario
 from centre.demo.terminal import Identity, SimTerminal
 from centre.errors import BadInput
 from centre.registry import queries, sectors
 from centre.registry import staff as staff_roster
-from centre.registry.model import refuse
+from centre.registry.model import DEFAULT_TIMEZONE, refuse
 
 SEND_DELAY_MIN = (2.0, 20.0)     # after closing time, the terminal's worker sends the day (minutes)
+# The devices are installed and enrolled the evening before the first day: their placements (where their
+# ratings count, and what the integrity analysis reads) begin before anything they record.
+ENROLLED_HOUR = 18
 
 Progress = Callable[[str], None]
 
@@ -41,6 +49,10 @@ class Options:
     seed: int
     until: date                  # the last simulated day
     db_url: str
+    manipulate: Wanted | None = None    # None: no manipulation and no unusual units; {}: the unusual units only
+    truth: Path | None = None    # where the planted manipulation's ground truth goes (JSON lines)
+    sync_days: int = 1           # the terminals send every this many days (a bench's city: fewer batches)
+    pace: float = 1.0            # citizens an hour at each counter, times this (a bench's city: fewer rows)
 
 
 @dataclass
@@ -53,6 +65,8 @@ class Built:
     by_unit: dict[str, day_sim.DayTally] = field(default_factory=dict)
     batches: int = 0
     seconds: float = 0.0
+    scenario: Scenario | None = None
+    withheld: int = 0            # ratings the tampered terminals recorded (or showed) and never delivered
 
     @property
     def below_line(self) -> list[str]:
@@ -70,28 +84,64 @@ class _Station:
     device: sender.Device
     terminal: SimTerminal
     rng: random.Random
+    twist: Twist = PLAIN
+    closed: datetime | None = None     # when its hall last closed with rows not sent yet
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.unit.spec.id, self.counter.spec.id
 
 
 def build(options: Options, progress: Progress) -> Built:
     started = time.monotonic()
+    days = workdays.days_until(options.until, options.days)
+    city, scenario = _plan(options, days)
     engine = open_database(options.db_url)
     try:
         refuse_populated(engine, options.db_url)
-        city = plan_city(options.units, options.counters_per_unit, options.seed)
         register(engine, city)
-        stations = _enroll(engine, city)
+        stations = _enroll(engine, city, scenario, days[0])
         progress(f"registered {len(city.units)} units, enrolled {len(stations)} devices")
-        built = Built(city, workdays.days_until(options.until, options.days))
+        built = Built(city, days, scenario=scenario)
         built.by_unit = {unit.spec.id: day_sim.DayTally() for unit in city.units}
+        keyed = {station.key: station for station in stations}
         for number, day in enumerate(built.days, start=1):
-            _live(engine, day, stations, built)
+            if scenario is not None:
+                scenario.before_day(engine, day, keyed)
+            _live(engine, day, stations, built, send=number % options.sync_days == 0 or number == len(days))
             elapsed = time.monotonic() - started
             progress(f"day {number}/{len(built.days)} {day} ({day:%a}): {built.total.ratings:,} ratings so far, "
                      f"{built.total.ratings / elapsed:,.0f} ratings/s")
+        if scenario is not None:
+            _finish(engine, scenario, keyed, options, built)
     finally:
         engine.dispose()
     built.seconds = time.monotonic() - started
     return built
+
+
+def _plan(options: Options, days: list[date]) -> tuple[City, Scenario | None]:
+    """The city, paced, and what is planted in it (refused before any database is touched)."""
+    city = plan_city(options.units, options.counters_per_unit, options.seed)
+    if options.pace != 1.0:
+        city = City(city.seed, tuple(replace(unit, behaviour=replace(
+            unit.behaviour, services_per_hour=unit.behaviour.services_per_hour * options.pace))
+            for unit in city.units))
+    if options.manipulate is None:
+        return city, None
+    try:
+        scenario = Scenario(city, options.manipulate, days)
+    except ValueError as exc:
+        raise BadInput(f"--manipulate: {exc}") from None
+    return scenario.city, scenario
+
+
+def _finish(engine: Engine, scenario: Scenario, keyed: dict[tuple[str, str], _Station], options: Options,
+            built: Built) -> None:
+    scenario.finish(engine, keyed)
+    built.withheld = scenario.withheld(keyed)
+    if options.truth is not None:
+        scenario.write_truth(options.truth, keyed)
 
 
 def open_database(url: str) -> Engine:
@@ -150,30 +200,43 @@ def register(engine: Engine, city: City) -> None:
         staff_roster.set_roster(engine, unit.spec.id, [staff_roster.Entry(member) for member in unit.staff])
 
 
-def _enroll(engine: Engine, city: City) -> list[_Station]:
+def _enroll(engine: Engine, city: City, scenario: Scenario | None, first: date) -> list[_Station]:
     placed = [(unit, counter) for unit in city.units for counter in unit.counters]
-    enrolled = sender.enroll_devices(engine, [(unit.spec.id, counter.spec.id) for unit, counter in placed])
+    at = datetime(first.year, first.month, first.day, ENROLLED_HOUR, tzinfo=ZoneInfo(DEFAULT_TIMEZONE)) \
+        - timedelta(days=1)
+    enrolled = sender.enroll_devices(engine, [(unit.spec.id, counter.spec.id) for unit, counter in placed], at)
     stations = []
     for (unit, counter), device in zip(placed, enrolled, strict=True):
+        key = (unit.spec.id, counter.spec.id)
         rng = random.Random(f"demo-device:{city.seed}:{unit.spec.id}:{counter.spec.id}")
-        terminal = SimTerminal(Identity(device.device_id, unit.spec.id, counter.spec.id), unit.behaviour.mode.value,
-                               unit.behaviour.channel.value, timedelta(seconds=counter.clock_offset_s), rng)
-        stations.append(_Station(unit, counter, device, terminal, rng))
+        identity = Identity(device.device_id, unit.spec.id, counter.spec.id)
+        offset = timedelta(seconds=counter.clock_offset_s)
+        mode, channel = unit.behaviour.mode.value, unit.behaviour.channel.value
+        if scenario is None:
+            stations.append(_Station(unit, counter, device, SimTerminal(identity, mode, channel, offset, rng), rng))
+            continue
+        terminal = scenario.terminal(key, identity, mode, channel, offset, rng, ZoneInfo(unit.spec.timezone))
+        stations.append(_Station(unit, counter, device, terminal, rng, scenario.twist(key)))
     return stations
 
 
-def _live(engine: Engine, day: date, stations: list[_Station], built: Built) -> None:
-    """Every counter's day, each sent (in as many batches as it takes) a little after its hall closed."""
+def _live(engine: Engine, day: date, stations: list[_Station], built: Built, send: bool = True) -> None:
+    """Every counter's day; on a sync day each device sends what it holds (in as many batches as it takes) a
+    little after its hall last closed."""
     for station in stations:
-        tally, closed = day_sim.simulate(station.unit, station.counter, day, station.terminal, station.rng)
-        if closed is None:
+        tally, closed = day_sim.simulate(station.unit, station.counter, day, station.terminal, station.rng,
+                                         station.twist)
+        if closed is not None:
+            station.closed = closed
+            built.total.add(tally)
+            built.by_unit[station.unit.spec.id].add(tally)
+        if not send or station.closed is None:
             continue
-        sent = closed + timedelta(minutes=station.rng.uniform(*SEND_DELAY_MIN))
+        sent = station.closed + timedelta(minutes=station.rng.uniform(*SEND_DELAY_MIN))
+        station.closed = None
         for batch in station.terminal.take_batches(sent):
             _send(engine, station, batch, sent)
             built.batches += 1
-        built.total.add(tally)
-        built.by_unit[station.unit.spec.id].add(tally)
 
 
 def _send(engine: Engine, station: _Station, batch: bytes, sent: datetime) -> None:

@@ -6,11 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 
-from centre.demo import build, workdays
+from centre.demo import build, manipulate, workdays
+from centre.errors import BadInput
 from centre.registry.model import DEFAULT_TIMEZONE
 
 EXIT_OK = 0
@@ -42,6 +44,13 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"--seed must be a whole number, got {text!r}") from None
 
 
+def _manipulate(text: str) -> manipulate.Wanted:
+    try:
+        return manipulate.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                  common: argparse.ArgumentParser) -> None:
     """`demo` beside the other commands; its own --db default (`common`'s is the centre's real database)."""
@@ -61,6 +70,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     demo.add_argument("--db", default=DEMO_DB_URL, metavar="URL",
                       help="an empty or missing database, created if need be; one holding units, devices or "
                            "ratings is refused (default: %(default)s)")
+    demo.add_argument("--manipulate", type=_manipulate, metavar="KIND:COUNT,…",
+                      help="plant dishonest behaviour: COUNT units, counters, staff or devices of each KIND "
+                           "(centre/integrity's signal kinds), beside a few honest but unusual units; `none`: "
+                           "the unusual units alone (docs/demo.md)")
+    demo.add_argument("--truth", type=Path, metavar="FILE",
+                      help="with --manipulate: write what was planted where, as JSON lines (never in the database)")
 
 
 def _yesterday() -> date:
@@ -68,8 +83,12 @@ def _yesterday() -> date:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if (args.manipulate is None) != (args.truth is None):
+        raise BadInput("--manipulate and --truth go together: the ground truth of what is planted is written "
+                       "apart from the database")
     options = build.Options(units=args.units, counters_per_unit=args.counters_per_unit, days=args.days,
-                            seed=args.seed, until=args.until or _yesterday(), db_url=args.db)
+                            seed=args.seed, until=args.until or _yesterday(), db_url=args.db,
+                            manipulate=args.manipulate, truth=args.truth)
     built = build.build(options, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print("\n".join(summary(built, options)))
     return EXIT_OK
@@ -97,9 +116,21 @@ def summary(built: build.Built, options: build.Options) -> list[str]:
         f"{total.suppressed:,} suppressed presses",
         f"  batches      {built.batches:,}, gzipped and signed, checked and ingested in-process",
         f"  calendar     {workdays.calendar_used(built.days)}",
+        *_planted(built, options),
         f"  time         {built.seconds:.1f} s ({total.ratings / max(built.seconds, 1e-9):,.0f} ratings/s)",
         f"look: evaluator centre indicators --db {shown} --from {first} --to {last}",
     ]
+
+
+def _planted(built: build.Built, options: build.Options) -> list[str]:
+    scenario = built.scenario
+    if scenario is None:
+        return []
+    kinds = len({plant.kind for plant in scenario.plants})
+    return [f"  planted      {len(scenario.plants)} manipulation(s) of {kinds} kind(s), each in a unit of its own; "
+            f"{len(scenario.odd)} honest but unusual unit(s); the truth in {options.truth}",
+            f"  withheld     {built.withheld:,} rating(s) recorded or shown on a terminal, never delivered "
+            "(deleted or swallowed)"]
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": _demo}

@@ -5,6 +5,10 @@ reviews given reasons, requests left unrated, presses that do not count.
 The terminal's own rules decide what is recorded (kiosk/rating/service.py): a request's rating, or an
 `unrated` event when its window closes; a press while nobody asked, or after the rating, is a `suppressed`
 event; the rating credits the request's staff, else whoever is signed in.
+
+A `Twist` may bend a counter's day (centre/demo/manipulate.py plants dishonest ones, centre/demo/honest.py
+unusual honest ones): its hooks see each service and may change it. The base class is the plain day, and
+draws nothing from the station's random stream, so a city with twists lives its other counters' days alike.
 """
 from __future__ import annotations
 
@@ -55,8 +59,42 @@ class DayTally:
         self.sign_ins += other.sign_ins
 
 
+class Twist:
+    """A counter's day as it is: each hook returns what it is given. Subclasses bend it."""
+
+    def shifts(self, day: date, spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+        """The periods the counter works on `day` (its hall's opening periods, split for a change of staff)."""
+        return spans
+
+    def load(self, day: date, load: float) -> float:
+        """How busy `day` is at this counter, relative to an ordinary midweek day."""
+        return load
+
+    def arrivals(self, state: CounterDay, start: datetime, end: datetime, times: list[datetime]) -> list[datetime]:
+        """The services of a shift, in order."""
+        return times
+
+    def serve(self, state: CounterDay, at: datetime) -> None:
+        serve(state, at)
+
+    def pressed(self, state: CounterDay, at: datetime, pressed: bool) -> bool:
+        """Whether a request ends with the citizen's press (False: it is left unrated)."""
+        return pressed
+
+    def latency_s(self, state: CounterDay, at: datetime, seconds: float) -> float:
+        """Seconds from the request at `at` to the press."""
+        return seconds
+
+    def level(self, state: CounterDay, at: datetime, level: int) -> int:
+        """The level pressed at `at`."""
+        return level
+
+
+PLAIN = Twist()
+
+
 @dataclass
-class _Counter:
+class CounterDay:
     """The day at one counter in progress: who is signed in, what has been recorded."""
 
     unit: DemoUnit
@@ -64,27 +102,28 @@ class _Counter:
     day: date
     terminal: SimTerminal
     rng: random.Random
+    twist: Twist = PLAIN
     staff_id: str | None = None
     cases: int = 0
     tally: DayTally = field(default_factory=DayTally)
 
 
 def simulate(unit: DemoUnit, counter: DemoCounter, day: date, terminal: SimTerminal,
-             rng: random.Random) -> tuple[DayTally, datetime | None]:
+             rng: random.Random, twist: Twist = PLAIN) -> tuple[DayTally, datetime | None]:
     """Record the counter's day on its terminal; the tally and when the hall closed (None: closed all day)."""
     zone = ZoneInfo(unit.spec.timezone)
-    spans = _shifts(workdays.periods(unit.spec.opening_hours, day, zone), day, zone)
+    spans = twist.shifts(day, _shifts(workdays.periods(unit.spec.opening_hours, day, zone), day, zone))
     if not spans:
         return DayTally(), None
-    state = _Counter(unit, counter, day, terminal, rng)
+    state = CounterDay(unit, counter, day, terminal, rng, twist)
     terminal.boot(spans[0][0] - timedelta(minutes=rng.uniform(15, 40)))
-    rate = unit.behaviour.services_per_hour * workdays.load(day)
+    rate = unit.behaviour.services_per_hour * twist.load(day, workdays.load(day))
     for shift, (start, end) in enumerate(spans):
         signed_in, signed_out = _duty_times(rng, spans, shift)
-        _sign_in(state, signed_in, _on_duty(state, shift))
-        for at in _arrivals(rng, start, end, rate):
-            _serve(state, at)
-        _sign_out(state, signed_out)
+        sign_in(state, signed_in, _on_duty(state, shift))
+        for at in twist.arrivals(state, start, end, _arrivals(rng, start, end, rate)):
+            twist.serve(state, at)
+        sign_out(state, signed_out)
     return state.tally, spans[-1][1]
 
 
@@ -107,7 +146,7 @@ def _shifts(spans: list[tuple[datetime, datetime]], day: date, zone: ZoneInfo) -
     return spans
 
 
-def _on_duty(state: _Counter, shift: int) -> str:
+def _on_duty(state: CounterDay, shift: int) -> str:
     """The counter's first regular in the morning; after lunch mostly the second, sometimes the supervisor."""
     first, second, supervisor = state.counter.regulars
     if shift == 0:
@@ -129,50 +168,72 @@ def _arrivals(rng: random.Random, start: datetime, end: datetime, per_hour: floa
     return kept
 
 
-def _sign_in(state: _Counter, at: datetime, staff_id: str) -> None:
+def sign_in(state: CounterDay, at: datetime, staff_id: str) -> None:
     state.terminal.record(at, EventKind.STAFF_SIGN_IN, staff_id=staff_id, source=Source.COUNTER.value)
     state.staff_id = staff_id
     state.tally.sign_ins += 1
 
 
-def _sign_out(state: _Counter, at: datetime) -> None:
+def sign_out(state: CounterDay, at: datetime) -> None:
+    if state.staff_id is None:       # signed out already (a twist may have done it)
+        return
     state.terminal.record(at, EventKind.STAFF_SIGN_OUT, staff_id=state.staff_id, source=Source.COUNTER.value)
     state.staff_id = None
 
 
-def _serve(state: _Counter, at: datetime) -> None:
+def serve(state: CounterDay, at: datetime) -> None:
+    """One citizen served at `at`: the request, then the press or the unrated (open mode: the press)."""
     behaviour, rng = state.unit.behaviour, state.rng
     if behaviour.mode is TerminalMode.OPEN:
         # Pressed again after the thanks (3 s) but within the cooldown (5 s): ignored.
-        _press(state, at, None, Suppression.COOLDOWN if rng.random() < 0.04 else None)
+        press(state, at, None, Suppression.COOLDOWN if rng.random() < 0.04 else None)
         return
     if rng.random() < 0.015:      # pressed before anyone asked
-        _suppressed(state, at - timedelta(seconds=rng.uniform(5, 20)), Suppression.NOT_REQUESTED)
-    state.cases += 1
-    case_no = f"{state.day:%y%m%d}-{state.counter.spec.id}-{state.cases:04d}" if behaviour.counter_pc else None
-    request_staff = state.staff_id if behaviour.counter_pc else None
-    source = (Source.COUNTER if behaviour.counter_pc else Source.PANEL).value
-    state.terminal.record(at, EventKind.SOLICITED, case_no=case_no, staff_id=request_staff, source=source)
-    state.tally.solicited += 1
-    if rng.random() >= behaviour.press_share:
+        suppressed(state, at - timedelta(seconds=rng.uniform(5, 20)), Suppression.NOT_REQUESTED)
+    case_no = next_case(state)
+    source = request(state, at, case_no)
+    if not state.twist.pressed(state, at, rng.random() < behaviour.press_share):
         state.terminal.record(at + SOLICIT_WINDOW, EventKind.UNRATED, case_no=case_no, staff_id=state.staff_id,
                               source=source)
         state.tally.unrated += 1
         return
     # Sometimes a second press while the thanks or the reasons show: one service, one rating.
     again = Suppression.ALREADY_RATED if rng.random() < 0.03 else None
-    _press(state, at + timedelta(seconds=rng.uniform(2, 12)), case_no, again)
+    press(state, at + timedelta(seconds=state.twist.latency_s(state, at, rng.uniform(2, 12))), case_no, again)
 
 
-def _press(state: _Counter, at: datetime, case_no: str | None, again: Suppression | None) -> None:
+def next_case(state: CounterDay) -> str | None:
+    """The next service's case number, where the counter PC sends them (it counts every service)."""
+    state.cases += 1
+    return case_no(state)
+
+
+def case_no(state: CounterDay) -> str | None:
+    """The case number of the service at hand (None where no counter PC sends them)."""
+    if not state.unit.behaviour.counter_pc:
+        return None
+    return f"{state.day:%y%m%d}-{state.counter.spec.id}-{state.cases:04d}"
+
+
+def request(state: CounterDay, at: datetime, case: str | None) -> str:
+    """A rating request: the counter PC's (with the case number and the staff id) or the staff's key; its source."""
+    counter_pc = state.unit.behaviour.counter_pc
+    source: str = (Source.COUNTER if counter_pc else Source.PANEL).value
+    state.terminal.record(at, EventKind.SOLICITED, case_no=case, staff_id=state.staff_id if counter_pc else None,
+                          source=source)
+    state.tally.solicited += 1
+    return source
+
+
+def press(state: CounterDay, at: datetime, case_no: str | None, again: Suppression | None) -> None:
     """A press that counts: the rating, a second press (`again`: why it does not count), the reason step."""
-    level, rng = _level(state), state.rng
+    level, rng = state.twist.level(state, at, draw_level(state)), state.rng
     uuid = state.terminal.rate(at, level, state.staff_id, case_no)
     state.tally.levels[level] += 1
     if again is Suppression.COOLDOWN:
-        _suppressed(state, at + timedelta(seconds=rng.uniform(3.2, 4.8)), again)
+        suppressed(state, at + timedelta(seconds=rng.uniform(3.2, 4.8)), again)
     elif again is not None:
-        _suppressed(state, at + timedelta(seconds=rng.uniform(1, 3)), again)
+        suppressed(state, at + timedelta(seconds=rng.uniform(1, 3)), again)
     if level not in BAD_LEVELS:
         return
     if rng.random() < 0.85:
@@ -183,7 +244,7 @@ def _press(state: _Counter, at: datetime, case_no: str | None, again: Suppressio
         state.terminal.record(at + REASON_TIMEOUT, EventKind.REASONS_TIMEOUT, rating_uuid=uuid, kept=0)
 
 
-def _level(state: _Counter) -> int:
+def draw_level(state: CounterDay) -> int:
     """A level from the unit's mix, bad reviews likelier or rarer with the staff member serving."""
     weights = list(state.unit.behaviour.levels)
     factor = state.unit.bad_factor.get(state.staff_id or "", 1.0)
@@ -192,7 +253,7 @@ def _level(state: _Counter) -> int:
     return state.rng.choices(range(1, 6), weights)[0]
 
 
-def _suppressed(state: _Counter, at: datetime, why: Suppression) -> None:
+def suppressed(state: CounterDay, at: datetime, why: Suppression) -> None:
     level = state.rng.choice((1, 2, 3, 4, 5))
     state.terminal.record(at, EventKind.SUPPRESSED, level=level, channel=state.unit.behaviour.channel.value,
                          why=why.value)

@@ -45,14 +45,14 @@ class Device:
     secret: str
 
 
-def enroll_devices(engine: Engine, places: list[tuple[str, str]]) -> list[Device]:
+def enroll_devices(engine: Engine, places: list[tuple[str, str]], at: datetime | None = None) -> list[Device]:
     """A device for each registered (unit, counter): its one-time code issued (in one transaction, as
     `evaluator centre enroll-code --file` issues a sheet's), then enrollment with it, as `evaluator provision`
-    does at the counter."""
+    does at the counter; at `at` (the demo's simulated time: before the days its devices record), else now."""
     with engine.begin() as conn:
-        codes = [issue(conn, place(conn, unit_id, counter_id), {}, utcnow(), CODE_TTL).code
+        codes = [issue(conn, place(conn, unit_id, counter_id), {}, at or utcnow(), CODE_TTL).code
                  for unit_id, counter_id in places]
-    answers = [enroll(engine, EnrollRequest(code=code, app_version=APP_VERSION)) for code in codes]
+    answers = [enroll(engine, EnrollRequest(code=code, app_version=APP_VERSION), at) for code in codes]
     return [Device(answer.device_id, answer.secret) for answer in answers]
 
 

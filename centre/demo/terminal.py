@@ -32,6 +32,10 @@ class EventKind(str, Enum):
     REASONS_TIMEOUT = "reasons_timeout"  # the reason step closed untouched
     STAFF_SIGN_IN = "staff_sign_in"
     STAFF_SIGN_OUT = "staff_sign_out"
+    ACCESS_GRANTED = "access_granted"        # a sign-in on the screen (detail.role: staff, technician)
+    TECHNICIAN_ACTION = "technician_action"  # what a technician did on the screen (detail.action)
+    PANEL_CONNECTED = "panel_connected"
+    PANEL_DISCONNECTED = "panel_disconnected"
 
 
 class Suppression(str, Enum):
@@ -57,7 +61,7 @@ class Identity:
 
 
 @dataclass
-class _Pending:
+class Pending:
     ratings: list[dict[str, Any]] = field(default_factory=list)
     reasons: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -72,7 +76,7 @@ class SimTerminal:
         self._seq, self._last_hash = 0, GENESIS_HASH
         self._reason_id = self._event_id = 0
         self._boot_id, self._booted = "", datetime.min
-        self._pending = _Pending()
+        self._pending = Pending()
 
     def device_time(self, at: datetime) -> datetime:
         """What the device's clock says at the true time `at`."""
@@ -113,7 +117,7 @@ class SimTerminal:
     def take_batches(self, at: datetime) -> list[bytes]:
         """The unsent rows as batches sent at the true time `at` (each the canonical JSON the sync client
         gzips and signs), oldest first, at most BATCH_SIZE rows of each kind in one; nothing stays pending."""
-        pending, self._pending = self._pending, _Pending()
+        pending, self._pending = self._outgoing(self._pending, at), Pending()
         sent_at = iso_utc(self.device_time(at))
         count = max(len(pending.ratings), len(pending.reasons), len(pending.events))
         return [canonical_json({"protocol": PROTOCOL_VERSION, "device_id": self.identity.device_id,
@@ -121,6 +125,11 @@ class SimTerminal:
                                 "reasons": pending.reasons[start:start + BATCH_SIZE],
                                 "events": pending.events[start:start + BATCH_SIZE]})
                 for start in range(0, count, BATCH_SIZE)]
+
+    def _outgoing(self, pending: Pending, at: datetime) -> Pending:
+        """The unsent rows that leave the store at the true time `at`: all of them (a tampered store, in
+        centre/demo/tampered.py, keeps some back)."""
+        return pending
 
     def _uuid(self, at: datetime) -> str:
         """UUID version 7 (kiosk/store/ids.py): the press's time by the device's clock, then random bits."""

@@ -11,9 +11,10 @@ import pytest
 
 from centre import cityconfig
 from centre.alerts.settings import SmtpSecurity, WebhookSigning
+from centre.api.limits import BodyLimits
 from centre.cases.model import ActorRole
 from centre.cityconfig import CityConfig, CityConfigError
-from centre.serving import ENV_CONFIG, ServeOptions
+from centre.serving import ENV_CONFIG, FORM_OVERHEAD_BYTES, ServeOptions
 from tests.centre.conftest import REPO
 
 EXAMPLE = REPO / "deploy" / "centre.example.yaml"
@@ -148,3 +149,10 @@ def test_the_workers_get_the_file_through_the_environment(tmp_path: Path, monkey
         assert cityconfig.current() is app.state.city   # what ingest's case opening reads
     finally:
         cityconfig.install(cityconfig.DEFAULT)
+
+
+def test_a_smaller_body_limit_lowers_the_default_evidence_cap_to_what_fits() -> None:
+    small = BodyLimits(body=1024 * 1024, inflated=2 * 1024 * 1024)
+    fitted = ServeOptions("sqlite:///unused.db", small).city().cases.evidence_max_bytes
+    assert fitted == small.body - FORM_OVERHEAD_BYTES      # the default, fitted: a file under it always gets through
+    assert ServeOptions("sqlite:///unused.db").city().cases.evidence_max_bytes == 6 * 1024 * 1024
