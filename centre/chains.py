@@ -31,12 +31,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Text, bindparam, cast, select, update
+from sqlalchemy import Connection, Engine, Select, Text, bindparam, cast, inspect, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from centre.db.rows import held_rating, now_text
 from centre.db.tables import device_chains, ratings
-from contract import GENESIS_HASH, HASHED_FIELDS, RATING_FIELDS, rating_hash
+from contract import GENESIS_HASH, HASHED_FIELDS, OPTIONAL_HASHED, RATING_FIELDS, rating_hash
 
 LOOKUP_CHUNK = 500
 STREAM_ROWS = 5000
@@ -255,6 +255,11 @@ def chain_of(device_id: str, row: Any) -> Chain:
 
 
 _RECOUNT = select(*_RATING_COLUMNS, ratings.c.conflict, ratings.c.before_enrollment, ratings.c.placement_differs)
+# The same for a database that migration 0006 rebuilds: the columns later revisions added (OPTIONAL_HASHED)
+# are not there yet, and stand as None, which is what the hash of a rating without them leaves out.
+_RECOUNT_BEFORE_OPTIONAL = select(
+    *(null().label(name) if name in OPTIONAL_HASHED else ratings.c[name] for name in RATING_FIELDS),
+    ratings.c.conflict, ratings.c.before_enrollment, ratings.c.placement_differs)
 
 
 class _Walk:
@@ -293,10 +298,10 @@ class _Walk:
         return self.chain if self.chain.ratings_held else None
 
 
-def recount(conn: Connection, device_id: str) -> Chain | None:
+def recount(conn: Connection, device_id: str, rows: Select[Any] = _RECOUNT) -> Chain | None:
     """The device's chain from its raw ratings alone (None: it delivered none), streamed, not held whole."""
     walk = _Walk(device_id)
-    query = _RECOUNT.where(ratings.c.delivered_by == device_id).order_by(ratings.c.seq, ratings.c.pk)
+    query = rows.where(ratings.c.delivered_by == device_id).order_by(ratings.c.seq, ratings.c.pk)
     for row in conn.execute(query.execution_options(yield_per=STREAM_ROWS)).mappings():
         walk.add(row)
     return walk.done()
@@ -322,11 +327,12 @@ class Differed:
         return f"{self.device_id}: stored {held}; the raw rows say {truth} (corrected)"
 
 
-def _replace(conn: Connection, device_id: str, found: Sequence[Any] | None) -> tuple[Chain, Differed | None]:
+def _replace(conn: Connection, device_id: str, found: Sequence[Any] | None,
+             rows: Select[Any] = _RECOUNT) -> tuple[Chain, Differed | None]:
     """Store the recount of the device's chain in place of what `found` held (its locked row, if any); the
     recount, and how it differed from what was stored."""
     before = _chain(found) if found else Chain(device_id)
-    truth = recount(conn, device_id)
+    truth = recount(conn, device_id, rows)
     if truth is None and found is not None:
         conn.execute(device_chains.delete().where(device_chains.c.device_id == device_id))
     elif truth is not None and truth != before:
@@ -343,10 +349,12 @@ def _chain_ids(conn: Connection) -> list[str]:
 
 def rebuild_in(conn: Connection) -> list[Differed]:
     """Replace every stored chain with its recount, in the caller's transaction (migration 0006)."""
+    present = {column["name"] for column in inspect(conn).get_columns(ratings.name)}
+    rows = _RECOUNT if present >= OPTIONAL_HASHED else _RECOUNT_BEFORE_OPTIONAL
     differed = []
     for device_id in _chain_ids(conn):
         found = conn.execute(_LOCKED, {"device": device_id}).first()
-        if (done := _replace(conn, device_id, found)[1]) is not None:
+        if (done := _replace(conn, device_id, found, rows)[1]) is not None:
             differed.append(done)
     return differed
 

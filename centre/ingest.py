@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import (
+    Annotated,
+    Any,
+    NotRequired,  # pydantic needs this one's TypedDict before Python 3.12
+)
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Column, Connection, Engine, Select, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from typing_extensions import TypedDict  # pydantic needs this one's TypedDict before Python 3.12
+from typing_extensions import TypedDict
 
 from centre import chains, rollups
 from centre.alerts import queue
@@ -34,7 +38,17 @@ from centre.incoming import (
     validated,
 )
 from centre.provenance import Judged, Placement, by_sender, centre_view, placement, refuse_foreign_references
-from contract import RATING_FIELDS, Ack, Batch, EventRecord, RatingRecord, ReasonRecord, Rejected, iso_utc
+from contract import (
+    OPTIONAL_HASHED,
+    RATING_FIELDS,
+    Ack,
+    Batch,
+    EventRecord,
+    RatingRecord,
+    ReasonRecord,
+    Rejected,
+    iso_utc,
+)
 
 CLOCK_TOLERANCE = timedelta(seconds=60)
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -54,9 +68,10 @@ def _row_type(model: type[BaseModel]) -> Any:
     no model instance built for each row and then dumped again (a quarter of the validation's cost)."""
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        # Every key of a TypedDict is required, as every field of the wire records is (no defaults).
-        assert info.is_required(), f"{model.__name__}.{name} has a default, which a TypedDict cannot express"
-        fields[name] = Annotated[info.annotation, info] if info.metadata else info.annotation
+        annotation = Annotated[info.annotation, info] if info.metadata else info.annotation
+        # A field added later has a default (None): its key may be missing, and _judged fills it in.
+        assert info.is_required() or info.default is None, f"{model.__name__}.{name}: a default other than None"
+        fields[name] = annotation if info.is_required() else NotRequired[annotation]
     # Built at run time from the model, so typed as what it is to the type checker: any callable.
     make_row: Any = TypedDict
     row = make_row(f"{model.__name__}Row", fields)
@@ -197,6 +212,8 @@ def _judged(sent: dict[str, Any], nul_possible: bool) -> Rejected | tuple[dict[s
     """The checks after the schema: time, 64-bit range, NUL (skipped when the body cannot hold one).
 
     Whether the signer may deliver a row naming another device id needs the database: `by_sender`."""
+    for name in OPTIONAL_HASHED:      # sent by newer terminals only: stored as None where absent
+        sent.setdefault(name, None)
     try:
         recorded = parse_time(sent["recorded_at"])
     except ValueError as exc:

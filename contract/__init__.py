@@ -4,9 +4,16 @@ It imports nothing of the terminal or the centre, and this package is its public
 import `from contract import X`, whichever module of one job X lives in.
 """
 from contract.canonical import canonical_json, canonical_object, iso_utc
-from contract.chain import GENESIS_HASH, HASHED_FIELDS, RATING_FIELDS, rating_hash
+from contract.chain import GENESIS_HASH, HASHED_FIELDS, OPTIONAL_HASHED, RATING_FIELDS, rating_hash
 from contract.complaint import COMPLAINT_SIGNATURE_HEX, complaint_signature, complaint_url, verify_complaint_url
-from contract.fields import CASE_NO_PATTERN, LANDLINE_PATTERN, MOBILE_PATTERN, PHONE_PATTERN, STAFF_ID_PATTERN
+from contract.fields import (
+    CASE_NO_PATTERN,
+    ITEM_CODE_PATTERN,
+    LANDLINE_PATTERN,
+    MOBILE_PATTERN,
+    PHONE_PATTERN,
+    STAFF_ID_PATTERN,
+)
 from contract.photos import (
     MAX_PHOTO_BASE64,
     MAX_PHOTO_BYTES,
@@ -52,9 +59,10 @@ from contract.wire import (
 
 __all__ = [
     "CASE_NO_PATTERN", "COMPLAINT_SIGNATURE_HEX", "GENESIS_HASH", "HASHED_FIELDS", "HEADER_DEVICE",
-    "HEADER_NONCE", "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "LANDLINE_PATTERN", "MAX_CALLBACKS", "MAX_CLOCK_SKEW_S",
-    "MAX_PHOTO_BASE64", "MAX_PHOTO_BYTES", "MOBILE_PATTERN", "PHONE_PATTERN", "PROTOCOL_VERSION",
-    "RATING_FIELDS", "RECEIPT_SIGNATURE_HEX", "SECRET_HASH_PATTERN", "STAFF_ID_PATTERN",
+    "HEADER_NONCE", "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "ITEM_CODE_PATTERN", "LANDLINE_PATTERN",
+    "MAX_CALLBACKS", "MAX_CLOCK_SKEW_S", "MAX_PHOTO_BASE64", "MAX_PHOTO_BYTES", "MOBILE_PATTERN", "OPTIONAL_HASHED",
+    "PHONE_PATTERN", "PROTOCOL_VERSION", "RATING_FIELDS", "RECEIPT_SIGNATURE_HEX", "SECRET_HASH_PATTERN",
+    "STAFF_ID_PATTERN",
     "Ack", "Batch", "CallbackAck", "CallbackBatch", "CallbackRecord", "DeviceConfig", "EnrollRequest",
     "EnrollResponse", "EventRecord", "Heartbeat", "RatingRecord", "ReasonRecord", "Rejected", "SignatureError",
     "StaffRecord", "Summary",

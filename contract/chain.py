@@ -16,11 +16,16 @@ GENESIS_HASH = "0" * 64
 # spelling of the field list (a field added there is hashed, and must be stored by both ends).
 RATING_FIELDS: tuple[str, ...] = tuple(RatingRecord.model_fields)
 HASHED_FIELDS: tuple[str, ...] = tuple(name for name in RATING_FIELDS if name != "hash")
+# Fields added after the first release: hashed when they hold a value, left out of the hashed object when
+# absent or None, so every rating stored before them hashes as it always did (its chain still verifies).
+OPTIONAL_HASHED: frozenset[str] = frozenset({"item_code"})
 
 
 def rating_hash(fields: Mapping[str, Any]) -> str:
     """SHA-256 over the canonical encoding of the hashed fields (prev_hash included)."""
-    missing = [name for name in HASHED_FIELDS if name not in fields]
+    missing = [name for name in HASHED_FIELDS if name not in fields and name not in OPTIONAL_HASHED]
     if missing:
         raise KeyError(f"rating lacks hashed fields {missing}")
-    return hashlib.sha256(canonical_json({name: fields[name] for name in HASHED_FIELDS})).hexdigest()
+    return hashlib.sha256(canonical_json({name: fields[name] for name in HASHED_FIELDS
+                                          if name not in OPTIONAL_HASHED or fields.get(name) is not None})
+                          ).hexdigest()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 CASE_NO_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 STAFF_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
+# The service item (事项编码) a case belongs to, as the counter link's C frame names it (panel-protocol.md).
+ITEM_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 # A call-back number, digits only: a mainland mobile (1[3-9] + 9 digits), or a landline with its
 # area code and a local number that does not start with 0 or 1: 010 and 02x have 8-digit local

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contract.fields import CASE_NO_PATTERN, PHONE_PATTERN, STAFF_ID_PATTERN
+from contract.fields import CASE_NO_PATTERN, ITEM_CODE_PATTERN, PHONE_PATTERN, STAFF_ID_PATTERN
 from contract.photos import MAX_PHOTO_BASE64, MAX_PHOTO_BYTES, decode_photo
 from contract.pins import SECRET_HASH_PATTERN
 
@@ -27,7 +27,9 @@ class RatingRecord(_Wire):
     # The one spelling of a rating's fields (the docstring is the OpenAPI description, so this is a comment):
     # the hash covers every field but `hash` (contract.chain.HASHED_FIELDS), and both ends' tables hold a
     # column for each. Every field says what the citizen did, where and when; sync status is deliberately
-    # absent, as it is the one thing that may change after the press.
+    # absent, as it is the one thing that may change after the press. `item_code` came later: it is optional
+    # on the wire and hashed only when present (contract.chain.OPTIONAL_HASHED), so a rating without one keeps
+    # the hash and the wire form every earlier release gave it.
 
     uuid: str = Field(min_length=36, max_length=36)
     seq: int = Field(ge=1)
@@ -36,6 +38,7 @@ class RatingRecord(_Wire):
     counter_id: str
     staff_id: str | None
     case_no: str | None = Field(pattern=CASE_NO_PATTERN)
+    item_code: str | None = Field(default=None, pattern=ITEM_CODE_PATTERN)
     level: int = Field(ge=1, le=5)
     channel: str
     mode: str

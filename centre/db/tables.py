@@ -74,6 +74,7 @@ ratings = Table(
     Column("counter_id", String, nullable=False),
     Column("staff_id", String),
     Column("case_no", String(40)),
+    Column("item_code", String(64)),                   # added by 0013; None where the counter sent none
     Column("level", Integer, nullable=False),
     Column("channel", String, nullable=False),
     Column("mode", String, nullable=False),
@@ -234,7 +235,9 @@ units = Table("units", metadata, Column("id", String, primary_key=True),
               Column("sector_code", String, ForeignKey("sectors.code")),
               Column("timezone", String, nullable=False),
               Column("opening_hours", String, nullable=False),   # centre/registry/hours.py's text; "": not shown
-              Column("address", String))
+              Column("address", String),
+              Column("credit_code", String(18)),    # 统一社会信用代码, for the province's records (0013)
+              Column("region_code", String(12)))    # 行政区划 code, the same
 counters = Table("counters", metadata, Column("unit_id", String, ForeignKey("units.id"), primary_key=True),
                  Column("id", String, primary_key=True), Column("name", String, nullable=False),
                  Column("name_en", String))
@@ -372,4 +375,5 @@ model_titles = Table(
 # tests) holds them too.
 from centre.db import integrity_tables as _integrity_tables  # noqa: E402,F401
 from centre.db import loop_tables as _loop_tables  # noqa: E402,F401
+from centre.db import province_tables as _province_tables  # noqa: E402,F401
 from centre.db import public_tables as _public_tables  # noqa: E402,F401

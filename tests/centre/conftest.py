@@ -378,6 +378,11 @@ TABLES_ADDED = {
     "0011": ("centre_keys", "web_ratings", "complaints", "citizen_contacts", "receipt_misses", "public_digests",
              "public_limits"),
     "0012": ("integrity_flags", "integrity_reviews"),
+    "0013": ("province_records", "province_pushes", "province_progress"),
+}
+# A revision's columns added to tables it found: dropped by `rewind` too.
+COLUMNS_ADDED = {
+    "0013": (("ratings", "item_code"), ("units", "credit_code"), ("units", "region_code")),
 }
 
 
@@ -388,4 +393,7 @@ def rewind(conn: Any, revision: str) -> None:
     for table in reversed(metadata.sorted_tables):
         if table.name in later:
             conn.execute(text(f"DROP TABLE {table.name}"))
+    for added, columns in COLUMNS_ADDED.items():
+        for table_name, column in columns if added > revision else ():
+            conn.execute(text(f"ALTER TABLE {table_name} DROP COLUMN {column}"))
     conn.execute(text(f"UPDATE alembic_version SET version_num = '{revision}'"))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, inspect, select, update
 
 from centre import enroll, indicators, reports, rollups
 from centre.api.auth import Nonce
@@ -33,7 +33,7 @@ from centre.public.settings import PublicSettings
 from centre.public.tokens import Token
 from centre.public.webratings import Answer
 from contract import EnrollRequest, canonical_json, iso_utc, rating_hash
-from tests.centre.conftest import register
+from tests.centre.conftest import register, rewind
 
 BASE = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)        # midnight in Shanghai, 12:00 in New York
 RECEIVED = BASE + timedelta(days=2)                   # when the centre receives every batch
@@ -331,10 +331,8 @@ def test_migrations_0004_and_0008_build_the_rollups_of_an_existing_database(tmp_
     play(engine, [{**step, "exclude": 0, "web": []} for step in EXAMPLE])   # none before 0009, 0011
     kept, coarse = snapshot(engine), coarse_snapshot(engine)
     with engine.begin() as conn:   # the database as 0003 left it: raw rows, no rollups (nor later tables)
-        for later in reversed(metadata.sorted_tables):
-            if later.name not in TABLES_AT_0003:
-                conn.execute(text(f"DROP TABLE {later.name}"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+        rewind(conn, "0003")
+    assert set(inspect(engine).get_table_names()) == TABLES_AT_0003 | {"alembic_version"}
     engine.dispose()
     from centre.db.engine import migrate
 
