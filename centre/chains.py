@@ -29,9 +29,10 @@ import json
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Text, bindparam, cast, inspect, null, select, update
+from sqlalchemy import Connection, Engine, Select, Text, bindparam, cast, func, inspect, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from centre.db.rows import held_rating, now_text
@@ -114,7 +115,11 @@ def advance(conn: Connection, device_id: str, new_rows: Sequence[Mapping[Any, An
         return
     found = conn.execute(_LOCKED, {"device": device_id}).first()
     if found is None:    # the device's first batch (or a row lost): counted from its raw rows, once
-        _replace(conn, device_id, None)
+        if conn.execute(_HELD_COUNT, {"device": device_id}).scalar_one() == len(new_rows):
+            # The batch's rows are all the device holds: walked as they are, not read back.
+            _write(conn, _walked(device_id, new_rows), exists=False)
+        else:
+            _replace(conn, device_id, None)
         return
     before = _chain(found)
     after = _extended(conn, before, [link(row) for row in new_rows]) if new_rows else replace(before)
@@ -296,6 +301,17 @@ class _Walk:
         if self.here:
             self._close()
         return self.chain if self.chain.ratings_held else None
+
+
+_HELD_COUNT = select(func.count()).select_from(ratings).where(ratings.c.delivered_by == bindparam("device"))
+
+
+def _walked(device_id: str, rows: Sequence[Mapping[Any, Any]]) -> Chain:
+    """The chain of a device whose only ratings are `rows` (in insertion order, as their pks run)."""
+    walk = _Walk(device_id)
+    for row in sorted(rows, key=itemgetter("seq")):    # stable: one seq's rows stay in pk order
+        walk.add(row)
+    return walk.done() or Chain(device_id)
 
 
 def recount(conn: Connection, device_id: str, rows: Select[Any] = _RECOUNT) -> Chain | None:

@@ -80,6 +80,8 @@ def _row_type(model: type[BaseModel]) -> Any:
 
 
 _RatingRow = _row_type(RatingRecord)
+_ReasonRow = _row_type(ReasonRecord)
+_EventRow = _row_type(EventRecord)
 
 
 class _WellFormed(_Envelope):
@@ -88,6 +90,8 @@ class _WellFormed(_Envelope):
     `_Envelope` and judged row by row, so each rejection keeps its own reason."""
 
     ratings: list[_RatingRow] = Field(default_factory=list)  # type: ignore[valid-type]
+    reasons: list[_ReasonRow] = Field(default_factory=list)  # type: ignore[valid-type]
+    events: list[_EventRow] = Field(default_factory=list)  # type: ignore[valid-type]
 
 
 _CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")   # what iso_utc writes
@@ -178,8 +182,11 @@ def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datet
     where = placement(conn, signer_id)
     accepted, duplicate, new_ratings = _store_ratings(conn, signer_id, where, judged, envelope.sent_at, skew, now,
                                                       rejected)
-    reason_ids, new_reasons = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected)
-    event_ids, new_events = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected)
+    checked = isinstance(envelope, _WellFormed)     # every row already passed its schema
+    reason_ids, new_reasons = _rows(conn, signer_id, envelope.reasons, ReasonRecord, "reason", skew, now, rejected,
+                                    checked, nul_possible)
+    event_ids, new_events = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected,
+                                  checked, nul_possible)
     # The counts move with the rows, in this transaction: a batch and its rollups commit together.
     rollups.maintain(conn, signer_id, where, new_ratings, new_reasons, new_events)
     # Each new bad review opens its case, and its alerts are queued (never sent: nothing here waits on them),
@@ -311,24 +318,24 @@ def _lookup(table: Table, key: Column[Any], columns: tuple[Any, ...], by_device:
 
 
 def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonRecord] | type[EventRecord],
-          kind: str, skew: timedelta, now: datetime,
-          rejected: list[Rejected]) -> tuple[list[int], list[dict[str, Any]]]:
-    """Store each (device, id) once; the ids held (now or before), which go in the ack, and the new rows."""
+          kind: str, skew: timedelta, now: datetime, rejected: list[Rejected],
+          checked: bool = False, nul_possible: bool = True) -> tuple[list[int], list[dict[str, Any]]]:
+    """Store each (device, id) once; the ids held (now or before), which go in the ack, and the new rows.
+    `checked`: `raws` are dicts that already passed `model`'s schema (the batch's one validation pass);
+    `nul_possible` False: the body holds no escaped NUL, so no row does (see `ingest`)."""
     table = reasons if kind == "reason" else events
     valid: dict[int, tuple[dict[str, Any], datetime]] = {}
     for index, raw in enumerate(raws):
-        label = row_label(kind, raw, index)
-        outcome = validated(model, raw, label, "recorded_at")
-        if isinstance(outcome, Rejected):
-            rejected.append(outcome)
+        outcome = _checked_row(raw) if checked else _valid_row(model, raw)
+        if isinstance(outcome, str):
+            rejected.append(Rejected(id=row_label(kind, raw, index), reason=outcome))
             continue
-        record, recorded = outcome
-        values = record.model_dump()
-        problem = _out_of_range(values, ("id", "mono_ns")) or _nul(values)
+        values, recorded = outcome
+        problem = _out_of_range(values, ("id", "mono_ns")) or (_nul(values) if nul_possible else None)
         if problem:
-            rejected.append(Rejected(id=label, reason=problem))
+            rejected.append(Rejected(id=row_label(kind, raw, index), reason=problem))
             continue
-        valid.setdefault(record.id, (values, recorded))
+        valid.setdefault(values["id"], (values, recorded))
     refs = {row_id: ref for row_id, (values, _) in valid.items() if (ref := _rating_ref(kind, values))}
     for row_id in refuse_foreign_references(conn, signer_id, kind, refs, rejected):
         del valid[row_id]
@@ -345,6 +352,23 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
         new_rows.append(values)
     _insert_many(conn, table, new_rows)
     return list(valid), new_rows
+
+
+def _checked_row(values: dict[str, Any]) -> tuple[dict[str, Any], datetime] | str:
+    """A reason or event row that passed its schema with the batch: its time parsed, or why it is rejected."""
+    try:
+        return values, parse_time(values["recorded_at"])
+    except ValueError as exc:
+        return f"malformed: recorded_at: {exc}"
+
+
+def _valid_row(model: type[ReasonRecord] | type[EventRecord], raw: Any) -> tuple[dict[str, Any], datetime] | str:
+    """A raw reason or event row checked against `model` alone (a batch with a malformed row somewhere)."""
+    outcome = validated(model, raw, "", "recorded_at")
+    if isinstance(outcome, Rejected):
+        return outcome.reason
+    record, recorded = outcome
+    return record.model_dump(), recorded
 
 
 def _rating_ref(kind: str, values: dict[str, Any]) -> str | None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,6 +49,7 @@ from centre.db.public_tables import web_ratings
 from centre.db.tables import devices, events, ratings, reasons, rollup_days, rollup_months, rollups
 from centre.provenance import Placement, placement
 from centre.reports import unit_zone
+from contract import iso_utc
 
 KEY_COLUMNS = ("unit_id", "day", "counter_id", "staff_id", "channel", "measure", "code")
 DAY_COLUMNS = ("unit_id", "day", "measure", "code")
@@ -99,9 +100,25 @@ class Zones:
         return zone
 
 
+# Per zone, the last local day found and its span as UTC text [from, to): a batch's rows mostly fall on one
+# day, and fixed-width UTC text compares as the times do, so most rows need no date arithmetic at all.
+_DAY_SPANS: dict[ZoneInfo, tuple[str, str, str]] = {}
+
+
 def local_day(counted_at: str, zone: ZoneInfo) -> str:
-    """The unit's calendar day (YYYY-MM-DD) of a stored UTC time."""
-    return datetime.fromisoformat(counted_at).astimezone(zone).date().isoformat()
+    """The unit's calendar day (YYYY-MM-DD) of a stored UTC time (fixed-width UTC text, as iso_utc writes)."""
+    span = _DAY_SPANS.get(zone)
+    if span is not None and span[0] <= counted_at < span[1] and len(counted_at) == 32 \
+            and counted_at.endswith("+00:00"):    # iso_utc's form, whose text sorts as its times
+        return span[2]
+    local = datetime.fromisoformat(counted_at).astimezone(zone)
+    day = local.date()
+    start = datetime.combine(day, time(), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+    # Kept only where both ends really are that day's local midnights (not so where a clock change skips one).
+    if start.astimezone(zone).date() == day and (end - timedelta(microseconds=1)).astimezone(zone).date() == day:
+        _DAY_SPANS[zone] = (iso_utc(start), iso_utc(end), day.isoformat())
+    return day.isoformat()
 
 
 def _rating_key(row: Mapping[Any, Any], zone: ZoneInfo, measure: str, code: str) -> Key:
@@ -194,8 +211,19 @@ def _held_ratings(conn: Connection, signer_id: str, uuids: Iterable[str]) -> dic
                                                     {"signer": signer_id})}
 
 
+_UPSERTS: dict[tuple[str, str], Insert] = {}
+
+
 def _upsert(conn: Connection, table: Table, key_columns: tuple[str, ...]) -> Insert:
-    """INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, in the connection's dialect."""
+    """INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, in the connection's dialect; built once
+    (building the construct cost more than SQLAlchemy's compiled cache then saved)."""
+    found = _UPSERTS.get((table.name, conn.dialect.name))
+    if found is None:
+        found = _UPSERTS[(table.name, conn.dialect.name)] = _built_upsert(conn, table, key_columns)
+    return found
+
+
+def _built_upsert(conn: Connection, table: Table, key_columns: tuple[str, ...]) -> Insert:
     if conn.dialect.name == "postgresql":
         on_pg = postgresql.insert(table)
         return on_pg.on_conflict_do_update(index_elements=list(key_columns), set_={"n": table.c.n + on_pg.excluded.n})

@@ -24,6 +24,8 @@ from centre.cases.model import CaseState, EventKind, OpenedCase, Origin
 from centre.cases.settings import CaseSettings, current
 from centre.cases.store import zones
 from centre.cases.workdays import WorkingCalendar, load_calendar
+from centre.db.engine import insert_rows
+from centre.db.lookup import among
 from centre.db.loop_tables import case_events, cases
 from centre.db.tables import ratings, reasons
 from contract import iso_utc
@@ -107,12 +109,21 @@ def _open(conn: Connection, rows: Sequence[Mapping[str, Any]], codes: Mapping[st
             "staff_id": row["staff_id"], "level": row["level"], "opened_by": origin.value,
             "state": CaseState.NEW.value, "rated_at": row["counted_at"], "opened_at": opened_at,
             "contact_due_at": contact_due, "rectify_due_at": rectify_due})
-    ids = conn.execute(cases.insert().returning(cases.c.id, sort_by_parameter_order=True), values).scalars().all()
-    conn.execute(case_events.insert(), [
-        {"case_id": case_id, "at": opened_at, "actor": None, "role": None, "kind": EventKind.OPENED.value,
+    # Inserted in bulk (COPY on PostgreSQL) and their ids read back by rating: an INSERT … RETURNING of a
+    # batch's forty cases was a statement so long that the driver parsed it anew each time, the dearest
+    # statement of a batch's ingest.
+    insert_rows(conn, cases, values)
+    ids = {row.rating_uuid: row.id for row in among(conn, _CASE_IDS, cases.c.rating_uuid,
+                                                     [row["rating_uuid"] for row in values])}
+    insert_rows(conn, case_events, [
+        {"case_id": ids[row["rating_uuid"]], "at": opened_at, "actor": None, "role": None,
+         "kind": EventKind.OPENED.value,
          "detail": {"origin": origin.value, "level": row["level"], "reasons": list(codes.get(row["rating_uuid"], ()))}}
-        for case_id, row in zip(ids, values, strict=True)])
-    return [_opened(case_id, row, codes, origin, now) for case_id, row in zip(ids, values, strict=True)]
+        for row in values])
+    return [_opened(ids[row["rating_uuid"]], row, codes, origin, now) for row in values]
+
+
+_CASE_IDS = select(cases.c.id, cases.c.rating_uuid)
 
 
 def _join(conn: Connection, case: Mapping[Any, Any], codes: Mapping[str, tuple[str, ...]], now: datetime,

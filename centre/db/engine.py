@@ -89,8 +89,11 @@ def _copy_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: list
             for row in rows:
                 found = values(row) if len(keys) > 1 else (values(row),)
                 if as_json:
-                    found = tuple(dumps(value) if index in as_json and value is not None else value
-                                  for index, value in enumerate(found))
+                    listed = list(found)
+                    for index in as_json:
+                        if listed[index] is not None:
+                            listed[index] = dumps(listed[index])
+                    found = tuple(listed)
                 copy.write_row(found)
     except psycopg.Error as exc:
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
