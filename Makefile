@@ -16,13 +16,14 @@ run: setup
 # The collector's tests also run on PostgreSQL: deploy/postgres.sh starts a throwaway server (installing
 # Debian's package when root) and prints its URL. An EVALUATOR_TEST_PG_URL already set wins; without
 # either, those tests skip. The tests run on TEST_WORKERS processes (pytest-xdist; worksteal evens out
-# files of very different lengths); each worker has its own servers, databases and browser.
+# files of very different lengths); each worker has its own servers, databases and browser. The slowest
+# tests are listed at the end (--durations): where the 20-minute budget goes.
 TEST_WORKERS ?= 2
 test: setup lint
 	@bash deploy/testdeps.sh
 	@url="$${EVALUATOR_TEST_PG_URL:-}"; \
 	if [ -z "$$url" ]; then url=$$(bash deploy/postgres.sh) || exit 1; fi; \
-	EVALUATOR_TEST_PG_URL="$$url" $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+	EVALUATOR_TEST_PG_URL="$$url" $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 # The design's rules: the import contracts (.importlinter), ruff (ruff.toml) and mypy (mypy.ini).
 lint: setup
