@@ -14,7 +14,8 @@ With --workers N that is the parent process, which starts the workers and serves
   join_waiting), and marking receipts looked up too early as found (centre/public/receipt.py mark_found), every
   sweep interval;
 - the integrity signals' daily run, once a night, over the four weeks ending yesterday (centre/integrity/
-  analysis.py analyse_daily), on a lane of its own: its minute of work holds up no sweep.
+  analysis.py analyse_daily), on a lane of its own: its minute of work holds up no sweep. The day it last
+  finished is kept in `housekeeping_marks`, so a restart (a deploy, a crash) does not run it again.
 
 Each lane is a thread of its own (the e-mail lane, the webhook lane, the cases lane, the public lane), so a mail
 server that does not answer (a timeout a pass) holds neither the webhook nor the sweeps. Only the alerts' lanes
@@ -32,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from centre.alerts import delivery, digest
 from centre.alerts.model import Channel
@@ -40,9 +41,11 @@ from centre.cases import sweeps
 from centre.cases.settings import CaseSettings
 from centre.cityconfig import CityConfig
 from centre.db.rows import utcnow
+from centre.db.tables import housekeeping_marks
 from centre.integrity import analysis as integrity_analysis
 from centre.public import complaintcases, receipt
 from centre.public import digests as public_digests
+from contract import iso_utc
 
 log = logging.getLogger("centre.housekeeping")
 
@@ -174,11 +177,14 @@ class Housekeeping:
             public_digests.log.info("published %d digest(s) of units' days", len(made))
 
     def _integrity(self, now: datetime) -> None:
+        if self.integrity_done is None:      # a restart: the day the last process finished, if any
+            self.integrity_done = _read_day(self.engine, INTEGRITY_MARK)
         yesterday = integrity_analysis.daily_due(now, self.integrity_done)
         if yesterday is None:
             return
         done = integrity_analysis.analyse_daily(self.engine, yesterday)
         self.integrity_done = yesterday
+        _write_day(self.engine, INTEGRITY_MARK, yesterday, now)
         log.info("integrity signals over the 4 weeks to %s: %d finding(s), %d new flag(s), in %.1f s",
                  yesterday.isoformat(), len(done.findings), done.created, done.seconds)
 
@@ -199,3 +205,22 @@ def running(engine: Engine, config: CityConfig) -> Iterator[Housekeeping]:
         yield keeper
     finally:
         keeper.stop()
+
+
+# The integrity signals' daily run covers weeks of ratings (minutes of CPU in a big city): done once a day, not
+# again at each restart, so the day it last finished is kept in the database.
+INTEGRITY_MARK = "integrity_daily"
+
+
+def _read_day(engine: Engine, name: str) -> date | None:
+    with engine.connect() as conn:
+        value = conn.execute(select(housekeeping_marks.c.value).where(housekeeping_marks.c.name == name)).scalar()
+    return date.fromisoformat(value) if value else None
+
+
+def _write_day(engine: Engine, name: str, day: date, now: datetime) -> None:
+    with engine.begin() as conn:
+        values = {"value": day.isoformat(), "updated_at": iso_utc(now)}
+        if not conn.execute(update(housekeeping_marks).where(housekeeping_marks.c.name == name)
+                            .values(**values)).rowcount:
+            conn.execute(housekeeping_marks.insert().values(name=name, **values))

@@ -370,6 +370,11 @@ model_titles = Table(
     PrimaryKeyConstraint("year", "unit_id", name="pk_model_titles"),
 )
 
+# What the centre's background work has done, by name (centre/housekeeping.py): the integrity signals' last
+# daily run, so a restart does not run it again (added by 0013).
+housekeeping_marks = Table("housekeeping_marks", metadata, Column("name", String(64), primary_key=True),
+                           Column("value", String, nullable=False), Column("updated_at", String(32), nullable=False))
+
 # The bad-review loop's, the citizen pages' and the integrity analytics' tables live in modules of their own on
 # this MetaData; imported here so that whoever holds `metadata` (the migrations' env, the engine's checks, the
 # tests) holds them too.

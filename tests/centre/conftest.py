@@ -378,7 +378,7 @@ TABLES_ADDED = {
     "0011": ("centre_keys", "web_ratings", "complaints", "citizen_contacts", "receipt_misses", "public_digests",
              "public_limits"),
     "0012": ("integrity_flags", "integrity_reviews"),
-    "0013": ("province_records", "province_pushes", "province_progress"),
+    "0013": ("province_records", "province_pushes", "province_progress", "housekeeping_marks"),
 }
 # A revision's columns added to tables it found: dropped by `rewind` too.
 COLUMNS_ADDED = {

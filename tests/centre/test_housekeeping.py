@@ -18,7 +18,10 @@ from centre.alerts.settings import AlertSettings
 from centre.cityconfig import CityConfig
 from centre.db.engine import open_engine
 from centre.db.loop_tables import alert_deliveries
+from centre.db.tables import housekeeping_marks
 from centre.housekeeping import Housekeeping
+from centre.integrity.analysis import CITY_ZONE
+from contract import iso_utc
 from tests.centre.alertkit import alerts_config
 from tests.centre.casekit import MONDAY, case_of, kinds, terminal
 from tests.centre.conftest import free_port
@@ -117,3 +120,32 @@ def test_a_failing_task_is_told_once_and_its_recovery_once(engine: Engine, told)
     finally:
         keeper.stop()
     assert not any(thread.is_alive() for thread in keeper.threads) and told.empty()
+
+
+def test_the_integrity_run_is_done_once_a_day_and_not_again_after_a_restart(engine: Engine, told):
+    """The nightly run's day is kept in the database: a second process (a restart, a deploy) finds it done and
+    analyses nothing; the next day is due again."""
+    now = datetime(2025, 6, 10, 3, 0, tzinfo=CITY_ZONE)      # after the run's hour, in the city's zone
+    first = Housekeeping(engine, CityConfig(), clock=lambda: now)
+    first._integrity(now)
+    assert first.integrity_done == now.date() - timedelta(days=1)
+    assert [r.getMessage() for r in _drain(told) if "integrity signals" in r.getMessage()]
+    again = Housekeeping(engine, CityConfig(), clock=lambda: now)
+    again._integrity(now)                           # restarted the same night: nothing to do
+    assert again.integrity_done == first.integrity_done
+    assert not [r for r in _drain(told) if "integrity signals" in r.getMessage()]
+    later = now + timedelta(days=1)
+    again._integrity(later)
+    assert again.integrity_done == later.date() - timedelta(days=1)
+    assert [r for r in _drain(told) if "integrity signals" in r.getMessage()]
+    with engine.connect() as conn:
+        marks = conn.execute(select(housekeeping_marks.c.name, housekeeping_marks.c.value,
+                                    housekeeping_marks.c.updated_at)).all()
+    assert marks == [("integrity_daily", (later.date() - timedelta(days=1)).isoformat(), iso_utc(later))]
+
+
+def _drain(records: queue.Queue[logging.LogRecord]) -> list[logging.LogRecord]:
+    found = []
+    while not records.empty():
+        found.append(records.get_nowait())
+    return found

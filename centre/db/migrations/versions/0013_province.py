@@ -8,6 +8,8 @@
   answered_at, answer_code, answer_text, answer)
 - province_pushes (id, started_at, records, http_status, outcome, accepted, refused, error, duration_ms)
 - province_progress (name, value)
+- housekeeping_marks (name, value, updated_at): what the centre's background work has done (the integrity
+  signals' last daily run)
 
 Frozen history: add a revision.
 
@@ -71,4 +73,10 @@ def upgrade() -> None:
         "province_progress",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("value", sa.String, nullable=False),
+    )
+    op.create_table(
+        "housekeeping_marks",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String, nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
     )
