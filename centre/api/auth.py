@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, tuple_
+from sqlalchemy import Connection, Engine, bindparam, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from centre.api.limits import DEFAULT_LIMITS, inflated_too_large
@@ -69,17 +69,27 @@ def remember_nonce(conn: Connection, nonce: Nonce) -> None:
     """Record a nonce in the caller's transaction; 401 when it was seen before (nothing then commits).
 
     The unique constraint, not a prior SELECT, decides: two replays racing cannot both pass. Expired nonces
-    go too, but only those no other transaction is deleting (SKIP LOCKED; SQLite, one writer, has no row
-    locks): concurrent requests, each expiring the same old nonces, would otherwise wait for each other's
-    whole batch.
+    go too, at most once a second per process (they only bound the table; a replay is refused by the
+    constraint while its nonce is kept, and by the clock window after), and only those no other transaction is
+    deleting (SKIP LOCKED; SQLite, one writer, has no row locks): concurrent requests, each expiring the same
+    old nonces, would otherwise wait for each other's whole batch.
     """
-    expired = (select(nonces.c.device_id, nonces.c.nonce).where(nonces.c.seen_at < nonce.seen_at - NONCE_KEEP_S)
-               .with_for_update(skip_locked=True))
-    conn.execute(delete(nonces).where(tuple_(nonces.c.device_id, nonces.c.nonce).in_(expired)))
+    global _expired_at
+    if nonce.seen_at != _expired_at:
+        _expired_at = nonce.seen_at
+        conn.execute(_EXPIRE, {"before": nonce.seen_at - NONCE_KEEP_S})
     try:
-        conn.execute(nonces.insert().values(device_id=nonce.device_id, nonce=nonce.value, seen_at=nonce.seen_at))
+        conn.execute(_REMEMBER, {"device_id": nonce.device_id, "nonce": nonce.value, "seen_at": nonce.seen_at})
     except IntegrityError:
         raise NotAuthenticated("nonce already used") from None
+
+
+# Built once: building them cost more per request than running them.
+_EXPIRE = delete(nonces).where(tuple_(nonces.c.device_id, nonces.c.nonce).in_(
+    select(nonces.c.device_id, nonces.c.nonce).where(nonces.c.seen_at < bindparam("before"))
+    .with_for_update(skip_locked=True)))
+_REMEMBER = nonces.insert()
+_expired_at = 0     # the second (Unix) this process last expired nonces in
 
 
 def decode_body(body: bytes, content_encoding: str | None, max_inflated: int = DEFAULT_LIMITS.inflated) -> bytes:
