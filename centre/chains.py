@@ -21,19 +21,18 @@ batches apply them one after the other, each seeing the other's ratings; two fir
 insert the row, and the loser's unique violation is the race the ingest already retries.
 
 Raw rows stay the truth: `recount` checks a device from its ratings alone, as the report once did on each
-call; `recheck` (`evaluator centre integrity --recheck`) and migration 0006 (`rebuild_in`) use it.
+call; `centre.chain_recheck` (`evaluator centre integrity --recheck`) and migration 0006 (`rebuild_in`) use it.
 """
 from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Text, bindparam, cast, func, inspect, null, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Select, Text, bindparam, cast, func, inspect, null, select, update
 
 from centre.db.rows import held_rating, now_text
 from centre.db.tables import device_chains, ratings
@@ -41,7 +40,6 @@ from contract import GENESIS_HASH, HASHED_FIELDS, OPTIONAL_HASHED, RATING_FIELDS
 
 LOOKUP_CHUNK = 500
 STREAM_ROWS = 5000
-RECHECK_ATTEMPTS = 3     # a device's first batch may insert its row while the recheck inserts it too
 
 Gap = tuple[int, int]    # an inclusive [first, last] range of missing seqs
 RESULTS = ("ratings_held", "last_seq", "last_hash", "gaps", "chain_breaks", "conflicts", "before_enrollment",
@@ -103,7 +101,7 @@ def _gap_at(gaps: Sequence[Gap], seq: int) -> int | None:
 
 
 _STORED = select(device_chains.c.device_id, *(device_chains.c[name] for name in RESULTS))
-_LOCKED = _STORED.where(device_chains.c.device_id == bindparam("device")).with_for_update()
+LOCKED = _STORED.where(device_chains.c.device_id == bindparam("device")).with_for_update()
 _RATING_COLUMNS = tuple(ratings.c[name] for name in RATING_FIELDS)
 
 
@@ -113,13 +111,13 @@ def advance(conn: Connection, device_id: str, new_rows: Sequence[Mapping[Any, An
     flagged as conflicts (a flag already set counts once)."""
     if not new_rows and not newly_flagged:
         return
-    found = conn.execute(_LOCKED, {"device": device_id}).first()
+    found = conn.execute(LOCKED, {"device": device_id}).first()
     if found is None:    # the device's first batch (or a row lost): counted from its raw rows, once
         if conn.execute(_HELD_COUNT, {"device": device_id}).scalar_one() == len(new_rows):
             # The batch's rows are all the device holds: walked as they are, not read back.
             _write(conn, _walked(device_id, new_rows), exists=False)
         else:
-            _replace(conn, device_id, None)
+            replace_chain(conn, device_id, None)
         return
     before = _chain(found)
     after = _extended(conn, before, [link(row) for row in new_rows]) if new_rows else replace(before)
@@ -343,7 +341,7 @@ class Differed:
         return f"{self.device_id}: stored {held}; the raw rows say {truth} (corrected)"
 
 
-def _replace(conn: Connection, device_id: str, found: Sequence[Any] | None,
+def replace_chain(conn: Connection, device_id: str, found: Sequence[Any] | None,
              rows: Select[Any] = _RECOUNT) -> tuple[Chain, Differed | None]:
     """Store the recount of the device's chain in place of what `found` held (its locked row, if any); the
     recount, and how it differed from what was stored."""
@@ -357,7 +355,7 @@ def _replace(conn: Connection, device_id: str, found: Sequence[Any] | None,
     return after, (Differed(device_id, before, after) if after != before else None)
 
 
-def _chain_ids(conn: Connection) -> list[str]:
+def chain_ids(conn: Connection) -> list[str]:
     """Every device with ratings delivered or a stored chain."""
     held = select(ratings.c.delivered_by).distinct().union(select(device_chains.c.device_id))
     return sorted(conn.execute(held).scalars())
@@ -368,51 +366,8 @@ def rebuild_in(conn: Connection) -> list[Differed]:
     present = {column["name"] for column in inspect(conn).get_columns(ratings.name)}
     rows = _RECOUNT if present >= OPTIONAL_HASHED else _RECOUNT_BEFORE_OPTIONAL
     differed = []
-    for device_id in _chain_ids(conn):
-        found = conn.execute(_LOCKED, {"device": device_id}).first()
-        if (done := _replace(conn, device_id, found, rows)[1]) is not None:
+    for device_id in chain_ids(conn):
+        found = conn.execute(LOCKED, {"device": device_id}).first()
+        if (done := replace_chain(conn, device_id, found, rows)[1]) is not None:
             differed.append(done)
     return differed
-
-
-@dataclass(frozen=True)
-class Rechecked:
-    devices: int
-    ratings: int
-    differed: list[Differed]
-
-
-Progress = Callable[[int, int, int], None]   # (devices checked, devices in all, ratings checked)
-
-
-def recheck(engine: Engine, progress: Progress | None = None) -> Rechecked:
-    """`evaluator centre integrity --recheck`: every device's chain recounted from its raw rows and stored,
-    one device per transaction, holding off only that device's ingest meanwhile."""
-    with engine.connect() as conn:
-        ids = _chain_ids(conn)
-    differed, checked = [], 0
-    for done, device_id in enumerate(ids, start=1):
-        held, found = _recheck_device(engine, device_id)
-        checked += held
-        if found is not None:
-            differed.append(found)
-        if progress is not None:
-            progress(done, len(ids), checked)
-    return Rechecked(len(ids), checked, differed)
-
-
-def _recheck_device(engine: Engine, device_id: str) -> tuple[int, Differed | None]:
-    for attempt in range(RECHECK_ATTEMPTS):
-        try:
-            with engine.connect() as conn:
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")   # the write lock before reading: no ingest between
-                found = conn.execute(_LOCKED, {"device": device_id}).first()
-                truth, differed = _replace(conn, device_id, found)
-                conn.commit()
-                return truth.ratings_held, differed
-        except IntegrityError:
-            # The device's first batch stored its row after the lock found none: check it again, locked.
-            if attempt == RECHECK_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -16,7 +16,7 @@ from typing import TextIO, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from centre import callbacks, chains, cli_indicators, cli_tokens, enroll, enroll_batch, reports
+from centre import callbacks, chain_recheck, cli_indicators, cli_tokens, enroll, enroll_batch, reports
 from centre.alerts import commands as alert_commands
 from centre.api import admission_limits, limits
 from centre.cases import calendar_commands
@@ -26,6 +26,7 @@ from centre.demo import commands as demo_commands
 from centre.errors import CentreError
 from centre.integrity import commands as integrity_commands
 from centre.logs import LOG_FORMATS
+from centre.province import commands as province_commands
 from centre.public import commands as public_commands
 from centre.registry import commands as registry_commands
 from centre.registry import staff_commands
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_commands.add_commands(commands, common)   # demo: a synthetic city through the real path
     alert_commands.add_commands(commands, common)   # duty set|list|remove: the units' alert addresses
     public_commands.add_commands(commands, common)   # digest publish|verify: the published daily digests
+    province_commands.add_commands(commands, common)   # province check|records|push|receiver: the upstream report
     return parser
 
 
@@ -259,7 +261,7 @@ def _recheck(engine: Engine, out: TextIO) -> int:
             shown = time.monotonic()
             print(f"rechecked {done:,} of {total:,} devices, {ratings:,} ratings", file=sys.stderr, flush=True)
 
-    done = chains.recheck(engine, progress)
+    done = chain_recheck.recheck(engine, progress)
     for item in done.differed:
         print(item.describe(), file=out)
     print(f"rechecked {done.devices} device(s), {done.ratings} rating(s) from the raw rows: "
@@ -278,7 +280,7 @@ HANDLERS = {"serve": _serve, "migrate": _migrate, "enroll-code": _enroll_code, "
             "revoke": _revoke, **cli_tokens.HANDLERS, **cli_indicators.HANDLERS,
             **registry_commands.HANDLERS, **staff_commands.HANDLERS, **demo_commands.HANDLERS,
             **console_commands.HANDLERS, **calendar_commands.HANDLERS,
-            **alert_commands.HANDLERS, **public_commands.HANDLERS}
+            **alert_commands.HANDLERS, **public_commands.HANDLERS, **province_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

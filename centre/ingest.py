@@ -268,7 +268,7 @@ def _store_ratings(conn: Connection, signer_id: str, where: Placement, valid: li
         new_rows.append({**sent, **centre, **times, **centre_view(signer_id, where, item)})
         held[uuid] = {**sent, "delivered_by": signer_id}   # the same uuid twice in one batch: judged against the first
         accepted.append(uuid)
-    _insert_many(conn, ratings, new_rows)
+    insert_rows(conn, ratings, new_rows)      # one COPY or executemany
     chains.advance(conn, signer_id, new_rows, len(flagged))   # the chain checked once, here (centre/chains.py)
     return accepted, duplicate, new_rows
 
@@ -350,7 +350,7 @@ def _rows(conn: Connection, signer_id: str, raws: list[Any], model: type[ReasonR
             corrected = _corrected(recorded, skew, False)
             values["counted_at"] = iso_utc(corrected or recorded)
         new_rows.append(values)
-    _insert_many(conn, table, new_rows)
+    insert_rows(conn, table, new_rows)
     return list(valid), new_rows
 
 
@@ -375,10 +375,6 @@ def _rating_ref(kind: str, values: dict[str, Any]) -> str | None:
     """The rating a reason or an event is about (an event names one in its detail, if any)."""
     ref = values["rating_uuid"] if kind == "reason" else values["detail"].get("rating_uuid")
     return ref if isinstance(ref, str) else None
-
-
-def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    insert_rows(conn, table, rows)     # one executemany
 
 
 def _utc_text(text: str, moment: datetime) -> str:

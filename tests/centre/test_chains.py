@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select, update
 
-from centre import chains, reports
+from centre import chain_recheck, chains, reports
 from centre.db import schema
 from centre.db.engine import migrate, open_engine
 from centre.db.rows import held_rating
@@ -360,7 +360,7 @@ def test_recheck_reports_its_progress(sqlite_engine: Engine) -> None:
     empty(sqlite_engine)
     ids = play(sqlite_engine, EXAMPLE, check_each_step=False)
     seen: list[tuple[int, int, int]] = []
-    done = chains.recheck(sqlite_engine, lambda *step: seen.append(step))
+    done = chain_recheck.recheck(sqlite_engine, lambda *step: seen.append(step))
     assert (done.devices, done.ratings, done.differed) == (2, 16, [])
     assert seen == [(1, 2, seen[0][2]), (2, 2, 16)] and seen[0][2] in (5, 11)
     assert_stored_is_the_truth(sqlite_engine, ids)
