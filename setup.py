@@ -37,6 +37,7 @@ setup(
     package_data={
         "kiosk": ["store/migrations/*.py", "store/migrations/versions/*.py", "ui/*.kv", "sounds/*.wav"],
         "centre": ["db/migrations/*.py", "db/migrations/versions/*.py", "registry/sectors.yaml",
+                   "province/mappings/*.yaml",   # the shipped mapping to the province's record
                    # the console's pages, and the front-end packages `make frontend` copies from the npm registry
                    "console/templates/*.html", "console/templates/*/*.html", "console/static/*",
                    "console/static/vendor/*"],
@@ -61,7 +62,9 @@ setup(
                    "openpyxl>=3.1",    # the registry's xlsx import and template
                    "chinesecalendar>=1.11",    # China's working days: holidays, 调休 (the demo city, deadlines)
                    # the console (centre/console): pages, passwords, forms
-                   "jinja2>=3.1", "argon2-cffi>=23.1", "python-multipart>=0.0.9"],
+                   "jinja2>=3.1", "argon2-cffi>=23.1", "python-multipart>=0.0.9",
+                   # the report to the province: SM2 signatures with SM3 (国密), pure Python (centre/province)
+                   "gmssl>=3.2.2,<4"],
         # the centre on PostgreSQL: SQLAlchemy's "postgresql+psycopg://" URLs
         "postgres": ["psycopg[binary]>=3.1,<4"],
         # pyzbar: the tests decode the QR codes the screens draw (it loads Debian's libzbar0, deploy/testdeps.sh)

@@ -121,7 +121,7 @@ def _ratings(rows: int, last_day: date, reasons: list, events: list) -> Iterator
             moment = opening + timedelta(seconds=HOURS_S * (i + rng.random()) / per_day)
             staff_id = rng.choice(ROSTER[: 2 + d % 3]) if rng.random() > 0.05 else None
             row = {"uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "seq": seq,
-                   **vars(IDENTITY), "staff_id": staff_id, "case_no": None,
+                   **vars(IDENTITY), "staff_id": staff_id, "case_no": None, "item_code": None,
                    "level": rng.choices(levels, weights)[0], "channel": Channel.PANEL.value, "mode": "open",
                    "recorded_at": iso_utc(moment), "mono_ns": int((moment - opening).total_seconds() * 1e9),
                    "boot_id": boot_id, "clock_suspect": moment < BUILD_DATE, "app_version": __version__,

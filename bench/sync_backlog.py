@@ -140,7 +140,7 @@ def _chain_after(seed: dict[str, Any], count: int) -> Iterator[dict[str, Any]]:
         row = {
             "uuid": rating_uuid(moment), "seq": seed["seq"] + i,
             "device_id": seed["device_id"], "unit_id": seed["unit_id"], "counter_id": seed["counter_id"],
-            "staff_id": None, "case_no": None, "level": LEVELS[i % len(LEVELS)],
+            "staff_id": None, "case_no": None, "item_code": None, "level": LEVELS[i % len(LEVELS)],
             "channel": Channel.PANEL.value, "mode": "open", "recorded_at": iso_utc(moment),
             "mono_ns": seed["mono_ns"] + STEP_MS * 1_000_000 * i, "boot_id": seed["boot_id"],
             "clock_suspect": moment < BUILD_DATE, "app_version": __version__, "prev_hash": prev_hash,

@@ -26,6 +26,7 @@ from pydantic_core import ErrorDetails
 from centre.alerts.settings import AlertSettings
 from centre.cases.settings import CaseSettings
 from centre.errors import BadInput
+from centre.province.settings import ProvinceSettings
 from centre.public.settings import PublicSettings
 
 ENV_CONFIG = "EVALUATOR_CENTRE_CONFIG"   # the file's path, for the workers of `serve --workers N`
@@ -39,6 +40,7 @@ class CityConfig(BaseModel):
     cases: CaseSettings = CaseSettings()
     alerts: AlertSettings = AlertSettings()
     public: PublicSettings = PublicSettings()   # the citizen pages (centre/public/settings.py)
+    province: ProvinceSettings = ProvinceSettings()   # the report to the province (centre/province/settings.py)
 
 
 DEFAULT = CityConfig()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from drivers.protocol import (
+    NO_STAFF,
     CaseEnded,
     FrameError,
     Hello,
@@ -73,8 +74,8 @@ class PanelSimulator:
     def solicit(self) -> None:
         self.send(Solicit())
 
-    def case(self, case_no: str, staff_id: str | None = None) -> None:
-        self.send(CaseEnded(case_no, staff_id))
+    def case(self, case_no: str, staff_id: str | None = None, item_code: str | None = None) -> None:
+        self.send(CaseEnded(case_no, staff_id, item_code))
 
     def sign_in(self, staff_id: str) -> None:
         self.send(StaffIn(staff_id))
@@ -145,8 +146,10 @@ SCRIPT_HELP = """\
 script syntax (tokens separated by spaces; command letters in any case):
   K<d>              press rating key d (1-9); a bare digit also works
   S                 staff "please rate" key
-  C <case>[@<staff>]  service ended: case number, optionally @ the staff id
-                    (e.g. C 2026A-0042@E1023); '@' never occurs in a case no.
+  C <case>[@<staff>[@<item>]]  service ended: case number, optionally @ the
+                    staff id and @ the service item code (事项编码), '-' for
+                    no staff (e.g. C 2026A-0042@E1023@11010100000000001);
+                    '@' never occurs in these fields.
   I <staff>         staff signs in
   O                 staff signs out
   H <model> <fw>    hello
@@ -156,7 +159,7 @@ example: --script "I E1023 C 2026A-0042@E1023 W 1 K1 O"
 interactive commands (one per line, when no --script is given):
   1..9              press that key
   s                 "please rate" key
-  c CASE [STAFF]    service ended
+  c CASE [STAFF [ITEM]]  service ended (STAFF '-' for none)
   i STAFF / o       sign in / sign out
   h MODEL FW        hello
   raw TEXT          send TEXT plus LF as is (to try malformed frames)
@@ -177,8 +180,9 @@ def _script_step(cmd: str, tokens: list[str]) -> Step:
             raise ValueError(f"key must be 1..9: {cmd}")
         return KeyPress(key)
     if cmd == "C":
-        case_no, _, staff = _take(tokens, 1, "C")[0].partition("@")
-        return CaseEnded(case_no, staff or None)
+        case_no, _, rest = _take(tokens, 1, "C")[0].partition("@")
+        staff, _, item = rest.partition("@")
+        return CaseEnded(case_no, None if item and staff == NO_STAFF else staff or None, item or None)
     if cmd == "I":
         return StaffIn(_take(tokens, 1, "I")[0])
     if cmd == "H":
@@ -245,8 +249,8 @@ def _interactive_step(line: str) -> Step | bytes | None:
     cmd, args = words[0].upper(), words[1:]
     if cmd == "RAW":
         return line.strip()[3:].strip().encode("ascii", "replace") + b"\n"
-    if cmd == "C" and len(args) == 2:
-        return CaseEnded(args[0], args[1])
+    if cmd == "C" and len(args) in (2, 3):
+        return CaseEnded(args[0], None if len(args) == 3 and args[1] == NO_STAFF else args[1], *args[2:])
     return _script_step(cmd, args) if cmd != "W" else None
 
 

@@ -131,6 +131,8 @@ class Uploader:
         # The rows go as stored, unvalidated: the centre judges each one, and a row it
         # rejects comes back with its reason. Validating here would let one odd row
         # (say, a case number a counter PC garbled) stop the whole queue on the device.
+        # A rating's item_code is a member only when it has one (kiosk.store.outbox): a centre of the previous
+        # release forbids unknown keys, and still accepts every rating without an item code.
         members = canonical_object({
             "protocol": canonical_json(PROTOCOL_VERSION), "device_id": canonical_json(self._device_id),
             "ratings": batch.ratings_json, "reasons": canonical_json(batch.reasons),

@@ -48,7 +48,8 @@ def newest_rating(settings: Settings) -> StoredRating:
         store.close()
     return StoredRating(uuid=row["uuid"], seq=row["seq"], level=row["level"], channel=Channel(row["channel"]),
                         mode=row["mode"], staff_id=row["staff_id"], case_no=row["case_no"],
-                        recorded_at=row["recorded_at"], clock_suspect=bool(row["clock_suspect"]), hash=row["hash"])
+                        recorded_at=row["recorded_at"], clock_suspect=bool(row["clock_suspect"]), hash=row["hash"],
+                        item_code=row["item_code"])
 
 
 def synced(config: Path, accepted: int = 1) -> str:

@@ -40,7 +40,7 @@ class OnDays(day.Twist):
 
 def top(state: CounterDay, at: datetime, case: str | None = None) -> None:
     """A top rating recorded at `at` (no reason step follows a top rating)."""
-    state.terminal.rate(at, TOP, state.staff_id, case)
+    state.terminal.rate(at, TOP, state.staff_id, case, day.item_code(state, case))
     state.tally.levels[TOP] += 1
 
 

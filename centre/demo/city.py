@@ -7,10 +7,12 @@ the registry's own checks and writes (centre/registry/queries.py).
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from enum import Enum
 
 from centre.demo.names import DISTRICTS, GIVEN_NAMES, POSTS, SURNAMES, District, unit_kind
+from centre.registry.codes import credit_check_char
 from centre.registry.model import DEFAULT_TIMEZONE, CounterSpec, UnitSpec
 from centre.registry.sectors import SHIPPED, Sector, read_file
 from contract import StaffRecord
@@ -129,7 +131,20 @@ def _unit_spec(district: District, sector: Sector, branch: int) -> UnitSpec:
     return UnitSpec(id=f"{district.code}-{sector.code}{id_suffix}", name=f"{district.short}{kind.name}{suffix}",
                     name_en=f"{district.short_en} {kind.name_en}{suffix_en}", district=district.name,
                     district_en=district.name_en, sector=sector.code, timezone=DEFAULT_TIMEZONE,
-                    opening_hours=kind.hours, address=f"{district.name}政务服务中心{sector.name}窗口")
+                    opening_hours=kind.hours, address=f"{district.name}政务服务中心{sector.name}窗口",
+                    **_codes(district, f"{district.code}-{sector.code}{id_suffix}"))
+
+
+def _codes(district: District, unit_id: str) -> dict[str, str]:
+    """Plausible, made-up codes for the province's records (as the district names are made up): a region code
+    of a city that does not exist (province 33, city 99, the district's place in DISTRICTS), and a credit code of
+    a 机关 (authority 1, kind 1) there whose organisation code and check characters are computed as the
+    standards say (GB 11714, GB 32100), so the registry's checks take it."""
+    region = f"3399{DISTRICTS.index(district) + 1:02d}"
+    organisation = f"MB{zlib.crc32(unit_id.encode()) % 1_000_000:06d}"
+    weighted = sum(int(char, 36) * weight for char, weight in zip(organisation, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
+    first17 = f"11{region}{organisation}{'0123456789X0'[11 - weighted % 11]}"
+    return {"region_code": region, "credit_code": first17 + credit_check_char(first17)}
 
 
 def _roster(rng: random.Random, unit_index: int, size: int) -> tuple[StaffRecord, ...]:

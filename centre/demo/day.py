@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from centre.demo import workdays
+from centre.demo import items, workdays
 from centre.demo.city import REASON_WEIGHTS, DemoCounter, DemoUnit, TerminalMode
 from centre.demo.terminal import EventKind, SimTerminal, Source, Suppression
 
@@ -193,8 +193,8 @@ def serve(state: CounterDay, at: datetime) -> None:
     case_no = next_case(state)
     source = request(state, at, case_no)
     if not state.twist.pressed(state, at, rng.random() < behaviour.press_share):
-        state.terminal.record(at + SOLICIT_WINDOW, EventKind.UNRATED, case_no=case_no, staff_id=state.staff_id,
-                              source=source)
+        state.terminal.record(at + SOLICIT_WINDOW, EventKind.UNRATED, case_no=case_no,
+                              item_code=item_code(state, case_no), staff_id=state.staff_id, source=source)
         state.tally.unrated += 1
         return
     # Sometimes a second press while the thanks or the reasons show: one service, one rating.
@@ -215,12 +215,18 @@ def case_no(state: CounterDay) -> str | None:
     return f"{state.day:%y%m%d}-{state.counter.spec.id}-{state.cases:04d}"
 
 
+def item_code(state: CounterDay, case: str | None) -> str | None:
+    """The service item (事项编码) of the case at hand, which the counter PC sends with its number."""
+    return items.item_code(state.unit.spec.sector, case)
+
+
 def request(state: CounterDay, at: datetime, case: str | None) -> str:
-    """A rating request: the counter PC's (with the case number and the staff id) or the staff's key; its source."""
+    """A rating request: the counter PC's (with the case number, its item and the staff id) or the staff's key;
+    its source."""
     counter_pc = state.unit.behaviour.counter_pc
     source: str = (Source.COUNTER if counter_pc else Source.PANEL).value
-    state.terminal.record(at, EventKind.SOLICITED, case_no=case, staff_id=state.staff_id if counter_pc else None,
-                          source=source)
+    state.terminal.record(at, EventKind.SOLICITED, case_no=case, item_code=item_code(state, case),
+                          staff_id=state.staff_id if counter_pc else None, source=source)
     state.tally.solicited += 1
     return source
 
@@ -228,7 +234,7 @@ def request(state: CounterDay, at: datetime, case: str | None) -> str:
 def press(state: CounterDay, at: datetime, case_no: str | None, again: Suppression | None) -> None:
     """A press that counts: the rating, a second press (`again`: why it does not count), the reason step."""
     level, rng = state.twist.level(state, at, draw_level(state)), state.rng
-    uuid = state.terminal.rate(at, level, state.staff_id, case_no)
+    uuid = state.terminal.rate(at, level, state.staff_id, case_no, item_code(state, case_no))
     state.tally.levels[level] += 1
     if again is Suppression.COOLDOWN:
         suppressed(state, at + timedelta(seconds=rng.uniform(3.2, 4.8)), again)

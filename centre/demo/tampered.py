@@ -79,7 +79,8 @@ class TamperedTerminal(SimTerminal):
             return at + self.clock_offset + jump[2]
         return at + self.clock_offset
 
-    def rate(self, at: datetime, level: int, staff_id: str | None, case_no: str | None) -> str:
+    def rate(self, at: datetime, level: int, staff_id: str | None, case_no: str | None,
+             item_code: str | None = None) -> str:
         if level in BAD_LEVELS and self._day(at) in self.tamper.swallow_days and self._own.random() < 0.7:
             uuid = self._uuid(at)           # the receipt the citizen is shown; the store keeps nothing
             self._swallowed.add(uuid)
@@ -90,7 +91,7 @@ class TamperedTerminal(SimTerminal):
                 last = first + timedelta(hours=self._own.uniform(2, 72)) if again else first
                 self.lookups.append(Lookup(uuid, first, last, 2 if again else 1, None))
             return uuid
-        uuid = super().rate(at, level, staff_id, case_no)
+        uuid = super().rate(at, level, staff_id, case_no, item_code)
         self._pressed_at[uuid] = at
         if self.tamper.cut:
             self._hashes.append(self._last_hash)

@@ -86,8 +86,10 @@ class SimTerminal:
         """A start of the terminal: a new boot id, the monotonic clock from zero."""
         self._boot_id, self._booted = str(uuid.UUID(int=self._rng.getrandbits(128), version=4)), at
 
-    def rate(self, at: datetime, level: int, staff_id: str | None, case_no: str | None) -> str:
-        """Append a rating to the chain (kiosk/store/ratings.py's append_rating); its uuid."""
+    def rate(self, at: datetime, level: int, staff_id: str | None, case_no: str | None,
+             item_code: str | None = None) -> str:
+        """Append a rating to the chain (kiosk/store/ratings.py's append_rating); its uuid. `item_code` is a
+        member only when given, as the terminal's outbox sends it (and the hash covers it only then)."""
         self._seq += 1
         row: dict[str, Any] = {
             "uuid": self._uuid(at), "seq": self._seq, "device_id": self.identity.device_id,
@@ -98,6 +100,8 @@ class SimTerminal:
             # minutes off is not suspect to it, and the centre finds it by the batch's sent_at.
             "clock_suspect": False, "app_version": APP_VERSION, "prev_hash": self._last_hash,
         }
+        if item_code is not None:
+            row["item_code"] = item_code
         row["hash"] = self._last_hash = rating_hash(row)
         self._pending.ratings.append(row)
         return str(row["uuid"])

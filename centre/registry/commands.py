@@ -11,7 +11,7 @@ from sqlalchemy import select
 from centre.db.engine import open_engine
 from centre.db.tables import units
 from centre.errors import BadInput, NotFound
-from centre.registry import importer, placements, queries, sectors
+from centre.registry import codes, importer, placements, queries, sectors
 from centre.registry.model import DEFAULT_TIMEZONE, CounterSpec, UnitSpec, refuse
 from centre.registry.sheet import write_template
 
@@ -59,6 +59,8 @@ def _add_unit_add(add: argparse.ArgumentParser) -> None:
     add.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="IANA zone (default: %(default)s)")
     add.add_argument("--hours", default="", help="opening hours, e.g. 'mon-fri 09:00-12:00 13:30-17:30'")
     add.add_argument("--address")
+    add.add_argument("--credit-code", help="its 统一社会信用代码 (18 characters), for the province's records")
+    add.add_argument("--region-code", help="its 行政区划 code (6 or 12 digits), the same")
 
 
 def _unit_counter(text: str) -> tuple[str, str]:
@@ -94,7 +96,8 @@ def run_unit(args: argparse.Namespace) -> int:
 def _unit_add(engine: Any, args: argparse.Namespace) -> None:
     spec = UnitSpec(id=args.id, name=args.name, name_en=args.name_en, district=args.district,
                     district_en=args.district_en, sector=args.sector, timezone=args.timezone,
-                    opening_hours=args.hours, address=args.address)
+                    opening_hours=args.hours, address=args.address, credit_code=codes.normalised(args.credit_code),
+                    region_code=codes.normalised(args.region_code))
     refuse(spec.problems())
     with engine.begin() as conn:
         if conn.execute(select(units.c.id).where(units.c.id == args.id)).first() is not None:
@@ -122,7 +125,8 @@ def _unit_lines(found: list[dict[str, Any]]) -> list[str]:
     for unit in found:
         lines.append(f"{unit['id']}  {unit['name']}" + (f" / {unit['name_en']}" if unit["name_en"] else "")
                      + f"  [{unit['district'] or 'no district'} · {unit['sector'] or 'no sector'}]  "
-                       f"{unit['timezone']}  {unit['opening_hours'] or 'no hours'}")
+                       f"{unit['timezone']}  {unit['opening_hours'] or 'no hours'}"
+                     + f"  {unit['credit_code'] or 'no credit code'} · {unit['region_code'] or 'no region code'}")
         lines.extend(f"    {counter['id']}  {counter['name']}" + (f" / {counter['name_en']}" if counter["name_en"]
                                                                      else "") for counter in unit["counters"])
     return lines

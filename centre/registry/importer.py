@@ -1,9 +1,11 @@
 """`evaluator centre unit import FILE`: all or nothing, and idempotent.
 
 Every row is checked before anything is written; one bad row and nothing is, and every bad row is listed
-with its line and why (unknown sector, bad time zone or hours, a missing field, a counter twice, a unit
-described two ways). Importing the same file again changes nothing; a changed name is updated and said.
-Nothing is deleted: a unit or counter missing from the file stays as it is.
+with its line and why (unknown sector, bad time zone or hours, a bad credit or region code, a missing field,
+a counter twice, a unit described two ways). Importing the same file again changes nothing; a changed name is
+updated and said.
+Nothing is deleted: a unit or counter missing from the file stays as it is, and so does a unit's credit or
+region code where its cell is blank (or the column absent).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from centre.errors import BadInput
-from centre.registry import queries, sectors
+from centre.registry import codes, queries, sectors
 from centre.registry.model import DEFAULT_TIMEZONE, CounterSpec, UnitSpec
 from centre.registry.sheet import COLUMNS, Row, read
 
@@ -74,7 +76,8 @@ def _unit(row: Row) -> UnitSpec:
     return UnitSpec(id=value["unit_id"], name=value["unit_name"], name_en=value["unit_name_en"] or None,
                     district=value["district"], district_en=value["district_en"] or None, sector=value["sector"],
                     timezone=value["timezone"] or DEFAULT_TIMEZONE, opening_hours=value["opening_hours"],
-                    address=value["address"] or None)
+                    address=value["address"] or None, credit_code=codes.normalised(value["credit_code"]),
+                    region_code=codes.normalised(value["region_code"]))
 
 
 def _counter(row: Row) -> CounterSpec:
@@ -92,7 +95,8 @@ def _conflicts(row: Row, unit: UnitSpec, counter: CounterSpec, units: dict[str, 
     first = units.get(unit.id)
     if first is not None and unit.id and first[1] != unit:
         differ = [name for name in ("name", "name_en", "district", "district_en", "sector", "timezone",
-                                    "opening_hours", "address") if getattr(first[1], name) != getattr(unit, name)]
+                                    "opening_hours", "address", "credit_code", "region_code")
+                  if getattr(first[1], name) != getattr(unit, name)]
         found.append(f"unit {unit.id} differs from line {first[0]} in {', '.join(differ)} "
                      "(each row of a unit repeats the same unit columns)")
     return found

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from centre.errors import BadInput
 from centre.registry import hours
+from centre.registry.codes import credit_code_problem, region_code_problem
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 # The terminal's config ids (kiosk.config.base.ID_PATTERN) and the longest names its header takes
@@ -40,6 +41,8 @@ class UnitSpec:
     timezone: str = DEFAULT_TIMEZONE
     opening_hours: str = ""
     address: str | None = None
+    credit_code: str | None = None     # 统一社会信用代码 (centre/registry/codes.py); None: leave what is held
+    region_code: str | None = None     # 行政区划 code, the same
 
     def problems(self) -> list[str]:
         """What is wrong with it (nothing: []); the opening hours in their one spelling are hours.normalise's."""
@@ -59,12 +62,18 @@ class UnitSpec:
             hours.parse(self.opening_hours)
         except hours.BadHours as exc:
             found.append(f"bad opening hours: {exc}")
+        found.extend(problem for problem in (credit_code_problem(self.credit_code) if self.credit_code else None,
+                                             region_code_problem(self.region_code) if self.region_code else None)
+                     if problem)
         return found
 
     def stored(self) -> dict[str, str | None]:
-        """The units row's own columns (district and sector are resolved by queries)."""
+        """The units row's own columns (district and sector are resolved by queries); a code not given is left
+        out, so the one the registry holds stays (a sheet without the codes never wipes them)."""
+        codes = {name: value for name, value in (("credit_code", self.credit_code), ("region_code", self.region_code))
+                 if value is not None}
         return {"id": self.id, "name": self.name, "name_en": self.name_en, "timezone": self.timezone,
-                "opening_hours": hours.normalise(self.opening_hours), "address": self.address}
+                "opening_hours": hours.normalise(self.opening_hours), "address": self.address, **codes}
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ COLUMNS = (
     Column("timezone", "时区", "Time zone", False, "Asia/Shanghai"),
     Column("opening_hours", "办公时间", "Opening hours", False, "mon-fri 09:00-12:00 13:30-17:30; sat 09:00-12:00"),
     Column("address", "地址", "Address", False, "东城区建国路1号"),
+    Column("credit_code", "统一社会信用代码", "Credit code", False, "11110101MB01203456"),
+    Column("region_code", "行政区划代码", "Region code", False, "110101"),
     Column("counter_id", "窗口编号", "Counter ID", True, "c-01"),
     Column("counter_name", "窗口名称", "Counter name", True, "1号窗口"),
     Column("counter_name_en", "窗口英文名", "Counter name (English)", False, "Counter 1"),

@@ -4,8 +4,9 @@ The drivers know nothing of ratings; this adapter turns their events into
 service calls and the service's outcomes into panel frames:
 
 - ``K<d>`` → a press of the configured level; ``S`` → a request (请评价);
-  ``C <case> [staff]`` → a request tied to a case number; ``I``/``O`` → staff
-  sign-in/out; ``H`` → recorded with model and firmware.
+  ``C <case> [staff [item]]`` → a request tied to a case number (and its
+  service item, 事项编码); ``I``/``O`` → staff sign-in/out; ``H`` → recorded
+  with model and firmware.
 - ``L<d>`` is sent only from the service's rating listener, which runs after
   the commit: a lit key is the panel's proof that the rating counted.
 - ``A`` (all keys lit) while a press would count, ``L0`` when none would,
@@ -131,7 +132,8 @@ class PanelLink:
         elif isinstance(event, Solicit):
             service.solicit(source=role.value)
         elif isinstance(event, CaseEnded):
-            service.solicit(case_no=event.case_no, staff_id=event.staff_id, source="counter")
+            service.solicit(case_no=event.case_no, staff_id=event.staff_id, source="counter",
+                            item_code=event.item_code)
         elif isinstance(event, StaffIn):
             service.sign_in(event.staff_id)
         elif isinstance(event, StaffOut):

@@ -41,7 +41,7 @@ class Outage:
         self._store.record_event(EventKind.STORAGE_RECOVERED, since=self._since)
         while self._interrupted:
             request = self._interrupted[0]
-            self._store.record_event(EventKind.UNRATED, case_no=request.case_no, staff_id=request.staff_id,
-                                     source=request.source, closed_by="storage_failure")
+            self._store.record_event(EventKind.UNRATED, case_no=request.case_no, item_code=request.item_code,
+                                     staff_id=request.staff_id, source=request.source, closed_by="storage_failure")
             self._interrupted.pop(0)
         self._since = None

@@ -116,8 +116,10 @@ class RatingService:
         self._publish()
         return outcome
 
-    def solicit(self, case_no: str | None = None, staff_id: str | None = None, source: str = "staff_key") -> bool:
-        """Open a request for exactly one rating; False when the terminal is out of service."""
+    def solicit(self, case_no: str | None = None, staff_id: str | None = None, source: str = "staff_key",
+                item_code: str | None = None) -> bool:
+        """Open a request for exactly one rating; False when the terminal is out of service. `item_code`: the
+        service item (事项编码) the counter PC's C frame named, kept with the rating or its unrated event."""
         with self._lock:
             view = self._view
             if view.state is State.OUT_OF_SERVICE:
@@ -128,8 +130,9 @@ class RatingService:
                 self._finish_reasons(timed_out=False)
             elif view.state is State.CALLBACK:
                 self._steps.cancel()     # the next service starts: the unsent number is dropped
-            request = Request(case_no=case_no, staff_id=staff_id, source=source)
-            if self._record_or_fail(EventKind.SOLICITED, case_no=case_no, staff_id=staff_id, source=source):
+            request = Request(case_no=case_no, staff_id=staff_id, source=source, item_code=item_code)
+            if self._record_or_fail(EventKind.SOLICITED, case_no=case_no, item_code=item_code, staff_id=staff_id,
+                                    source=source):
                 self._cooldown_until = float("-inf")  # a new service: the last citizen's cooldown is over
                 self._enter(State.AWAITING, request=request, rating=None)
                 self._steps.arm(self._settings.timings.solicit_window_s, self._window_closed)
@@ -243,7 +246,7 @@ class RatingService:
             rating = self._store.append_rating(
                 level, channel, self._settings.mode.value,
                 staff_id=request.credited(view.staff_id) if request else view.staff_id,
-                case_no=request.case_no if request else None)
+                case_no=request.case_no if request else None, item_code=request.item_code if request else None)
         except StorageError as exc:
             self._fail(exc)
             return PressOutcome.OUT_OF_SERVICE, None
@@ -287,7 +290,7 @@ class RatingService:
 
     def _close_unrated(self, request: Request) -> None:
         # Credited like the rating would have been.
-        self._record_or_fail(EventKind.UNRATED, case_no=request.case_no,
+        self._record_or_fail(EventKind.UNRATED, case_no=request.case_no, item_code=request.item_code,
                              staff_id=request.credited(self._view.staff_id), source=request.source)
 
     def _rest(self) -> None:

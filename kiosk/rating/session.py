@@ -49,6 +49,7 @@ class Request:
     case_no: str | None
     staff_id: str | None
     source: str
+    item_code: str | None = None       # the service item (事项编码) the counter PC named with the case
 
     def credited(self, signed_in: str | None) -> str | None:
         """Who this service's rating (or its unrated) counts for: the case's staff, else whoever is signed in."""

@@ -32,7 +32,8 @@ from kiosk.store.days import day_bounds
 from kiosk.store.tables import rating_reasons, ratings
 
 COLUMNS = ("seq", "uuid", "recorded_at_utc", "local_time", "level", "level_label", "bad", "reasons", "channel",
-           "mode", "unit_id", "counter_id", "staff_id", "case_no", "clock_suspect", "sync_state", "hash")
+           "mode", "unit_id", "counter_id", "staff_id", "case_no", "item_code", "clock_suspect", "sync_state",
+           "hash")
 CHUNK = 2000
 Progress = Callable[[int, int], None]   # (rows written, rows to write)
 
@@ -123,4 +124,4 @@ def _line(row: dict[str, Any], codes: list[str], zone: ZoneInfo, labels: dict[in
     return [row["seq"], row["uuid"], row["recorded_at"], local.strftime("%Y-%m-%d %H:%M:%S"), row["level"],
             labels.get(row["level"], ""), int(row["level"] in bad), " ".join(codes), row["channel"], row["mode"],
             row["unit_id"], row["counter_id"], row["staff_id"] or "", row["case_no"] or "",
-            int(bool(row["clock_suspect"])), row["sync_state"], row["hash"]]
+            row["item_code"] or "", int(bool(row["clock_suspect"])), row["sync_state"], row["hash"]]

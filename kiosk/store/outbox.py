@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 
+from contract import OPTIONAL_HASHED
 from kiosk.store import RatingStore
 from kiosk.store.database import driver
 from kiosk.store.queries import event_dict
@@ -31,12 +32,24 @@ def _json_member(name: str) -> str:
                             if name == "clock_suspect" else name)
 
 
+def _json_object(names: list[str]) -> str:
+    return "json_object(" + ", ".join(_json_member(name) for name in names) + ")"
+
+
 # SQLite writes each rating's wire object itself (json_object, built in since 3.38): building 500 dicts
 # in Python and encoding them took two thirds of the device's time per batch. Members in sorted order,
 # as canonical_json writes them.
-_PENDING_RATINGS_JSON = ("SELECT seq, uuid, json_object("
-                         + ", ".join(_json_member(name) for name in sorted(WIRE_COLUMNS))
-                         + ") FROM ratings WHERE sync_state = ? AND seq > ? ORDER BY seq LIMIT ?")
+#
+# An optional field (contract.chain.OPTIONAL_HASHED: item_code) is a member only when the rating holds a
+# value, never `null`: a centre of the previous release, whose wire model forbids unknown keys, then still
+# accepts every rating without one, and the hash it recomputes leaves the absent field out as ours did.
+# One optional field so far, so two spellings of the object (a second field would need its own CASE).
+(_OPTIONAL,) = OPTIONAL_HASHED
+_WITH_ALL = sorted(WIRE_COLUMNS)
+_RATING_JSON = (f"CASE WHEN {_OPTIONAL} IS NULL THEN {_json_object([n for n in _WITH_ALL if n != _OPTIONAL])} "
+                f"ELSE {_json_object(_WITH_ALL)} END")
+_PENDING_RATINGS_JSON = (f"SELECT seq, uuid, {_RATING_JSON}"
+                         " FROM ratings WHERE sync_state = ? AND seq > ? ORDER BY seq LIMIT ?")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ the reads (kiosk.store.queries) and the chain check (kiosk.store.verify).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contract import GENESIS_HASH, iso_utc, rating_hash
+from contract import GENESIS_HASH, ITEM_CODE_PATTERN, iso_utc, rating_hash
 from kiosk import BUILD_DATE, __version__
 from kiosk.store.database import driver
 from kiosk.store.ids import rating_uuid
@@ -33,6 +34,7 @@ from kiosk.store.verify import ChainVerifier
 _LAST_RATING = "SELECT seq, hash FROM ratings ORDER BY seq DESC LIMIT 1"
 _INSERT_RATING = "INSERT INTO ratings ({}) VALUES ({})".format(
     ", ".join(WIRE_COLUMNS), ", ".join(f":{name}" for name in WIRE_COLUMNS))
+_ITEM_CODE = re.compile(ITEM_CODE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class StoredRating:
     recorded_at: str
     clock_suspect: bool
     hash: str
+    item_code: str | None = None      # the service item (事项编码) the counter PC named with the case
 
 
 def read_boot_id() -> str:
@@ -80,10 +83,17 @@ class RatingStore(RatingQueries, ChainVerifier):
         super().__init__(path, busy_timeout_ms=busy_timeout_ms, migrate=migrate)
 
     def append_rating(self, level: int, channel: Channel, mode: str, *,
-                      staff_id: str | None = None, case_no: str | None = None) -> StoredRating:
-        """Commit one rating (fsync'd) and return it; raises StorageError when it could not."""
+                      staff_id: str | None = None, case_no: str | None = None,
+                      item_code: str | None = None) -> StoredRating:
+        """Commit one rating (fsync'd) and return it; raises StorageError when it could not.
+
+        `item_code` is hashed only when given (contract.chain.OPTIONAL_HASHED): without one, the rating
+        hashes exactly as a release before the column stored it."""
         if not 1 <= level <= 5:
             raise ValueError(f"level must be 1…5, got {level}")
+        if item_code is not None and not _ITEM_CODE.fullmatch(item_code):
+            # The centre would refuse it forever: better never stored than stuck in the outbox.
+            raise ValueError(f"item_code must match {ITEM_CODE_PATTERN}, got {item_code!r}")
         now = self._clock()
         with self.transaction(write=True) as conn:
             raw = driver(conn)   # the hot path: plain driver calls
@@ -94,6 +104,7 @@ class RatingStore(RatingQueries, ChainVerifier):
                 **vars(self.identity),
                 "staff_id": staff_id,
                 "case_no": case_no,
+                "item_code": item_code,
                 "level": level,
                 "channel": Channel(channel).value,
                 "mode": mode,
@@ -108,7 +119,7 @@ class RatingStore(RatingQueries, ChainVerifier):
             raw.execute(_INSERT_RATING, row)
         return StoredRating(uuid=row["uuid"], seq=row["seq"], level=level, channel=Channel(channel),
                             mode=mode, staff_id=staff_id, case_no=case_no, recorded_at=row["recorded_at"],
-                            clock_suspect=row["clock_suspect"], hash=row["hash"])
+                            clock_suspect=row["clock_suspect"], hash=row["hash"], item_code=item_code)
 
     def add_reasons(self, rating_uuid: str, codes: list[str]) -> None:
         """Append the bad-review reasons the citizen picked for an already stored rating."""

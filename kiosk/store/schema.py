@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration in kiosk/store/migrations/versions (a test holds the two together). A store already
 # at it opens without importing Alembic, which is a third of the terminal's own start-up time.
 # Revisions are numbered "0001", "0002", … so that a release can tell a newer store from a foreign one.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 # The oldest schema whose software can still read and write a store at SCHEMA_HEAD, kept in the file's
 # header (PRAGMA user_version) by the migration. It is what lets `evaluator upgrade` roll back: a new
 # release migrates the store at its first start, and if it then fails its health check the previous

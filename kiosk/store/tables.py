@@ -81,6 +81,7 @@ ratings = Table(
     Column("counter_id", String(40), nullable=False),
     Column("staff_id", String(40)),
     Column("case_no", String(40)),
+    Column("item_code", String(64)),   # the service item (事项编码) of the C frame; migration 0005
     Column("level", Integer, nullable=False),
     Column("channel", String(16), nullable=False),
     Column("mode", String(16), nullable=False),

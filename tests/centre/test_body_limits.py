@@ -162,7 +162,7 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(default_centre: Collector) 
 
 def test_a_full_batch_with_the_largest_fields_fits_the_defaults(default_centre: Collector) -> None:
     device = _device(default_centre)
-    ratings = [device.rating(1, staff_id="s" * 40, case_no="c" * 40, app_version="10.20.30.dev40")
+    ratings = [device.rating(1, staff_id="s" * 40, case_no="c" * 40, item_code="i" * 64, app_version="10.20.30.dev40")
                for _ in range(500)]
     reasons = [{"id": n + 1, "rating_uuid": rating["uuid"], "code": "waiting_too_long",
                 "recorded_at": rating["recorded_at"]} for n, rating in enumerate(ratings)]

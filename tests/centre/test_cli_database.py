@@ -38,6 +38,7 @@ COMMANDS = {
     "duty": ["duty", "list"],
     "calendar": ["calendar", "show", "--year", "2026"],
     "digest": ["digest", "verify", "--day", "2026-11-25"],
+    "province": ["province", "check", "--since", "2026-11-25"],
 }
 
 

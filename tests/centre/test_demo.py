@@ -21,9 +21,10 @@ from centre.db.rows import held_rating
 from centre.db.tables import device_placements, devices, events, ratings, reasons, staff, units
 from centre.demo import workdays
 from centre.demo.city import REASON_WEIGHTS, Channel, TerminalMode
+from centre.demo.items import catalogue
 from centre.demo.terminal import EventKind, Suppression
 from centre.registry import hours
-from contract import GENESIS_HASH, HASHED_FIELDS, rating_hash
+from contract import GENESIS_HASH, HASHED_FIELDS, ITEM_CODE_PATTERN, rating_hash
 from kiosk.config import Mode
 from kiosk.config.citizen import default_reasons
 from kiosk.rating.session import SuppressReason
@@ -176,6 +177,27 @@ def test_bad_reviews_carry_the_terminals_reason_codes(city: Built) -> None:
     assert bad and with_reasons <= bad                      # only bad reviews are asked why
     assert len(with_reasons) / len(bad) > 0.7               # most citizens say why; some skip it
     assert {code for _, code in given} <= {reason.code for reason in default_reasons()}
+
+
+def test_a_counter_pcs_cases_carry_their_sectors_item_codes(city: Built) -> None:
+    """The counter PC's C frame names the service item (事项编码): the rating and the unrated event keep it."""
+    with city.engine.connect() as conn:
+        sector = dict(conn.execute(select(units.c.id, units.c.sector_code)).all())
+        rated = conn.execute(select(ratings.c.device_id, ratings.c.placed_unit_id, ratings.c.mode,
+                                    ratings.c.case_no, ratings.c.item_code)).all()
+        asked = conn.execute(select(events.c.device_id, events.c.kind, events.c.detail)
+                             .where(events.c.kind.in_(("solicited", "unrated")))).all()
+    coded = [row for row in rated if row.item_code is not None]
+    assert coded and all(row.mode == "solicited" and row.case_no for row in coded)
+    assert all(row.item_code for row in rated if row.case_no)              # a case number comes with its item
+    assert all(row.item_code in catalogue(sector[row.placed_unit_id]) for row in coded)
+    assert all(re.fullmatch(ITEM_CODE_PATTERN, row.item_code) for row in coded)
+    details = [json.loads(detail) if isinstance(detail, str) else detail for _, _, detail in asked]
+    assert all((detail["item_code"] is None) == (detail["case_no"] is None) for detail in details)
+    assert any(kind == "unrated" and detail["item_code"] for (_, kind, _), detail in zip(asked, details, strict=True))
+    by_case = {(row.device_id, row.case_no): row.item_code for row in coded}   # case numbers are per counter
+    assert all(by_case.get((device, detail["case_no"]), detail["item_code"]) == detail["item_code"]
+               for (device, _, _), detail in zip(asked, details, strict=True))
 
 
 def test_the_demo_speaks_the_terminals_words() -> None:

@@ -103,15 +103,17 @@ def test_pings_can_go_unanswered():
 
 
 def test_parse_script():
-    steps = parse_script("k1 S  C 2026A-0042@E1023 c A-1 W 0.5 I E7 O H EVP-1 2.0 5")
+    steps = parse_script("k1 S  C 2026A-0042@E1023 c A-1 W 0.5 I E7 O H EVP-1 2.0 5 C A-2@E7@1101.a C A-3@-@X1")
     assert steps == [
         KeyPress(1), Solicit(), CaseEnded("2026A-0042", "E1023"), CaseEnded("A-1"),
         Wait(0.5), StaffIn("E7"), StaffOut(), Hello("EVP-1", "2.0"), KeyPress(5),
+        CaseEnded("A-2", "E7", "1101.a"), CaseEnded("A-3", None, "X1"),
     ]
 
 
 @pytest.mark.parametrize(
-    "script", ["K0", "K10", "X", "C", "C bad!", "C @E1", "I", "H a", "W", "W soon", "W -1", "W nan"]
+    "script", ["K0", "K10", "X", "C", "C bad!", "C @E1", "C A-1@E1@bad!", "I", "H a", "W", "W soon", "W -1",
+               "W nan"]
 )
 def test_parse_script_rejects(script):
     with pytest.raises(ValueError):
@@ -136,7 +138,7 @@ def test_help_documents_the_script_syntax(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "C <case>[@<staff>]" in out and "evaluator panel-sim" in out
+    assert "C <case>[@<staff>[@<item>]]" in out and "evaluator panel-sim" in out
 
 
 class Cli:

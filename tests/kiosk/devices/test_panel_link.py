@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from contract import HASHED_FIELDS, rating_hash
 from drivers.panel import Backoff
 from drivers.simulator import PanelSimulator
 from kiosk.devices.panel_link import PanelLink
@@ -258,3 +259,49 @@ def test_a_reconnected_panel_is_relit_by_the_link_not_by_the_services_news(make_
             link.stop()
             service.stop()
             store.close()
+
+
+ITEM = "11010100000000001"
+
+
+def wire_fields(row: dict, *, with_item_code: bool = True) -> dict:
+    """A stored rating's hashed fields as a record carries them; without the item_code key at all, as every
+    release before the column hashed a rating."""
+    fields = {name: row[name] for name in HASHED_FIELDS if with_item_code or name != "item_code"}
+    return {**fields, "clock_suspect": bool(row["clock_suspect"])}
+
+
+def test_a_case_with_its_item_code_is_stored_with_the_rating_and_hashed(terminal):
+    with PanelSimulator() as sim, PanelSimulator() as counter:
+        _link, _service, store = terminal(sim, counter, mode="solicited")
+        counter.send_raw(f"C case-1 S01 {ITEM}\n".encode())      # as the counter PC writes it
+        frames(sim, lambda f: f == ("A",))
+        sim.press(2)
+        frames(sim, lambda f: f == ("L", 2))
+        rated = store.recent_ratings(1)[0]
+        assert (rated["case_no"], rated["staff_id"], rated["item_code"]) == ("case-1", "S01", ITEM)
+        assert rating_hash(wire_fields(rated)) == rated["hash"]
+        assert rating_hash(wire_fields(rated, with_item_code=False)) != rated["hash"]   # the code is covered
+
+        counter.send_raw(b"C case-2 S01\n")                        # no item code: a frame as before
+        frames(sim, lambda f: f == ("A",))
+        sim.press(1)
+        frames(sim, lambda f: f == ("L", 1))
+        plain = store.recent_ratings(1)[0]
+        assert (plain["case_no"], plain["item_code"]) == ("case-2", None)
+        assert rating_hash(wire_fields(plain, with_item_code=False)) == plain["hash"]   # the hash it always had
+        assert store.verify().ok and store.verify().checked == 2
+        [with_code, without] = store.events_of(EventKind.SOLICITED)
+        assert (with_code["detail"]["item_code"], without["detail"]["item_code"]) == (ITEM, None)
+
+
+def test_an_unrated_case_keeps_its_item_code_in_the_event(terminal):
+    with PanelSimulator() as sim, PanelSimulator() as counter:
+        _link, _service, store = terminal(sim, counter, mode="solicited")
+        counter.send_raw(f"C case-3 - {ITEM}\n".encode())          # '-': no staff, but an item code
+        frames(sim, lambda f: f == ("A",))
+        counter.send_raw(b"C case-4 S01\n")                        # the next service: case-3 went unrated
+        wait_for(lambda: len(store.events_of(EventKind.UNRATED)) == 1)
+        [unrated] = store.events_of(EventKind.UNRATED)
+        assert unrated["detail"] == {"case_no": "case-3", "item_code": ITEM, "staff_id": None, "source": "counter"}
+        assert store.count_ratings() == 0

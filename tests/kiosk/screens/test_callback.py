@@ -21,10 +21,9 @@ from evaluator.terminal import technician_mode
 from kiosk.config import Locale, Settings
 from kiosk.rating.service import CallbackOutcome, RatingService, State
 from kiosk.screens.callback_form import CallbackForm, Message, check_phone, grouped
-from kiosk.store import Identity, RatingStore
+from kiosk.store import SCHEMA_HEAD, Identity, RatingStore
 from kiosk.store.callbacks import CallbackQueue
 from kiosk.store.export import export_csv
-from kiosk.store.ratings import _INSERT_RATING
 from kiosk.store.schema import _alembic_config
 from kiosk.store.tables import Channel, EventKind
 from tests.kiosk.virtual_time import VirtualTime
@@ -203,7 +202,8 @@ def test_a_store_at_0003_migrates_keeping_every_rating(settings):
                    "channel": "touch", "mode": "open", "recorded_at": iso_utc(START), "mono_ns": seq,
                    "boot_id": "b", "clock_suspect": False, "app_version": "0.1", "prev_hash": prev}
             row["hash"] = prev = rating_hash(row)
-            raw.execute(_INSERT_RATING, row)
+            # The columns that schema has (no item_code: migration 0005 adds it).
+            raw.execute(f"INSERT INTO ratings ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})", row)
         assert raw.execute("SELECT name FROM sqlite_master WHERE name = 'callback_requests'").fetchone() is None
     store = RatingStore(path, Identity("d", "u", "c"))
     try:
@@ -212,7 +212,7 @@ def test_a_store_at_0003_migrates_keeping_every_rating(settings):
     finally:
         store.close()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (SCHEMA_HEAD,)
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             raw.execute("DELETE FROM ratings")               # the ratings' triggers are still there
 

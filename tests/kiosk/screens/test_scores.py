@@ -12,7 +12,7 @@ from sqlalchemy import event
 from kiosk.config import Locale
 from kiosk.rating import scoring
 from kiosk.screens.scores import build_scores
-from kiosk.store import Identity, RatingStore
+from kiosk.store import SCHEMA_HEAD, Identity, RatingStore
 from kiosk.store.outbox import Outbox
 from kiosk.store.status import SYNC_STATUS_FILE
 from kiosk.store.tables import Channel, EventKind
@@ -252,6 +252,10 @@ def test_a_store_of_the_first_schema_gains_the_index_and_keeps_its_rows(settings
                       "ix_events_sync_state_id"):                # what migrations 0002 and 0003 add
             raw.execute(f"DROP INDEX {index}")
         raw.execute("DROP TABLE callback_requests")               # what migration 0004 adds
+        guard = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'ratings_no_update'").fetchone()[0]
+        raw.execute("DROP TRIGGER ratings_no_update")            # migration 0005 adds item_code and guards it
+        raw.execute("ALTER TABLE ratings DROP COLUMN item_code")
+        raw.execute(guard.replace(" OR NEW.item_code IS NOT OLD.item_code", ""))
         raw.execute("UPDATE alembic_version SET version_num = '0001'")
     reopened = RatingStore(settings.store.path, Identity(settings.device.id, settings.unit.id, settings.counter.id))
     try:
@@ -260,6 +264,6 @@ def test_a_store_of_the_first_schema_gains_the_index_and_keeps_its_rows(settings
     finally:
         reopened.close()
     with sqlite3.connect(settings.store.path) as raw:
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (SCHEMA_HEAD,)
         assert raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_events_kind_recorded_at'").fetchone()
         assert raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_ratings_sync_state_seq'").fetchone()

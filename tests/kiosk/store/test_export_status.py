@@ -41,7 +41,8 @@ def test_export_writes_the_chosen_local_days_with_reasons(tmp_path, usb_stick):
                     datetime(2026, 11, 26, 16, 30, tzinfo=UTC)])    # the 27th
     store = open_store(config, clock=lambda: next(moments))
     store.append_rating(5, Channel.TOUCH, "open")
-    first = store.append_rating(1, Channel.PANEL, "solicited", staff_id="E7", case_no="A-1")
+    first = store.append_rating(1, Channel.PANEL, "solicited", staff_id="E7", case_no="A-1",
+                                item_code="11010100000000001")
     store.add_reasons(first.uuid, ["slow", "attitude"])
     store.append_rating(4, Channel.KEYBOARD, "open")
     store.append_rating(3, Channel.TOUCH, "open")
@@ -61,6 +62,7 @@ def test_export_writes_the_chosen_local_days_with_reasons(tmp_path, usb_stick):
                                                                                  "非常不满意", "1")
     assert (bad["reasons"], bad["staff_id"], bad["case_no"], bad["channel"]) == ("slow attitude", "E7", "A-1",
                                                                                  "panel")
+    assert bad["item_code"] == "11010100000000001" and rows[1]["item_code"] == ""
     assert rows[1]["reasons"] == "" and rows[1]["bad"] == "0"
     assert list(out.parent.iterdir()) == [out]                                   # no partial file left behind
 

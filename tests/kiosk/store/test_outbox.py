@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from contract import HASHED_FIELDS, canonical_json, rating_hash
+from contract import HASHED_FIELDS, OPTIONAL_HASHED, canonical_json, rating_hash
 from kiosk.store.outbox import Cursor, Outbox
 from kiosk.store.tables import Channel, EventKind
 
@@ -13,9 +13,12 @@ AWKWARD = 'A"1\\2\n\t\x01\x7f 中文 \u2028 😀'    # quotes, backslash, contro
 
 
 def stored_rows(store) -> list[dict]:
-    """The pending ratings as stored, as the wire dicts a Python encoder would build from them."""
+    """The pending ratings as stored, as the wire dicts a Python encoder would build from them: an optional field
+    (item_code) only where the rating holds one."""
     rows = sorted(store.recent_ratings(1000), key=lambda row: row["seq"])
-    return [{**{name: row[name] for name in HASHED_FIELDS + ("hash",)}, "clock_suspect": bool(row["clock_suspect"])}
+    return [{**{name: row[name] for name in HASHED_FIELDS + ("hash",)
+                if name not in OPTIONAL_HASHED or row[name] is not None},
+             "clock_suspect": bool(row["clock_suspect"])}
             for row in rows if row["sync_state"] == "pending"]
 
 
@@ -28,13 +31,17 @@ def test_sqlite_encodes_each_rating_byte_for_byte_as_canonical_json(store):
     store.append_rating(5, Channel.PANEL, "open")
     store.append_rating(1, Channel.TOUCH, "solicited", staff_id="E1023", case_no=AWKWARD)
     store.append_rating(3, Channel.KEYBOARD, "open", staff_id=AWKWARD)
+    store.append_rating(2, Channel.PANEL, "solicited", case_no="A-2", item_code="11010100000000001")
     batch = Outbox(store).next_encoded(10)
     expected = stored_rows(store)
     assert batch.ratings_json == canonical_json(expected)         # what the Python encoder sent before
     decoded = json.loads(batch.ratings_json)
     assert decoded == expected and decoded[1]["case_no"] == AWKWARD and decoded[0]["clock_suspect"] is False
     assert all(rating_hash(row) == row["hash"] for row in decoded)  # the centre re-hashes the same values
-    assert batch.uuids == [row["uuid"] for row in expected] and batch.seqs == (1, 3)
+    assert batch.uuids == [row["uuid"] for row in expected] and batch.seqs == (1, 4)
+    # Without an item code the key is absent, not null: a centre of the previous release forbids unknown keys.
+    assert [row.get("item_code", "absent") for row in decoded] == ["absent"] * 3 + ["11010100000000001"]
+    assert batch.ratings_json.count(b'"item_code"') == 1
 
 
 def test_reading_by_cursor_does_not_wait_for_the_marks(store):
