@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,8 +22,8 @@ from sqlalchemy.engine import make_url
 
 from centre.db.engine import NoDatabase, migrate, open_engine
 from centre.db.tables import devices, ratings, units
+from centre.demo import casework, sender, workdays
 from centre.demo import day as day_sim
-from centre.demo import sender, workdays
 from centre.demo.city import City, DemoCounter, DemoUnit, plan_city
 from centre.demo.day import PLAIN, Twist
 from centre.demo.manipulate import Wanted
@@ -40,6 +41,7 @@ ENROLLED_HOUR = 18
 
 Progress = Callable[[str], None]
 
+DAY_END = clock_time(22, 0)      # the units' last steps on their cases: that evening, at the latest
 
 @dataclass(frozen=True)
 class Options:
@@ -67,6 +69,7 @@ class Built:
     seconds: float = 0.0
     scenario: Scenario | None = None
     withheld: int = 0            # ratings the tampered terminals recorded (or showed) and never delivered
+    worked: casework.Worked = field(default_factory=casework.Worked)   # the steps the units took in their cases
 
     @property
     def below_line(self) -> list[str]:
@@ -114,6 +117,11 @@ def build(options: Options, progress: Progress) -> Built:
                      f"{built.total.ratings / elapsed:,.0f} ratings/s")
         if scenario is not None:
             _finish(engine, scenario, keyed, options, built)
+        # The units work their cases up to the last day's evening (its own hour in the city's zone).
+        evening = datetime.combine(days[-1], DAY_END, ZoneInfo(DEFAULT_TIMEZONE))
+        built.worked = casework.work(engine, options.seed, evening)
+        progress(f"the units worked their cases: {built.worked.rectified:,} rectified, {built.worked.closed:,} "
+                 "closed")
     finally:
         engine.dispose()
     built.seconds = time.monotonic() - started

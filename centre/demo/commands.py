@@ -111,7 +111,8 @@ def summary(built: build.Built, options: build.Options) -> list[str]:
         "(corrected by the ingest)",
         f"  staff        {staff} on the units' rosters, {total.sign_ins:,} sign-ins",
         f"  ratings      {total.ratings:,}, good rate {_percent(total.ratings - total.bad, total.ratings)}",
-        f"  bad reviews  {total.bad:,} with {total.reasons:,} reasons",
+        f"  bad reviews  {total.bad:,} with {total.reasons:,} reasons; their cases: {built.worked.rectified:,} "
+        f"rectified, {built.worked.closed:,} closed, the rest still worked or overdue",
         f"  requests     {total.solicited:,} solicited, {total.unrated:,} unrated; "
         f"{total.suppressed:,} suppressed presses",
         f"  batches      {built.batches:,}, gzipped and signed, checked and ingested in-process",

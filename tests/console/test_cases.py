@@ -115,7 +115,9 @@ def _prepare(db_url: str, unit: str, config: CityConfig) -> tuple[int, int]:
     engine = open_engine(db_url, create=False)
     with engine.begin() as conn:
         other_unit = conn.execute(select(units.c.id).where(units.c.id != unit).order_by(units.c.id)).scalars().first()
-        newest = list(conn.execute(select(cases.c.id).where(cases.c.unit_id == unit, cases.c.state == "new")
+        # The newest cases still being worked (the demo's units work theirs: most are closed by now).
+        newest = list(conn.execute(select(cases.c.id).where(cases.c.unit_id == unit,
+                                                            cases.c.state.in_(("new", "assigned")))
                                    .order_by(cases.c.id.desc()).limit(2)).scalars())
         other_case = conn.execute(select(func.max(cases.c.id)).where(cases.c.unit_id == other_unit)).scalar_one()
         accounts.add(conn, OTHER_MANAGER, "unit", other_unit, PASSWORD)
