@@ -30,11 +30,17 @@ class Paging:
 
 def paged(request: Request, items: Sequence[T], rows: int = PAGE_ROWS) -> tuple[Sequence[T], Paging]:
     """The page of `items` that ?page= names (the last one past the end: a list may have shrunk)."""
+    paging = page_of(request, len(items), rows)
+    return items[paging.start:paging.last], paging
+
+
+def page_of(request: Request, total: int, rows: int = PAGE_ROWS) -> Paging:
+    """Which of `total` rows ?page= shows, for a list the database pages itself (LIMIT rows OFFSET start)."""
     raw = request.query_params.get("page") or "1"
     if not raw.isdigit() or int(raw) < 1:
         raise BadInput(f"page: a page number from 1, got {raw!r}")
-    pages = max(1, -(-len(items) // rows))
+    pages = max(1, -(-total // rows))
     page = min(int(raw), pages)
     start = (page - 1) * rows
-    shown = items[start:start + rows]
-    return shown, Paging(page, pages, start + 1 if shown else 0, start + len(shown), len(items))
+    shown = max(0, min(rows, total - start))
+    return Paging(page, pages, start + 1 if shown else 0, start + shown, total)

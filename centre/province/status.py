@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
 from centre.db.province_tables import province_pushes, province_records
 from centre.db.tables import units
@@ -75,18 +75,54 @@ def held(conn: Connection, span: Span, max_attempts: int) -> int:
         *span.where(), table.c.state == RecordState.PENDING.value, table.c.attempts >= max_attempts)).scalar_one())
 
 
-def problems(conn: Connection, span: Span, max_attempts: int) -> list[Problem]:
-    """The span's refused, invalid and held records, newest first."""
+def _problematic(max_attempts: int) -> ColumnElement[bool]:
+    """Refused, invalid, or pending after max_attempts (held for the operator)."""
     table = province_records
     ended = table.c.state.in_([RecordState.REFUSED.value, RecordState.INVALID.value])
-    stuck = and_(table.c.state == RecordState.PENDING.value, table.c.attempts >= max_attempts)
+    return ended | and_(table.c.state == RecordState.PENDING.value, table.c.attempts >= max_attempts)
+
+
+def problem_count(conn: Connection, span: Span, max_attempts: int) -> int:
+    return int(conn.execute(select(func.count()).select_from(province_records)
+                            .where(*span.where(), _problematic(max_attempts))).scalar_one())
+
+
+def problems(conn: Connection, span: Span, max_attempts: int, limit: int | None = None,
+             offset: int = 0) -> list[Problem]:
+    """The span's refused, invalid and held records, newest first; `limit` of them from `offset` (a page: a city's
+    month can hold hundreds of thousands)."""
+    table = province_records
     query = (select(table.c.record_id, table.c.state, table.c.unit_id, units.c.name, table.c.case_no,
                     table.c.evaluated_at, table.c.rule, table.c.problem, table.c.answer_code, table.c.answer_text,
                     table.c.attempts)
              .select_from(table.outerjoin(units, units.c.id == table.c.unit_id))
-             .where(*span.where(), ended | stuck)
-             .order_by(table.c.evaluated_at.desc(), table.c.record_id))
+             .where(*span.where(), _problematic(max_attempts))
+             .order_by(table.c.evaluated_at.desc(), table.c.record_id).limit(limit).offset(offset))
     return [_problem(row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What holds records back, summed: a state, its rule or the province's code, how many records and units."""
+
+    state: str            # refused, invalid, held
+    code: str             # the rule (invalid), the province's answer code (refused), "" (held)
+    example: str          # one record's words for it
+    records: int
+    units: int
+
+
+def causes(conn: Connection, span: Span, max_attempts: int) -> list[Cause]:
+    """The span's refused, invalid and held records by cause, the largest first: what the office mends first."""
+    table = province_records
+    held_state = case((table.c.state == RecordState.PENDING.value, "held"), else_=table.c.state)
+    code = func.coalesce(table.c.rule, table.c.answer_code, "")
+    words = func.min(func.coalesce(table.c.problem, table.c.answer_text, ""))
+    rows = conn.execute(select(held_state, code, words, func.count(), func.count(table.c.unit_id.distinct()))
+                        .where(*span.where(), _problematic(max_attempts))
+                        .group_by(held_state, code).order_by(func.count().desc()))
+    return [Cause(str(state), str(rule), str(example), int(n), int(n_units))
+            for state, rule, example, n, n_units in rows]
 
 
 def _problem(row: Any) -> Problem:

@@ -63,6 +63,7 @@ def test_the_office_sees_a_refused_record_with_the_provinces_reason(page: Page, 
     login(page, console, "office")
     page.locator("header nav a", has_text="省级上报").click()
     expect(page.locator("h1")).to_have_text("上报省好差评系统")
+    expect(page.locator("section.card h2", has_text="被退回、未通过校验或待人工处理的记录")).to_be_visible()
     page.goto(console.page_url(f"/province?{_span()}"))
     expect(page.locator(".province-count[data-state=refused] strong")).to_have_text("1")
     expect(page.locator(".province-count[data-state=accepted] strong")).to_have_text("1")
@@ -72,6 +73,13 @@ def test_the_office_sees_a_refused_record_with_the_provinces_reason(page: Page, 
     expect(row).to_contain_text(unit_name)
     expect(row.locator(".badge")).to_have_text("被退回")
     expect(page.locator(f"tr[data-record='{invalid}']")).to_contain_text("bad_review_without_reason")
+    # Summed by cause, the largest first: each with its records, its units and its words.
+    causes = page.locator("table.province-causes tbody tr")
+    expect(causes).to_have_count(2)
+    refused_cause = page.locator("table.province-causes tr[data-state=refused][data-code='2001']")
+    expect(refused_cause.locator("td.num").first).to_have_text("1")
+    expect(refused_cause).to_contain_text(REFUSAL)
+    expect(page.locator("table.province-causes tr[data-code=bad_review_without_reason]")).to_be_visible()
     expect(page.locator("table.province-pushes tbody tr")).to_have_count(2)
     expect(page.locator("table.province-pushes tr[data-outcome=failed]")).to_contain_text("HTTP 500: platform down")
 
