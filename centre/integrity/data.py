@@ -1,38 +1,32 @@
-"""What the signals read: each unit's ratings and device events over the span, read once per group of units.
+"""What the signals read: each unit's devices, each with its ratings and events over the span, and the units
+and the devices' placements they are read by (centre/integrity/reading.py reads them).
 
-One query for the ratings of a group of units (the index on placed_unit_id, counted_at), one for the events
-of their devices (the index on device_id, kind, counted_at), only the columns the signals use. Rows are kept
-as small tuples; times stay the stored UTC text (centre/integrity/frame.py compares them as text). An event
-counts where its device stood at the event's time (its placements), as the rollups count it.
+Records are small tuples (Press, Event), in order of time; times stay the stored UTC text
+(centre/integrity/frame.py compares them as text). An event counts where its device stood at the event's time
+(its placements), as the rollups count it.
 """
 from __future__ import annotations
 
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from operator import attrgetter
+from itertools import accumulate, chain, groupby, repeat
+from operator import add, and_, attrgetter, contains, ge, getitem, itemgetter, not_
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, Text, cast, select
+from sqlalchemy import Connection, select
 
-from centre.cases.workdays import WorkingCalendar
-from centre.db.tables import device_placements, devices, events, ratings, units
-from centre.errors import BadInput
-from centre.integrity.frame import Frame, Span, build_frame
-from centre.integrity.settings import IntegritySettings
-from centre.registry.model import check_timezone
+from centre.db.tables import device_placements, devices, units
+from centre.integrity.frame import Frame
 
 # The events any signal reads; the rest (config digests, call-back bookkeeping) are never fetched.
 EVENT_KINDS = ("solicited", "unrated", "suppressed", "staff_sign_in", "staff_sign_out", "access_granted",
                "technician_action", "panel_connected", "panel_disconnected", "storage_failed",
                "storage_recovered", "started", "stopped")
-DEFAULT_ZONE = "Asia/Shanghai"
 END = "9999"                 # sorts after any stored time: a placement still open
-MONO = attrgetter("mono_ns")
 ACTIVITY = frozenset({"solicited", "unrated", "suppressed"})   # events a working counter leaves
 
 
@@ -46,14 +40,18 @@ class Press(NamedTuple):
     staff_id: str | None
     boot_id: str
     mono_ns: int
-    recorded_at: str         # by the device's own clock
-    differs: bool            # the device claimed another unit or counter than its placement
+    recorded_at: str | None  # by the device's own clock; None where it is `at` (most: the clock was right)
+    differs: bool            # the device claimed another unit or counter than its placement (SQLite: 0 or 1)
     day: int                 # the index of its unit's local day in the span (-1 before it, len(days) after)
+
+    @property
+    def device_time(self) -> str:
+        return self.recorded_at or self.at
 
 
 class Event(NamedTuple):
     at: str
-    id: int                  # the centre's row (events.pk): the evidence names it
+    id: int                  # the centre's row (events.pk): the evidence names it; (at, id) orders events
     kind: str
     boot_id: str
     mono_ns: int
@@ -62,12 +60,37 @@ class Event(NamedTuple):
 
 
 _CASE = re.compile(r'"case_no":\s*"((?:[^"\\]|\\.)*)"')
+_CASE_KEY = '"case_no": "'        # as the ingest stores a detail (json.dumps): most are found by this alone
+_RAW = attrgetter("raw")
 
 
 def case_of(event: Event) -> str | None:
     """A request's case number, read off its detail's text (a city's quarter has millions of requests)."""
-    found = _CASE.search(event.raw) if "case_no" in event.raw else None
+    raw = event.raw
+    start = raw.find(_CASE_KEY)
+    if start >= 0:
+        start += len(_CASE_KEY)
+        end = raw.find('"', start)
+        if end >= 0 and raw[end - 1] != "\\":
+            return raw[start:end]
+    if "case_no" not in raw or '"case_no": null' in raw:
+        return None
+    found = _CASE.search(raw)          # written otherwise, or with an escaped quote
     return found.group(1) if found else None
+
+
+def case_numbers(requests: list[Event]) -> list[str | None]:
+    """The case number of each request, as case_of reads it: in C where the detail reads as the ingest writes
+    it (a case number with no backslash in it, or null), by case_of for the rest."""
+    raws = list(map(_RAW, requests))
+    heads = list(map(add, map(str.find, raws, repeat(_CASE_KEY)), repeat(len(_CASE_KEY))))
+    tails = list(map(str.find, raws, repeat('"'), heads))
+    values: list[str] = list(map(getitem, raws, map(slice, heads, tails)))
+    plain = map(and_, map(and_, map(ge, heads, repeat(len(_CASE_KEY))), map(ge, tails, repeat(0))),
+                map(not_, map(contains, values, repeat("\\"))))
+    nulls = map(contains, raws, repeat('"case_no": null'))
+    return [value if simple else None if null else case_of(event)
+            for value, simple, null, event in zip(values, plain, nulls, requests, strict=True)]
 
 
 def detail_of(event: Event) -> dict[str, Any]:
@@ -78,49 +101,73 @@ def detail_of(event: Event) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+_MONO, _BOOT, _EVENT_BOOT = attrgetter("mono_ns"), itemgetter(5), itemgetter(3)     # a Press's boot, an Event's
+BOOT_BITS = 64                 # a monotonic time in ns is below 2**63 (a bigint)
+
+
+class Clocked(NamedTuple):
+    """A device's ratings and requests, boot after boot, with their clocks (Device.clocked)."""
+
+    presses: list[Press]
+    clock: list[int]              # each rating's monotonic time + its boot's index × 2**BOOT_BITS
+    requests: list[Event]         # requests and unrated requests
+    request_clock: list[int]
+    earlier: list[int]            # per boot's index: the requests of the boots before it
+
+
 @dataclass
 class Device:
     """One device at one counter of the unit during the span (a device moved in the span appears at each)."""
 
     device_id: str
     counter_id: str
-    presses: list[Press] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    memo: dict[Any, Any] = field(default_factory=dict)    # what several signals derive once (request pairs)
-    def sort(self, days: int) -> None:
-        self.presses.sort()
-        self.events.sort(key=lambda event: (event.at, event.id))
-        self.rated = [press for press in self.presses if 0 <= press.day < days]
-        for event in self.events:
-            self.by_kind.setdefault(event.kind, []).append(event)
-
-    rated: list[Press] = field(default_factory=list)     # the presses counted on the span's days
     placed: list[tuple[str, str]] = field(default_factory=list)   # [from, until) it stood here, UTC text
-    by_kind: dict[str, list[Event]] = field(default_factory=dict)  # its events by kind, in order of time
+    presses: list[Press] = field(default_factory=list)            # in order of time
+    rated: list[Press] = field(default_factory=list)              # those counted on the span's days
+    by_kind: dict[str, list[Event]] = field(default_factory=dict)  # its events by kind, each in order of time
+    memo: dict[Any, Any] = field(default_factory=dict)    # what several signals derive once (request pairs)
 
     @cached_property
     def boots(self) -> dict[str, tuple[list[Press], list[Event]]]:
         """Ratings and requests (solicited, unrated) per boot, each in monotonic order: the only clock two
         records can be compared on exactly (the wall clock may be set; the monotonic clock restarts at each
-        boot)."""
+        boot). Boots in the order of their first rating, then of their first request."""
+        requests = self.kind("solicited", "unrated")
         found: dict[str, tuple[list[Press], list[Event]]] = {}
-        for press in self.presses:
-            found.setdefault(press.boot_id, ([], []))[0].append(press)
-        for event in self.kind("solicited", "unrated"):
-            found.setdefault(event.boot_id, ([], []))[1].append(event)
-        for boot_presses, boot_events in found.values():
-            boot_presses.sort(key=MONO)
-            boot_events.sort(key=MONO)
+        # in order of time a boot's records come together (a device boots once at a time): gathered by runs
+        for boot, presses in groupby(self.presses, _BOOT):
+            found.setdefault(boot, ([], []))[0].extend(presses)
+        for boot, asked in groupby(requests, _EVENT_BOOT):
+            found.setdefault(boot, ([], []))[1].extend(asked)
+        for presses_of_boot, asked_of_boot in found.values():
+            presses_of_boot.sort(key=_MONO)       # stable: ties stay in order of time
+            asked_of_boot.sort(key=_MONO)
         return found
+
+    @cached_property
+    def clocked(self) -> Clocked:
+        """The boots one after another (as `boots` has them), on one clock: each record's monotonic time plus
+        its boot's index × 2**BOOT_BITS. Ordered by it, a boot's records are in monotonic order and the boots
+        follow each other; a window or a gap measured on it never spans two boots (a monotonic time in ns is
+        below 2**63), so the signals work on whole lists (in C) instead of boot by boot."""
+        boots = list(self.boots.values())
+        shifts = [index << BOOT_BITS for index in range(len(boots))]
+        presses = list(chain.from_iterable(presses for presses, _ in boots))
+        requests = list(chain.from_iterable(asked for _, asked in boots))
+        return Clocked(
+            presses, list(map(add, map(_MONO, presses), chain.from_iterable(
+                map(repeat, shifts, (len(presses) for presses, _ in boots))))),
+            requests, list(map(add, map(_MONO, requests), chain.from_iterable(
+                map(repeat, shifts, (len(asked) for _, asked in boots))))),
+            [0, *accumulate(len(asked) for _, asked in boots)])
 
     def kind(self, *kinds: str) -> list[Event]:
         """The device's events of these kinds, in order of time."""
         if len(kinds) == 1:
             return self.by_kind.get(kinds[0], [])
         found: list[Event] | None = self.memo.get(kinds)
-        if found is None:
-            found = self.memo[kinds] = sorted((event for kind in kinds for event in self.by_kind.get(kind, [])),
-                                              key=lambda event: (event.at, event.id))
+        if found is None:       # (at, id) is unique: the tuples sort by it
+            found = self.memo[kinds] = sorted(chain.from_iterable(self.by_kind.get(kind, ()) for kind in kinds))
         return found
 
 
@@ -186,77 +233,3 @@ def placed_at(timeline: Timeline, at: str) -> tuple[str, str]:
         if at < from_at or until_at is None or at < until_at:
             return unit_id, counter_id
     return timeline[-1][2], timeline[-1][3]
-
-
-_RATING_COLUMNS = (ratings.c.placed_unit_id, ratings.c.placed_counter_id, ratings.c.delivered_by,
-                   ratings.c.counted_at, ratings.c.uuid, ratings.c.level, ratings.c.mode, ratings.c.staff_id,
-                   ratings.c.boot_id, ratings.c.mono_ns, ratings.c.recorded_at, ratings.c.placement_differs)
-_EVENT_COLUMNS = (events.c.device_id, events.c.counted_at, events.c.pk, events.c.kind, events.c.boot_id,
-                  events.c.mono_ns, cast(events.c.detail, Text))
-
-
-def read_group(conn: Connection, group: Sequence[UnitRow], span: Span, lines: dict[str, Timeline],
-               calendar: WorkingCalendar, settings: IntegritySettings) -> list[UnitData]:
-    """The units of `group` with their devices' ratings and events over the span (and its margins)."""
-    low, high = span.read_bounds()
-    frames = {row.unit_id: build_frame(span, _zone(row.zone), row.opening_hours, calendar, settings.grace_minutes)
-              for row in group}
-    places: dict[tuple[str, str, str], Device] = {}
-    query = select(*_RATING_COLUMNS).where(ratings.c.placed_unit_id.in_(sorted(frames)),
-                                           ratings.c.counted_at >= low, ratings.c.counted_at < high,
-                                           ratings.c.before_enrollment.is_(False))
-    for row in _rows(conn, query):
-        key = (row[0], row[1], row[2])
-        found = places.get(key) or places.setdefault(key, _device(key, lines))
-        found.presses.append(Press(row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], bool(row[11]),
-                                   frames[row[0]].day_of(row[3])))
-    ids = sorted(device_id for device_id, line in lines.items() if any(unit_id in frames for _, _, unit_id, _ in line))
-    if ids:
-        query_events = select(*_EVENT_COLUMNS).where(events.c.device_id.in_(ids), events.c.kind.in_(EVENT_KINDS),
-                                                     events.c.counted_at >= low, events.c.counted_at < high)
-        for row in _rows(conn, query_events):
-            line = lines[row[0]]
-            unit_id, counter_id = (line[0][2], line[0][3]) if len(line) == 1 else placed_at(line, row[1])
-            frame = frames.get(unit_id)
-            if frame is not None:
-                key = (unit_id, counter_id, row[0])
-                found = places.get(key) or places.setdefault(key, _device(key, lines))
-                found.events.append(Event(row[1], row[2], row[3], row[4], row[5], row[6], frame.day_of(row[1])))
-    return [_unit(row, frames[row.unit_id], places) for row in group]
-
-
-def _rows(conn: Connection, query: Select[Any]) -> list[Any]:
-    """The rows of `query` straight from the driver's cursor: a city's quarter is millions of rows, and
-    SQLAlchemy's result processing was a quarter of their reading (the columns read need none of it)."""
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = tuple(compiled.params[name] for name in compiled.positiontup or ()) if compiled.positional \
-        else compiled.params
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(str(compiled), params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
-def _device(key: tuple[str, str, str], lines: dict[str, Timeline]) -> Device:
-    unit_id, counter_id, device_id = key
-    # the first placement reaches back: a record before it counts there (as placed_at has it)
-    placed = [("" if index == 0 else from_at, until_at or END)
-              for index, (from_at, until_at, unit, counter) in enumerate(lines.get(device_id, []))
-              if (unit, counter) == (unit_id, counter_id)]
-    return Device(device_id, counter_id, placed=placed or [("", END)])
-
-
-def _unit(row: UnitRow, frame: Frame, places: dict[tuple[str, str, str], Device]) -> UnitData:
-    found = [found for (unit_id, _, _), found in sorted(places.items()) if unit_id == row.unit_id]
-    for device in found:
-        device.sort(len(frame.starts) - 1)
-    return UnitData(row.unit_id, row.sector, frame, found)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return check_timezone(name)
-    except BadInput:    # a unit registered before zones were checked: read in the city's default
-        return ZoneInfo(DEFAULT_ZONE)

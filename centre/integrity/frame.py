@@ -13,8 +13,12 @@ a holiday at a unit that opens that weekday.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from itertools import repeat
+from operator import and_, xor
 from zoneinfo import ZoneInfo
 
 from centre.cases.workdays import WorkingCalendar
@@ -69,6 +73,39 @@ class Frame:
 
     def in_hours(self, at: str, day: int) -> bool:
         return any(start <= at < end for start, end in self.open[day])   # a day has two or three periods
+
+    def outside(self, ats: Iterable[str], days: Iterable[int]) -> list[int]:
+        """Of records at `ats` on `days` (each in the span), which fall outside their day's opening (the grace
+        included), 1 or 0: in hours when an odd number of the day's period edges are at or before it. In C."""
+        return list(map(xor, map(and_, map(bisect_right, map(self._edges.__getitem__, days), ats), repeat(1)),
+                        repeat(1)))
+
+    @cached_property
+    def open_hours(self) -> list[float]:
+        """Each day's opening, in hours (without the grace)."""
+        return [sum((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+                    for start, end in periods) / 3600 for periods in self.periods]
+
+    @cached_property
+    def period_edges(self) -> tuple[list[str], list[int]]:
+        """Every day's opening periods (without the grace) one after another: their edges as one flat sorted
+        list (start, end, start, end …), and the day of each period."""
+        edges = [edge for periods in self.periods for period in periods for edge in period]
+        return edges, [day for day, periods in enumerate(self.periods) for _ in periods]
+
+    @cached_property
+    def _edges(self) -> list[list[str]]:
+        """Each day's opening periods, merged where the grace makes them meet, as a flat sorted list of edges."""
+        found = []
+        for periods in self.open:
+            merged: list[list[str]] = []
+            for start, end in sorted(periods):
+                if merged and start <= merged[-1][1]:
+                    merged[-1][1] = max(end, merged[-1][1])
+                else:
+                    merged.append([start, end])
+            found.append([edge for period in merged for edge in period])
+        return found
 
     def day_text(self, day: int) -> str:
         return (self.span.day_from + timedelta(days=day)).isoformat()

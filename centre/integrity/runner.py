@@ -2,15 +2,18 @@
 signals that compare units with each other or read the stored tables directly. Stores nothing:
 centre/integrity/analysis.py stores what this finds.
 
-Each group of units is read once (centre/integrity/data.py) and every per-unit signal runs on it while it is in
-memory. On PostgreSQL or a SQLite file, groups go to `settings.workers` processes (spawned: a forked copy of a
-process holding open connections shares their sockets); each opens its own engine once.
+Each group of units is read once (centre/integrity/reading.py) and every per-unit signal runs on it while it is
+in memory, with the cyclic garbage collector paused (see _no_cycle_collection). On PostgreSQL or a SQLite file,
+groups go to `settings.workers` processes (spawned: a forked copy of a process holding open connections shares
+their sockets); each opens its own engine once.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -20,11 +23,12 @@ from sqlalchemy import Engine, select
 from centre.cases.workdays import WorkingCalendar, load_calendar
 from centre.db.engine import open_engine
 from centre.db.tables import model_rounds
-from centre.integrity.data import Timeline, UnitData, UnitRow, read_group, timelines, unit_rows
+from centre.integrity.data import Timeline, UnitData, UnitRow, timelines, unit_rows
 from centre.integrity.frame import Span
 from centre.integrity.model import Finding
+from centre.integrity.reading import read_group
 from centre.integrity.settings import IntegritySettings
-from centre.integrity.signals import devices, distribution, hours, records, services, timing
+from centre.integrity.signals import devices, distribution, hours, records, services, silence, timing
 from centre.roundcalendar import PHASE_MONTHS
 
 Progress = Callable[[int, int, str], None]      # (done, of, what): the CLI prints it to stderr
@@ -33,9 +37,9 @@ UnitSignal = Callable[[UnitData, IntegritySettings], list[Finding]]
 PER_UNIT: tuple[UnitSignal, ...] = (
     hours.out_of_hours, hours.no_staff, hours.technician_mode, services.unsolicited,
     services.more_ratings_than_cases, timing.fast_press, timing.cooldown_edge, timing.top_burst,
-    distribution.unrated_collapse, devices.suppressed_spike, devices.selective_silence, devices.clock_jump)
-GROUPS_PER_WORKER = 6          # groups per worker: small enough to balance, large enough to read in bulk
-MAX_GROUP = 40                 # units read in one query
+    distribution.unrated_collapse, devices.suppressed_spike, silence.selective_silence, devices.clock_jump)
+GROUPS_PER_WORKER = 10         # groups per worker: the last group's worker runs alone; keep it short
+MAX_GROUP = 24                 # units a worker holds at once (read READ_UNITS at a time: reading.py)
 
 
 @dataclass(frozen=True)
@@ -121,16 +125,33 @@ def _in_memory(engine: Engine) -> bool:
 
 def _tested(engine: Engine, group: Sequence[UnitRow],
             context: _Context) -> tuple[list[Finding], list[distribution.UnitTally]]:
-    with engine.connect() as conn:
-        units = read_group(conn, group, context.span, context.lines, context.calendar, context.settings)
     signals: list[UnitSignal] = [*PER_UNIT,
                                  partial(distribution.step_after_ranking, published=context.published),
                                  partial(devices.counter_change, lines=context.lines)]
     findings: list[Finding] = []
-    for unit in units:
-        for signal in signals:
-            findings.extend(signal(unit, context.settings))
-    return findings, [distribution.tally(unit) for unit in units]
+    with _no_cycle_collection():
+        with engine.connect() as conn:
+            units = read_group(conn, group, context.span, context.lines, context.calendar, context.settings)
+        for unit in units:
+            for signal in signals:
+                findings.extend(signal(unit, context.settings))
+        tallies = [distribution.tally(unit) for unit in units]
+        del units            # freed now, by reference counting: the collector, back on, need not walk them
+    return findings, tallies
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a group of units is read and tested. The group's records are
+    millions of small tuples, none in a cycle (reference counting frees them with the group), and every
+    collection walked them all again: it took half the reading's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _WORKER: dict[str, object] = {}

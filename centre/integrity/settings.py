@@ -116,9 +116,16 @@ class IntegritySettings(BaseModel):
     """The Poisson test's false-alarm rate per counter-day."""
     silence_day_p: float = Field(1e-3, gt=0, lt=1)
     """A day whose longest silence has a run probability below this counts as a silent day."""
+    silence_partly_p: float = Field(1e-2, gt=0, lt=1)
+    """A day whose longest silence has a run probability below this counts as partly silent. One honest day in a
+    hundred may be one (a long break, a slow afternoon), but a device silent for a shift on many of its days
+    has a dozen or more in a quarter, each too short to be a silent day (a shift is 20–40 of the others'
+    services: p between 1e-3 and 1e-2), and their count gives it away: on the recall bench, 12 of 60 days
+    (binomial 1e-12), where its 3,000 honest devices had at most 5 of 90 (2e-3). The count of silent days
+    alone let such a device through; a few strongly silent days are still caught by theirs."""
     silence_alpha: float = Field(1e-6, gt=0, lt=1)
     """The false-alarm rate per device over the span: of its worst day (Bonferroni over days), and of its
-    count of silent days (binomial)."""
+    counts of silent and partly silent days (binomial, Bonferroni over the two counts)."""
     clock_jump_s: float = Field(60.0, gt=0)
     """A step in a device's clock against its monotonic clock, within one boot, of at least this: the ingest's
     own tolerance; drift is seconds a day."""

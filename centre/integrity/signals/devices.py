@@ -1,24 +1,20 @@
-"""What the devices themselves show: spikes of presses that did not count, a device silent while its unit
-works, a clock set within a boot, a device that claims or takes another counter."""
+"""What the devices themselves show: spikes of presses that did not count, a clock set within a boot, a device
+that claims or takes another counter (a device silent while its unit works: centre/integrity/signals/silence.py)."""
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
+from itertools import compress, repeat
+from operator import add, attrgetter, ge, itemgetter, rshift, sub, truediv
 
-from centre.integrity.data import ACTIVITY, END, Device, Event, Press, Timeline, UnitData, detail_of
-from centre.integrity.frame import Frame
+from centre.integrity.data import BOOT_BITS, Device, Press, Timeline, UnitData, detail_of
 from centre.integrity.model import Finding, SignalKind
 from centre.integrity.settings import IntegritySettings
-from centre.integrity.signals.common import finding
-from centre.integrity.stats import binom_sf, poisson_sf
+from centre.integrity.signals.common import day_counts, finding
+from centre.integrity.stats import poisson_sf
 
 NS = 1_000_000_000
-# Intervals in which a device's silence is explained: its panel unplugged or broken, its storage failing,
-# its staff signed out (the counter is closed). Each opens at the first kind and closes at the second.
-EXPLAINED = (("panel_disconnected", "panel_connected"), ("storage_failed", "storage_recovered"),
-             ("staff_sign_out", "staff_sign_in"))
 
 
 def suppressed_spike(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
@@ -31,35 +27,29 @@ def suppressed_spike(unit: UnitData, settings: IntegritySettings) -> list[Findin
     dropped is not judged: a failing panel's bouncing key presses in vain by the dozen.
     """
     found = []
-    last = len(unit.frame.starts) - 1
+    last = unit.frame.day_count
     for counter_id, devices in sorted(unit.counters().items()):
-        days: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])     # suppressed, rated, requested
-        spikes: dict[int, list[Event]] = defaultdict(list)
+        suppressed, rated, requested = Counter[int](), Counter[int](), Counter[int]()
         for device in devices:
-            for event in device.kind("suppressed", "solicited"):
-                day = event.day
-                if 0 <= day < last:
-                    if event.kind == "suppressed":
-                        days[day][0] += 1
-                        spikes[day].append(event)
-                    else:
-                        days[day][2] += 1
-            for day, _ in ((press.day, press) for press in device.rated):
-                days[day][1] += 1
+            suppressed.update(day_counts(device.kind("suppressed"), last))
+            rated.update(day_counts(device.rated, last))
+            requested.update(day_counts(device.kind("solicited"), last))
+        days = {day: (suppressed[day], rated[day], requested[day]) for day in suppressed | rated | requested}
         failing = {event.day for device in devices for event in device.kind("panel_disconnected")}
         shares = [row[0] / max(1, row[1], row[2]) for row in days.values()]
         usual = max(settings.suppressed_min_share, statistics.median(shares)) if shares else 0.0
         flagged = {}
-        for day, (suppressed, rated, requested) in days.items():
+        for day, (count, rated_n, requested_n) in days.items():
             if day in failing:
                 continue        # a failing panel's bouncing key: the fleet page shows it, not a manipulation
-            expected = usual * max(1, rated, requested)
-            if suppressed >= max(settings.suppressed_min_count, settings.suppressed_spike_factor * expected):
-                p_value = poisson_sf(suppressed, expected)
+            expected = usual * max(1, rated_n, requested_n)
+            if count >= max(settings.suppressed_min_count, settings.suppressed_spike_factor * expected):
+                p_value = poisson_sf(count, expected)
                 if p_value < settings.suppressed_alpha:
                     flagged[day] = p_value
         if flagged:
-            chosen = [event for day in sorted(flagged) for event in spikes[day]]
+            chosen = [event for day in sorted(flagged) for device in devices
+                      for event in device.kind("suppressed") if event.day == day]
             levels: dict[str, int] = defaultdict(int)
             for event in chosen:
                 levels[str(detail_of(event).get("level", ""))] += 1
@@ -72,127 +62,6 @@ def suppressed_spike(unit: UnitData, settings: IntegritySettings) -> list[Findin
     return found
 
 
-def selective_silence(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
-    """A device silent during opening hours while the unit's other counters work.
-
-    Services are requests and open-mode ratings; the device's share s of the unit's services over the span is
-    its usual part. Within each opening period, the unit's services in time order are a sequence in which,
-    were the device serving as usual, each would be its own with chance s. Its silence is a run of the other
-    devices' services with no activity of its own (no rating, request, unrated or suppressed press), left out
-    where its panel was unplugged, its storage failing, its staff signed out, or it stood elsewhere. A day's
-    longest run k among N services has probability at most p = N · s · (1 − s)^k. Over the D days: the worst
-    day, D · min p, and the number of silent days (p < `silence_day_p`) against Binomial(D, silence_day_p);
-    flagged when either is below `silence_alpha`. A unit with one device cannot be judged this way.
-    """
-    if len(unit.devices) < 2:
-        return []
-    services = [_services(unit, device) for device in unit.devices]
-    total = sum(len(found) for found in services)
-    found = []
-    for index, device in enumerate(unit.devices):
-        own = len(services[index])
-        if not own or own == total:
-            continue
-        share = own / total
-        others = sorted(at for other, ats in enumerate(services) if other != index for at in ats)
-        days = _silent_days(unit, device, share, others)
-        if not days:
-            continue
-        worst = min(p for p, _ in days.values()) * len(days)
-        silent = {day: item for day, item in days.items() if item[0] < settings.silence_day_p}
-        p_value = min(worst, binom_sf(len(silent), len(days), settings.silence_day_p))
-        if p_value < settings.silence_alpha:
-            worst_day = min(days, key=lambda day: days[day][0])
-            shown = silent or {worst_day: days[worst_day]}
-            found.append(finding(
-                SignalKind.SELECTIVE_SILENCE, unit, shown, p_value, settings.silence_alpha,
-                {"test": "runs of the unit's services without the device: N·s·(1 − s)^k per day; worst day and "
-                         "count of silent days", "fires": "below", "share": round(share, 4),
-                 "days": len(days), "silent_days": len(silent),
-                 "silences": [[unit.frame.day_text(day), start, end, k] for day, (_, (start, end, k))
-                              in sorted(shown.items())][:50]},
-                counter_id=device.counter_id, device_id=device.device_id))
-    return found
-
-
-def _services(unit: UnitData, device: Device) -> list[str]:
-    last = unit.frame.day_count
-    ats = [event.at for event in device.events if event.kind == "solicited" and 0 <= event.day < last]
-    ats.extend(press.at for press in device.rated if press.mode == "open")
-    return sorted(ats)
-
-
-Run = tuple[str, str, int]      # the first and last service of the run, and its length
-
-
-def _silent_days(unit: UnitData, device: Device, share: float,
-                 others: list[str]) -> dict[int, tuple[float, Run]]:
-    """Per day with services: (p of the day's longest run, the run)."""
-    marks = sorted([press.at for press in device.presses] + [event.at for event in device.events
-                                                               if event.kind in ACTIVITY])
-    starts, ends = _excused(device, unit.frame)
-    found: dict[int, tuple[float, Run]] = {}
-    for day, periods in enumerate(unit.frame.periods):
-        # the day's opening periods as one sequence: a silence goes on across the lunch break
-        theirs = [at for start, end in periods for at in others[bisect_left(others, start):bisect_left(others, end)]]
-        mine = [at for start, end in periods for at in marks[bisect_left(marks, start):bisect_left(marks, end)]]
-        if theirs or mine:
-            best = _longest(theirs, mine, starts, ends)
-            found[day] = (min(1.0, (len(theirs) + len(mine)) * share * (1 - share) ** best[2]), best)
-    return found
-
-
-def _longest(theirs: list[str], mine: list[str], starts: list[str], ends: list[str]) -> Run:
-    best: Run = ("", "", 0)
-    first, length, own = "", 0, 0
-    for at in theirs:
-        while own < len(mine) and mine[own] <= at:
-            own, length = own + 1, 0
-        excused = bisect_right(starts, at) - 1
-        if excused >= 0 and at < ends[excused]:
-            length = 0
-            continue
-        first = at if length == 0 else first
-        length += 1
-        if length > best[2]:
-            best = (first, at, length)
-    return best
-
-
-def _excused(device: Device, frame: Frame) -> tuple[list[str], list[str]]:
-    """The intervals in which the device's silence says nothing, merged and sorted: (starts, ends). A sign-out
-    excuses the rest of its own day only: a terminal left off the next morning is not "signed out"."""
-    spans: list[tuple[str, str]] = []
-    for opens, closes in EXPLAINED:
-        since: str | None = None
-        for event in device.kind(opens, closes):
-            if event.kind == opens:
-                since = since or event.at
-            elif since is not None:
-                spans.append((since, event.at))
-                since = None
-        if since is not None:
-            spans.append((since, END))
-    signed_out = {event.at for event in device.kind("staff_sign_out")}
-    spans = [(start, min(end, _day_end(frame, start)) if start in signed_out else end) for start, end in spans]
-    placed = sorted(device.placed)
-    edges = ["", *(edge for span in placed for edge in span), END]
-    spans.extend((edges[i], edges[i + 1]) for i in range(0, len(edges) - 1, 2) if edges[i] < edges[i + 1])
-    merged: list[tuple[str, str]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return [start for start, _ in merged], [end for _, end in merged]
-
-
-def _day_end(frame: Frame, at: str) -> str:
-    """The end of the local day `at` falls on (the span's first midnight before it, no limit after it)."""
-    index = bisect_right(frame.starts, at)
-    return frame.starts[index] if index < len(frame.starts) else END
-
-
 def clock_jump(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
     """A device's clock set (forward or back) within one boot: between two consecutive ratings of one boot, the
     wall clock moved by at least `clock_jump_s` more or less than the monotonic clock. The ratings are what a set
@@ -201,11 +70,14 @@ def clock_jump(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
     limit = settings.clock_jump_s
     for device in unit.devices:
         jumps: list[tuple[Press, float]] = []
-        for boot_presses, _ in device.boots.values():
-            offsets = [_wall_seconds(press.recorded_at) - press.mono_ns / NS for press in boot_presses]
-            jumps.extend((after, offset - before) for after, before, offset
-                         in zip(boot_presses[1:], offsets, offsets[1:], strict=False)
-                         if abs(offset - before) >= limit and 0 <= after.day < unit.frame.day_count)
+        # the boots one after another: a step is between two presses of one boot, never into the next boot
+        ordered, clock = device.clocked.presses, device.clocked.clock
+        boots = list(map(rshift, clock, repeat(BOOT_BITS)))
+        offsets = _offsets(ordered)
+        steps = list(map(sub, offsets[1:], offsets))
+        jumps.extend((ordered[index + 1], steps[index])
+                     for index in compress(range(len(steps)), map(ge, map(abs, steps), repeat(limit)))
+                     if boots[index] == boots[index + 1] and 0 <= ordered[index + 1].day < unit.frame.day_count)
         if jumps:
             found.append(finding(
                 SignalKind.CLOCK_JUMP, unit, (press.day for press, _ in jumps), len(jumps), 1,
@@ -217,16 +89,22 @@ def clock_jump(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
 
 
 _MINUTES: dict[str, float] = {}
+_MINUTE, _SECOND, _MONO = itemgetter(slice(0, 16)), itemgetter(slice(17, 19)), attrgetter("mono_ns")
 
 
-def _wall_seconds(text: str) -> float:
-    """A device time's Unix seconds, to the second: the minute parsed once for the whole city (records of
-    every device share minutes), the seconds read off the text."""
-    minute = text[:16]
-    base = _MINUTES.get(minute)
-    if base is None:
-        base = _MINUTES[minute] = datetime.fromisoformat(text).replace(second=0, microsecond=0).timestamp()
-    return base + int(text[17:19])
+def _offsets(presses: list[Press]) -> list[float]:
+    """Each press's device time less its monotonic time, in seconds (to the second): each minute's Unix time
+    parsed once for the whole city (records of every device share minutes), the seconds read off the text,
+    the rest done in C over the boot's presses."""
+    texts = [press.recorded_at or press.at for press in presses]
+    minutes = list(map(_MINUTE, texts))
+    missing = set(minutes).difference(_MINUTES)
+    if missing:
+        sample = dict(zip(minutes, texts, strict=True))
+        for minute in missing:
+            _MINUTES[minute] = datetime.fromisoformat(sample[minute]).replace(second=0, microsecond=0).timestamp()
+    walls = map(add, map(_MINUTES.__getitem__, minutes), map(int, map(_SECOND, texts)))
+    return list(map(sub, walls, map(truediv, map(_MONO, presses), repeat(NS))))
 
 
 def counter_change(unit: UnitData, settings: IntegritySettings, lines: dict[str, Timeline]) -> list[Finding]:

@@ -6,19 +6,22 @@ in its detail), so confirming one holds the unit's candidacy and excludes nothin
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import compress
+from operator import attrgetter
 
 from centre.integrity.data import UnitData
 from centre.integrity.model import Evidence, Finding, SignalKind
 from centre.integrity.settings import IntegritySettings
-from centre.integrity.signals.common import finding
+from centre.integrity.signals.common import DAY, day_counts, finding
 from centre.integrity.stats import benjamini_hochberg, dispersion, two_share_z
 
 BAD = frozenset({1, 2})
 GOOD = frozenset({3, 4, 5})
 TOP = 5
+LEVEL = attrgetter("level")
 DAILY = "daily"            # the unit's memo of its daily counts
 CITY = ""                  # the sector key of units without one, and of the city-wide fallback
 MIN_SECTOR_UNITS = 5       # fewer units with enough ratings: the sector's quantile falls back to the city's
@@ -50,8 +53,8 @@ def tally(unit: UnitData) -> UnitTally:
         rated = [press for device in devices for press in device.rated]
         if not rated:
             continue
-        days = [min(press.day for press in rated), max(press.day for press in rated)]
-        counter = found.counters[counter_id] = Tally(len(rated), sum(1 for press in rated if press.level in BAD))
+        days = [min(map(DAY, rated)), max(map(DAY, rated))]
+        counter = found.counters[counter_id] = Tally(len(rated), sum(map(BAD.__contains__, map(LEVEL, rated))))
         spans.append((counter, days))
         found.whole.rated += counter.rated
         found.whole.bad += counter.bad
@@ -124,23 +127,20 @@ def _daily(unit: UnitData, counter_id: str | None) -> dict[int, list[int]]:
 
 
 def _daily_counts(unit: UnitData) -> dict[str | None, dict[int, list[int]]]:
-    """_daily for every counter and the whole unit, in one pass over the unit's records."""
-    found: dict[str | None, dict[int, list[int]]] = {}
+    """_daily for every counter and the whole unit: the days with a request, an unrated request or a rating,
+    each counted in C (Counter over the records' days)."""
     last = unit.frame.day_count
-    whole = found.setdefault(None, defaultdict(lambda: [0, 0, 0, 0, 0]))
+    columns: dict[str | None, list[Counter[int]]] = {None: [Counter() for _ in range(5)]}
     for device in unit.devices:
-        days = found.setdefault(device.counter_id, defaultdict(lambda: [0, 0, 0, 0, 0]))
-        for event in device.kind("solicited", "unrated"):
-            if 0 <= event.day < last:
-                column = 0 if event.kind == "solicited" else 1
-                days[event.day][column] += 1
-                whole[event.day][column] += 1
-        for press in device.rated:
-            for row in (days[press.day], whole[press.day]):
-                row[2] += 1
-                row[3] += press.level == TOP
-                row[4] += press.level in GOOD
-    return found
+        rated = device.rated
+        counts = (day_counts(device.kind("solicited"), last), day_counts(device.kind("unrated"), last),
+                  Counter(map(DAY, rated)), Counter(compress(map(DAY, rated), map(TOP.__eq__, map(LEVEL, rated)))),
+                  Counter(compress(map(DAY, rated), map(GOOD.__contains__, map(LEVEL, rated)))))
+        for key in (device.counter_id, None):
+            for column, count in zip(columns.setdefault(key, [Counter() for _ in range(5)]), counts, strict=True):
+                column.update(count)
+    return {key: {day: [column[day] for column in found] for day in found[0] | found[1] | found[2]}
+            for key, found in columns.items()}
 
 
 def unrated_collapse(unit: UnitData, settings: IntegritySettings) -> list[Finding]:

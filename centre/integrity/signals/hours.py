@@ -1,14 +1,19 @@
 """When ratings were given: outside opening hours, with nobody signed in, or while technician mode was open."""
 from __future__ import annotations
 
-from heapq import merge
+from bisect import bisect_right
+from itertools import compress, repeat
+from operator import and_, attrgetter, eq, is_, or_
 
-from centre.integrity.data import Device, Event, Press, UnitData, detail_of
+from centre.integrity.data import Device, Press, UnitData, detail_of
 from centre.integrity.model import Finding, SignalKind
 from centre.integrity.settings import IntegritySettings
-from centre.integrity.signals.common import finding, shifted, staff_counts
+from centre.integrity.signals.common import DAY, finding, shifted, staff_counts
 
 TECHNICIAN = "technician"
+AT, STAFF = attrgetter("at"), attrgetter("staff_id")
+SIGNED_IN, SIGNED_OUT, UNKNOWN = 0, 1, 2
+SIGNED = {"staff_sign_in": SIGNED_IN, "staff_sign_out": SIGNED_OUT}
 
 
 def out_of_hours(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
@@ -24,8 +29,8 @@ def out_of_hours(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
         return []
     found = []
     for counter_id, devices in sorted(unit.counters().items()):
-        rated = [(day, press) for device in devices for day, press in ((press.day, press) for press in device.rated)]
-        outside = [(day, press) for day, press in rated if not frame.in_hours(press.at, day)]
+        rated = [press for device in devices for press in device.rated]
+        outside = [(press.day, press) for press in compress(rated, frame.outside(map(AT, rated), map(DAY, rated)))]
         if len(outside) >= settings.out_of_hours_min_ratings:
             found.append(finding(
                 SignalKind.OUT_OF_HOURS, unit, (day for day, _ in outside), len(outside),
@@ -61,21 +66,15 @@ def no_staff(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
 
 def _unattended(unit: UnitData, device: Device) -> list[tuple[int, Press]]:
     signs = device.kind("staff_sign_in", "staff_sign_out", "started")
-    signed: bool | None = None          # None: not known from the events read
-    alone: list[tuple[int, Press]] = []
-    records = merge(((event.at, 0, event) for event in signs), ((press.at, 1, press) for press in device.presses))
-    days = len(unit.frame.starts) - 1
-    for _, is_press, record in records:
-        if not is_press:
-            assert isinstance(record, Event)
-            signed = {"staff_sign_in": True, "staff_sign_out": False}.get(record.kind)
-            continue
-        assert isinstance(record, Press)
-        nobody = (signed is False) or (signed is None and record.staff_id is None)
-        day = record.day
-        if nobody and 0 <= day < days:
-            alone.append((day, record))
-    return alone
+    # who was signed in at each rating: the last of these events at or before it (bisection), if any; a
+    # rating is unattended after a sign-out, or where that is not known (no such event, or a start) when it
+    # credits nobody. All in C.
+    signed = [UNKNOWN, *(SIGNED.get(event.kind, UNKNOWN) for event in signs)]
+    rated = device.rated
+    states = list(map(signed.__getitem__, map(bisect_right, repeat(list(map(AT, signs))), map(AT, rated))))
+    alone = map(or_, map(eq, states, repeat(SIGNED_OUT)),
+                map(and_, map(eq, states, repeat(UNKNOWN)), map(is_, map(STAFF, rated), repeat(None))))
+    return [(press.day, press) for press in compress(rated, alone)]
 
 
 def technician_mode(unit: UnitData, settings: IntegritySettings) -> list[Finding]:

@@ -2,15 +2,20 @@
 counter PC sends case numbers a counter cannot have more ratings than cases called."""
 from __future__ import annotations
 
-from collections import defaultdict
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from itertools import chain, compress, repeat
+from operator import and_, attrgetter, eq, gt, itemgetter, le, ne, not_, rshift, sub, truth
 
-from centre.integrity.data import Device, Event, Press, UnitData, case_of
+from centre.integrity.data import BOOT_BITS, Device, Event, Press, UnitData, case_numbers
 from centre.integrity.model import Finding, SignalKind
 from centre.integrity.settings import IntegritySettings
-from centre.integrity.signals.common import finding, in_span
+from centre.integrity.signals.common import DAY, finding, in_span, on_span
 
 SOLICITED = "solicited"
 PAIRS = "pairs"
+MONO, KIND, ID, MODE = attrgetter("mono_ns"), attrgetter("kind"), attrgetter("id"), attrgetter("mode")
+FIRST = itemgetter(0)
 
 
 def pairs(device: Device, settings: IntegritySettings) -> tuple[list[tuple[Press, Event]], list[Press]]:
@@ -24,23 +29,26 @@ def pairs(device: Device, settings: IntegritySettings) -> tuple[list[tuple[Press
     if memo is not None:
         return memo  # type: ignore[no-any-return]
     window_ns = int(settings.request_window_max_s * 1e9)
-    matched: list[tuple[Press, Event]] = []
-    unmatched: list[Press] = []
-    for boot_presses, boot_events in device.boots.values():
-        requests = [event for event in boot_events if event.kind in (SOLICITED, "unrated")]
-        opened: Event | None = None
-        index = 0
-        for press in boot_presses:
-            while index < len(requests) and requests[index].mono_ns <= press.mono_ns:
-                opened = requests[index] if requests[index].kind == SOLICITED else None
-                index += 1
-            if press.mode != SOLICITED:
-                continue
-            if opened is not None and press.mono_ns - opened.mono_ns <= window_ns:
-                matched.append((press, opened))
-            else:
-                unmatched.append(press)
-            opened = None
+    clocked = device.clocked
+    chosen = list(map(eq, map(MODE, clocked.presses), repeat(SOLICITED)))
+    asked, clock = list(compress(clocked.presses, chosen)), list(compress(clocked.clock, chosen))
+    if not clocked.requests:
+        return _pairs_memo(device, [], asked)
+    # the requests at or before each rating (bisection): the last of them is the one open if it is of the
+    # rating's boot, unless an earlier rating took it (a rating closes the request it follows, answered or
+    # not); all in C
+    counts = list(map(bisect_right, repeat(clocked.request_clock), clock))
+    ours = map(gt, counts, map(clocked.earlier.__getitem__, map(rshift, clock, repeat(BOOT_BITS))))
+    opened = list(map(clocked.requests.__getitem__, map(sub, counts, repeat(1))))
+    answers = list(map(and_, map(and_, map(and_, ours, map(ne, counts, [0, *counts[:-1]])),
+                                 map(eq, map(KIND, opened), repeat(SOLICITED))),
+                       map(le, map(sub, map(MONO, asked), map(MONO, opened)), repeat(window_ns))))
+    return _pairs_memo(device, list(zip(compress(asked, answers), compress(opened, answers), strict=True)),
+                       list(compress(asked, map(not_, answers))))
+
+
+def _pairs_memo(device: Device, matched: list[tuple[Press, Event]],
+                unmatched: list[Press]) -> tuple[list[tuple[Press, Event]], list[Press]]:
     device.memo[PAIRS] = (matched, unmatched)
     return matched, unmatched
 
@@ -78,33 +86,36 @@ def more_ratings_than_cases(unit: UnitData, settings: IntegritySettings) -> list
     found = []
     last = unit.frame.day_count
     for counter_id, devices in sorted(unit.counters().items()):
-        requests = [event for device in devices for event in device.events
-                    if event.kind == SOLICITED and 0 <= event.day < last]
-        case = {event.id: number for event in requests if (number := case_of(event))}
-        if not requests or len(case) < settings.cases_min_share * len(requests):
+        requests = list(chain.from_iterable(on_span(device.kind(SOLICITED), last) for device in devices))
+        numbers = case_numbers(requests)
+        if not requests or sum(map(truth, numbers)) < settings.cases_min_share * len(requests):
             continue
-        cases: dict[int, set[str]] = defaultdict(set)
-        for event in requests:
-            if event.id in case:
-                cases[event.day].add(case[event.id])
-        rated: dict[int, list[Press]] = defaultdict(list)
-        for device in devices:
-            for press in device.rated:
-                rated[press.day].append(press)
-        excess = {day: len(presses) - len(cases.get(day, ())) for day, presses in rated.items()}
-        excess = {day: value for day, value in excess.items() if value > 0}
+        # distinct case numbers per day, ratings per day: counted in C
+        cases = Counter(map(FIRST, set(compress(zip(map(DAY, requests), numbers, strict=True), numbers))))
+        rated = Counter(map(DAY, chain.from_iterable(device.rated for device in devices)))
+        excess = {day: count - cases[day] for day, count in rated.items() if count > cases[day]}
         total = sum(excess.values())
         if total >= settings.cases_min_excess:
-            answered = {press.uuid: case.get(request.id) for device in devices
-                        for press, request in pairs(device, settings)[0]}
-            odd = [press.uuid for day in sorted(excess) for press in _odd(rated[day], answered)]
             found.append(finding(
                 SignalKind.MORE_RATINGS_THAN_CASES, unit, excess, total, settings.cases_min_excess,
                 {"test": "ratings beyond distinct cases called, per day, summed", "fires": "at_least",
-                 "days_over": len(excess), "ratings": sum(len(p) for p in rated.values()),
-                 "cases": sum(len(c) for day, c in cases.items() if day in rated)},
-                counter_id=counter_id, rating_uuids=odd))
+                 "days_over": len(excess), "ratings": sum(rated.values()),
+                 "cases": sum(count for day, count in cases.items() if day in rated)},
+                counter_id=counter_id, rating_uuids=_beyond(devices, requests, numbers, excess, settings)))
     return found
+
+
+def _beyond(devices: list[Device], requests: list[Event], numbers: list[str | None], excess: dict[int, int],
+            settings: IntegritySettings) -> list[str]:
+    """The evidence: on each day over, the ratings that answer no numbered request or a case already rated."""
+    case = dict(compress(zip(map(ID, requests), numbers, strict=True), numbers))
+    answered = {press.uuid: case.get(request.id) for device in devices
+                for press, request in pairs(device, settings)[0]}
+    by_day: dict[int, list[Press]] = defaultdict(list)
+    for device in devices:
+        for press in device.rated:
+            by_day[press.day].append(press)
+    return [press.uuid for day in sorted(excess) for press in _odd(by_day[day], answered)]
 
 
 def _odd(presses: list[Press], answered: dict[str, str | None]) -> list[Press]:

@@ -2,15 +2,18 @@
 of the open-mode cooldown, and bursts of top ratings."""
 from __future__ import annotations
 
-import itertools
+import math
 import statistics
-from collections import defaultdict
+from bisect import bisect_right
+from collections import Counter, defaultdict
 from collections.abc import Callable
+from itertools import chain, compress, repeat
+from operator import add, and_, attrgetter, eq, gt, itemgetter, le, ne, rshift, sub
 
-from centre.integrity.data import Device, Event, Press, UnitData
+from centre.integrity.data import BOOT_BITS, Device, Event, Press, UnitData
 from centre.integrity.model import Finding, SignalKind
 from centre.integrity.settings import IntegritySettings
-from centre.integrity.signals.common import finding, seconds_between
+from centre.integrity.signals.common import DAY, finding, spanned
 from centre.integrity.signals.services import pairs
 from centre.integrity.stats import binom_sf, poisson_sf
 
@@ -18,6 +21,9 @@ TOP = 5
 OPEN = "open"
 NS = 1_000_000_000
 DEFAULT_OPEN_HOURS = 10.0      # a day's opening assumed where the registry gives no hours
+MONO, STAFF, LEVEL, MODE = attrgetter("mono_ns"), attrgetter("staff_id"), attrgetter("level"), attrgetter("mode")
+FIRST, SECOND = itemgetter(0), itemgetter(1)
+DEVICE_BITS = 2 * BOOT_BITS    # a device's clock (Device.clocked) below 2**128: the next device's begins there
 
 
 def fast_press(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
@@ -30,16 +36,18 @@ def fast_press(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
     """
     floor_ns = settings.min_press_latency_ms * 1e6
     last = unit.frame.day_count
-    answered: dict[str, int] = defaultdict(int)
+    answered: Counter[str | None] = Counter()
     fast: dict[str, list[tuple[Press, Event]]] = defaultdict(list)
     latencies: dict[str, list[float]] = defaultdict(list)
-    for device in unit.devices:
-        for press, request in pairs(device, settings)[0]:
-            if 0 <= press.day < last:
-                staff = press.staff_id or ""
-                answered[staff] += 1
-                if press.mono_ns - request.mono_ns < floor_ns:
-                    fast[staff].append((press, request))
+    for device in unit.devices:       # counted in C; the fast ones, few, one by one
+        matched = pairs(device, settings)[0]
+        presses = list(map(FIRST, matched))
+        inside = list(map(and_, map(le, repeat(0), map(DAY, presses)), map(gt, repeat(last), map(DAY, presses))))
+        answered.update(map(STAFF, compress(presses, inside)))
+        under = map(gt, repeat(floor_ns), map(sub, map(MONO, presses), map(MONO, map(SECOND, matched))))
+        for press, request in compress(matched, map(and_, inside, under)):
+            fast[press.staff_id or ""].append((press, request))
+    answered[""] = answered.pop(None, 0) + answered.pop("", 0)      # nobody credited, either way
     total, fast_total = sum(answered.values()), sum(len(items) for items in fast.values())
     found = []
     for staff_id, quick in sorted(fast.items()):
@@ -83,19 +91,20 @@ def cooldown_edge(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
     low = settings.cooldown_s * NS
     high = (settings.cooldown_s + settings.cooldown_edge_window_s) * NS
     found = []
+    last = unit.frame.day_count
     for counter_id, devices in sorted(unit.counters().items()):
         gaps = 0
         edge: list[tuple[int, Press]] = []
-        for device in devices:
-            for boot_presses, _ in device.boots.values():
-                opened = [press for press in boot_presses if press.mode == OPEN]
-                for before, after in itertools.pairwise(opened):
-                    day = after.day
-                    if not 0 <= day < len(unit.frame.starts) - 1:
-                        continue
-                    gaps += 1
-                    if low <= after.mono_ns - before.mono_ns < high:
-                        edge.append((day, after))
+        for device in devices:      # each gap: within a boot, to a rating on the span's days
+            chosen = list(map(eq, map(MODE, device.clocked.presses), repeat(OPEN)))
+            opened = list(compress(device.clocked.presses, chosen))
+            clock = list(compress(device.clocked.clock, chosen))
+            boots = list(map(rshift, clock, repeat(BOOT_BITS)))
+            inside = list(map(and_, spanned(opened[1:], last), map(eq, boots[1:], boots)))
+            gaps += sum(inside)
+            apart = list(map(sub, clock[1:], clock))
+            at_edge = map(and_, inside, map(and_, map(le, repeat(low), apart), map(gt, repeat(high), apart)))
+            edge.extend((press.day, press) for press in compress(opened[1:], at_edge))
         if len(edge) < settings.cooldown_edge_min_count:
             continue
         rate = _rate_per_hour(unit, devices, lambda press: press.mode == OPEN) * settings.cooldown_peak_factor
@@ -113,17 +122,15 @@ def cooldown_edge(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
 
 def _rate_per_hour(unit: UnitData, devices: list[Device], chosen: Callable[[Press], bool]) -> float:
     """The counter's median rate per opening hour, over the days it rated, of the presses `chosen` picks."""
-    counts: dict[int, int] = defaultdict(int)
-    for device in devices:
-        for day, press in ((press.day, press) for press in device.rated):
-            counts[day] += 1 if chosen(press) else 0
-    rates = [count / _open_hours(unit, day) for day, count in counts.items()]
+    rated = list(chain.from_iterable(device.rated for device in devices))
+    counts = Counter(map(DAY, rated))
+    picked = Counter(map(DAY, compress(rated, map(chosen, rated))))
+    rates = [picked[day] / _open_hours(unit, day) for day in counts]
     return statistics.median(rates) if rates else 0.0
 
 
 def _open_hours(unit: UnitData, day: int) -> float:
-    periods = unit.frame.periods[day] if unit.frame.has_hours else []
-    hours = sum(seconds_between(start, end) for start, end in periods) / 3600
+    hours = unit.frame.open_hours[day] if unit.frame.has_hours else 0.0
     return hours if hours > 0 else DEFAULT_OPEN_HOURS
 
 
@@ -141,21 +148,27 @@ def top_burst(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
     found = []
     tests = len(settings.burst_windows_minutes)
     for counter_id, devices in sorted(unit.counters().items()):
-        days = {press.day for device in devices for press in device.rated}
+        days = set(chain.from_iterable(map(DAY, device.rated) for device in devices))
         if len(days) < 2:
             continue
-        runs = [[press for press in boot_presses if press.level == TOP and 0 <= press.day < unit.frame.day_count]
-                for device in devices for boot_presses, _ in device.boots.values()]
+        tops: list[Press] = []
+        clock: list[int] = []       # the devices' clocks one after another: no window holds two boots
+        for index, device in enumerate(devices):
+            presses = device.clocked.presses
+            chosen = list(map(and_, map(eq, map(LEVEL, presses), repeat(TOP)), spanned(presses, unit.frame.day_count)))
+            tops.extend(compress(presses, chosen))
+            clock.extend(map(add, compress(device.clocked.clock, chosen), repeat(index << DEVICE_BITS)))
+        runs = _runs(tops)
         best, burst = 1.0, dict[str, Press]()
         for minutes in settings.burst_windows_minutes:
-            densest = _densest(runs, minutes * 60 * NS)
+            most, counts, starts = _scan(clock, runs, minutes * 60 * NS)
             baseline = max(settings.burst_min_rate_per_hour * minutes / 60,
-                           statistics.median(densest.get(day, (0, []))[0] for day in days))
-            for k, presses in densest.values():
-                p_value = poisson_sf(k, baseline) * len(days) * tests
-                if p_value < settings.burst_alpha:
-                    burst.update((press.uuid, press) for press in presses)
-                    best = min(best, p_value)
+                           statistics.median(most.get(day, 0) for day in days))
+            tails = {k: poisson_sf(k, baseline) * len(days) * tests for k in set(most.values())}
+            for day, k in most.items():
+                if tails[k] < settings.burst_alpha:
+                    burst.update((press.uuid, press) for press in _window(tops, runs, day, k, counts, starts))
+                    best = min(best, tails[k])
         if burst:
             chosen = sorted(burst.values())
             found.append(finding(
@@ -167,17 +180,36 @@ def top_burst(unit: UnitData, settings: IntegritySettings) -> list[Finding]:
     return found
 
 
-def _densest(runs: list[list[Press]], width_ns: float) -> dict[int, tuple[int, list[Press]]]:
-    """Per day, the most presses one window of `width_ns` held (and those presses), over the runs (each one
-    boot's presses in monotonic order); a window belongs to the day of its last press. Two pointers."""
-    found: dict[int, tuple[int, list[Press]]] = {}
-    for run in runs:
-        start = 0
-        for end, press in enumerate(run):
-            while press.mono_ns - run[start].mono_ns >= width_ns:
-                start += 1
-            count = end - start + 1
-            held = found.get(press.day)
-            if held is None or count > held[0]:
-                found[press.day] = (count, run[start:end + 1])
-    return found
+Runs = list[tuple[int, int, int]]      # (first, end, day): a stretch of presses of one day, boot and device
+
+
+def _runs(presses: list[Press]) -> Runs:
+    """The stretches of `presses` on one day (a day spans one run per boot and device that pressed on it)."""
+    days = list(map(DAY, presses))
+    firsts = [0, *compress(range(1, len(days)), map(ne, days[1:], days))] if days else []
+    return list(zip(firsts, [*firsts[1:], len(days)], map(days.__getitem__, firsts), strict=True))
+
+
+def _scan(clock: list[int], runs: Runs, width_ns: float) -> tuple[dict[int, int], list[int], list[int]]:
+    """Per day, the most presses one window of `width_ns` held; and per press, those in the window ending at it
+    and the index of the window's first. `clock` orders the presses (each boot's in monotonic order, the boots
+    apart); a window belongs to the day of its last press. Each press's window is found by bisection (it
+    begins at the first press less than the width before it) and each run's most by max over its slice, in C."""
+    starts = list(map(bisect_right, repeat(clock), map(sub, clock, repeat(math.ceil(width_ns)))))
+    counts = list(map(sub, range(1, len(clock) + 1), starts))
+    most: dict[int, int] = {}
+    highs = map(max, map(counts.__getitem__, map(slice, map(FIRST, runs), map(SECOND, runs))))
+    for (_, _, day), held in zip(runs, highs, strict=True):
+        if held > most.get(day, 0):
+            most[day] = held
+    return most, counts, starts
+
+
+def _window(presses: list[Press], runs: Runs, day: int, k: int, counts: list[int],
+            starts: list[int]) -> list[Press]:
+    """The presses of the day's first window that held k, the day's most."""
+    for first, end, run_day in runs:
+        if run_day == day and k in counts[first:end]:
+            last = counts.index(k, first, end)
+            return presses[starts[last]:last + 1]
+    return []
