@@ -26,6 +26,7 @@ from pydantic_core import ErrorDetails
 from centre.alerts.settings import AlertSettings
 from centre.cases.settings import CaseSettings
 from centre.errors import BadInput
+from centre.integrity.settings import IntegritySettings
 from centre.province.settings import ProvinceSettings
 from centre.public.settings import PublicSettings
 
@@ -41,6 +42,7 @@ class CityConfig(BaseModel):
     alerts: AlertSettings = AlertSettings()
     public: PublicSettings = PublicSettings()   # the citizen pages (centre/public/settings.py)
     province: ProvinceSettings = ProvinceSettings()   # the report to the province (centre/province/settings.py)
+    integrity: IntegritySettings = IntegritySettings()   # the manipulation signals' tests (centre/integrity)
 
 
 DEFAULT = CityConfig()
@@ -90,7 +92,8 @@ def _read(path: Path, source: str) -> dict[str, Any]:
     if raw is None:
         return {}   # an empty file: the defaults
     if not isinstance(raw, dict):
-        raise CityConfigError(source, [("", f"must be a mapping (cases:, alerts:, public:), got {type(raw).__name__}")])
+        sections = ", ".join(f"{name}:" for name in CityConfig.model_fields)
+        raise CityConfigError(source, [("", f"must be a mapping ({sections}), got {type(raw).__name__}")])
     return raw
 
 
@@ -103,7 +106,9 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
         name, message = message.split(": ", 1)
         field = f"{field}.{name}" if field else name
     elif error["type"] == "extra_forbidden":
-        message = "unknown setting (a secret never goes in the file: name its environment variable instead)"
+        message = "unknown setting"
+        if re.search(r"password|secret|token|key$", str(error["loc"][-1])):
+            message += " (a secret never goes in the file: name its environment variable instead)"
     elif error["type"] not in ("missing", "value_error") and not isinstance(error.get("input"), dict | list):
         message += f" (got {error.get('input')!r})"
     return field or "(top level)", message

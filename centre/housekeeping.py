@@ -182,7 +182,7 @@ class Housekeeping:
         yesterday = integrity_analysis.daily_due(now, self.integrity_done)
         if yesterday is None:
             return
-        done = integrity_analysis.analyse_daily(self.engine, yesterday)
+        done = integrity_analysis.analyse_daily(self.engine, yesterday, self.config.integrity)
         self.integrity_done = yesterday
         _write_day(self.engine, INTEGRITY_MARK, yesterday, now)
         log.info("integrity signals over the 4 weeks to %s: %d finding(s), %d new flag(s), in %.1f s",

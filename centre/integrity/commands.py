@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import date
 
+from centre import cityconfig
 from centre.db.engine import open_engine
 from centre.errors import BadInput
 from centre.integrity import flags as stored_flags
@@ -28,6 +29,8 @@ def add_actions(integrity: argparse.ArgumentParser, common: argparse.ArgumentPar
     run.add_argument("--to", dest="day_to", required=True, type=_day, metavar="YYYY-MM-DD")
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="processes reading units in parallel (default: 2)")
+    run.add_argument("--config", metavar="FILE", help="the city's config file: its integrity: section sets the "
+                                                      "signals' thresholds (default: the documented ones)")
     listed = actions.add_parser("flags", parents=[common], help="The integrity flags, newest days first.")
     listed.add_argument("--state", choices=[state.value for state in FlagState])
     listed.add_argument("--unit", metavar="UNIT_ID")
@@ -53,7 +56,9 @@ def _day(text: str) -> date:
 def _analyse(args: argparse.Namespace) -> int:
     if args.day_to < args.day_from:
         raise BadInput(f"--to {args.day_to} is before --from {args.day_from}")
-    settings = IntegritySettings() if args.workers is None else IntegritySettings(workers=args.workers)
+    settings = cityconfig.load(args.config).integrity if args.config else IntegritySettings()
+    if args.workers is not None:
+        settings = IntegritySettings.model_validate({**settings.model_dump(), "workers": args.workers})
     engine = open_engine(args.db, create=False)
     shown = time.monotonic()
 

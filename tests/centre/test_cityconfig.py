@@ -14,6 +14,7 @@ from centre.alerts.settings import SmtpSecurity, WebhookSigning
 from centre.api.limits import BodyLimits
 from centre.cases.model import ActorRole
 from centre.cityconfig import CityConfig, CityConfigError
+from centre.integrity.settings import IntegritySettings
 from centre.serving import ENV_CONFIG, FORM_OVERHEAD_BYTES, ServeOptions
 from tests.centre.conftest import REPO
 
@@ -95,9 +96,9 @@ def test_a_check_across_fields_names_its_field(tmp_path: Path):
 def test_a_file_that_is_not_a_config(tmp_path: Path):
     path = tmp_path / "centre.yaml"
     assert problems(path, "alerts: [\n")[0].startswith(f"{path}: line 2: not valid YAML")
-    assert problems(path, "- cases\n") == [f"{path}: must be a mapping (cases:, alerts:, public:), got list"]
-    assert problems(path, "city: x\n") == [f"{path}: city: unknown setting (a secret never goes in the file: "
-                                           "name its environment variable instead)"]
+    assert problems(path, "- cases\n") == [f"{path}: must be a mapping (cases:, alerts:, public:, province:, "
+                                           "integrity:), got list"]
+    assert problems(path, "city: x\n") == [f"{path}: city: unknown setting"]
     with pytest.raises(CityConfigError, match=r"nowhere\.yaml: no such file"):
         cityconfig.load(tmp_path / "nowhere.yaml")
 
@@ -156,3 +157,17 @@ def test_a_smaller_body_limit_lowers_the_default_evidence_cap_to_what_fits() -> 
     fitted = ServeOptions("sqlite:///unused.db", small).city().cases.evidence_max_bytes
     assert fitted == small.body - FORM_OVERHEAD_BYTES      # the default, fitted: a file under it always gets through
     assert ServeOptions("sqlite:///unused.db").city().cases.evidence_max_bytes == 6 * 1024 * 1024
+
+
+def test_the_integrity_signals_thresholds_come_from_the_file(tmp_path: Path):
+    """The nightly run and `integrity analyse --config` read the signals' settings from the city's file; a
+    threshold out of its range or unknown is refused, naming the file and the field."""
+    path = tmp_path / "centre.yaml"
+    path.write_text("integrity:\n  grace_minutes: 45\n  no_staff_min_ratings: 8\n", encoding="utf-8")
+    loaded = cityconfig.load(path).integrity
+    assert (loaded.grace_minutes, loaded.no_staff_min_ratings) == (45, 8)
+    assert loaded.silence_day_p == IntegritySettings().silence_day_p       # the rest stay the documented ones
+    assert problems(path, "integrity:\n  grace_minutes: 600\n  silence_threshold: 3\n") == [
+        f"{path}: integrity.grace_minutes: Input should be less than or equal to 240 (got 600)",
+        f"{path}: integrity.silence_threshold: unknown setting",
+    ]
