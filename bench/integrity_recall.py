@@ -19,7 +19,7 @@ the span in ≤ 60 s on this machine.
 Run: .venv/bin/python bench/integrity_recall.py [--quick] [--sqlite] [--pg-url URL] [--rebuild]
 (--quick: 50 units over a month at the demo's own pace, one of each kind: its two cities of 138,000 ratings take
 1.5–5 minutes to build the first time, side by side, the analyses 5–20 s each; the full cities, 2.2 million
-ratings each, took 40 minutes on this shared two-core machine, their analyses 65–75 s each)
+ratings each, took 40 minutes on this shared two-core machine, their analyses 21–25 s each when quiet)
 """
 from __future__ import annotations
 
