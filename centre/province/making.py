@@ -24,11 +24,12 @@ and each chunk is committed before the next is read.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Select, select, update
 
 from centre.db.lookup import among
 from centre.db.loop_tables import rating_exclusions
@@ -80,16 +81,24 @@ def make_records(engine: Engine, mapping: Mapping, now: datetime, settled_before
 
 
 def _ratings(engine: Engine, builder: Builder, settled: str, made_at: str) -> Counter[str]:
+    return _in_passes(engine, RATINGS_MARK, scan.RATINGS, ratings.c.pk, _rating_records, builder, settled, made_at)
+
+
+def _in_passes(engine: Engine, mark: str, query: Select[Any], pk: Any,
+               records_of: Callable[[Connection, Builder, list[Any]], list[Record]], builder: Builder, settled: str,
+               made_at: str) -> Counter[str]:
+    """The records of the rows of `query` after the progress `mark` (less the margin), a chunk a transaction;
+    the mark moved to where every earlier row was settled."""
     made: Counter[str] = Counter()
     with engine.connect() as conn:
-        done = _Pass(max(0, scan.read_mark(conn, RATINGS_MARK) - MARGIN_ROWS))
-    while rows := scan.chunk(engine, scan.after(scan.RATINGS, ratings.c.pk, done.cursor)):
+        done = _Pass(max(0, scan.read_mark(conn, mark) - MARGIN_ROWS))
+    while rows := scan.chunk(engine, scan.after(query, pk, done.cursor)):
         done.cursor = rows[-1].pk
         ready = _settled(rows, settled, done)
         with engine.begin() as conn:
-            made += scan.insert(conn, _rating_records(conn, builder, ready), made_at)
+            made += scan.insert(conn, records_of(conn, builder, ready), made_at)
     with engine.begin() as conn:
-        scan.write_mark(conn, RATINGS_MARK, done.mark())
+        scan.write_mark(conn, mark, done.mark())
     return made
 
 
@@ -106,17 +115,7 @@ def _rating_records(conn: Connection, builder: Builder, rows: list[Any]) -> list
 
 
 def _unrated(engine: Engine, builder: Builder, settled: str, made_at: str) -> Counter[str]:
-    made: Counter[str] = Counter()
-    with engine.connect() as conn:
-        done = _Pass(max(0, scan.read_mark(conn, UNRATED_MARK) - MARGIN_ROWS))
-    while rows := scan.chunk(engine, scan.after(scan.UNRATED, events.c.pk, done.cursor)):
-        done.cursor = rows[-1].pk
-        ready = _settled(rows, settled, done)
-        with engine.begin() as conn:
-            made += scan.insert(conn, _unrated_records(conn, builder, ready), made_at)
-    with engine.begin() as conn:
-        scan.write_mark(conn, UNRATED_MARK, done.mark())
-    return made
+    return _in_passes(engine, UNRATED_MARK, scan.UNRATED, events.c.pk, _unrated_records, builder, settled, made_at)
 
 
 def _unrated_records(conn: Connection, builder: Builder, rows: list[Any]) -> list[Record]:
