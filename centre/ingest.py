@@ -187,13 +187,15 @@ def _store(conn: Connection, signer_id: str, envelope: _Envelope, sent_at: datet
                                     checked, nul_possible)
     event_ids, new_events = _rows(conn, signer_id, envelope.events, EventRecord, "event", skew, now, rejected,
                                   checked, nul_possible)
-    # The counts move with the rows, in this transaction: a batch and its rollups commit together.
-    rollups.maintain(conn, signer_id, where, new_ratings, new_reasons, new_events)
     # Each new bad review opens its case, and its alerts are queued (never sent: nothing here waits on them),
     # in this transaction too; a batch without one costs a pass over the levels (centre/cases/opening.py).
     opened = opening.open_for_ratings(conn, new_ratings, now, new_reasons=new_reasons)
     if opened:
         queue.cases_opened(conn, opened, now)
+    # The counts move with the rows, in this transaction: a batch and its rollups commit together. Last, just
+    # before the commit: a unit's day and month rows are shared by all its counters, and a batch holds them
+    # locked from here to its commit (the other counters' batches wait for them).
+    rollups.maintain(conn, signer_id, where, new_ratings, new_reasons, new_events)
     return Ack(accepted=accepted, duplicate=duplicate, rejected=rejected, reasons=reason_ids, events=event_ids,
                server_time=iso_utc(now))
 
