@@ -25,6 +25,7 @@ import requests
 from playwright.sync_api import Browser, ConsoleMessage, Page
 from sqlalchemy import select
 
+from centre.console import accounts, audit
 from centre.db.engine import open_engine
 from centre.db.tables import console_users, districts, units
 from tests.centre.conftest import REPO, START_TIMEOUT_S, free_port
@@ -34,11 +35,30 @@ PASSWORD = "console-test-password"
 DEMO_UNITS, DEMO_COUNTERS, DEMO_DAYS = 8, 2, 40
 
 
-def _cli(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", db_url], cwd=REPO, input=stdin,
+def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "centre.cli", *args, "--db", db_url], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done
+
+
+def _add_accounts(url: str) -> None:
+    """The accounts, each as `evaluator centre user add` adds it (the account, and its entry in the audit log), in
+    this process: that command's own tests run it; here five starts of the CLI would cost seconds."""
+    engine = open_engine(url, create=False)
+    try:
+        with engine.begin() as conn:
+            first_district = conn.execute(select(districts.c.id).order_by(districts.c.id)).scalars().first()
+            first_unit = conn.execute(select(units.c.id).where(units.c.district_id == first_district)
+                                      .order_by(units.c.id)).scalars().first()
+            for name, role, scope in (("office", "city", None), ("auditor", "auditor", None),
+                                      ("district", "district", str(first_district)), ("manager", "unit", first_unit),
+                                      ("lockme", "unit", first_unit)):
+                account = accounts.add(conn, name, role, scope, PASSWORD)
+                audit.record(conn, audit.Action.USER_ADDED, account.name, actor="cli:tests", role=None,
+                             detail={"role": account.role.value, "scope": account.scope_id})
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -55,17 +75,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
             url = f"sqlite:///{partial}"
             _cli(url, "demo", "--units", str(DEMO_UNITS), "--counters-per-unit", str(DEMO_COUNTERS),
                  "--days", str(DEMO_DAYS))
-            engine = open_engine(url, create=False)
-            with engine.connect() as conn:
-                first_district = conn.execute(select(districts.c.id).order_by(districts.c.id)).scalars().first()
-                first_unit = conn.execute(select(units.c.id).where(units.c.district_id == first_district)
-                                          .order_by(units.c.id)).scalars().first()
-            engine.dispose()
-            for name, role, scope in (("office", "city", None), ("auditor", "auditor", None),
-                                      ("district", "district", str(first_district)), ("manager", "unit", first_unit),
-                                      ("lockme", "unit", first_unit)):
-                _cli(url, "user", "add", "--name", name, "--role", role, *(("--scope", scope) if scope else ()),
-                     stdin=PASSWORD + "\n")
+            _add_accounts(url)
             partial.rename(built)
     mine = tmp_path_factory.mktemp("console") / "demo.db"
     shutil.copyfile(built, mine)

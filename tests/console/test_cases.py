@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Cookie, Page, expect
 from sqlalchemy import func, select
 
 from centre import enroll
@@ -209,14 +209,35 @@ def demo(demo_db: Path, console: Console, tmp_path_factory: pytest.TempPathFacto
             served.process.kill()
 
 
+# Each account's session in the running test, by name: signed in through the form once, it comes back by its
+# cookie (a test walking a case between roles would otherwise log in a dozen times; test_login tests the form).
+SESSIONS: dict[str, list[Cookie]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _own_sessions() -> Iterator[None]:
+    """No test takes up a session another one opened."""
+    SESSIONS.clear()
+    yield
+    SESSIONS.clear()
+
+
 def sign_in(page: Page, console: Console, name: str, then: str = "/") -> None:
-    """Log out (the cookies go) and in as `name`, landing on the console page `then`."""
+    """Switch to `name`'s session (the cookies in use go), landing on the console page `then`: through the login
+    form the first time in a test, by that session's cookie after."""
     page.context.clear_cookies()
-    page.goto(console.page_url(f"/login?next=/console{then}"))
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    if name in SESSIONS:
+        page.context.add_cookies([{"name": kept["name"], "value": kept["value"], "domain": kept["domain"],
+                                   "path": kept["path"], "httpOnly": kept["httpOnly"], "sameSite": kept["sameSite"]}
+                                  for kept in SESSIONS[name]])
+        page.goto(console.page_url(then))
+    else:
+        page.goto(console.page_url(f"/login?next=/console{then}"))
+        page.fill("input[name=name]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
     expect(page).to_have_url(console.page_url(then))
+    SESSIONS[name] = page.context.cookies()
 
 
 def _state(page: Page) -> str:

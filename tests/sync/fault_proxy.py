@@ -11,6 +11,7 @@ every other request fails). The faults are what a hall's network does:
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import struct
@@ -120,10 +121,12 @@ class FaultProxy:
 class Blackout:
     """A TCP forwarder whose uplink goes dark every so often, as a hall's network does.
 
-    While dark it stops accepting: the kernel's accept queue (backlog 0)
-    fills, further SYNs are dropped and the client's connect() times out —
-    the one fault an HTTP-level proxy cannot make. Connections open when it
-    goes dark are reset. `outages` counts the dark phases that began.
+    While dark it accepts nothing and its accept queue (backlog 0) is full: it holds a connection of its
+    own there, so every SYN is dropped and the client's connect() times out — the one fault an HTTP-level
+    proxy cannot make. Connections open when it goes dark are reset. A light phase lasts `light_s` from the
+    first byte it forwards: a client still waiting out a connect timeout when the light returns loses none
+    of it, so every light phase carries traffic and a drain meets one outage per `light_s` of its work,
+    however fast the machine. `outages` counts the dark phases that began.
     """
 
     def __init__(self, upstream: str, light_s: float = 1.0, dark_s: float = 1.5):
@@ -135,6 +138,9 @@ class Blackout:
         self._stop = threading.Event()
         self._lit = threading.Event()
         self._lit.set()
+        self._flowing = threading.Event()        # a byte went upstream in this light phase
+        self._accepting = threading.Lock()       # held around accept(): the dark's own connection is never taken
+        self._plug: socket.socket | None = None  # that connection, filling the accept queue while dark
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.outages = 0
@@ -157,56 +163,98 @@ class Blackout:
             thread.join(5)
         self._listener.close()
         self._reset_all()
+        if self._plug is not None:
+            self._plug.close()
 
     def _cycle(self) -> None:
-        while not self._stop.wait(self._light_s):
-            self._lit.clear()
-            self.outages += 1
-            self._reset_all()
+        while self._light_phase():
+            self._go_dark()
             if self._stop.wait(self._dark_s):
                 break
-            self._lit.set()
+            self._go_light()
+
+    def _light_phase(self) -> bool:
+        """Wait out a light phase: `light_s` from its first byte forwarded. False once stopped."""
+        while not self._flowing.wait(0.05):
+            if self._stop.is_set():
+                return False
+        return not self._stop.wait(self._light_s)
+
+    def _go_dark(self) -> None:
+        self._lit.clear()
+        with self._accepting:        # the accept loop is out of accept(), and sees the dark before it goes back
+            try:
+                self._plug = socket.create_connection(self._listener.getsockname(), timeout=0.1)
+            except OSError:
+                self._plug = None    # a client's connect took the one place first: it fills the queue instead
+        self.outages += 1
+        self._reset_all()
+
+    def _go_light(self) -> None:
+        if self._plug is not None:
+            with self._accepting:    # the queue's first connection is the plug: take it out, then let clients in
+                with contextlib.suppress(OSError):
+                    self._listener.accept()[0].close()
+            self._plug.close()
+            self._plug = None
+        self._flowing.clear()
+        self._lit.set()
 
     def _accept(self) -> None:
         while not self._stop.is_set():
             if not self._lit.wait(0.05):
                 continue                      # dark: leave the queue full, so new connects hang
-            try:
-                client, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
+            with self._accepting:
+                if not self._lit.is_set():
+                    continue
+                try:
+                    client, _ = self._listener.accept()
+                except (TimeoutError, OSError):
+                    continue
             try:
                 upstream = socket.create_connection(self._upstream, timeout=5)
             except OSError:
                 client.close()
                 continue
             with self._lock:
-                self._open.update((client, upstream))
+                lit = self._lit.is_set()
+                if lit:
+                    self._open.update((client, upstream))
+            if not lit:                       # gone dark meanwhile: reset, as if it had been open then
+                for end in (client, upstream):
+                    self._close(end, reset=True)
+                continue
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, sink, source is client), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, upstream_bound: bool) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
+                if upstream_bound:
+                    self._flowing.set()
         except OSError:
             pass
         finally:
-            for end in (source, sink):
-                self._close(end)
+            for end in (source, sink):       # wakes the other direction's pump, which then closes its own end
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RD)
+            self._close(source)              # only once recv() has returned: then close() frees the socket
 
     def _reset_all(self) -> None:
         with self._lock:
             ends, self._open = list(self._open), set()
-        for end in ends:
-            self._close(end, reset=True)
+        for end in ends:     # SO_LINGER 0 on every end before any pump wakes: each end's close then sends RST
+            with contextlib.suppress(OSError):
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        for end in ends:     # wakes the pumps blocked in recv(), and each closes its end
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RD)
 
     def _close(self, end: socket.socket, reset: bool = False) -> None:
-        try:
-            if reset:
+        with contextlib.suppress(OSError):
+            if reset:        # SO_LINGER 0: close sends RST, as a dropped link or a crashed middlebox does
                 end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             end.close()
-        except OSError:
-            pass
         with self._lock:
             self._open.discard(end)

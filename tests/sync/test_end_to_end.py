@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from kiosk.store.outbox import Outbox
 from kiosk.store.tables import Channel
 from sync.uploader import SyncWorker
 from tests.kiosk.virtual_time import VirtualTime
-from tests.sync.conftest import fill, provisioned
+from tests.sync.conftest import Collector, fill, provisioned, running_collector
 from tests.sync.fault_proxy import FAULTS, Blackout, FaultProxy
 
 EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
@@ -28,6 +29,9 @@ EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
 # each fault's retries cross batch boundaries. The connect-timeout test keeps ten thousand: its outages are
 # timed, and only a long drain spans several of them.
 BACKLOG = 4_000
+# The faults that cost seconds each (an answer held past the read timeout, an ack dribbled 16 bytes at a time)
+# come every fourth request, not every other: still at least twice within the eight batches, each on a batch.
+SLOW_FAULTS = ("read-timeout", "trickle")
 
 
 def evaluator(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,33 +83,46 @@ def test_sync_once_drains_and_the_centre_agrees_with_the_terminal(collector, ter
     assert again.returncode == 0 and "sent 0 batch(es)" in again.stdout
 
 
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
+    """One collector for the exactly-once tests, each with a unit and a device of its own, as a city's centre
+    serves many: each checks its own device and unit, and that the centre's integrity report is clean."""
+    with running_collector(tmp_path_factory.mktemp("centre")) as started:
+        yield started
+
+
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_backlog_arrives_exactly_once_through_each_fault(collector, terminal_config, fault):
+def test_a_backlog_arrives_exactly_once_through_each_fault(centre, terminal_config, fault):
     config = terminal_config()
-    settings = backlog(collector, config, BACKLOG)
-    plan = [None, None, None, fault] if fault == "read-timeout" else [fault, None]
-    with FaultProxy(collector.url, plan, hold_s=2.5) as proxy:
+    # A batch of 500 is answered within a tenth of a second even on a loaded machine: a read timeout of 1 s is
+    # ten times that. The held answer is held half a second longer, so the client gives up on it first.
+    settings = backlog(centre, config, f"unit-{fault}", BACKLOG, read_timeout_s=1.0)
+    plan = [None, None, None, fault] if fault in SLOW_FAULTS else [fault, None]
+    with FaultProxy(centre.url, plan, hold_s=1.5) as proxy:
         drain_through(settings, proxy.url)
     assert proxy.injected.get(fault, 0) >= 2, proxy.injected
-    assert_exactly_once(collector, config, settings, BACKLOG)
+    assert_exactly_once(centre, config, settings, BACKLOG)
 
 
-def test_ten_thousand_ratings_arrive_exactly_once_through_connect_timeouts(collector, terminal_config, caplog):
+def test_ten_thousand_ratings_arrive_exactly_once_through_connect_timeouts(centre, terminal_config, caplog):
     config = terminal_config()
-    # A queued connection waits out its read timeout, then the retry's connect() finds the queue full.
-    settings = backlog(collector, config, 10_000, read_timeout_s=0.5)
-    # Short light phases: a batch takes well under 0.1 s, so 10,000 ratings span several outages.
-    with Blackout(collector.url, light_s=0.3, dark_s=1.2) as blackout:
+    # A connect on loopback is the kernel's handshake, never slow: 0.2 s is a timeout only a dark link makes.
+    # A connection that reached the accept queue before the blackout's own waits out the read timeout.
+    settings = backlog(centre, config, "unit-blackout", 10_000, connect_timeout_s=0.2, read_timeout_s=0.5)
+    # Short light phases (of traffic): a batch takes well under 0.1 s, so 10,000 ratings span several outages,
+    # each long enough for the reset, a retry and a connect timed out.
+    with Blackout(centre.url, light_s=0.2, dark_s=0.5) as blackout:
         drain_through(settings, blackout.url)
     timeouts = [record for record in caplog.records if "ConnectTimeout" in record.getMessage()]
     assert blackout.outages >= 2 and len(timeouts) >= 2, (blackout.outages, len(timeouts))
-    assert_exactly_once(collector, config, settings, 10_000)
+    assert_exactly_once(centre, config, settings, 10_000)
 
 
-def backlog(collector, config: Path, count: int, read_timeout_s: float = 2.0):
-    settings = provisioned(collector, config)
+def backlog(collector, config: Path, unit: str, count: int, **timeouts: float):
+    """A terminal provisioned for `unit` with `count` ratings queued; its sync settings with `timeouts` (s)."""
+    settings = provisioned(collector, config, unit)
     fill(settings, count)
-    return settings.model_copy(update={"sync": settings.sync.model_copy(update={"read_timeout_s": read_timeout_s})})
+    return settings.model_copy(update={"sync": settings.sync.model_copy(update=timeouts)})
 
 
 def drain_through(settings, url: str, timeout_s: float = 240) -> None:

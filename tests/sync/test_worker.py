@@ -12,7 +12,10 @@ from pathlib import Path
 import yaml
 from sqlalchemy import create_engine, select
 
+from centre.db.engine import open_engine
 from centre.db.tables import devices
+from centre.registry import staff as roster_of_staff
+from centre.registry import staff_file
 from evaluator.terminal import open_store
 from kiosk.config import load
 from kiosk.store.outbox import Outbox
@@ -25,10 +28,15 @@ from tests.sync.conftest import fill, provisioned
 
 
 def set_roster(collector, tmp_path: Path, unit: str, staff: list[dict]) -> None:
+    """The unit's roster from a file, as `evaluator centre roster` sets it (the file read and checked, then stored),
+    by the same functions in this process: the command is tested in tests/centre, and a start costs half a second."""
     roster = tmp_path / f"roster-{len(staff)}.yaml"
     roster.write_text(yaml.safe_dump(staff, allow_unicode=True), encoding="utf-8")
-    done = collector.cli("roster", "--unit", unit, "--file", str(roster))
-    assert done.returncode == 0, done.stderr
+    engine = open_engine(collector.db, create=False)
+    try:
+        roster_of_staff.set_roster(engine, unit, staff_file.read(roster))
+    finally:
+        engine.dispose()
 
 
 def run_worker_until(settings, config: Path, condition, timeout_s: float = 30) -> SyncWorker:
