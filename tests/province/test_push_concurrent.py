@@ -30,8 +30,8 @@ def city_url(request, tmp_path, tmp_path_factory):
         pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
     with scratch_pg_database(pg_url) as url:
         done = subprocess.run([sys.executable, "-m", "centre.cli", "demo", "--units", "2", "--counters-per-unit",
-                               "1", "--days", "1", "--db", url], cwd=REPO, capture_output=True, text=True,
-                              timeout=300)
+                               "1", "--days", "1", "--until", pushkit.DEMO_DAY, "--db", url], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         engine = open_engine(url, create=False)
         with engine.begin() as conn:
