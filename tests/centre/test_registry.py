@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 from openpyxl import Workbook
@@ -139,10 +140,15 @@ def test_a_moved_device_leaves_its_earlier_ratings_under_the_counter_it_served(c
     assert device.ingest(device.batch([backlog, late], events=unrated)).status_code == 200
     assert placed(collector, device) == {early["uuid"]: ("c-1", False), backlog["uuid"]: ("c-1", False),
                                          late["uuid"]: ("c-2", False)}
-    summaries = {counter: json.loads(collector.cli("summary", "--unit", "u-move", "--counter", counter,
-                                                   "--json").stdout) for counter in ("c-1", "c-2")}
-    assert {counter: summary["total"] for counter, summary in summaries.items()} == {"c-1": 2, "c-2": 1}
-    assert {counter: summary["unrated"] for counter, summary in summaries.items()} == {"c-1": 1, "c-2": 0}
+    # Summed over the local days (the unit is in Asia/Shanghai) the ratings fell on: near its midnight, two.
+    days = sorted({datetime.fromisoformat(rating["recorded_at"]).astimezone(ZoneInfo("Asia/Shanghai")).date()
+                   for rating in (early, backlog, late)})
+    summaries = {counter: [json.loads(collector.cli("summary", "--unit", "u-move", "--counter", counter, "--date",
+                                                    day.isoformat(), "--json").stdout) for day in days]
+                 for counter in ("c-1", "c-2")}
+    assert {counter: sum(day["total"] for day in each) for counter, each in summaries.items()} == {"c-1": 2, "c-2": 1}
+    assert {counter: sum(day["unrated"] for day in each) for counter, each in summaries.items()} == {"c-1": 1,
+                                                                                                     "c-2": 0}
     config = device.request("GET", "/v1/config").json()
     assert config["counter"]["id"] == "c-2"
     refused = collector.cli("device", "move", device.device_id, "--to", "u-move/c-9")
