@@ -13,7 +13,10 @@ real timeouts (5 s connect, 30 s read); after a TransientError a terminal waits 
 sync.uploader.transient_wait says (the worker's one policy: the centre's Retry-After and a random share of
 it, else full jitter) and tries again, the batch only until it is acknowledged. Generator processes
 (`--procs` at least) run a thread per terminal, at most `--threads` (150) a process: at 750 a process spent
-more CPU handing the GIL around than sending. Their CPU is printed beside the centre's and PostgreSQL's.
+more CPU handing the GIL around than sending. They run at nice 19, on what the centre and PostgreSQL leave
+(terminals are devices of their own), with a long GIL switch interval (thousands of threads waiting for the GIL
+woke every 5 ms and kept both cores in the kernel); bench/centre_terminals.py's generator_main says why. Their
+CPU is printed beside the centre's and PostgreSQL's.
 Every scenario prints ratings/s, batch latency p50/p99 (send to ack, as the terminal sees it), non-2xx
 answers and client faults by kind, requests per upload, the work done for clients that had given up, the
 admission control's refusals, the exactly-once check and the CPU of each party. Goals:

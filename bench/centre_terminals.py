@@ -10,8 +10,10 @@ acknowledged (the outbox then holds nothing more to send, so the next attempt is
 """
 from __future__ import annotations
 
+import os
 import random
 import resource
+import sys
 import threading
 import time
 import uuid as uuid_mod
@@ -36,6 +38,7 @@ LEVELS = (5, 5, 4, 5, 3, 4, 5, 2, 5, 1)      # a plausible mix, bad reviews incl
 REASONS = ("attitude", "slow", "wait", "unclear", "extra_trips", "environment")
 DAY = timedelta(hours=9)                     # the ratings of the day end a few minutes before the run
 STACK_BYTES = 1 << 20                        # per terminal thread: thousands of them
+SWITCH_INTERVAL_S = 0.5                      # a generator's GIL switch interval (CPython's default: 0.005)
 PROGRESS = ("uploads done", "gave up", "ingest requests", "client timeouts", "ingest non-2xx or faults")
 
 
@@ -260,7 +263,19 @@ def run_lane(server: str, lane: list[tuple[Day, float]], start: float, deadline:
 
 def generator_main(pipe: Connection, server: str, lanes: list[list[tuple[TerminalKey, float]]], seed: int,
                    progress: SynchronizedArray[int]) -> None:
-    """A load generator process: build the days (not timed), say ready, wait for the start, run the lanes."""
+    """A load generator process: build the days (not timed), say ready, wait for the start, run the lanes.
+
+    At the lowest CPU priority (nice 19): terminals are devices of their own, and on a machine of two cores
+    their simulation would otherwise take the cores from the centre it measures. In a burst the 3,000 terminals'
+    first requests did: the centre's first batches took thirty times their time, it booked the refused
+    terminals' returns at that rate (past the 900 s deadline for some) and then sat idle. At nice 19 they run
+    on what the centre and PostgreSQL leave; their CPU is still measured and printed.
+    A thread waiting for the GIL wakes every switch interval to ask for it: at the default 5 ms, a burst's
+    thousands of waiting threads made 190,000 context switches a second, three quarters of both cores in the
+    kernel, for a minute (vmstat). The terminal threads block on their sockets, which hands the GIL over anyway,
+    so waking them seldom (SWITCH_INTERVAL_S) costs them nothing."""
+    os.nice(19)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     rng, end = random.Random(seed), datetime.now(UTC) - timedelta(minutes=5)
     built = [[(build_day(key, rng, end), offset) for key, offset in lane] for lane in lanes]
     recorder = Recorder(progress)
