@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Insert, Select, Table, TextClause, bindparam, select, text
 from sqlalchemy.dialects import sqlite
 
+from centre.db.arrays import array_literal
 from centre.db.lookup import among
 from centre.db.loop_tables import rating_exclusions
 from centre.db.public_tables import web_ratings
@@ -233,8 +234,9 @@ def _built_upsert(conn: Connection, table: Table, key_columns: tuple[str, ...]) 
 
 def _unnest_upsert(conn: Connection, table: Table, key_columns: tuple[str, ...]) -> TextClause:
     """PostgreSQL: every row of a table's deltas in one statement, each column an array (unnest keeps their
-    order, so rows are locked in sorted order, as everywhere). One statement a table instead of one a row: the
-    unit's day and month rows, which every counter of the unit updates, are held locked for less time."""
+    order, so rows are locked in sorted order, as everywhere) sent in its text form (centre/db/arrays.py). One
+    statement a table instead of one a row: the unit's day and month rows, which every counter of the unit
+    updates, are held locked for less time."""
     names = (*key_columns, "n")
     arrays = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(conn.dialect)}[])" for name in names)
     return text(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
@@ -258,8 +260,8 @@ def _add_to(conn: Connection, table: Table, key_columns: tuple[str, ...], deltas
     upsert = _upsert(conn, table, key_columns)
     if isinstance(upsert, TextClause):
         columns = zip(*(key for key, _ in kept), strict=True)
-        conn.execute(upsert, {**dict(zip(key_columns, (list(column) for column in columns), strict=True)),
-                              "n": [n for _, n in kept]})
+        conn.execute(upsert, {**dict(zip(key_columns, map(array_literal, columns), strict=True)),
+                              "n": array_literal([n for _, n in kept])})
     else:
         conn.execute(upsert, [{**dict(zip(key_columns, key, strict=True)), "n": n} for key, n in kept])
 

@@ -10,9 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 
+# json.dumps with these options builds a new encoder at each call, a tenth of hashing a rating: one serves all
+# (an encoder keeps no state between calls).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """One byte string per value: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def canonical_object(members: Mapping[str, bytes]) -> bytes:
