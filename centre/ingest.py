@@ -267,8 +267,8 @@ def _store_ratings(conn: Connection, signer_id: str, where: Placement, valid: li
         else:
             counted = iso_utc(corrected)
             times = {"corrected_at": counted, "counted_at": counted, "clock_corrected": True}
-        new_rows.append({**sent, **centre, **times, **centre_view(signer_id, where, item)})
-        held[uuid] = {**sent, "delivered_by": signer_id}   # the same uuid twice in one batch: judged against the first
+        new_rows.append(row := {**sent, **centre, **times, **centre_view(signer_id, where, item)})
+        held[uuid] = row   # the same uuid twice in one batch: judged against the first (its fields, delivered_by)
         accepted.append(uuid)
     insert_rows(conn, ratings, new_rows)      # one COPY or executemany
     chains.advance(conn, signer_id, new_rows, len(flagged))   # the chain checked once, here (centre/chains.py)
