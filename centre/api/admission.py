@@ -36,9 +36,12 @@ the last, Retry-After reached ~1,150 s, and the burst drained 6–7× slower tha
   returns booked too early cost a second refusal (cheap: the body is never read), returns booked too late an
   idle centre;
 - the rate never falls below FLOOR_SHARE of the best rate measured recently (the best decays by half every
-  BEST_HALF_LIFE_S): what the loop's flood still costs the work itself (the thread's result waits for the
-  loop) lasts seconds, the returns are booked for after it, and a centre truly slower is believed within
-  minutes;
+  BEST_HALF_LIFE_S of busy time): what the loop's flood still costs the work itself (the thread's result waits
+  for the loop) lasts seconds, the returns are booked for after it, and a centre truly slower is believed
+  within minutes of work. Idle time does not age the best: a centre idle through an outage has done nothing
+  that says it got slower, and the burst that ends the outage is when the floor is needed (measured in the
+  burst of bench/centre_load.py: a worker without one books the first returns at the flood's 7–11 batches a
+  second where it serves 18–24, and the drain's second half runs with the machine idle);
 - the calendar never reaches further than the returns already booked and not yet due can be served at the
   present rate (plus BOOKING_MARGIN_S): when the rate is measured higher than when the last returns were
   booked, the next are booked sooner, into the gaps; bookings fall due and leave the count at their time.
@@ -76,10 +79,10 @@ BEST_AFTER = 8
 # The floor under the rate: a share of the best rate measured recently. Not all of it: the best of many windows
 # is a little lucky, and returns booked at a rate the worker does not reach are refused again.
 FLOOR_SHARE = 0.75
-# The best rate's half-life: a flood's slow seconds do not lower the rate, and a centre slower for good (its
-# database busy elsewhere, bigger batches than those it was measured on) is believed within minutes, its returns
-# booked too early until then (refused again: cheap) rather than too late (an idle centre). A centre idle for
-# minutes (an outage) has forgotten its best by the time the burst comes.
+# The best rate's half-life, in seconds of busy time: a flood's slow seconds do not lower the rate, and a centre
+# slower for good (its database busy elsewhere, bigger batches than those it was measured on) is believed within
+# minutes of work, its returns booked too early until then (refused again: cheap) rather than too late (an idle
+# centre). Idle seconds do not count: an outage's minutes leave the best as the last work measured it.
 BEST_HALF_LIFE_S = 60.0
 # Returns are booked a tenth faster than the rate: a terminal comes back later than told (its own random extra,
 # up to 5 s) and the returns of one second come spread over several, so booked at the rate itself some seconds
@@ -131,9 +134,11 @@ class Gate:
         self.working = 0                    # batches in their work (body read, not yet answered)
         self.busy_mark = 0.0                # clock time the busy time was last counted up to
         self.busy_s = 0.0                   # busy time since the last completion: the next one's share
+        self.busy_total = 0.0               # busy time since the start: the clock the best ages by
         self.per_batch: deque[float] = deque(maxlen=RATE_WINDOW)
         self.measured_rate = PRIOR_RATE
         self.best_rate, self.best_at = 0.0, 0.0     # the best rate measured (from BEST_AFTER completions), and when
+                                                    # (in busy_total)
         # The calendar: the last return booked, and the returns not yet due, counted per whole clock second.
         self.booked_until = 0.0
         self.booked: dict[int, int] = {}
@@ -143,10 +148,10 @@ class Gate:
     @property
     def rate(self) -> float:
         """Batches a second this process serves while it is busy: measured, or the floor under it."""
-        return max(self.measured_rate, FLOOR_SHARE * self._best(self.clock()))
+        return max(self.measured_rate, FLOOR_SHARE * self._best())
 
-    def _best(self, now: float) -> float:
-        return self.best_rate * math.pow(0.5, (now - self.best_at) / BEST_HALF_LIFE_S)
+    def _best(self) -> float:
+        return self.best_rate * math.pow(0.5, (self.busy_total - self.best_at) / BEST_HALF_LIFE_S)
 
     async def enter(self) -> Turn:
         if self.inflight < self.limits.max_inflight and not self.waiting:
@@ -186,12 +191,13 @@ class Gate:
         busy = sum(self.per_batch)
         if busy > 0:        # 0: every batch so far finished within one tick of the clock, which says nothing yet
             self.measured_rate = len(self.per_batch) / busy
-        if len(self.per_batch) >= BEST_AFTER and self.measured_rate >= self._best(now):
-            self.best_rate, self.best_at = self.measured_rate, now
+        if len(self.per_batch) >= BEST_AFTER and self.measured_rate >= self._best():
+            self.best_rate, self.best_at = self.measured_rate, self.busy_total
 
     def _count_busy(self, now: float) -> None:
         if self.working:
             self.busy_s += now - self.busy_mark
+            self.busy_total += now - self.busy_mark
         self.busy_mark = now
 
     def leave(self) -> None:

@@ -361,6 +361,20 @@ def test_a_slow_spell_does_not_lower_the_rate_but_a_slow_centre_does_in_minutes(
     assert 49 < gate.rate < 51
 
 
+def test_an_outage_leaves_the_best_as_the_last_work_measured_it() -> None:
+    """Idle time says nothing of a slower centre: after half an hour without a batch (an outage), the burst's
+    flooded first seconds still find the floor under the rate. Aged by the clock instead of by the work, the best
+    was gone and the first returns were booked at the flood's rate (3 a second here)."""
+    clock = Clock()
+    gate = gate_on(clock)
+    serve(gate, clock, 64, work_s=0.02)                              # 50 a second
+    clock.now += 1800                                                # the outage: nothing comes
+    serve(gate, clock, 20, work_s=0.5)                               # the burst's flooded first seconds
+    assert 30 < gate.rate < 40
+    told = [gate.retry_after_s() for _ in range(300)]
+    assert max(told) <= 1 + 300 / (OVERBOOK * 30) + 1               # booked at the floor's pace, not the flood's
+
+
 def test_returns_booked_at_a_low_rate_are_re_planned_when_the_rate_is_higher() -> None:
     clock = Clock()
     gate = gate_on(clock)
