@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.exc import NoResultFound
 
 from centre.db.lookup import among
 from centre.db.tables import device_placements, devices, ratings
@@ -54,13 +55,21 @@ class Judged:
     before_enrollment: bool
 
 
+# The device's row and the placements it has left, in one statement (every batch asks): a device never moved
+# comes as one row with no placement.
+_LEFT = device_placements.alias("left_placement")
+_PLACEMENT = (select(devices.c.unit_id, devices.c.counter_id, _LEFT.c.until_at, _LEFT.c.unit_id.label("left_unit"),
+                     _LEFT.c.counter_id.label("left_counter"))
+              .select_from(devices.outerjoin(_LEFT, (_LEFT.c.device_id == devices.c.id) & _LEFT.c.until_at.isnot(None)))
+              .where(devices.c.id == bindparam("device")).order_by(_LEFT.c.until_at))
+
+
 def placement(conn: Connection, device_id: str) -> Placement:
-    row = conn.execute(select(devices.c.unit_id, devices.c.counter_id).where(devices.c.id == device_id)).one()
-    left = conn.execute(select(device_placements.c.until_at, device_placements.c.unit_id,
-                               device_placements.c.counter_id)
-                        .where(device_placements.c.device_id == device_id, device_placements.c.until_at.isnot(None))
-                        .order_by(device_placements.c.until_at))
-    return Placement(row.unit_id, row.counter_id, tuple((r.until_at, r.unit_id, r.counter_id) for r in left))
+    rows = conn.execute(_PLACEMENT, {"device": device_id}).all()
+    if not rows:
+        raise NoResultFound(f"no device {device_id!r}")
+    return Placement(rows[0].unit_id, rows[0].counter_id,
+                     tuple((r.until_at, r.left_unit, r.left_counter) for r in rows if r.until_at is not None))
 
 
 def centre_view(signer_id: str, where: Placement, item: Judged) -> dict[str, Any]:
