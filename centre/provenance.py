@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import NoResultFound
@@ -46,9 +46,9 @@ class Placement:
         return self
 
 
-@dataclass(frozen=True)
-class Judged:
-    """A well-formed rating, its recorded time, and whether it precedes the device's enrollment."""
+class Judged(NamedTuple):
+    """A well-formed rating, its recorded time, and whether it precedes the device's enrollment (a tuple: one
+    is made for every rating ingested)."""
 
     sent: dict[str, Any]
     recorded: datetime

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-
 # json.dumps with these options builds a new encoder at each call, a tenth of hashing a rating: one serves all
 # (an encoder keeps no state between calls).
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -26,11 +26,11 @@ _REQUIRED_HASHED = frozenset(HASHED_FIELDS) - OPTIONAL_HASHED
 
 def rating_hash(fields: Mapping[str, Any]) -> str:
     """SHA-256 over the canonical encoding of the hashed fields (prev_hash included)."""
-    if not _REQUIRED_HASHED <= fields.keys():     # one set comparison: the centre hashes every rating it takes
+    if not _REQUIRED_HASHED.issubset(fields.keys()):   # one set operation: the centre hashes every rating it takes
         missing = [name for name in HASHED_FIELDS if name not in fields and name not in OPTIONAL_HASHED]
         raise KeyError(f"rating lacks hashed fields {missing}")
     hashed = {name: fields[name] for name in HASHED_FIELDS if name in fields}
     for name in OPTIONAL_HASHED:
-        if hashed.get(name, None) is None:
+        if hashed.get(name) is None:
             hashed.pop(name, None)
     return hashlib.sha256(canonical_json(hashed)).hexdigest()
