@@ -86,7 +86,7 @@ def describe(outcome: Outcome) -> None:
           + (f"; Retry-After s p50 {percentile(told, 50):,.0f}, p99 {percentile(told, 99):,.0f}, "
              f"max {max(told):,.0f}" if told else ""))
     print(f"  database sessions opened    {outcome.server.get('database sessions', 0):,.0f} while the clock ran "
-          "(new backends: the centre's pool keeps 5, opens up to 10 more under load, closes each given back)")
+          "(new backends: a worker's pool opens up to 15 as the load asks and keeps them)")
     verdict = "ok" if not outcome.problems else "FAILED: " + "; ".join(outcome.problems)
     held = outcome.held
     print(f"  exactly once                {held.ratings:,} ratings, {held.reasons:,} reasons, {held.events:,} events: "

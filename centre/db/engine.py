@@ -154,8 +154,18 @@ def _require_tables(engine: Engine, url: str) -> None:
         raise _missing_database(url, f"{_shown(url)}: it has none of the centre's tables")
 
 
+# A worker's connections to PostgreSQL: at most POOL_CONNECTIONS (so `serve --workers N` needs N × 15 of the
+# server's max_connections, as the README says), each kept once opened. SQLAlchemy's default pool keeps 5 and
+# closes the others as they come back: under load a worker opened one or two a second (bench/centre_load.py's
+# steady: 31–125 new backends in a minute), each a new PostgreSQL process that reads its catalog caches and
+# plans every statement again, CPU taken from the ingest just when it is short of it.
+POOL_CONNECTIONS = 15
+
+
 def _engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
+    kept = {"pool_size": POOL_CONNECTIONS, "max_overflow": 0} if make_url(url).get_backend_name() == "postgresql" \
+        else {}
+    engine = create_engine(url, future=True, **kept)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 
 from centre import reports
 from centre.api.auth import NONCE_KEEP_S
+from centre.db.engine import POOL_CONNECTIONS, open_engine
 from centre.db.tables import nonces
 from centre.serving import WORKER_HEADER
 from contract import canonical_json, sign
@@ -243,3 +244,23 @@ def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
     assert run.stderr.strip() == ("error: --workers 2 needs PostgreSQL: SQLite, the try-it-out engine, takes one "
                                   "writer at a time; serve a SQLite database with one worker (leave --workers out)")
     assert not database.exists(), "nothing is created for a refused start"
+
+
+def test_connections_opened_under_load_are_kept_for_the_next(pg_url: str) -> None:
+    """A worker's pool keeps every connection it opened (up to its 15): SQLAlchemy's default kept 5 and closed
+    the rest as they came back, and a loaded worker opened a new PostgreSQL backend a second or two."""
+    with scratch_pg_database(pg_url) as db_url:
+        engine = open_engine(db_url)
+        try:
+            held = [engine.connect() for _ in range(POOL_CONNECTIONS)]     # a moment of load: every one in use
+            for conn in held:
+                conn.exec_driver_sql("SELECT 1")
+            for conn in held:
+                conn.close()
+            assert engine.pool.checkedin() == POOL_CONNECTIONS            # type: ignore[attr-defined]
+            with engine.connect() as conn:
+                backends = conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity "
+                                                "WHERE datname = current_database()").scalar_one()
+            assert backends >= POOL_CONNECTIONS
+        finally:
+            engine.dispose()
