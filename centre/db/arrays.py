@@ -3,7 +3,7 @@
 The ingest passes arrays to PostgreSQL several times a batch: the uuids and ids it looks up (centre.db.lookup)
 and every column of the rollups' deltas (centre/rollups.py, a few hundred values a column). psycopg formats a
 Python list element by element in Python (its C module leaves lists to the pure-Python dumper), about 2 µs a
-value: a tenth of a batch's CPU. Texts and integers need no more than a join, done here in one pass; the
+value: some 6 % of a batch's CPU. Texts and integers need no more than a join, done here in one pass; the
 server parses the literal with the array type's own input function, so what it receives is the same array.
 """
 from __future__ import annotations

@@ -156,8 +156,8 @@ def _require_tables(engine: Engine, url: str) -> None:
 
 # A worker's connections to PostgreSQL: at most POOL_CONNECTIONS (so `serve --workers N` needs N × 15 of the
 # server's max_connections, as the README says), each kept once opened. SQLAlchemy's default pool keeps 5 and
-# closes the others as they come back: under load a worker opened one or two a second (bench/centre_load.py's
-# steady: 31–125 new backends in a minute), each a new PostgreSQL process that reads its catalog caches and
+# closes the others as they come back: under load the workers opened one or two a second (bench/centre_load.py's
+# steady, two workers: 31–125 new backends in a minute), each a new PostgreSQL process that reads its catalog caches and
 # plans every statement again, CPU taken from the ingest just when it is short of it.
 POOL_CONNECTIONS = 15
 
