@@ -157,5 +157,10 @@ def record_heartbeat(engine: Engine, device_id: str, heartbeat: dict[str, Any], 
     """Keep the latest heartbeat only: integrity reads its last_seq and verify_ok. `seen`: when it was received
     (the demo city's simulated now; else now)."""
     with engine.begin() as conn:
-        conn.execute(update(devices).where(devices.c.id == device_id)
-                     .values(last_heartbeat=heartbeat, last_seen=seen or now_text()))
+        store_heartbeat(conn, device_id, heartbeat, seen)
+
+
+def store_heartbeat(conn: Connection, device_id: str, heartbeat: dict[str, Any], seen: str | None = None) -> None:
+    """`record_heartbeat` in the caller's transaction (the heartbeat route's, which records the nonce with it)."""
+    conn.execute(update(devices).where(devices.c.id == device_id)
+                 .values(last_heartbeat=heartbeat, last_seen=seen or now_text()))

@@ -1,10 +1,14 @@
 """Signed requests: every refusal is a 401 or 403, and nothing from a refused request is stored."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import requests
+from sqlalchemy import select
 
-from contract import HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonical_json, sign
+from centre.db.tables import devices
+from contract import HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonical_json, iso_utc, sign
 from tests.centre.conftest import TIMEOUT, ago
 
 
@@ -66,6 +70,30 @@ def test_replayed_nonce(enroll_device):
     assert replay.status_code == 401
     assert "nonce" in replay.json()["detail"]
     assert device.collector.ratings_held(device.device_id) == 1
+
+
+def test_a_replayed_heartbeat_is_refused_and_stores_nothing(enroll_device, collector):
+    """The heartbeat records its nonce in the transaction that stores it, as a batch does: a replay is a 401
+    and leaves the device's last heartbeat as the first one set it."""
+    device = enroll_device()
+    beat = {"device_id": device.device_id, "sent_at": iso_utc(datetime.now(UTC)), "app_version": "0.1.0",
+            "queue_depth": 0, "oldest_unsynced_at": None, "last_seq": device.seq, "last_hash": device.last_hash,
+            "verify_ok": True,
+            "panel": {"connected": True}, "last_error": None}
+    assert device.request("POST", "/v1/heartbeat", beat, nonce="beatonce42").status_code == 200
+    stored = _last_seen(collector, device.device_id)
+    replay = device.request("POST", "/v1/heartbeat", {**beat, "queue_depth": 7}, nonce="beatonce42")
+    assert replay.status_code == 401 and "nonce" in replay.json()["detail"]
+    assert _last_seen(collector, device.device_id) == stored
+    assert device.request("POST", "/v1/heartbeat", {**beat, "queue_depth": 7}).status_code == 200
+    assert _last_seen(collector, device.device_id)[1]["queue_depth"] == 7
+
+
+def _last_seen(collector, device_id: str) -> tuple[str, dict]:
+    with collector.engine.connect() as conn:
+        row = conn.execute(select(devices.c.last_seen, devices.c.last_heartbeat)
+                           .where(devices.c.id == device_id)).one()
+    return row.last_seen, row.last_heartbeat
 
 
 def test_bad_nonce_format(enroll_device):
