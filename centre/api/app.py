@@ -80,7 +80,7 @@ async def signed_request(
 
 
 @dataclass(frozen=True)
-class SignedBatch:
+class UncheckedRequest:
     """A signed request as received (a batch, a heartbeat), its signature not yet checked: the endpoint checks it
     on its own worker thread (one hand-off to the thread pool a request, not two) and records the nonce in the
     transaction that stores what the request brings (one commit, not two)."""
@@ -97,16 +97,17 @@ class SignedBatch:
         return device, nonce, decode_body(self.body, self.headers.get("content-encoding"), self.max_inflated)
 
 
-async def signed_batch(
+async def unchecked_request(
     request: Request,
     device: Annotated[str | None, Header(alias=HEADER_DEVICE)] = None,
     timestamp: Annotated[str | None, Header(alias=HEADER_TIMESTAMP)] = None,
     nonce: Annotated[str | None, Header(alias=HEADER_NONCE)] = None,
     signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
-) -> SignedBatch:
-    """The body and headers of an ingest; the header parameters document the contract, as for `signed_request`."""
-    return SignedBatch(request.method, request.url.path, request.headers, await request.body(),
-                       request.app.state.limits.inflated)
+) -> UncheckedRequest:
+    """The body and headers of an ingest or a heartbeat; the header parameters document the contract, as for
+    `signed_request`."""
+    return UncheckedRequest(request.method, request.url.path, request.headers, await request.body(),
+                            request.app.state.limits.inflated)
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def _device_routes(app: FastAPI) -> None:
 
     @app.post("/v1/ingest", response_model=Ack, responses={**SIGNED_ERRORS, **BUSY_RESPONSE},
               openapi_extra=_json_body(Batch))
-    def ingest(signed: Annotated[SignedBatch, Depends(signed_batch)]) -> Ack:
+    def ingest(signed: Annotated[UncheckedRequest, Depends(unchecked_request)]) -> Ack:
         with operations.watched_batch(signed.headers.get(HEADER_DEVICE)) as watch:   # metrics and a log line
             device, nonce, data = signed.check(app.state.engine)
             watch.device_id = device["id"]
@@ -159,7 +160,7 @@ def _device_routes(app: FastAPI) -> None:
 
     @app.post("/v1/heartbeat", response_model=ServerTime, responses=SIGNED_ERRORS,
               openapi_extra=_json_body(Heartbeat))
-    def heartbeat(signed: Annotated[SignedBatch, Depends(signed_batch)]) -> ServerTime:
+    def heartbeat(signed: Annotated[UncheckedRequest, Depends(unchecked_request)]) -> ServerTime:
         # As a batch is: every terminal sends one after each drain, half the requests a busy centre answers.
         device, nonce, data = signed.check(app.state.engine)
         try:
