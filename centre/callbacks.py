@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine, select
 
+from centre.alerts import queue
 from centre.cases import opening
 from centre.db.rows import nul_field, utcnow
 from centre.db.tables import callbacks, ratings, reasons
@@ -54,8 +55,10 @@ def store_callbacks(engine: Engine, signer_id: str, data: bytes) -> CallbackAck:
                 stored.append(row_id)
         if new_rows:
             conn.execute(callbacks.insert(), new_rows)
-            # The citizen left a number: the rating's case is joined (or opened) and the contact deadline runs.
-            opening.open_for_callbacks(conn, [row["rating_uuid"] for row in new_rows], now)
+            # The citizen left a number: the rating's case is joined (or opened) and the contact deadline runs;
+            # the unit hears of it at once (one working day to call back).
+            opened = opening.open_for_callbacks(conn, [row["rating_uuid"] for row in new_rows], now)
+            queue.cases_opened(conn, opened, now)
     return CallbackAck(stored=stored, rejected=rejected, server_time=iso_utc(now))
 
 

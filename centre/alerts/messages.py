@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from centre.alerts.model import AlertKind
 from contract import iso_utc
 
 LEVELS = {1: ("非常不满意", "very dissatisfied"), 2: ("不满意", "dissatisfied"), 3: ("基本满意", "fairly satisfied"),
@@ -26,8 +27,10 @@ SUBJECT_PREFIX = "【满意度评价】"
 
 @dataclass(frozen=True)
 class CaseAlert:
-    """One opened bad-review case as an alert tells it."""
+    """One case as an alert tells it: just opened, or just joined by a complaint or a call-back request."""
 
+    kind: AlertKind     # what happened: a bad review, a complaint or a call-back request (the case's news)
+    joined: bool        # the case was open already: the complaint or call-back joined it
     case_id: int
     unit_id: str
     unit_name: str
@@ -40,6 +43,50 @@ class CaseAlert:
     rectify_due_at: datetime
     link: str
     timezone: str
+
+
+@dataclass(frozen=True)
+class _Words:
+    """What an alert of one kind calls itself (subject, webhook text) and its first line, Chinese and English:
+    the lines take {unit}, {unit_id}, {counter}, {level} and {case}."""
+
+    title_zh: str
+    title_en: str
+    lead_zh: str
+    lead_en: str
+
+
+# (kind, joined) → its words. A complaint's text is never in the alert: it is the citizen's own words, which
+# may name them; the unit reads it in the case, where the console shows it with digits masked.
+_WORDS = {
+    (AlertKind.BAD_REVIEW, False): _Words(
+        "差评工单", "Bad review", "{unit}（{unit_id}）{counter} 窗口收到一条差评：{level}。",
+        "{unit} ({unit_id}), counter {counter}: a bad review, {level}."),
+    (AlertKind.COMPLAINT, False): _Words(
+        "投诉工单", "Complaint", "{unit}（{unit_id}）{counter} 窗口的一条评价（{level}）收到群众投诉，已开立工单。"
+        "投诉内容请在工单中查看。",
+        "{unit} ({unit_id}), counter {counter}: a citizen complained about a rating ({level}); a case is open. "
+        "Read the complaint in the case."),
+    (AlertKind.COMPLAINT, True): _Words(
+        "投诉并入工单", "Complaint on case", "{unit}（{unit_id}）{counter} 窗口的一条评价（{level}）收到群众投诉，"
+        "已并入该评价的工单 #{case}。投诉内容请在工单中查看。",
+        "{unit} ({unit_id}), counter {counter}: a citizen complained about a rating ({level}); the complaint "
+        "joined its case #{case}. Read it in the case."),
+    (AlertKind.CALLBACK, False): _Words(
+        "回访工单", "Call-back", "{unit}（{unit_id}）{counter} 窗口的一条评价（{level}）的评价人留下电话，要求回访，"
+        "已开立工单。",
+        "{unit} ({unit_id}), counter {counter}: the citizen who gave a rating ({level}) left a number and asks "
+        "for a call-back; a case is open."),
+    (AlertKind.CALLBACK, True): _Words(
+        "回访请求", "Call-back request", "{unit}（{unit_id}）{counter} 窗口的一条评价（{level}）的评价人留下电话，"
+        "要求回访：工单 #{case} 的回访期限自现在起计算。",
+        "{unit} ({unit_id}), counter {counter}: the citizen who gave a rating ({level}) left a number and asks "
+        "for a call-back: case #{case}'s call-back deadline runs from now."),
+}
+
+
+# The first words of the webhook's text, which a messaging robot shows as it is.
+ROBOT_ZH = {AlertKind.BAD_REVIEW: "差评提醒", AlertKind.COMPLAINT: "投诉提醒", AlertKind.CALLBACK: "回访提醒"}
 
 
 def local_text(moment: datetime | None, timezone: str) -> str:
@@ -57,18 +104,28 @@ def _reasons(codes: Sequence[str], language: int) -> str:
     return ("、" if language == 0 else ", ").join(REASONS.get(code, (code, code))[language] for code in codes)
 
 
-def bad_review_email(alert: CaseAlert) -> dict[str, str]:
-    """{"subject", "text"}: what the unit's duty manager reads."""
+def _leads(alert: CaseAlert) -> tuple[_Words, str, str]:
+    """The alert's words, and its first line in Chinese and in English."""
+    words = _WORDS[alert.kind, alert.joined]
     zh_level, en_level = LEVELS.get(alert.level, (str(alert.level), str(alert.level)))
+    fields = {"unit": alert.unit_name, "unit_id": alert.unit_id, "counter": alert.counter_name,
+              "case": alert.case_id}
+    return words, words.lead_zh.format(level=zh_level, **fields), words.lead_en.format(level=en_level, **fields)
+
+
+def case_email(alert: CaseAlert) -> dict[str, str]:
+    """{"subject", "text"}: what the unit's duty manager reads."""
+    words, lead_zh, lead_en = _leads(alert)
+    zh_level = LEVELS.get(alert.level, (str(alert.level),))[0]
     when = local_text(alert.opened_at, alert.timezone)
     contact = local_text(alert.contact_due_at, alert.timezone)
     rectify = local_text(alert.rectify_due_at, alert.timezone)
-    subject = (f"{SUBJECT_PREFIX}差评工单 #{alert.case_id}：{alert.unit_name} {alert.counter_name}（{zh_level}）"
-               f" / Bad review, case #{alert.case_id}")
+    subject = (f"{SUBJECT_PREFIX}{words.title_zh} #{alert.case_id}：{alert.unit_name} {alert.counter_name}"
+               f"（{zh_level}） / {words.title_en}, case #{alert.case_id}")
     text = "\n".join([
-        f"{alert.unit_name}（{alert.unit_id}）{alert.counter_name} 窗口收到一条差评：{zh_level}。",
-        f"差评原因：{_reasons(alert.reasons, 0)}",
-        f"时间：{when}",
+        lead_zh,
+        f"{'差评原因' if alert.level <= 2 else '评价原因'}：{_reasons(alert.reasons, 0)}",
+        f"工单开立时间：{when}",
         f"回访期限：{contact}" if alert.contact_due_at else "回访期限：群众未留电话，无需回访",
         f"整改期限：{rectify}",
         f"工单：{alert.link}",
@@ -76,9 +133,9 @@ def bad_review_email(alert: CaseAlert) -> dict[str, str]:
         "请在期限内核实情况、整改并上报。评价人信息不向被评价单位提供。",
         "",
         "—",
-        f"{alert.unit_name} ({alert.unit_id}), counter {alert.counter_name}: a bad review, {en_level}.",
+        lead_en,
         f"Reasons: {_reasons(alert.reasons, 1)}",
-        f"When: {when}",
+        f"Case opened: {when}",
         f"Call-back due: {contact}" if alert.contact_due_at else "Call-back: the citizen left no number",
         f"Rectification due: {rectify}",
         f"Case: {alert.link}",
@@ -88,16 +145,19 @@ def bad_review_email(alert: CaseAlert) -> dict[str, str]:
     return {"subject": subject, "text": text}
 
 
-def bad_review_webhook(alert: CaseAlert) -> dict[str, Any]:
+def case_webhook(alert: CaseAlert) -> dict[str, Any]:
     """The webhook's JSON: the facts as fields, and a `text` a messaging robot can show as it is."""
+    words = _WORDS[alert.kind, alert.joined]
     zh_level, en_level = LEVELS.get(alert.level, (str(alert.level), str(alert.level)))
-    text = (f"差评提醒：{alert.unit_name} {alert.counter_name}，{zh_level}，原因：{_reasons(alert.reasons, 0)}；"
-            f"整改期限 {local_text(alert.rectify_due_at, alert.timezone)}。工单 #{alert.case_id} {alert.link}\n"
-            f"Bad review: {alert.unit_name}, counter {alert.counter_name}, {en_level}; case #{alert.case_id}")
+    due = f"回访期限 {local_text(alert.contact_due_at, alert.timezone)}，" if alert.contact_due_at else ""
+    text = (f"{ROBOT_ZH[alert.kind]}：{alert.unit_name} {alert.counter_name}，{zh_level}，原因："
+            f"{_reasons(alert.reasons, 0)}；{due}整改期限 {local_text(alert.rectify_due_at, alert.timezone)}。"
+            f"工单 #{alert.case_id} {alert.link}\n"
+            f"{words.title_en}: {alert.unit_name}, counter {alert.counter_name}, {en_level}; case #{alert.case_id}")
     return {
-        "event": "bad_review", "case_id": alert.case_id, "unit_id": alert.unit_id, "unit_name": alert.unit_name,
-        "counter_id": alert.counter_id, "counter_name": alert.counter_name, "level": alert.level,
-        "reasons": list(alert.reasons), "opened_at": iso_utc(alert.opened_at),
+        "event": alert.kind.value, "joined": alert.joined, "case_id": alert.case_id, "unit_id": alert.unit_id,
+        "unit_name": alert.unit_name, "counter_id": alert.counter_id, "counter_name": alert.counter_name,
+        "level": alert.level, "reasons": list(alert.reasons), "opened_at": iso_utc(alert.opened_at),
         "contact_due_at": iso_utc(alert.contact_due_at) if alert.contact_due_at else None,
         "rectify_due_at": iso_utc(alert.rectify_due_at), "link": alert.link, "text": text,
     }

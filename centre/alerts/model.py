@@ -7,7 +7,10 @@ from enum import StrEnum
 class AlertKind(StrEnum):
     """alert_deliveries.kind."""
 
-    BAD_REVIEW = "bad_review"   # a case just opened for a bad review: at once, to the unit's duty manager
+    # At once, to the unit's duty manager: a case that needs the unit (its kind is the case's Origin's value).
+    BAD_REVIEW = "bad_review"   # a bad review opened a case
+    COMPLAINT = "complaint"     # a citizen's complaint opened a case, or joined the rating's open case
+    CALLBACK = "callback"       # a call-back request opened a case, or started an open case's contact deadline
     DIGEST = "digest"           # the day's cases near or past their deadlines
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from centre.alerts.model import AlertKind, Channel
+
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -199,7 +201,8 @@ class DigestSettings(_Frozen):
 
 
 class AlertSettings(_Frozen):
-    """Alerts of bad reviews (at once) and the daily digest, by e-mail and by webhook."""
+    """Alerts of bad reviews, complaints and call-back requests (at once) and the daily digest, by e-mail and by
+    webhook."""
 
     console_base_url: str = Field("", description="the console's address as people reach it, e.g. "
                                                   "https://centre.example.gov.cn: alerts link to "
@@ -210,6 +213,10 @@ class AlertSettings(_Frozen):
     digest: DigestSettings = DigestSettings()
     bad_review_email: bool = Field(True, description="e-mail each bad review to the unit's duty address")
     bad_review_webhook: bool = Field(True, description="post each bad review to the webhook")
+    complaint_email: bool = Field(True, description="e-mail each complaint to the unit's duty address")
+    complaint_webhook: bool = Field(True, description="post each complaint to the webhook")
+    callback_email: bool = Field(True, description="e-mail each call-back request to the unit's duty address")
+    callback_webhook: bool = Field(True, description="post each call-back request to the webhook")
 
     @field_validator("console_base_url")
     @classmethod
@@ -217,6 +224,21 @@ class AlertSettings(_Frozen):
         if value and not re.match(r"https?://[^/\s]+", value):
             raise ValueError(f"an http:// or https:// address, got {value!r}")
         return value.rstrip("/")
+
+    def sends(self, kind: AlertKind, channel: Channel) -> bool:
+        """Whether an alert of `kind` (one of a case's: bad review, complaint, call-back) goes by `channel`:
+        the channel on, and the kind's switch for it."""
+        switches = {
+            (AlertKind.BAD_REVIEW, Channel.EMAIL): self.bad_review_email,
+            (AlertKind.BAD_REVIEW, Channel.WEBHOOK): self.bad_review_webhook,
+            (AlertKind.COMPLAINT, Channel.EMAIL): self.complaint_email,
+            (AlertKind.COMPLAINT, Channel.WEBHOOK): self.complaint_webhook,
+            (AlertKind.CALLBACK, Channel.EMAIL): self.callback_email,
+            (AlertKind.CALLBACK, Channel.WEBHOOK): self.callback_webhook,
+        }
+        if channel is Channel.EMAIL:
+            return self.smtp.enabled and switches[kind, channel]
+        return self.webhook.enabled and switches[kind, channel]
 
     def case_link(self, case_id: int) -> str:
         return f"{self.console_base_url}/console/cases/{case_id}"

@@ -204,5 +204,10 @@ class OpenedCase:
     opened_at: datetime
     contact_due_at: datetime | None     # None: the citizen left no number
     rectify_due_at: datetime
-    origin: Origin = Origin.BAD_REVIEW
-    joined: bool = False                # True: the case was already open, a call-back joined it
+    origin: Origin = Origin.BAD_REVIEW  # what opened the case
+    joined_by: Origin | None = None     # a complaint or call-back that joined the open case just now
+
+    @property
+    def news(self) -> Origin:
+        """What just happened to the case: what opened it, or what joined it."""
+        return self.joined_by or self.origin

@@ -9,8 +9,8 @@ events. A case's deadlines run from when the centre learns of the review, in the
 `open_for_callbacks` runs inside the call-backs' transaction (centre/callbacks.py): a call-back request
 joins its rating's case (a `joined` event, and the contact deadline starts) or opens one for a rating that
 has none (a rating of level 3–5 whose citizen asked for a call all the same, or a bad review held from
-before the loop existed). `open_for_complaints` does the same for complaints filed on the citizen pages.
-One case per rating: `cases.rating_uuid` is unique.
+before the loop existed). A complaint filed on the citizen pages does the same in
+centre/public/complaintcases.py. One case per rating: `cases.rating_uuid` is unique.
 """
 from __future__ import annotations
 
@@ -50,20 +50,9 @@ def open_for_ratings(conn: Connection, new_ratings: Sequence[Mapping[str, Any]],
 def open_for_callbacks(conn: Connection, rating_uuids: Iterable[str], now: datetime, *,
                        settings: CaseSettings | None = None) -> list[OpenedCase]:
     """For ratings whose call-back requests were just stored: join each rating's case (its contact deadline
-    starts now), or open one. Returns the cases opened and those joined (`joined` True); a case that already
-    had a number is left as it is."""
-    return _arrived(conn, rating_uuids, now, Origin.CALLBACK, True, settings or current())
-
-
-def open_for_complaints(conn: Connection, rating_uuids: Iterable[str], now: datetime, *, with_number: bool = False,
-                        settings: CaseSettings | None = None) -> list[OpenedCase]:
-    """For ratings whose complaints were just filed (the citizen pages): join each rating's case, or open one.
-    `with_number`: the citizens left numbers with them, so the contact deadline starts now where none ran."""
-    return _arrived(conn, rating_uuids, now, Origin.COMPLAINT, with_number, settings or current())
-
-
-def _arrived(conn: Connection, rating_uuids: Iterable[str], now: datetime, origin: Origin, with_number: bool,
-             settings: CaseSettings) -> list[OpenedCase]:
+    starts now), or open one. Returns the cases opened and those joined (`joined_by` the call-back); a case
+    that already had a number is left as it is."""
+    settings = settings or current()
     uuids = sorted(set(rating_uuids))
     if not uuids:
         return []
@@ -79,12 +68,10 @@ def _arrived(conn: Connection, rating_uuids: Iterable[str], now: datetime, origi
     joined = []
     for row in rows:
         case = held.get(row["uuid"])
-        # A second number for a case that has one is no news; a complaint always is.
-        if case is not None and (origin is not Origin.CALLBACK or case["contact_due_at"] is None):
-            joined.append(_join(conn, case, codes, now, settings, calendar, tz[row["placed_unit_id"]], origin,
-                                with_number))
+        if case is not None and case["contact_due_at"] is None:   # a second number for a case is no news
+            joined.append(_join(conn, case, codes, now, settings, calendar, tz[row["placed_unit_id"]]))
     fresh = [row for row in rows if row["uuid"] not in held]
-    return joined + _open(conn, fresh, codes, origin, now, settings, with_number=with_number, calendar=calendar)
+    return joined + _open(conn, fresh, codes, Origin.CALLBACK, now, settings, with_number=True, calendar=calendar)
 
 
 def _open(conn: Connection, rows: Sequence[Mapping[str, Any]], codes: Mapping[str, tuple[str, ...]],
@@ -127,29 +114,27 @@ _CASE_IDS = select(cases.c.id, cases.c.rating_uuid)
 
 
 def _join(conn: Connection, case: Mapping[Any, Any], codes: Mapping[str, tuple[str, ...]], now: datetime,
-          settings: CaseSettings, calendar: WorkingCalendar, zone: str, origin: Origin,
-          with_number: bool) -> OpenedCase:
-    """A complaint or a call-back request joined the case; with a number, the caller's contact deadline
-    starts now (if none ran)."""
-    due = case["contact_due_at"]
-    if with_number and due is None:
-        due = iso_utc(calendar.add_working_days(now, settings.contact_working_days, zone))
-        conn.execute(update(cases).where(and_(cases.c.id == case["id"], cases.c.contact_due_at.is_(None)))
-                     .values(contact_due_at=due))
+          settings: CaseSettings, calendar: WorkingCalendar, zone: str) -> OpenedCase:
+    """A call-back request joined the case, which had no number: the caller's contact deadline starts now."""
+    due = iso_utc(calendar.add_working_days(now, settings.contact_working_days, zone))
+    conn.execute(update(cases).where(and_(cases.c.id == case["id"], cases.c.contact_due_at.is_(None)))
+                 .values(contact_due_at=due))
     conn.execute(case_events.insert().values(case_id=case["id"], at=iso_utc(now), actor=None, role=None,
-                                             kind=EventKind.JOINED.value, detail={"origin": origin.value}))
-    return _opened(case["id"], {**case, "contact_due_at": due}, codes, Origin(case["opened_by"]), now, joined=True)
+                                             kind=EventKind.JOINED.value, detail={"origin": Origin.CALLBACK.value}))
+    return _opened(case["id"], {**case, "contact_due_at": due}, codes, Origin(case["opened_by"]), now,
+                   joined_by=Origin.CALLBACK)
 
 
 def _opened(case_id: int, row: Mapping[str, Any], codes: Mapping[str, tuple[str, ...]], origin: Origin,
-            now: datetime, joined: bool = False) -> OpenedCase:
+            now: datetime, joined_by: Origin | None = None) -> OpenedCase:
     contact = row["contact_due_at"]
     return OpenedCase(case_id=case_id, rating_uuid=row["rating_uuid"], unit_id=row["unit_id"],
                       counter_id=row["counter_id"], staff_id=row["staff_id"], level=row["level"],
                       reasons=codes.get(row["rating_uuid"], ()),
-                      opened_at=datetime.fromisoformat(row["opened_at"]) if joined else now,
+                      opened_at=datetime.fromisoformat(row["opened_at"]) if joined_by else now,
                       contact_due_at=datetime.fromisoformat(contact) if contact else None,
-                      rectify_due_at=datetime.fromisoformat(row["rectify_due_at"]), origin=origin, joined=joined)
+                      rectify_due_at=datetime.fromisoformat(row["rectify_due_at"]), origin=origin,
+                      joined_by=joined_by)
 
 
 def _codes(new_reasons: Sequence[Mapping[str, Any]], delivered_by: Mapping[str, str]) -> dict[str, tuple[str, ...]]:

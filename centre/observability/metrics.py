@@ -76,7 +76,7 @@ ADMISSION_WAITING = Gauge("evaluator_admission_waiting", "Ingest requests waitin
 # runs `serve` (with --workers N, the parent, whose files join the workers' in the multiprocess folder).
 ALERT_CHANNELS = ("email", "webhook")
 ALERTS_DELIVERED = Counter("evaluator_alerts_delivered", "Alerts delivered, by channel (email, webhook) and kind "
-                           "(bad_review, digest).", ["channel", "kind"], registry=REGISTRY)
+                           "(bad_review, complaint, callback, digest).", ["channel", "kind"], registry=REGISTRY)
 ALERTS_FAILED = Counter("evaluator_alerts_failed", "Alert delivery attempts that failed (each retry counts), by "
                         "channel.", ["channel"], registry=REGISTRY)
 ALERTS_GAVE_UP = Counter("evaluator_alerts_gave_up", "Alerts given up after their last attempt failed, by channel.",

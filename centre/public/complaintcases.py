@@ -13,6 +13,9 @@ calendar and the city's CaseSettings), in the caller's transaction:
 - the rating is not at the centre yet: nothing now; `join_waiting`, a sweep of `evaluator centre serve`'s
   housekeeping, joins such complaints when their rating arrives (for PublicSettings.complaint_wait_days).
 
+A complaint that opened a case or joined one queues its alert to the unit (centre/alerts/queue.py) in the same
+transaction: the duty manager hears of it at once, never of its text (the citizen's own words, read in the case).
+
 The event names the complaint (`complaint_id`), its flag and its text with any run of digits masked: the
 citizen's number goes to `citizen_contacts` only, never into a case's events, even typed into the text.
 """
@@ -20,13 +23,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, and_, select, update
 
-from centre.cases.model import CaseState, EventKind, Origin
+from centre.alerts import queue
+from centre.cases.model import CaseState, EventKind, OpenedCase, Origin
 from centre.cases.settings import CaseSettings, current
 from centre.cases.store import append, check_step, zones
 from centre.cases.workdays import load_calendar
@@ -68,40 +73,60 @@ def join_complaint(conn: Connection, complaint_pk: int, now: datetime,
               "text": masked(complaint["text"])}
     case = conn.execute(select(cases).where(cases.c.rating_uuid == rating["uuid"])).mappings().first()
     if case is None:
-        _open(conn, rating, detail, number, now, settings)
+        queue.cases_opened(conn, [_open(conn, rating, detail, number, now, settings)], now)
         return Joined.OPENED
     if complaint["pk"] in _joined_complaints(conn, [case["id"]]):
         return Joined.JOINED
     if case["state"] == CaseState.CLOSED.value:
         return Joined.CLOSED
     check_step(conn, case, EventKind.JOINED, None, settings)
-    if number and case["contact_due_at"] is None:
+    due = case["contact_due_at"]
+    if number and due is None:
         zone = zones(conn, [case["unit_id"]])[case["unit_id"]]
-        due = load_calendar(conn).add_working_days(now, settings.contact_working_days, zone)
+        due = iso_utc(load_calendar(conn).add_working_days(now, settings.contact_working_days, zone))
         conn.execute(update(cases).where(and_(cases.c.id == case["id"], cases.c.contact_due_at.is_(None)))
-                     .values(contact_due_at=iso_utc(due)))
+                     .values(contact_due_at=due))
     append(conn, case["id"], EventKind.JOINED, None, now, detail)
+    # A complaint is news even on a case the unit already works: it hears of it at once.
+    queue.cases_opened(conn, [_told(case["id"], {**case, "contact_due_at": due}, _codes(conn, rating),
+                                    Origin.COMPLAINT)], now)
     return Joined.JOINED
 
 
 def _open(conn: Connection, rating: RowMapping, detail: dict[str, Any], number: bool, now: datetime,
-          settings: CaseSettings) -> int:
+          settings: CaseSettings) -> OpenedCase:
     calendar = load_calendar(conn)
     unit = rating["placed_unit_id"]
     zone = zones(conn, [unit])[unit]
     contact = calendar.add_working_days(now, settings.contact_working_days, zone) if number else None
     rectify = calendar.add_working_days(now, settings.rectify_working_days, zone)
-    case_id: int = conn.execute(cases.insert().returning(cases.c.id).values(
-        rating_uuid=rating["uuid"], unit_id=unit, counter_id=rating["placed_counter_id"],
-        staff_id=rating["staff_id"], level=rating["level"], opened_by=Origin.COMPLAINT.value,
-        state=CaseState.NEW.value, rated_at=rating["counted_at"], opened_at=iso_utc(now),
-        contact_due_at=iso_utc(contact) if contact else None, rectify_due_at=iso_utc(rectify))).scalar_one()
-    codes = conn.execute(select(reasons.c.code).where(
-        reasons.c.rating_uuid == rating["uuid"], reasons.c.device_id == rating["delivered_by"])
-        .order_by(reasons.c.code)).scalars().all()
+    row = {"rating_uuid": rating["uuid"], "unit_id": unit, "counter_id": rating["placed_counter_id"],
+           "staff_id": rating["staff_id"], "level": rating["level"], "opened_by": Origin.COMPLAINT.value,
+           "state": CaseState.NEW.value, "rated_at": rating["counted_at"], "opened_at": iso_utc(now),
+           "contact_due_at": iso_utc(contact) if contact else None, "rectify_due_at": iso_utc(rectify)}
+    case_id: int = conn.execute(cases.insert().returning(cases.c.id).values(**row)).scalar_one()
+    codes = _codes(conn, rating)
     append(conn, case_id, EventKind.OPENED, None, now,
            {**detail, "level": rating["level"], "reasons": list(codes)})
-    return case_id
+    return _told(case_id, row, codes, None)
+
+
+def _codes(conn: Connection, rating: RowMapping) -> tuple[str, ...]:
+    """The rating's reasons (a reason counts from the device that delivered the rating)."""
+    return tuple(conn.execute(select(reasons.c.code).where(
+        reasons.c.rating_uuid == rating["uuid"], reasons.c.device_id == rating["delivered_by"])
+        .order_by(reasons.c.code)).scalars())
+
+
+def _told(case_id: int, row: Mapping[str, Any], codes: tuple[str, ...], joined_by: Origin | None) -> OpenedCase:
+    """The case as the alerts tell it (`row`: its columns, as stored)."""
+    contact = row["contact_due_at"]
+    return OpenedCase(case_id=case_id, rating_uuid=row["rating_uuid"], unit_id=row["unit_id"],
+                      counter_id=row["counter_id"], staff_id=row["staff_id"], level=row["level"], reasons=codes,
+                      opened_at=datetime.fromisoformat(row["opened_at"]),
+                      contact_due_at=datetime.fromisoformat(contact) if contact else None,
+                      rectify_due_at=datetime.fromisoformat(row["rectify_due_at"]),
+                      origin=Origin(row["opened_by"]), joined_by=joined_by)
 
 
 def _joined_complaints(conn: Connection, case_ids: list[int]) -> set[int]:

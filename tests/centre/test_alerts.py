@@ -90,7 +90,8 @@ def test_no_alert_names_the_citizen_even_when_a_number_was_left(engine, install)
     later = datetime.combine((utcnow() + timedelta(days=30)).date(), time(4), UTC)   # 12:00 in Shanghai
     assert digest.queue_digests(engine, later, settings(2525, None, digest={"enabled": True})) == 1
     queued = rows(engine)
-    assert len(queued) == 3   # the bad review's e-mail and post (the call-back alerts nobody again), a digest
+    # the bad review's e-mail and post, the call-back's (its deadline starts: news to the unit), a digest
+    assert [row["kind"] for row in queued] == ["bad_review", "bad_review", "callback", "callback", "digest"]
     assert PHONE not in json.dumps([row["payload"] for row in queued], ensure_ascii=False)
 
 

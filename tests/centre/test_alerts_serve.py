@@ -1,7 +1,8 @@
-"""Alerts end to end: a real `evaluator centre serve --config FILE` process, a device enrolled through it and a
-signed batch with a bad review; the alert reaches a real SMTP server (aiosmtpd) and a real HTTP receiver within
-5 s of the ingest. A dead mail server delays neither the ingest nor the webhook, and its e-mail is retried with
-backoff until the server is there. With --workers N (PostgreSQL) the housekeeping runs once, in the parent.
+"""Alerts end to end: a real `evaluator centre serve --config FILE` process, a device enrolled through it, a
+signed batch with a bad review and then the signed call-back request its citizen left; each alert reaches a real
+SMTP server (aiosmtpd) and a real HTTP receiver within 5 s. A dead mail server delays neither the ingest nor the
+webhook, and its e-mail is retried with backoff until the server is there. With --workers N (PostgreSQL) the
+housekeeping runs once, in the parent.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from sqlalchemy import Engine, select
 
 from centre.alerts import duty
 from centre.db.loop_tables import alert_deliveries
+from contract import iso_utc
 from tests.centre.alertkit import alerts_config, http_receiver, smtp_server, write_config
 from tests.centre.conftest import PG_URL_ENV, TIMEOUT, Collector, Device, free_port, scratch_pg_database, start_centre
 
@@ -45,12 +48,23 @@ def enrolled(centre: Collector, unit: str) -> Device:
     return Device(centre, body["device_id"], body["secret"], body["config"], unit, "c-1")
 
 
-def bad_review(device: Device, level: int = 1) -> requests.Response:
+def bad_review(device: Device, level: int = 1) -> str:
     rating = device.rating(level)
     reason = {"id": device.seq, "rating_uuid": rating["uuid"], "code": "attitude", "recorded_at": rating["recorded_at"]}
     answer = device.ingest(device.batch([rating], reasons=[reason]))
     assert answer.status_code == 200 and answer.json()["accepted"] == [rating["uuid"]], answer.text
-    return answer
+    return str(rating["uuid"])
+
+
+def call_back(device: Device, rating_uuid: str) -> None:
+    """The citizen left a number on the terminal: its signed call-back request."""
+    now = iso_utc(datetime.now(UTC))
+    answer = device.request("POST", "/v1/callbacks", {"protocol": 1, "device_id": device.device_id, "sent_at": now,
+                                                      "callbacks": [{"id": 1, "rating_uuid": rating_uuid,
+                                                                     "phone": "13800138000",
+                                                                     "consent_version": "0123456789abcdef",
+                                                                     "requested_at": now}]})
+    assert answer.status_code == 200 and answer.json()["stored"] == [1], answer.text
 
 
 def rows(engine: Engine) -> list[Any]:
@@ -69,7 +83,8 @@ def wait_for(holds: Callable[[], bool], timeout_s: float = 10.0) -> None:
         pause.wait(0.05)
 
 
-def test_a_bad_review_reaches_the_duty_manager_and_the_robot_within_5_s(centre_db: str, tmp_path: Path):
+def test_a_bad_review_and_its_call_back_reach_the_duty_manager_and_the_robot_within_5_s(centre_db: str,
+                                                                                         tmp_path: Path):
     port = free_port()
     with smtp_server(port) as box, http_receiver() as receiver:
         config = write_config(tmp_path / "centre.yaml", alerts_config(port, receiver.url))
@@ -77,11 +92,18 @@ def test_a_bad_review_reaches_the_duty_manager_and_the_robot_within_5_s(centre_d
             device = enrolled(centre, "u-e2e")
             duty.set_duty(centre.engine, "u-e2e", "duty@unit.test", "王经理")
             started = time.monotonic()
-            bad_review(device)
+            rated = bad_review(device)
             _, recipients, mail = box.next(WITHIN_S)
             posted = receiver.next(WITHIN_S)
             assert time.monotonic() - started < WITHIN_S
             assert "housekeeping started" in "".join(centre.log)
+            started = time.monotonic()
+            call_back(device, rated)    # the deadline to call starts: the unit hears of it too
+            _, _, called = box.next(WITHIN_S)
+            called_post = receiver.next(WITHIN_S).json()
+            assert time.monotonic() - started < WITHIN_S
+    assert "回访请求" in called["Subject"] and "13800138000" not in called.get_content()
+    assert called_post["event"] == "callback" and called_post["contact_due_at"] and called_post["joined"] is True
     assert recipients == ["duty@unit.test"]
     assert "东区政务服务中心" in mail["Subject"] and "3号窗口" in mail["Subject"] and "服务态度差" in mail.get_content()
     body = posted.json()

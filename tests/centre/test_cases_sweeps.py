@@ -16,8 +16,10 @@ from centre.db.loop_tables import case_events
 from centre.db.public_tables import citizen_contacts
 from centre.db.tables import callbacks, ratings
 from centre.errors import BadInput
+from centre.public.complaint import Filed
 from contract import iso_utc
 from tests.centre.casekit import MONDAY, actors, case_of, engine_fixture, kinds, terminal
+from tests.centre.complaintkit import LATER, complain, link_of
 
 engine_on_each_backend = engine_fixture()
 PHONE = "13987654321"
@@ -111,20 +113,19 @@ def test_numbers_are_erased_a_set_time_after_closing_without_the_number(engine: 
 
 
 def test_a_number_left_online_is_erased_too(engine: Engine) -> None:
-    uuid = terminal(engine, "u-a").rate(2)
+    device = terminal(engine, "u-a")
+    uuid = device.rate(2)
     case_id = int(case_of(engine, uuid)["id"])
     who = actors(engine, "u-a")
+    assert complain(engine, link_of(engine, device, uuid), phone=PHONE) is Filed.STORED   # the complaint form
     with engine.begin() as conn:
-        conn.execute(citizen_contacts.insert().values(rating_uuid=uuid, source="complaint", phone=PHONE,
-                                                      consent_version="v1", given_at=iso_utc(MONDAY)))
-        opening.open_for_complaints(conn, [uuid], MONDAY, with_number=True)
-        assert views.reveal_number(conn, case_id, who["district"], now=MONDAY) == PHONE
-        flow.assign(conn, case_id, who["unit"], assignee="x", now=MONDAY)
-        flow.rectify(conn, case_id, who["unit"], cause="c", measures="m", now=MONDAY)
-        flow.verify(conn, case_id, who["city"], now=MONDAY)
-        flow.close(conn, case_id, who["city"], now=MONDAY)
-    assert sweeps.erase_numbers(engine, MONDAY + timedelta(days=30), CaseSettings()) == [case_id]
+        assert views.reveal_number(conn, case_id, who["district"], now=LATER) == PHONE
+        flow.assign(conn, case_id, who["unit"], assignee="x", now=LATER)
+        flow.rectify(conn, case_id, who["unit"], cause="c", measures="m", now=LATER)
+        flow.verify(conn, case_id, who["city"], now=LATER)
+        flow.close(conn, case_id, who["city"], now=LATER)
+    assert sweeps.erase_numbers(engine, LATER + timedelta(days=30), CaseSettings()) == [case_id]
     with engine.connect() as conn:
         left = conn.execute(select(citizen_contacts.c.phone, citizen_contacts.c.erased_at)).one()
-    assert left == ("", iso_utc(MONDAY + timedelta(days=30)))
+    assert left == ("", iso_utc(LATER + timedelta(days=30)))
     assert kinds(engine, case_id)[:3] == ["opened", "joined", "number_viewed"]

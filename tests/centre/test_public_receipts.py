@@ -8,7 +8,6 @@ with the verified rectification's measures without names, and takes one verdict.
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -21,38 +20,15 @@ from centre.db.public_tables import citizen_contacts, complaints, receipt_misses
 from centre.db.tables import devices, staff
 from centre.errors import BadInput, Forbidden
 from centre.public import complaintcases, receipt
-from centre.public.complaint import Filed, Form, file_complaint, read_form
+from centre.public.complaint import Filed, read_form
 from centre.public.receipt import Arrival, Given, Stage
 from centre.public.settings import PublicSettings
-from centre.public.signed import Link, Purpose, check, with_link_bases
+from centre.public.signed import Link, Purpose, with_link_bases
 from contract import DeviceConfig, complaint_url, receipt_url
-from tests.centre.casekit import MONDAY, Terminal, actors, case_of, engine_fixture, kinds, terminal
+from tests.centre.casekit import MONDAY, actors, case_of, engine_fixture, kinds, terminal
+from tests.centre.complaintkit import FORM_ID, LATER, SETTINGS, checked, complain, link_of, secret_of
 
 engine_on_each_backend = engine_fixture()
-SETTINGS = PublicSettings()
-LATER = MONDAY + timedelta(hours=1)
-FORM_ID = "f" * 22
-
-
-def secret_of(engine: Engine, device_id: str) -> str:
-    with engine.connect() as conn:
-        return str(conn.execute(select(devices.c.secret).where(devices.c.id == device_id)).scalar_one())
-
-
-def checked(engine: Engine, url: str, purpose: Purpose) -> Link:
-    with engine.connect() as conn:
-        return check(conn, url, parse_qs(urlsplit(url).query), purpose)
-
-
-def link_of(engine: Engine, device: Terminal, uuid: str, purpose: Purpose = Purpose.COMPLAINT) -> Link:
-    make = complaint_url if purpose is Purpose.COMPLAINT else receipt_url
-    return checked(engine, make("https://pj.example/x", secret_of(engine, device.device_id), device.device_id, uuid),
-                   purpose)
-
-
-def complain(engine: Engine, link: Link, text: str = "窗口人员态度差", phone: str = "", n: int = 0) -> Filed:
-    form = Form(form_id=f"{FORM_ID[:-2]}{n:02d}", text=text, phone=phone, consent=bool(phone))
-    return file_complaint(engine, link, form, LATER, SETTINGS)
 
 
 def events(engine: Engine, case_id: int) -> list[dict]:

@@ -401,8 +401,10 @@ def test_the_alerts_page_shows_a_dead_mail_server_and_the_calendar_warning(page:
     problem = page.locator("table.alert-problems tbody tr").first
     expect(problem).to_contain_text("duty@example.org")
     expect(problem.locator("td.error")).not_to_be_empty()
-    # the alert queued for the unit's duty address, and the one the real terminal's bad review queued at ingest
-    expect(page.locator("table.deliveries tr[data-state=retrying]")).to_have_count(2)
+    # the alert queued for the unit's duty address, the one the real terminal's bad review queued at ingest and
+    # the one its call-back request queued (the call-back deadline starts: the unit hears of it too)
+    expect(page.locator("table.deliveries tr[data-state=retrying]")).to_have_count(3)
+    expect(page.locator("table.deliveries")).to_contain_text("回访提醒")
     engine = open_engine(console.db_url, create=False)
     with engine.connect() as conn:
         unknown = load_calendar(conn).unknown_years
