@@ -8,20 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from datetime import date
 
 from centre import indicators, rollups, scopes
+from centre.cliargs import iso_day
 from centre.db.engine import open_engine
 
 EXIT_OK = 0
 NOT_SHOWN = "—"
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {text!r}") from None
 
 
 def _count(text: str) -> int:
@@ -42,10 +36,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                          help="a sector's units (repeatable); with --district, within the district")
     figures.add_argument("--period", choices=[kind.value for kind in indicators.PeriodKind if kind.value != "custom"],
                          help="the day, week (Monday–Sunday), month, quarter or year holding --date (default: day)")
-    figures.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the (first) unit's zone")
-    figures.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD",
+    figures.add_argument("--date", type=iso_day, metavar="YYYY-MM-DD", help="default: today in the (first) unit's zone")
+    figures.add_argument("--from", dest="date_from", type=iso_day, metavar="YYYY-MM-DD",
                          help="a custom period's first day (with --to; both included)")
-    figures.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD")
+    figures.add_argument("--to", dest="date_to", type=iso_day, metavar="YYYY-MM-DD")
     figures.add_argument("--min-ratings", type=_count, default=indicators.MIN_RATINGS, metavar="N",
                          help="fewer ratings than this are 'too few' to rank (default: %(default)s)")
     figures.add_argument("--json", action="store_true", help="one JSON object, the body of GET /v1/indicators")

@@ -8,12 +8,12 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import TextIO
 
 from sqlalchemy import Engine
 
 from centre import chain_recheck, reports
+from centre.cliargs import iso_day
 from centre.db.engine import open_engine
 from centre.integrity import commands as integrity_commands
 
@@ -25,7 +25,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                  common: argparse.ArgumentParser) -> None:
     summary = commands.add_parser("summary", parents=[common], help="A unit's day: levels, 好评率, reasons.")
     summary.add_argument("--unit", required=True)
-    summary.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the unit's zone")
+    summary.add_argument("--date", type=iso_day, metavar="YYYY-MM-DD", help="default: today in the unit's zone")
     summary.add_argument("--counter")
     summary.add_argument("--staff")
     summary.add_argument("--json", action="store_true", help="one JSON object, the keys of the HTTP summary")
@@ -33,7 +33,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     calls = commands.add_parser("callbacks", parents=[common],
                                 help="A unit's call-back requests of a day: the numbers to call, with the rating.")
     calls.add_argument("--unit", required=True)
-    calls.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="default: today in the unit's zone")
+    calls.add_argument("--date", type=iso_day, metavar="YYYY-MM-DD", help="default: today in the unit's zone")
     calls.add_argument("--json", action="store_true", help="a JSON list, one object per request")
 
     check = commands.add_parser("integrity", parents=[common],
@@ -46,12 +46,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                             "(exit 1 if any did)")
     integrity_commands.add_actions(check, common)   # integrity analyse|flags: the manipulation signals
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {text!r}") from None
 
 
 def _summary(args: argparse.Namespace) -> int:

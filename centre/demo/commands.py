@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 
+from centre.cliargs import iso_day
 from centre.demo import build, manipulate, workdays
 from centre.errors import BadInput
 from centre.registry.model import DEFAULT_TIMEZONE
@@ -29,12 +30,6 @@ def _count(name: str) -> Callable[[str], int]:
         return int(text)
     return parse
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {text!r}") from None
 
 
 def _seed(text: str) -> int:
@@ -63,7 +58,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="counters, each with its terminal, per unit (default: %(default)s)")
     demo.add_argument("--days", type=_count("days"), default=30, metavar="D",
                       help="days of ratings, ending with --until (default: %(default)s)")
-    demo.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+    demo.add_argument("--until", type=iso_day, metavar="YYYY-MM-DD",
                       help=f"the last day (default: yesterday in {DEFAULT_TIMEZONE})")
     demo.add_argument("--seed", type=_seed, default=1, metavar="S",
                       help="the same seed and days build the same city and rows (default: %(default)s)")

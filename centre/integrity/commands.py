@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
 
+from centre.cliargs import iso_day
 from centre.db.engine import open_engine
 from centre.errors import BadInput
 from centre.integrity import flags as stored_flags
@@ -22,8 +22,8 @@ def add_actions(integrity: argparse.ArgumentParser, common: argparse.ArgumentPar
     actions = integrity.add_subparsers(dest="integrity_action", metavar="ACTION")
     run = actions.add_parser("analyse", parents=[common], help="Run every manipulation signal over the units' "
                                                               "days from --from to --to and store the flags.")
-    run.add_argument("--from", dest="day_from", required=True, type=_day, metavar="YYYY-MM-DD")
-    run.add_argument("--to", dest="day_to", required=True, type=_day, metavar="YYYY-MM-DD")
+    run.add_argument("--from", dest="day_from", required=True, type=iso_day, metavar="YYYY-MM-DD")
+    run.add_argument("--to", dest="day_to", required=True, type=iso_day, metavar="YYYY-MM-DD")
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="processes reading units in parallel (default: 2)")
     run.add_argument("--config", metavar="FILE", help="the city's config file: its integrity: section sets the "
@@ -42,12 +42,6 @@ def chosen(args: argparse.Namespace) -> bool:
 def run(args: argparse.Namespace) -> int:
     return {"analyse": _analyse, "flags": _flags}[args.integrity_action](args)
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a day YYYY-MM-DD: {text!r}") from None
 
 
 def _analyse(args: argparse.Namespace) -> int:

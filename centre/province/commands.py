@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
+from centre.cliargs import iso_day
 from centre.db.engine import open_engine
 from centre.db.province_tables import province_records
 from centre.errors import BadInput
@@ -38,8 +39,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     actions = parser.add_subparsers(dest="province_command", required=True, metavar="ACTION")
     check = actions.add_parser("check", parents=[common], help="Dry run: what the ratings counted on these days "
                                "would make, checked by the rules; exit 1 when any record would be refused.")
-    check.add_argument("--since", required=True, type=_day, metavar="YYYY-MM-DD", help="the first day")
-    check.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="the last day (default: today)")
+    check.add_argument("--since", required=True, type=iso_day, metavar="YYYY-MM-DD", help="the first day")
+    check.add_argument("--until", type=iso_day, metavar="YYYY-MM-DD", help="the last day (default: today)")
     check.add_argument("--zone", type=_zone, default=ZoneInfo(CITY_ZONE), metavar="ZONE",
                        help=f"the zone of the city's days (default: {CITY_ZONE})")
     check.add_argument("--mapping", type=Path, metavar="FILE", help="the mapping (default: the shipped one)")
@@ -58,12 +59,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     remake.add_argument("--mapping", type=Path, metavar="FILE", help="the mapping (default: the shipped one)")
     push_commands.add_push_commands(actions, common)   # push, receiver
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a day is YYYY-MM-DD, got {text!r}") from None
 
 
 def _zone(text: str) -> ZoneInfo:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 
 from sqlalchemy import Engine, select
 
+from centre.cliargs import iso_day
 from centre.db.engine import open_engine
 from centre.db.tables import units
 from centre.errors import BadInput
@@ -32,17 +32,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                                 help="Check the published digests of a day against the ratings held, or a rating's "
                                      "inclusion proof; exit 1 when any fails.")
     for action in (publish, verify):
-        action.add_argument("--day", type=_day, metavar="YYYY-MM-DD", help="the units' local day")
+        action.add_argument("--day", type=iso_day, metavar="YYYY-MM-DD", help="the units' local day")
         action.add_argument("--unit", help="one unit (default: every unit)")
         action.add_argument("--json", action="store_true", help="JSON, one object a line")
     verify.add_argument("--rating", metavar="UUID", help="the inclusion proof of this rating instead")
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {text!r}") from None
 
 
 def _units(engine: Engine, unit: str | None) -> list[str]:

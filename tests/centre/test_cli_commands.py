@@ -67,3 +67,19 @@ def test_a_command_imports_neither_the_other_commands_modules_nor_the_terminals(
     assert imported & others == set()
     assert {module for module in imported if module.split(".")[0] == "kiosk"
             or module.startswith("evaluator.commands")} == set()
+
+
+@pytest.mark.parametrize("args", [
+    ["summary", "--unit", "u-1", "--date", "2026-02-30"],
+    ["indicators", "--unit", "u-1", "--from", "2026-02-30"],
+    ["integrity", "analyse", "--from", "2026-02-30", "--to", "2026-03-01"],
+    ["province", "check", "--since", "2026-02-30"],
+    ["digest", "publish", "--day", "2026-02-30"],
+    ["demo", "--until", "2026-02-30"],
+])
+def test_a_day_that_is_not_one_is_refused_alike_by_every_command(args: list[str],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main([*args, "--db", "sqlite:///nowhere.db"])
+    assert refused.value.code == 2
+    assert "a day is YYYY-MM-DD, got '2026-02-30'" in capsys.readouterr().err
