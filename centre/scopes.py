@@ -141,7 +141,7 @@ def describe(conn: Connection, scope: Scope) -> str:
     parts = []
     if scope.districts:
         names = dict(conn.execute(select(district_table.c.id, district_table.c.name)
-                                  .where(district_table.c.id.in_(scope.districts))).tuples().all())
+                                  .where(district_table.c.id.in_(scope.districts))).all())
         parts.append("district: " + ", ".join(names.get(district, str(district)) for district in scope.districts))
     if scope.sectors:
         names = {sector.code: sector.name for sector in sector_list.all_sectors(conn)}

@@ -292,10 +292,10 @@ def _groups(conn: Connection, place: Place, children: Children) -> dict[Any, Nam
     if place.sector is not None:
         query = query.where(units.c.sector_code == place.sector)
     found = {key: Named(None if key is None else str(key), name, name_en)
-             for key, name, name_en in conn.execute(query).tuples()}
+             for key, name, name_en in conn.execute(query)}
     if children is Children.DISTRICTS and place.kind is Kind.CITY:     # a district with no unit yet too
         found.update({key: Named(str(key), name, name_en) for key, name, name_en in
-                      conn.execute(select(districts.c.id, districts.c.name, districts.c.name_en)).tuples()})
+                      conn.execute(select(districts.c.id, districts.c.name, districts.c.name_en))})
     return found
 
 
@@ -312,7 +312,7 @@ def _members(conn: Connection, place: Place, children: Children) -> tuple[dict[A
             select(counters.c.id, counters.c.name, counters.c.name_en).where(counters.c.unit_id == place.unit))}
         return named, set(named) if on_unit_page else set()
     roster = conn.execute(select(staff.c.id, staff.c.name, staff.c.name_en, staff.c.left_at)
-                          .where(staff.c.unit_id == place.unit)).tuples().all()
+                          .where(staff.c.unit_id == place.unit)).all()
     named = {key: Named(key, name, name_en) for key, name, name_en, _ in roster}
     named[""] = Named(None)          # ratings and events with nobody signed in
     return named, {key for key, _, _, left_at in roster if left_at is None} if on_unit_page else set()

@@ -105,6 +105,7 @@ def test_the_figures_in_a_table_are_those_of_indicators_compute(page: Page, cons
     assert ("below" in (row.get_attribute("class") or "")) == below
     # one level down, the unit's counters (read per counter from the rollups) add up to the same
     row.locator("td.name a").click()
+    expect(page.locator("table[data-children=counters]")).to_be_visible()   # the unit's page, not the last one
     counted = page.locator("table[data-children=counters] td.rated").all_inner_texts()
     assert sum(_number(text) for text in counted) == expected.rated
     codes = page.locator(".drill-reasons tbody tr").evaluate_all("rows => rows.map(r => r.dataset.code)")
