@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 CONFIG ?=
 SCREENS := rating waiting attract reasons callback thanks thanks_bad thanks_receipt out_of_service sign_in scores technician provision
 
-.PHONY: run test lint postgres bench sysdeps setup frontend console-screens public-screens snapshots snapshots-sizes sounds clean
+.PHONY: run test lint postgres bench sysdeps setup frontend wheel console-screens public-screens snapshots snapshots-sizes sounds clean
 
 run: setup
 	$(VENV)/bin/evaluator run $(if $(CONFIG),--config $(CONFIG)) $(if $(PANEL),--panel $(PANEL))
@@ -62,6 +62,12 @@ $(VENDOR)/.installed: package.json package-lock.json
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js $(VENDOR)/
 	touch $@
+
+# The release's wheel (dist/), for a terminal or a centre (docs/operator-guide.md): with the console's front-end
+# packages in it, which a plain `pip wheel .` of a fresh clone would leave out.
+wheel: setup
+	rm -rf build
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps -w dist .
 
 sysdeps:
 	@PYTHON=$(PYTHON) bash deploy/sysdeps.sh

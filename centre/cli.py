@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterable
 
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from centre.db.engine import DEFAULT_DB_URL
+from centre.db.engine import DB_ENV, DEFAULT_DB_URL
 from centre.errors import CentreError
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -52,8 +53,10 @@ COMMANDS: dict[str, str] = {
 def build_parser(names: Iterable[str] = COMMANDS) -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     """The parser of these commands (and of those their functions add beside them), and their handlers."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=DEFAULT_DB_URL, metavar="URL",
-                        help=f"SQLAlchemy database URL (default: {DEFAULT_DB_URL})")
+    # From the environment, so that a service's URL (and its password) stays out of the command line, which
+    # every user of the machine can read (ps); never shown in --help.
+    common.add_argument("--db", default=os.environ.get(DB_ENV) or DEFAULT_DB_URL, metavar="URL",
+                        help=f"SQLAlchemy database URL (default: ${DB_ENV} if set, else {DEFAULT_DB_URL})")
     parser = argparse.ArgumentParser(prog="evaluator centre", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     handlers: dict[str, Handler] = {}

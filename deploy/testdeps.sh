@@ -4,7 +4,8 @@
 # often lack it) for the deploy tests; espeak-ng, to rebuild the spoken
 # prompts and compare them with the committed ones; chromium, for the console's
 # browser tests; libzbar0, the QR decoder
-# that reads back the codes the screens draw (through pyzbar). Installs what
+# that reads back the codes the screens draw (through pyzbar); nginx, the
+# reverse proxy the operator guide puts in front of the centre. Installs what
 # is missing when run as root, quietly; otherwise says what to install.
 # Prints nothing when all is there.
 set -euo pipefail
@@ -22,6 +23,8 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 dpkg-query -W -f='${Status}' libzbar0 2>/dev/null | grep -q "install ok installed" || missing+=(libzbar0)
 # The console's browser tests drive Debian's Chromium through Playwright (never a browser Playwright downloads).
 command -v chromium >/dev/null || missing+=(chromium)
+# The tests start nginx themselves: installing it starts no server (policy-rc.d, below).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then
@@ -36,4 +39,11 @@ fi
 echo "testdeps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Debian starts the services its packages install (nginx on port 80) unless policy-rc.d says no: 101.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 0755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -29,6 +29,7 @@ from centre.errors import CentreError
 
 # Named before the collector became the centre; kept, so an installed centre finds its data where it left it.
 DEFAULT_DB_URL = "sqlite:///var/collector.db"
+DB_ENV = "EVALUATOR_CENTRE_DB"     # the database URL of every `evaluator centre` command when --db is not given
 
 _PLAIN_TYPES = (String, Integer, BigInteger, Boolean)   # what sqlite3 and psycopg take as Python gives them
 _COPY_TYPES = (*_PLAIN_TYPES, JSON)                      # what COPY takes (JSON as its text)

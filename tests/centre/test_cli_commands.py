@@ -83,3 +83,14 @@ def test_a_day_that_is_not_one_is_refused_alike_by_every_command(args: list[str]
         main([*args, "--db", "sqlite:///nowhere.db"])
     assert refused.value.code == 2
     assert "a day is YYYY-MM-DD, got '2026-02-30'" in capsys.readouterr().err
+
+
+def test_the_database_url_comes_from_the_environment_and_is_never_shown(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    migrate(url)
+    monkeypatch.setenv("EVALUATOR_CENTRE_DB", "postgresql+psycopg://evaluator:pw-in-env@db.example/evaluator")
+    parser, _ = build_parser(["token"])
+    assert "pw-in-env" not in "".join(helps(parser).values())
+    assert parser.parse_args(["token", "list"]).db.endswith("@db.example/evaluator")
+    assert parser.parse_args(["token", "list", "--db", url]).db == url       # --db still wins
