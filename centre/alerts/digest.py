@@ -1,10 +1,12 @@
-"""The daily digest: once a day, at the configured local time, the cases near or past their deadlines, by e-mail.
+"""The daily digest: once a day, at the configured local time, the cases near or past their deadlines.
 
-Who gets what (centre/alerts/settings.py DigestSettings):
+Who gets what (centre/alerts/settings.py DigestSettings), by e-mail when SMTP is on:
 - each unit with a duty address (`evaluator centre duty set`) its own cases, on the days it has any;
 - each district's addresses (district_emails, by the district's name) the cases of the district's units, and
   the city office's addresses (city_emails) every unit's: every day, an empty digest saying so (the office
   then knows the digest works and that nothing is late).
+And the webhook (digest.webhook, with a webhook URL): every unit's, every day, as JSON with a short text the
+city's messaging robot shows in its group, where the bad reviews' alerts go too.
 
 A case is in it for a deadline still open: the contact (回访) while the citizen has not been reached, the
 rectification (整改) while the unit works on it. Past due (the deadline, 24:00 local, has gone by) it is
@@ -26,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, or_, select, text
 
-from centre.alerts.messages import DigestLine, digest_email
+from centre.alerts.messages import DigestLine, digest_email, digest_webhook
 from centre.alerts.model import AlertKind, Channel
 from centre.alerts.queue import duty_addresses
 from centre.alerts.settings import AlertSettings
@@ -55,7 +57,7 @@ def queue_digests(engine: Engine, now: datetime, settings: AlertSettings) -> int
     """Queue the day's digests not queued yet (none before at_local); how many rows were queued."""
     digest = settings.digest
     day = digest_day(now, settings)
-    if day is None or not (digest.enabled and settings.smtp.enabled):
+    if day is None or not (digest.enabled and (settings.smtp.enabled or _webhook_url(settings))):
         return 0
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -65,6 +67,11 @@ def queue_digests(engine: Engine, now: datetime, settings: AlertSettings) -> int
         rows = [row for row in _digests(conn, lines, day, settings, now) if (row["target"], _scope(row)) not in sent]
         insert_rows(conn, alert_deliveries, rows)
     return len(rows)
+
+
+def _webhook_url(settings: AlertSettings) -> str | None:
+    """Where the city's digest is posted: the webhook's URL, unless digest.webhook is off."""
+    return settings.webhook.url if settings.digest.webhook else None
 
 
 def _scope(row: dict[str, Any]) -> str:
@@ -119,10 +126,22 @@ def due_lines(conn: Connection, now: datetime, settings: AlertSettings) -> dict[
 
 def _digests(conn: Connection, lines: dict[str, list[DigestLine]], day: date, settings: AlertSettings,
              now: datetime) -> list[dict[str, Any]]:
-    """The rows of every digest due on `day`: the units', the districts', the city's."""
+    """The rows of every digest due on `day`: the units', the districts' and the city's e-mails, the city's post."""
+    created = iso_utc(now)
+    every = sorted((line for unit_lines in lines.values() for line in unit_lines),
+                   key=lambda line: (line.due_at, line.case_id))
+    rows = _emails(conn, lines, every, day, settings, created) if settings.smtp.enabled else []
+    url = _webhook_url(settings)
+    if url:
+        rows.append(_webhook_row(url, digest_webhook(day.isoformat(), every, MAX_LINES), created))
+    return rows
+
+
+def _emails(conn: Connection, lines: dict[str, list[DigestLine]], every: list[DigestLine], day: date,
+            settings: AlertSettings, created: str) -> list[dict[str, Any]]:
+    """The e-mails of the day: the units', the districts', the city's."""
     digest = settings.digest
     rows: list[dict[str, Any]] = []
-    created = iso_utc(now)
     if digest.to_units:
         for unit_id, address in duty_addresses(conn, lines).items():
             name = lines[unit_id][0].unit_name
@@ -137,8 +156,6 @@ def _digests(conn: Connection, lines: dict[str, list[DigestLine]], day: date, se
                           key=lambda line: (line.due_at, line.case_id))
             rows += [_row(address, f"district:{name}", None, held, name, f"District {name}", day, created)
                      for address in addresses]
-    every = sorted((line for unit_lines in lines.values() for line in unit_lines),
-                   key=lambda line: (line.due_at, line.case_id))
     rows += [_row(address, "city", None, every, "全市", "City", day, created) for address in digest.city_emails]
     return rows
 
@@ -149,6 +166,12 @@ def _district_units(conn: Connection, names: Sequence[str]) -> dict[str, list[st
                             .where(districts.c.name.in_(names))):
         found[row.name].append(row.id)
     return found
+
+
+def _webhook_row(url: str, payload: dict[str, Any], created: str) -> dict[str, Any]:
+    return {"kind": AlertKind.DIGEST.value, "channel": Channel.WEBHOOK.value, "target": url, "case_id": None,
+            "unit_id": None, "payload": {**payload, "scope": "city"}, "created_at": created, "attempts": 0,
+            "next_attempt_at": created, "delivered_at": None, "gave_up_at": None, "last_error": None}
 
 
 def _row(address: str, scope: str, unit_id: str | None, lines: Sequence[DigestLine], title_zh: str,

@@ -204,3 +204,27 @@ def digest_email(title_zh: str, title_en: str, day: str, lines: Sequence[DigestL
     if more or not lines:
         body.append(f"… and {more} more: see the console." if more else "No case is overdue or due soon today.")
     return {"subject": subject, "text": "\n".join(body)}
+
+
+WEBHOOK_LINES = 10   # a robot's message stays short: the most urgent cases, then the count of the rest
+
+
+def digest_webhook(day: str, lines: Sequence[DigestLine], max_lines: int) -> dict[str, Any]:
+    """The city's digest as the webhook's JSON: the totals, the first `max_lines` cases as fields (the most urgent
+    first), and a short `text` a messaging robot can show as it is."""
+    overdue = sum(line.overdue for line in lines)
+    near = len(lines) - overdue
+    deadline_zh = {"contact": "回访", "rectify": "整改"}
+    shown = [f"#{line.case_id} {line.unit_name} {line.counter_name} {deadline_zh.get(line.deadline, line.deadline)}"
+             f"{'已逾期' if line.overdue else '临近'} {local_text(line.due_at, line.timezone)}"
+             for line in lines[:WEBHOOK_LINES]]
+    more = len(lines) - len(shown)
+    text = "\n".join([f"工单期限提醒 {day}：逾期 {overdue} 件，临近 {near} 件。" if lines
+                      else f"工单期限提醒 {day}：今日无逾期或临近期限的工单。", *shown,
+                      *([f"……另有 {more} 件，请在控制台查看。"] if more else []),
+                      f"Case deadlines {day}: {overdue} overdue, {near} due soon."])
+    return {"event": "digest", "day": day, "overdue": overdue, "near": near, "text": text,
+            "cases": [{"case_id": line.case_id, "unit_name": line.unit_name, "counter_name": line.counter_name,
+                       "level": line.level, "deadline": line.deadline, "due_at": iso_utc(line.due_at),
+                       "overdue": line.overdue, "link": line.link} for line in lines[:max_lines]],
+            "more": max(0, len(lines) - max_lines)}

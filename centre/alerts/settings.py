@@ -158,9 +158,10 @@ class RetrySettings(_Frozen):
 
 
 class DigestSettings(_Frozen):
-    """Once a day, each unit's cases near or past their deadlines, by e-mail."""
+    """Once a day, each unit's cases near or past their deadlines, by e-mail, and the city's to the webhook."""
 
-    enabled: bool = Field(True, description="send the daily digest (needs smtp.enabled)")
+    enabled: bool = Field(True, description="send the daily digest (by e-mail with smtp.enabled, by the webhook "
+                                            "with webhook.url)")
     at_local: time = Field(time(8, 30), description='local time of day to send it, "HH:MM"')
     timezone: str = Field("Asia/Shanghai", description="the zone of at_local and of the digest's day")
     near_working_days: int = Field(1, ge=0, le=15, description="a deadline within this many working days is near")
@@ -168,6 +169,7 @@ class DigestSettings(_Frozen):
     city_emails: tuple[str, ...] = Field((), description="the city office: one digest of every unit")
     district_emails: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="district name → addresses: one digest of the district's units")
+    webhook: bool = Field(True, description="post the city's digest to the webhook too (its robot's group)")
 
     @field_validator("at_local", mode="before")
     @classmethod

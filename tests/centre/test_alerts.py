@@ -254,6 +254,29 @@ def test_the_digest_is_queued_once_a_day_at_its_local_time(engine, install):
     assert "逾期 1" in latest["subject"] and "OVERDUE" in latest["text"]
 
 
+def test_the_citys_digest_goes_to_the_webhook_too_once_a_day(engine, install):
+    with http_receiver() as receiver:
+        config = settings(None, receiver.url, digest={"enabled": True, "at_local": "08:30"})   # no e-mail at all
+        install(config)
+        unit = terminal(engine, "u-robot")
+        unit.rate(1)
+        with engine.begin() as conn:   # due within a working day
+            conn.execute(update(cases).values(rectify_due_at=iso_utc(MONDAY + timedelta(days=1, hours=14))))
+        unit.rate(2)
+        tuesday = MONDAY + timedelta(hours=22, minutes=45)   # Tuesday 08:45 in Shanghai
+        assert digest.queue_digests(engine, tuesday, config) == 1
+        assert digest.queue_digests(engine, tuesday + timedelta(hours=5), config) == 0   # once a day
+        assert delivery.deliver_due(engine, tuesday, config).delivered == 3   # two bad reviews' posts, the digest
+        posts = [receiver.next().json() for _ in range(3)]
+    [post] = [post for post in posts if post["event"] == "digest"]
+    assert (post["day"], post["overdue"], post["near"], post["more"]) == ("2026-03-03", 0, 1, 0)
+    assert post["text"].startswith("工单期限提醒 2026-03-03：逾期 0 件，临近 1 件。")
+    assert [case["deadline"] for case in post["cases"]] == ["rectify"] and post["cases"][0]["link"].endswith(
+        f"/console/cases/{post['cases'][0]['case_id']}")
+    off = settings(None, "http://127.0.0.1:9/hook", digest={"enabled": True, "webhook": False})
+    assert digest.queue_digests(engine, tuesday + timedelta(days=1), off) == 0
+
+
 def test_the_duty_cli(tmp_path: Path, capsys):
     from centre.cli import main
 
