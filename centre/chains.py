@@ -246,13 +246,17 @@ _EMPTY = (None, "", "[]")
 
 def chain_of(device_id: str, row: Any) -> Chain:
     """The Chain a row holding READ_COLUMNS holds; `Chain(device_id)` where the device has none stored (NULLs)."""
-    if row.chain_device_id is None:
+    return chain_from(device_id, (row.chain_device_id, *(getattr(row, name) for name in RESULTS)))
+
+
+def chain_from(device_id: str, values: Sequence[Any]) -> Chain:
+    """`chain_of` from READ_COLUMNS' values in their order (a reader of thousands unpacks rows by position)."""
+    stored_id, held, last_seq, last_hash, gaps, breaks, conflicts, before, elsewhere = values
+    if stored_id is None:
         return Chain(device_id)
-    gaps, breaks = row.gaps, row.chain_breaks
-    return Chain(device_id, row.ratings_held, row.last_seq, row.last_hash,
+    return Chain(device_id, held, last_seq, last_hash,
                  [] if gaps in _EMPTY else [(first, last) for first, last in json.loads(gaps)],
-                 [] if breaks in _EMPTY else list(json.loads(breaks)), row.conflicts, row.before_enrollment,
-                 row.placement_mismatches)
+                 [] if breaks in _EMPTY else list(json.loads(breaks)), conflicts, before, elsewhere)
 
 
 # -- the truth: a recount from the raw rows -------------------------------------------

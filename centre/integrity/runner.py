@@ -3,17 +3,15 @@ signals that compare units with each other or read the stored tables directly. S
 centre/integrity/analysis.py stores what this finds.
 
 Each group of units is read once (centre/integrity/reading.py) and every per-unit signal runs on it while it is
-in memory, with the cyclic garbage collector paused (see _no_cycle_collection). On PostgreSQL or a SQLite file,
+in memory, with the cyclic garbage collector paused (centre/cycles.py). On PostgreSQL or a SQLite file,
 groups go to `settings.workers` processes (spawned: a forked copy of a process holding open connections shares
 their sockets); each opens its own engine once.
 """
 from __future__ import annotations
 
-import gc
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -21,6 +19,7 @@ from functools import partial
 from sqlalchemy import Engine, select
 
 from centre.cases.workdays import WorkingCalendar, load_calendar
+from centre.cycles import no_cycle_collection
 from centre.db.engine import open_engine
 from centre.db.tables import model_rounds
 from centre.integrity.data import Timeline, UnitData, UnitRow, timelines, unit_rows
@@ -129,7 +128,7 @@ def _tested(engine: Engine, group: Sequence[UnitRow],
                                  partial(distribution.step_after_ranking, published=context.published),
                                  partial(devices.counter_change, lines=context.lines)]
     findings: list[Finding] = []
-    with _no_cycle_collection():
+    with no_cycle_collection():
         with engine.connect() as conn:
             units = read_group(conn, group, context.span, context.lines, context.calendar, context.settings)
         for unit in units:
@@ -138,20 +137,6 @@ def _tested(engine: Engine, group: Sequence[UnitRow],
         tallies = [distribution.tally(unit) for unit in units]
         del units            # freed now, by reference counting: the collector, back on, need not walk them
     return findings, tallies
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused while a group of units is read and tested. The group's records are
-    millions of small tuples, none in a cycle (reference counting frees them with the group), and every
-    collection walked them all again: it took half the reading's time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _WORKER: dict[str, object] = {}

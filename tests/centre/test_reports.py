@@ -5,9 +5,10 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from centre.db.tables import ratings
+from centre import chains, reports
+from centre.db.tables import devices, ratings
 from contract import GENESIS_HASH, iso_utc
 from tests.centre.conftest import TIMEOUT
 
@@ -147,6 +148,32 @@ def test_heartbeat_with_a_lower_last_seq_is_a_missing_tail(enroll_device, collec
     assert answer.status_code == 200 and "server_time" in answer.json()
     report = device_report(collector, device.device_id)
     assert report["missing_tail"] and report["verify_ok"] is False and report["last_seen"]
+
+
+def test_odd_stored_heartbeats_read_as_what_they_can_say_and_never_fail_the_report(enroll_device, collector):
+    """Heartbeats stored before the contract checked them (an old collector's database): a lenient bool is read,
+    a value that says nothing reads as none; the API, the report and the fleet's view agree."""
+    said, odd, quiet = enroll_device(), enroll_device(), enroll_device()
+    for device in (said, odd):
+        device.ingest(device.batch([device.rating() for _ in range(4)]))
+    with collector.engine.begin() as conn:
+        for device, beat in ((said, {"last_seq": 2, "verify_ok": "false"}),
+                             (odd, {"last_seq": "4", "verify_ok": "perhaps"}), (quiet, None)):
+            conn.execute(update(devices).where(devices.c.id == device.device_id).values(last_heartbeat=beat))
+    report = {item.device_id: item for item in reports.integrity(collector.engine).devices}
+    assert (report[said.device_id].heartbeat_last_seq, report[said.device_id].missing_tail,
+            report[said.device_id].verify_ok) == (2, True, False)
+    assert (report[odd.device_id].heartbeat_last_seq, report[odd.device_id].missing_tail,
+            report[odd.device_id].verify_ok, report[odd.device_id].ok) == (None, False, None, True)
+    assert (report[quiet.device_id].ratings_held, report[quiet.device_id].last_seq,
+            report[quiet.device_id].ok) == (0, None, True)
+    for device in (said, odd, quiet):
+        assert device_report(collector, device.device_id) == report[device.device_id].model_dump(mode="json")
+        with collector.engine.connect() as conn:
+            row = conn.execute(select(devices).where(devices.c.id == device.device_id)).mappings().one()
+            chain = chains.stored(conn).get(device.device_id) or chains.Chain(device.device_id)
+        assert reports.device_integrity(row, chain) == report[device.device_id]       # the fleet's way
+        assert reports.integrity_ok(chain, row["last_heartbeat"]) is report[device.device_id].ok
 
 
 def test_heartbeat_for_another_device_is_forbidden(enroll_device):
