@@ -1,8 +1,9 @@
 """The reverse proxy the operator guide puts in front of the centre ("Running the centre", step 6), for real: the
 guide's own nginx site, taken from docs/operator-guide.md as it is printed, with a certificate of the test's own
 CA, a free port and the centre's port put in, before a real `evaluator centre serve`. Through it: the health
-check over TLS, the console's cookies marked Secure (the centre trusts the proxy's X-Forwarded-Proto), and a
-terminal's enrollment and signed upload, stored once.
+check over TLS; /metrics refused (it needs no token: scraped on the centre's own port); the console's cookies
+marked Secure (the centre trusts the proxy's X-Forwarded-Proto); a terminal's enrollment and signed upload,
+stored once.
 """
 from __future__ import annotations
 
@@ -93,6 +94,9 @@ def test_the_guides_nginx_site_serves_the_centre_over_tls(centre: Collector, pro
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))      # what a terminal trusting the city's CA does
     health = requests.get(proxy + "/healthz", timeout=TIMEOUT)
     assert health.status_code == 200 and health.json()["database"] == "ok"
+    # The metrics stay inside: the proxy refuses them, the centre's own port serves them.
+    assert requests.get(proxy + "/metrics", timeout=TIMEOUT).status_code == 403
+    assert requests.get(centre.url + "/metrics", timeout=TIMEOUT).status_code == 200
     # The console's cookies are Secure behind https (X-Forwarded-Proto), and only there.
     assert "secure" in requests.get(proxy + "/console/login", timeout=TIMEOUT).headers["set-cookie"].lower()
     assert "secure" not in requests.get(centre.url + "/console/login", timeout=TIMEOUT).headers["set-cookie"].lower()
