@@ -16,9 +16,11 @@ the console all call the flow with the same small `Actor`, and the domain import
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 
 class CaseState(str, Enum):
@@ -211,3 +213,15 @@ class OpenedCase:
     def news(self) -> Origin:
         """What just happened to the case: what opened it, or what joined it."""
         return self.joined_by or self.origin
+
+    @classmethod
+    def of_row(cls, case_id: int, row: Mapping[str, Any], reasons: tuple[str, ...],
+               joined_by: Origin | None = None) -> OpenedCase:
+        """The case from its `cases` columns as stored (its times as UTC text)."""
+        contact = row["contact_due_at"]
+        return cls(case_id=case_id, rating_uuid=row["rating_uuid"], unit_id=row["unit_id"],
+                   counter_id=row["counter_id"], staff_id=row["staff_id"], level=row["level"], reasons=reasons,
+                   opened_at=datetime.fromisoformat(row["opened_at"]),
+                   contact_due_at=datetime.fromisoformat(contact) if contact else None,
+                   rectify_due_at=datetime.fromisoformat(row["rectify_due_at"]), origin=Origin(row["opened_by"]),
+                   joined_by=joined_by)

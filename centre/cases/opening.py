@@ -107,7 +107,7 @@ def _open(conn: Connection, rows: Sequence[Mapping[str, Any]], codes: Mapping[st
          "kind": EventKind.OPENED.value,
          "detail": {"origin": origin.value, "level": row["level"], "reasons": list(codes.get(row["rating_uuid"], ()))}}
         for row in values])
-    return [_opened(ids[row["rating_uuid"]], row, codes, origin, now) for row in values]
+    return [OpenedCase.of_row(ids[row["rating_uuid"]], row, codes.get(row["rating_uuid"], ())) for row in values]
 
 
 _CASE_IDS = select(cases.c.id, cases.c.rating_uuid)
@@ -121,20 +121,8 @@ def _join(conn: Connection, case: Mapping[Any, Any], codes: Mapping[str, tuple[s
                  .values(contact_due_at=due))
     conn.execute(case_events.insert().values(case_id=case["id"], at=iso_utc(now), actor=None, role=None,
                                              kind=EventKind.JOINED.value, detail={"origin": Origin.CALLBACK.value}))
-    return _opened(case["id"], {**case, "contact_due_at": due}, codes, Origin(case["opened_by"]), now,
-                   joined_by=Origin.CALLBACK)
-
-
-def _opened(case_id: int, row: Mapping[str, Any], codes: Mapping[str, tuple[str, ...]], origin: Origin,
-            now: datetime, joined_by: Origin | None = None) -> OpenedCase:
-    contact = row["contact_due_at"]
-    return OpenedCase(case_id=case_id, rating_uuid=row["rating_uuid"], unit_id=row["unit_id"],
-                      counter_id=row["counter_id"], staff_id=row["staff_id"], level=row["level"],
-                      reasons=codes.get(row["rating_uuid"], ()),
-                      opened_at=datetime.fromisoformat(row["opened_at"]) if joined_by else now,
-                      contact_due_at=datetime.fromisoformat(contact) if contact else None,
-                      rectify_due_at=datetime.fromisoformat(row["rectify_due_at"]), origin=origin,
-                      joined_by=joined_by)
+    return OpenedCase.of_row(case["id"], {**case, "contact_due_at": due}, codes.get(case["rating_uuid"], ()),
+                             joined_by=Origin.CALLBACK)
 
 
 def _codes(new_reasons: Sequence[Mapping[str, Any]], delivered_by: Mapping[str, str]) -> dict[str, tuple[str, ...]]:

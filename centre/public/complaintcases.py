@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -88,8 +87,8 @@ def join_complaint(conn: Connection, complaint_pk: int, now: datetime,
                      .values(contact_due_at=due))
     append(conn, case["id"], EventKind.JOINED, None, now, detail)
     # A complaint is news even on a case the unit already works: it hears of it at once.
-    queue.cases_opened(conn, [_told(case["id"], {**case, "contact_due_at": due}, _codes(conn, rating),
-                                    Origin.COMPLAINT)], now)
+    queue.cases_opened(conn, [OpenedCase.of_row(case["id"], {**case, "contact_due_at": due}, _codes(conn, rating),
+                                                joined_by=Origin.COMPLAINT)], now)
     return Joined.JOINED
 
 
@@ -108,7 +107,7 @@ def _open(conn: Connection, rating: RowMapping, detail: dict[str, Any], number: 
     codes = _codes(conn, rating)
     append(conn, case_id, EventKind.OPENED, None, now,
            {**detail, "level": rating["level"], "reasons": list(codes)})
-    return _told(case_id, row, codes, None)
+    return OpenedCase.of_row(case_id, row, codes)
 
 
 def _codes(conn: Connection, rating: RowMapping) -> tuple[str, ...]:
@@ -116,17 +115,6 @@ def _codes(conn: Connection, rating: RowMapping) -> tuple[str, ...]:
     return tuple(conn.execute(select(reasons.c.code).where(
         reasons.c.rating_uuid == rating["uuid"], reasons.c.device_id == rating["delivered_by"])
         .order_by(reasons.c.code)).scalars())
-
-
-def _told(case_id: int, row: Mapping[str, Any], codes: tuple[str, ...], joined_by: Origin | None) -> OpenedCase:
-    """The case as the alerts tell it (`row`: its columns, as stored)."""
-    contact = row["contact_due_at"]
-    return OpenedCase(case_id=case_id, rating_uuid=row["rating_uuid"], unit_id=row["unit_id"],
-                      counter_id=row["counter_id"], staff_id=row["staff_id"], level=row["level"], reasons=codes,
-                      opened_at=datetime.fromisoformat(row["opened_at"]),
-                      contact_due_at=datetime.fromisoformat(contact) if contact else None,
-                      rectify_due_at=datetime.fromisoformat(row["rectify_due_at"]),
-                      origin=Origin(row["opened_by"]), joined_by=joined_by)
 
 
 def _joined_complaints(conn: Connection, case_ids: list[int]) -> set[int]:
