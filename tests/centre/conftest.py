@@ -246,12 +246,19 @@ def _drop(admin: Engine, name: str) -> None:
             time.sleep(1)
 
 
+def pg_url_or_skip(why: str = "no PostgreSQL server to test against") -> str:
+    """The test server's URL ($EVALUATOR_TEST_PG_URL: `make test` starts one with deploy/postgres.sh); without
+    one the test is skipped, saying `why` it needs it."""
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        pytest.skip(f"{PG_URL_ENV} is not set: {why}")
+    return url
+
+
 @pytest.fixture(scope="module")
 def pg_engine() -> Iterator[Engine]:
     """An engine on a PostgreSQL database of the module's own, at the code's schema (skips without a server)."""
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    url = pg_url_or_skip()
     with scratch_pg_database(url) as scratch:
         engine = open_engine(scratch)
         yield engine
@@ -263,11 +270,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('collector') / 'collector.db'}"
         return
-    pg_url = os.environ.get(PG_URL_ENV)
-    if not pg_url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against "
-                    "(`make test` starts one with deploy/postgres.sh)")
-    with scratch_pg_database(pg_url) as url:
+    with scratch_pg_database(pg_url_or_skip()) as url:
         yield url
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
 import random
 import selectors
 import socket
@@ -44,12 +43,12 @@ from contract import canonical_json, sign
 from kiosk.config import SyncSettings
 from sync.uploader import after_retry_after
 from tests.centre.conftest import (
-    PG_URL_ENV,
     REPO,
     START_TIMEOUT_S,
     TIMEOUT,
     Collector,
     Device,
+    pg_url_or_skip,
     scratch_pg_database,
     start_centre,
 )
@@ -70,9 +69,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'centre.db'}", 1
         return
-    pg_url = os.environ.get(PG_URL_ENV)
-    if not pg_url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    pg_url = pg_url_or_skip()
     with scratch_pg_database(pg_url) as url:
         yield url, 2
 

@@ -6,7 +6,6 @@ housekeeping runs once, in the parent.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,15 @@ from centre.alerts import duty
 from centre.db.loop_tables import alert_deliveries
 from contract import iso_utc
 from tests.centre.alertkit import alerts_config, http_receiver, smtp_server, write_config
-from tests.centre.conftest import PG_URL_ENV, TIMEOUT, Collector, Device, free_port, scratch_pg_database, start_centre
+from tests.centre.conftest import (
+    TIMEOUT,
+    Collector,
+    Device,
+    free_port,
+    pg_url_or_skip,
+    scratch_pg_database,
+    start_centre,
+)
 
 WITHIN_S = 5.0
 
@@ -33,9 +40,7 @@ def centre_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'centre.db'}"
         return
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    url = pg_url_or_skip()
     with scratch_pg_database(url) as scratch:
         yield scratch
 
@@ -145,9 +150,7 @@ def _value(scraped: str, series: str) -> float:
 
 
 def test_with_several_workers_the_housekeeping_runs_once(tmp_path: Path):
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: several workers need PostgreSQL")
+    url = pg_url_or_skip("several workers need PostgreSQL")
     with http_receiver() as receiver, scratch_pg_database(url) as db:
         config = write_config(tmp_path / "centre.yaml", alerts_config(None, receiver.url))
         with start_centre(db, "--config", str(config), workers=2, strict=True) as centre:

@@ -9,7 +9,6 @@ file and on the real PostgreSQL; the CLI tests run the real `evaluator` command 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ from centre.db.engine import migrate, open_engine
 from centre.db.rows import held_rating
 from centre.db.tables import device_chains, ratings
 from contract import GENESIS_HASH, HASHED_FIELDS, RATING_FIELDS, iso_utc, rating_hash
-from tests.centre.conftest import PG_URL_ENV, rewind, scratch_pg_database
+from tests.centre.conftest import pg_url_or_skip, rewind, scratch_pg_database
 from tests.centre.test_rollups import BASE, Terminal, empty, enrolled, send
 
 LENGTH = 12                      # each device's chain: seqs 1..LENGTH
@@ -282,9 +281,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'centre.db'}"
         return
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    url = pg_url_or_skip()
     with scratch_pg_database(url) as scratch:
         yield scratch
 

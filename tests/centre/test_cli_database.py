@@ -5,7 +5,6 @@ and, with EVALUATOR_TEST_PG_URL, on a real PostgreSQL database of the test's own
 """
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from centre.db.engine import DEFAULT_DB_URL, open_engine
 from centre.db.tables import metadata
-from tests.centre.conftest import PG_URL_ENV, scratch_pg_database
+from tests.centre.conftest import pg_url_or_skip, scratch_pg_database
 
 COMMANDS = {
     "enroll-code": ["enroll-code", "--unit", "u-1", "--counter", "c-1"],
@@ -108,9 +107,7 @@ def test_every_command_but_serve_is_checked_here() -> None:
 
 @pytest.fixture
 def empty_pg_database() -> Iterator[str]:
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    url = pg_url_or_skip()
     with scratch_pg_database(url) as database:   # CREATE DATABASE: empty, the test's own
         yield database
 

@@ -8,7 +8,6 @@ dropped under the running server.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import uuid as uuid_mod
 from collections.abc import Callable, Iterator
@@ -26,10 +25,10 @@ from sqlalchemy.engine import make_url
 from centre.observability.metrics import reason_code, row_kind
 from contract import iso_utc
 from tests.centre.conftest import (
-    PG_URL_ENV,
     TIMEOUT,
     Collector,
     Device,
+    pg_url_or_skip,
     scratch_pg_database,
     start_centre,
 )
@@ -196,9 +195,7 @@ def test_several_workers_share_their_figures_through_the_multiprocess_dir(tmp_pa
 
 @pytest.fixture
 def pg_url() -> str:
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to take away under a running centre")
+    url = pg_url_or_skip("no PostgreSQL server to take away under a running centre")
     return url
 
 

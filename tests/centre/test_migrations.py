@@ -8,7 +8,6 @@ with EVALUATOR_TEST_PG_URL, on real PostgreSQL databases of the test's own (CREA
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from centre.db.tables import metadata, rollup_days, rollup_months
 from centre.db.tables import ratings as ratings_now
 from contract import GENESIS_HASH, iso_utc, rating_hash
 from tests.centre import old_schema
-from tests.centre.conftest import BACKENDS, PG_URL_ENV, free_port, scratch_pg_database
+from tests.centre.conftest import BACKENDS, free_port, pg_url_or_skip, scratch_pg_database
 from tests.centre.test_cli_database import COMMANDS
 
 DAY = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)   # 09:00 in Asia/Shanghai
@@ -49,9 +48,7 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'centre' / 'centre.db'}"
         return
-    pg_url = os.environ.get(PG_URL_ENV)
-    if not pg_url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    pg_url = pg_url_or_skip()
     with scratch_pg_database(pg_url) as url:
         yield url
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from centre.registry import staff as staff_registry
 from contract import SECRET_HASH_PATTERN, check_secret
 from kiosk.config import load
 from sync.provision import provision
-from tests.centre.conftest import BACKENDS, PG_URL_ENV, rewind, scratch_pg_database
+from tests.centre.conftest import BACKENDS, pg_url_or_skip, rewind, scratch_pg_database
 from tests.centre.test_migrations import centre
 from tests.images import write_png
 from tests.sync.test_worker import run_worker_until
@@ -178,9 +177,7 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'centre.db'}"
         return
-    if not os.environ.get(PG_URL_ENV):
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
-    with scratch_pg_database(os.environ[PG_URL_ENV]) as url:
+    with scratch_pg_database(pg_url_or_skip()) as url:
         yield url
 
 

@@ -9,7 +9,6 @@ stored exactly once, a signed request (its nonce) is processed once and every re
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -32,12 +31,12 @@ from centre.db.tables import nonces
 from centre.serving import WORKER_HEADER
 from contract import canonical_json, sign
 from tests.centre.conftest import (
-    PG_URL_ENV,
     REPO,
     START_TIMEOUT_S,
     TIMEOUT,
     Collector,
     Device,
+    pg_url_or_skip,
     scratch_pg_database,
     start_centre,
 )
@@ -50,9 +49,7 @@ REPLAYED = {"detail": "nonce already used"}
 
 @pytest.fixture
 def pg_url() -> str:
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: several workers need PostgreSQL")
+    url = pg_url_or_skip("several workers need PostgreSQL")
     return url
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.centre.conftest import PG_URL_ENV, free_port, scratch_pg_database
+from tests.centre.conftest import free_port, pg_url_or_skip, scratch_pg_database
 
 from .conftest import DEPLOY, REPO, directives, require
 
@@ -79,9 +79,7 @@ def test_the_centre_units_verify_clean_where_they_are_installed(tmp_path: Path) 
 
 @pytest.fixture
 def database() -> str:
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: the service runs --workers 2, on PostgreSQL")
+    url = pg_url_or_skip("the service runs --workers 2, on PostgreSQL")
     with scratch_pg_database(url) as scratch:
         yield scratch
 

@@ -3,7 +3,6 @@ pays no migration) and on PostgreSQL (one scratch database per session, emptied 
 EVALUATOR_TEST_PG_URL is set; without it the PostgreSQL runs skip."""
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from centre.db.engine import open_engine
 from centre.db.tables import metadata
-from tests.centre.conftest import PG_URL_ENV, scratch_pg_database
+from tests.centre.conftest import pg_url_or_skip, scratch_pg_database
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +23,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    url = pg_url_or_skip()
     with scratch_pg_database(url) as scratch:
         open_engine(scratch).dispose()
         yield scratch

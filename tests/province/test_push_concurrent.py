@@ -2,7 +2,6 @@
 so none is sent twice (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: its single writer's lock)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from centre.db.province_tables import province_records
 from centre.db.tables import ratings
 from centre.province import push
 from centre.province.upload import Signing
-from tests.centre.conftest import PG_URL_ENV, REPO, scratch_pg_database
+from tests.centre.conftest import REPO, pg_url_or_skip, scratch_pg_database
 from tests.province import pushkit
 
 
@@ -25,9 +24,7 @@ def city_url(request, tmp_path, tmp_path_factory):
     if request.param == "sqlite":
         yield pushkit.demo_db(pushkit.base_dir(tmp_path_factory), tmp_path / "centre.db")
         return
-    pg_url = os.environ.get(PG_URL_ENV)
-    if not pg_url:
-        pytest.skip(f"{PG_URL_ENV} is not set: no PostgreSQL server to test against")
+    pg_url = pg_url_or_skip()
     with scratch_pg_database(pg_url) as url:
         done = subprocess.run([sys.executable, "-m", "centre.cli", "demo", "--units", "2", "--counters-per-unit",
                                "1", "--days", "1", "--until", pushkit.DEMO_DAY, "--db", url], cwd=REPO,
