@@ -62,7 +62,7 @@ def open_for_callbacks(conn: Connection, rating_uuids: Iterable[str], now: datet
         select(ratings.c.uuid, ratings.c.placed_unit_id, ratings.c.placed_counter_id, ratings.c.staff_id,
                ratings.c.level, ratings.c.counted_at, ratings.c.delivered_by)
         .where(ratings.c.uuid.in_(uuids))).mappings()]
-    codes = _held_codes(conn, [row["uuid"] for row in rows])
+    codes = held_codes(conn, [row["uuid"] for row in rows])
     calendar = load_calendar(conn)
     tz = zones(conn, [row["placed_unit_id"] for row in rows])
     joined = []
@@ -135,7 +135,8 @@ def _codes(new_reasons: Sequence[Mapping[str, Any]], delivered_by: Mapping[str, 
     return {uuid: tuple(sorted(items)) for uuid, items in found.items()}
 
 
-def _held_codes(conn: Connection, uuids: list[str]) -> dict[str, tuple[str, ...]]:
+def held_codes(conn: Connection, uuids: list[str]) -> dict[str, tuple[str, ...]]:
+    """The held ratings' reason codes, sorted (a reason counts from the device that delivered its rating)."""
     if not uuids:
         return {}
     found: dict[str, list[str]] = {}

@@ -31,12 +31,13 @@ from sqlalchemy import Connection, Engine, RowMapping, and_, select, update
 
 from centre.alerts import queue
 from centre.cases.model import CaseState, EventKind, OpenedCase, Origin
+from centre.cases.opening import held_codes
 from centre.cases.settings import CaseSettings, current
 from centre.cases.store import append, check_step, zones
 from centre.cases.workdays import load_calendar
 from centre.db.loop_tables import case_events, cases
 from centre.db.public_tables import citizen_contacts, complaints
-from centre.db.tables import ratings, reasons
+from centre.db.tables import ratings
 from centre.public.settings import PublicSettings
 from contract import iso_utc
 
@@ -87,7 +88,8 @@ def join_complaint(conn: Connection, complaint_pk: int, now: datetime,
                      .values(contact_due_at=due))
     append(conn, case["id"], EventKind.JOINED, None, now, detail)
     # A complaint is news even on a case the unit already works: it hears of it at once.
-    queue.cases_opened(conn, [OpenedCase.of_row(case["id"], {**case, "contact_due_at": due}, _codes(conn, rating),
+    codes = held_codes(conn, [rating["uuid"]]).get(rating["uuid"], ())
+    queue.cases_opened(conn, [OpenedCase.of_row(case["id"], {**case, "contact_due_at": due}, codes,
                                                 joined_by=Origin.COMPLAINT)], now)
     return Joined.JOINED
 
@@ -104,17 +106,10 @@ def _open(conn: Connection, rating: RowMapping, detail: dict[str, Any], number: 
            "state": CaseState.NEW.value, "rated_at": rating["counted_at"], "opened_at": iso_utc(now),
            "contact_due_at": iso_utc(contact) if contact else None, "rectify_due_at": iso_utc(rectify)}
     case_id: int = conn.execute(cases.insert().returning(cases.c.id).values(**row)).scalar_one()
-    codes = _codes(conn, rating)
+    codes = held_codes(conn, [rating["uuid"]]).get(rating["uuid"], ())
     append(conn, case_id, EventKind.OPENED, None, now,
            {**detail, "level": rating["level"], "reasons": list(codes)})
     return OpenedCase.of_row(case_id, row, codes)
-
-
-def _codes(conn: Connection, rating: RowMapping) -> tuple[str, ...]:
-    """The rating's reasons (a reason counts from the device that delivered the rating)."""
-    return tuple(conn.execute(select(reasons.c.code).where(
-        reasons.c.rating_uuid == rating["uuid"], reasons.c.device_id == rating["delivered_by"])
-        .order_by(reasons.c.code)).scalars())
 
 
 def _joined_complaints(conn: Connection, case_ids: list[int]) -> set[int]:
